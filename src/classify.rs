@@ -1,0 +1,183 @@
+//! Step 3: which workloads meter usage and cost, and with which profile.
+//!
+//! Components (Kubecost, OpenCost, agents) meter by themselves. Feeders (Prometheus,
+//! kube-state-metrics, node-exporter) meter only when a component depends on them: it names
+//! their Service as its Prometheus endpoint, or they run in its namespace.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::knowledge::{Catalogue, Component, ComponentKind, catalogue};
+use crate::model::{ContainerInfo, Model, Workload};
+
+pub const ANNOTATION: &str = "meterguard.io/metering";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Classification {
+    pub metering: bool,
+    pub profile: Option<String>,
+    pub reason: String,
+    /// Catalogue component or config selector that matched.
+    #[serde(skip)]
+    pub component: Option<String>,
+    /// The container the profile's requirements apply to (the one whose image matched).
+    #[serde(skip)]
+    pub primary: Option<String>,
+}
+
+struct Direct<'c> {
+    component: &'c Component,
+    container: Option<String>,
+    why: String,
+}
+
+fn args_of<'c>(c: &'c ContainerInfo<'_>) -> impl Iterator<Item = &'c str> {
+    c.spec.command.iter().flatten().chain(c.spec.args.iter().flatten()).map(String::as_str)
+}
+
+fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> Option<Direct<'c>> {
+    let obj = &model.objects[w.object];
+    if w.operator_prometheus {
+        let comp = cat.components.iter().find(|c| c.id == "prometheus")?;
+        return Some(Direct { component: comp, container: None, why: "prometheus-operator Prometheus".into() });
+    }
+    let meta_labels = obj.labels();
+    for comp in &cat.components {
+        for c in w.running() {
+            let Some(image) = c.spec.image.as_deref() else { continue };
+            if comp.image_matches(image)
+                && (comp.args_any.is_empty() || args_of(c).any(|a| comp.args_any.iter().any(|x| x == a)))
+            {
+                return Some(Direct {
+                    component: comp,
+                    container: Some(c.name.clone()),
+                    why: format!("container {} runs image {image}", c.name),
+                });
+            }
+        }
+        if !comp.args_any.is_empty() {
+            continue;
+        }
+        for labels in [&w.pod_labels, &meta_labels] {
+            for (k, values) in &comp.labels {
+                if let Some(v) = labels.get(k.as_str()) {
+                    if values.iter().any(|x| x == v) {
+                        return Some(Direct { component: comp, container: None, why: format!("label {k}={v}") });
+                    }
+                }
+            }
+            if let Some(k) = comp.label_keys.iter().find(|k| labels.contains_key(k.as_str())) {
+                return Some(Direct { component: comp, container: None, why: format!("label key {k}") });
+            }
+            for key in ["helm.sh/chart", "chart"] {
+                if let Some(chart) = labels.get(key) {
+                    if comp.charts.iter().any(|p| chart.starts_with(p.as_str())) {
+                        return Some(Direct { component: comp, container: None, why: format!("label {key}={chart}") });
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+fn annotation<'a>(model: &Model<'a>, w: &Workload<'a>) -> Option<&'a str> {
+    let obj = &model.objects[w.object];
+    obj.annotations().get(ANNOTATION).copied().or_else(|| w.pod_annotations.get(ANNOTATION).copied())
+}
+
+pub fn classify(model: &Model<'_>, config: &Config) -> Vec<Classification> {
+    let cat = catalogue();
+    let direct: Vec<Option<Direct>> = model.workloads.iter().map(|w| direct_match(cat, model, w)).collect();
+    let mut out: Vec<Classification> = model
+        .workloads
+        .iter()
+        .zip(&direct)
+        .map(|(w, d)| first_verdict(model, config, cat, w, d.as_ref()))
+        .collect();
+    // Feeders: the Prometheus a metering component reads, and feeders in a metering namespace.
+    let referenced = crate::model::references::prometheus_readers(model, &out);
+    for (i, w) in model.workloads.iter().enumerate() {
+        if out[i].metering || out[i].reason.starts_with("annotation") || out[i].reason.starts_with("excluded") {
+            continue;
+        }
+        let Some(d) = &direct[i] else { continue };
+        if d.component.kind != ComponentKind::Feeder {
+            continue;
+        }
+        if let Some(why) = referenced.get(&i) {
+            out[i] = verdict(true, d, format!("{}, {why}", d.why));
+            continue;
+        }
+        let ns = model.objects[w.object].namespace();
+        let neighbour = model.workloads.iter().enumerate().find(|(j, o)| {
+            out[*j].metering
+                && direct[*j].as_ref().is_some_and(|d| d.component.kind == ComponentKind::Component)
+                && model.objects[o.object].namespace() == ns
+        });
+        if let Some((_, o)) = neighbour {
+            let why = format!("{}, in namespace {ns} beside metering {}", d.why, model.objects[o.object].id.display());
+            out[i] = verdict(true, d, why);
+        }
+    }
+    out
+}
+
+fn verdict(metering: bool, d: &Direct<'_>, reason: String) -> Classification {
+    Classification {
+        metering,
+        profile: Some(d.component.profile.clone()),
+        reason,
+        component: Some(d.component.id.clone()),
+        primary: d.container.clone(),
+    }
+}
+
+fn first_verdict(
+    model: &Model<'_>,
+    config: &Config,
+    cat: &Catalogue,
+    w: &Workload<'_>,
+    d: Option<&Direct<'_>>,
+) -> Classification {
+    let obj = &model.objects[w.object];
+    let profile = d.map(|d| d.component.profile.clone());
+    let primary = d.and_then(|d| d.container.clone());
+    let component = d.map(|d| d.component.id.clone());
+    let mk = |metering: bool, profile: Option<String>, reason: String| Classification {
+        metering,
+        profile,
+        reason,
+        component: component.clone(),
+        primary: primary.clone(),
+    };
+    match annotation(model, w) {
+        Some("true") => {
+            return mk(true, profile.or(Some("generic".into())), format!("annotation {ANNOTATION}: \"true\""));
+        }
+        Some("false") => return mk(false, profile, format!("annotation {ANNOTATION}: \"false\"")),
+        _ => {}
+    }
+    if let Some(sel) = config.metering.exclude.iter().find(|s| s.matches(obj, w)) {
+        return mk(false, profile, format!("excluded by config selector {}", sel.describe()));
+    }
+    if let Some(sel) = config.metering.include.iter().find(|s| s.matches(obj, w)) {
+        let p = sel.profile.clone().or(profile).unwrap_or_else(|| "generic".into());
+        return mk(true, Some(p), format!("config selector {}", sel.describe()));
+    }
+    if let Some(d) = d {
+        if d.component.kind == ComponentKind::Component {
+            return mk(true, profile, format!("{} (catalogue component {})", d.why, d.component.id));
+        }
+        return mk(
+            false,
+            profile,
+            format!("{} (catalogue {}), but no metering component reads it or runs beside it", d.why, d.component.id),
+        );
+    }
+    let ns = obj.namespace();
+    if cat.metering_namespaces.names.iter().any(|n| n == ns) {
+        return mk(true, Some("generic".into()), format!("runs in namespace {ns}, kept for metering"));
+    }
+    mk(false, None, "matches no metering component".into())
+}

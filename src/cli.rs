@@ -1,0 +1,187 @@
+//! Command-line interface: subcommands and their options. `main.rs` only calls [`main`].
+
+use std::io::{IsTerminal, Write};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::check::{self, Options};
+use crate::input::{DEFAULT_MAX_INPUT_BYTES, Inputs};
+use crate::report;
+use crate::rules::{self, Severity};
+
+#[derive(Parser, Debug)]
+#[command(name = "meterguard", version, about = "Check Kubernetes manifests so the workloads that meter usage and cost survive an upgrade")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check rendered manifests (files, directories, `-` for stdin).
+    Check(CheckArgs),
+    /// List every rule with its default severity and summary.
+    Rules {
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// Explain one rule: the failure it prevents and how to fix it.
+    Explain {
+        /// Rule id, e.g. sizing/memory-below-floor
+        rule: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files, directories (recursive: *.yaml, *.yml, *.json) or `-` for stdin. Default: stdin when it is not a terminal.
+    pub paths: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 1 when a finding at or above this severity remains.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Namespace of objects that name none (Helm's release namespace).
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
+    /// Stop reading an input past this many bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    pub max_input_bytes: u64,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn use_color(c: Color) -> bool {
+    match c {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+    }
+}
+
+/// Runs the parsed command; returns the process exit status.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Check(args) => run_check(args),
+        Command::Rules { format } => {
+            print(&rules_list(format));
+            0
+        }
+        Command::Explain { rule } => match rules::find(&rule) {
+            Some(r) => {
+                print(&format!("{} ({})\n{}\n\n{}\n", r.id, r.severity.as_str(), r.summary, wrap(r.explanation, 100)));
+                0
+            }
+            None => {
+                eprintln!("meterguard: unknown rule `{rule}`; `meterguard rules` lists them");
+                2
+            }
+        },
+    }
+}
+
+fn rules_list(format: ListFormat) -> String {
+    match format {
+        ListFormat::Human => {
+            let mut s = String::new();
+            for r in rules::all() {
+                s.push_str(&format!("{:<40} {:<8} {}\n", r.id, r.severity.as_str(), r.summary));
+            }
+            s
+        }
+        ListFormat::Json => {
+            let list: Vec<_> = rules::all()
+                .map(|r| serde_json::json!({"id": r.id, "severity": r.severity, "summary": r.summary, "explanation": r.explanation}))
+                .collect();
+            serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"
+        }
+    }
+}
+
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split_whitespace() {
+        if line > 0 && line + 1 + word.len() > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
+
+fn print(s: &str) {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`meterguard check | head`) is not an error worth reporting.
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}
+
+fn run_check(args: CheckArgs) -> i32 {
+    let mut paths = args.paths.clone();
+    if paths.is_empty() {
+        if std::io::stdin().is_terminal() {
+            eprintln!("meterguard: no input: give files or directories, or pipe a render (`helm template . | meterguard check -`)");
+            return 2;
+        }
+        paths.push("-".into());
+    }
+    let inputs = Inputs::read_paths(&paths, args.max_input_bytes);
+    let opts = Options { namespace: args.namespace.clone(), ..Options::default() };
+    let report = check::run(&inputs, &opts);
+    let text = match args.format {
+        Format::Human => report::human::render(&report, &report::human::Style { color: use_color(args.color), width: 100 }),
+        Format::Json => report::json::render(&report),
+    };
+    print(&text);
+    if report.has_input_errors() {
+        return 2;
+    }
+    match (args.fail_on.threshold(), report.worst()) {
+        (Some(t), Some(w)) if w >= t => 1,
+        _ => 0,
+    }
+}

@@ -1,0 +1,150 @@
+//! Step 1 of the pipeline: paths and stdin -> sources -> YAML documents with positions.
+
+pub mod node;
+pub mod source;
+pub mod yaml;
+
+use std::io::Read;
+use std::path::Path;
+
+pub use node::{Kind, Node, Pos, Span};
+pub use source::{Source, SourceId};
+
+/// 512 MiB: four times the largest render the performance targets name.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 512 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct Document {
+    pub source: SourceId,
+    pub template: Option<String>,
+    pub root: Node,
+}
+
+/// A problem in the input itself, found before any object is modelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputProblem {
+    pub rule: &'static str,
+    pub source: Option<SourceId>,
+    /// The file as named, for problems with files that could not be read.
+    pub file: String,
+    pub pos: Pos,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub sources: Vec<Source>,
+    pub documents: Vec<Document>,
+    pub problems: Vec<InputProblem>,
+}
+
+impl Inputs {
+    /// Adds one source's bytes: decode, split, parse.
+    pub fn add_bytes(&mut self, name: &str, bytes: &[u8]) {
+        let id = self.sources.len();
+        let (source, decode) = source::Source::decode(name, bytes);
+        if let Some(d) = decode {
+            self.problems.push(InputProblem {
+                rule: "input/encoding",
+                source: Some(id),
+                file: name.to_owned(),
+                pos: d.pos,
+                message: d.message,
+            });
+        }
+        let parsed = yaml::parse_stream(&source.text);
+        self.sources.push(source);
+        for p in parsed.problems {
+            self.problems.push(InputProblem { rule: p.rule, source: Some(id), file: name.to_owned(), pos: p.pos, message: p.message });
+        }
+        for d in parsed.documents {
+            self.documents.push(Document { source: id, template: d.template, root: d.root });
+        }
+    }
+
+    fn unreadable(&mut self, file: &str, message: String) {
+        self.problems.push(InputProblem {
+            rule: "input/unreadable",
+            source: None,
+            file: file.to_owned(),
+            pos: Pos { line: 1, col: 1 },
+            message,
+        });
+    }
+
+    /// Reads every path: files, directories (recursively, `*.yaml`, `*.yml`, `*.json`) and `-` for stdin.
+    pub fn read_paths(paths: &[String], max_bytes: u64) -> Inputs {
+        let mut inputs = Inputs::default();
+        for p in paths {
+            if p == "-" {
+                inputs.read_stdin(max_bytes);
+                continue;
+            }
+            let path = Path::new(p);
+            if path.is_dir() {
+                inputs.read_dir(p, max_bytes);
+            } else {
+                inputs.read_file(p, max_bytes);
+            }
+        }
+        inputs
+    }
+
+    pub fn read_stdin(&mut self, max_bytes: u64) {
+        let mut buf = Vec::new();
+        let stdin = std::io::stdin();
+        match stdin.lock().take(max_bytes + 1).read_to_end(&mut buf) {
+            Ok(_) if buf.len() as u64 > max_bytes => self.too_large("<stdin>", max_bytes),
+            Ok(_) => self.add_bytes("<stdin>", &buf),
+            Err(e) => self.unreadable("<stdin>", format!("cannot read standard input: {e}")),
+        }
+    }
+
+    fn too_large(&mut self, name: &str, max_bytes: u64) {
+        self.problems.push(InputProblem {
+            rule: "input/too-large",
+            source: None,
+            file: name.to_owned(),
+            pos: Pos { line: 1, col: 1 },
+            message: format!("input larger than --max-input-bytes ({max_bytes} bytes); it was not analyzed"),
+        });
+    }
+
+    fn read_file(&mut self, name: &str, max_bytes: u64) {
+        let result = std::fs::File::open(name).and_then(|f| {
+            let mut buf = Vec::new();
+            f.take(max_bytes + 1).read_to_end(&mut buf)?;
+            Ok(buf)
+        });
+        match result {
+            Ok(buf) if buf.len() as u64 > max_bytes => self.too_large(name, max_bytes),
+            Ok(buf) => self.add_bytes(name, &buf),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.unreadable(name, format!("{name}: no such file or directory"))
+            }
+            Err(e) => self.unreadable(name, format!("{name}: cannot read: {e}")),
+        }
+    }
+
+    fn read_dir(&mut self, dir: &str, max_bytes: u64) {
+        let walker = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name();
+        for entry in walker {
+            match entry {
+                Ok(e) if e.file_type().is_file() && is_manifest(e.path()) => {
+                    let name = e.path().to_string_lossy().into_owned();
+                    self.read_file(&name, max_bytes);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let name = e.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| dir.to_owned());
+                    let why = if e.loop_ancestor().is_some() { "symbolic link loop".to_owned() } else { e.to_string() };
+                    self.unreadable(&name, format!("{name}: skipped: {why}"));
+                }
+            }
+        }
+    }
+}
+
+fn is_manifest(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}

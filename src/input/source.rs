@@ -1,0 +1,141 @@
+//! Where the bytes came from, and how to turn a line and column back into a byte offset.
+
+use std::sync::Arc;
+
+use super::node::Pos;
+
+pub type SourceId = usize;
+
+#[derive(Debug)]
+pub struct Source {
+    /// The path as the user gave it, or `<stdin>`.
+    pub name: String,
+    pub text: Arc<str>,
+    line_starts: Vec<usize>,
+}
+
+/// A problem met while decoding the bytes, before any YAML is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeProblem {
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Source {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(memchr_all(b'\n', text.as_bytes()).map(|i| i + 1));
+        Source { name: name.into(), text, line_starts }
+    }
+
+    /// Decodes bytes as Kubernetes tooling would: UTF-8 with or without a BOM, or UTF-16 with a BOM.
+    /// Invalid UTF-8 is replaced (so the rest can still be analyzed) and reported.
+    pub fn decode(name: impl Into<String>, bytes: &[u8]) -> (Source, Option<DecodeProblem>) {
+        let name = name.into();
+        if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+            return Source::decode(name, rest);
+        }
+        let utf16 = match bytes {
+            [0xFF, 0xFE, rest @ ..] => Some((rest, false)),
+            [0xFE, 0xFF, rest @ ..] => Some((rest, true)),
+            _ => None,
+        };
+        if let Some((rest, big_endian)) = utf16 {
+            let units: Vec<u16> = rest
+                .chunks(2)
+                .map(|c| {
+                    let pair = [c[0], *c.get(1).unwrap_or(&0)];
+                    if big_endian { u16::from_be_bytes(pair) } else { u16::from_le_bytes(pair) }
+                })
+                .collect();
+            let text = String::from_utf16_lossy(&units);
+            let problem = text.find('\u{FFFD}').map(|at| DecodeProblem {
+                pos: pos_of_byte(&text, at),
+                message: "invalid UTF-16: unpaired surrogate replaced".into(),
+            });
+            return (Source::new(name, text), problem);
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(s) => (Source::new(name, s), None),
+            Err(e) => {
+                let valid = e.valid_up_to();
+                // The prefix is valid UTF-8 by the error's own contract.
+                let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+                let problem = DecodeProblem {
+                    pos: pos_of_byte(before, before.len()),
+                    message: format!(
+                        "invalid UTF-8 at byte {valid}: Kubernetes rejects the file; the bytes were replaced to analyze the rest"
+                    ),
+                };
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                (Source::new(name, text), Some(problem))
+            }
+        }
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The text of a 1-based line, without its line end.
+    pub fn line(&self, line: u32) -> &str {
+        let i = (line as usize).saturating_sub(1);
+        let Some(&start) = self.line_starts.get(i) else { return "" };
+        let end = self.line_starts.get(i + 1).copied().unwrap_or(self.text.len());
+        self.text[start..end].trim_end_matches(['\n', '\r'])
+    }
+
+    /// The byte offset of a position, clamped into the text.
+    pub fn offset(&self, pos: Pos) -> usize {
+        let i = (pos.line as usize).saturating_sub(1).min(self.line_starts.len() - 1);
+        let start = self.line_starts[i];
+        let line = self.line(i as u32 + 1);
+        let within = line
+            .char_indices()
+            .nth((pos.col as usize).saturating_sub(1))
+            .map(|(b, _)| b)
+            .unwrap_or(line.len());
+        start + within
+    }
+}
+
+fn memchr_all(needle: u8, hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    hay.iter().enumerate().filter(move |(_, b)| **b == needle).map(|(i, _)| i)
+}
+
+fn pos_of_byte(text: &str, at: usize) -> Pos {
+    let before = &text[..at];
+    let line = before.matches('\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    Pos { line, col: before[line_start..].chars().count() as u32 + 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_count_characters() {
+        let s = Source::new("x", "a: 1\nnäme: 2\n");
+        assert_eq!(s.offset(Pos { line: 2, col: 7 }), 5 + 7);
+        assert_eq!(s.line(2), "näme: 2");
+    }
+
+    #[test]
+    fn decodes_bom_and_utf16() {
+        let (s, p) = Source::decode("x", b"\xEF\xBB\xBFa: 1");
+        assert_eq!(&*s.text, "a: 1");
+        assert!(p.is_none());
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a: 1".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(&*Source::decode("x", &utf16).0.text, "a: 1");
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let (s, p) = Source::decode("x", b"a: 1\nb: \xFF\n");
+        let p = p.expect("problem reported");
+        assert_eq!(p.pos, Pos { line: 2, col: 4 });
+        assert!(s.text.contains('\u{FFFD}'));
+    }
+}

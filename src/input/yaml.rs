@@ -1,0 +1,368 @@
+//! Bytes of one source -> documents with positions.
+//!
+//! Documents are split on `---` lines the way Kubernetes' own YAML reader splits them, so a syntax
+//! error in one document does not hide the others. Each document is then read with saphyr-parser's
+//! event stream and built into a [`Node`] tree here, because this is where the limits a hostile
+//! input needs live: nesting depth, alias expansion, duplicate keys and merge keys.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
+
+use super::node::{Entry, Kind, Node, Pos, Scalar, Span, Style};
+
+/// Deeper than any real manifest (CRD schemas nest about 30 levels); bounds recursion later on.
+pub const MAX_DEPTH: usize = 256;
+/// Nodes that aliases may copy into one document before it is taken for an alias bomb.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+#[derive(Debug)]
+pub struct RawDocument {
+    /// 1-based line where the document's text starts in its source.
+    pub start_line: u32,
+    /// The Helm template named by a `# Source:` comment before the document.
+    pub template: Option<String>,
+    pub root: Node,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub rule: &'static str,
+    pub pos: Pos,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub documents: Vec<RawDocument>,
+    pub problems: Vec<Problem>,
+}
+
+/// One `---`-separated piece of a stream.
+struct Chunk<'a> {
+    text: &'a str,
+    first_line: u32,
+}
+
+fn split(text: &str) -> Vec<Chunk<'_>> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut first_line = 1;
+    let mut line_no = 1u32;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if is_separator(line) {
+            chunks.push(Chunk { text: &text[start..offset], first_line });
+            start = offset + line.len();
+            first_line = line_no + 1;
+        }
+        offset += line.len();
+        line_no += 1;
+    }
+    chunks.push(Chunk { text: &text[start..], first_line });
+    chunks
+}
+
+/// `---` at the start of a line with nothing after it but blanks or a comment (k8s yaml.YAMLReader).
+fn is_separator(line: &str) -> bool {
+    match line.strip_prefix("---") {
+        Some(rest) => {
+            let rest = rest.trim();
+            rest.is_empty() || rest.starts_with('#')
+        }
+        None => false,
+    }
+}
+
+fn template_of(chunk: &str) -> Option<String> {
+    for line in chunk.lines() {
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let comment = t.strip_prefix('#')?;
+        if let Some(src) = comment.trim_start().strip_prefix("Source:") {
+            return Some(src.trim().to_owned());
+        }
+    }
+    None
+}
+
+pub fn parse_stream(text: &str) -> Parsed {
+    let mut out = Parsed::default();
+    for chunk in split(text) {
+        if chunk.text.trim().is_empty() {
+            continue;
+        }
+        let template = template_of(chunk.text);
+        let mut builder = Builder::new(chunk.first_line);
+        match builder.run(chunk.text) {
+            Ok(()) => {}
+            Err(p) => {
+                out.problems.push(p);
+                out.problems.append(&mut builder.problems);
+                continue;
+            }
+        }
+        out.problems.append(&mut builder.problems);
+        for root in builder.documents {
+            out.documents.push(RawDocument { start_line: chunk.first_line, template: template.clone(), root });
+        }
+    }
+    out
+}
+
+enum Frame {
+    Seq { start: Pos, anchor: usize, items: Vec<Node> },
+    Map { start: Pos, anchor: usize, entries: Vec<Entry>, key: Option<Node>, merges: Vec<Node> },
+}
+
+struct Builder {
+    line_offset: u32,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    alias_nodes: usize,
+    documents: Vec<Node>,
+    problems: Vec<Problem>,
+}
+
+impl Builder {
+    fn new(first_line: u32) -> Builder {
+        Builder {
+            line_offset: first_line - 1,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            documents: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn pos(&self, m: &saphyr_parser::Marker) -> Pos {
+        Pos { line: m.line() as u32 + self.line_offset, col: m.col() as u32 + 1 }
+    }
+
+    fn span(&self, s: &YSpan) -> Span {
+        Span { start: self.pos(&s.start), end: self.pos(&s.end) }
+    }
+
+    fn syntax(&self, pos: Pos, message: String) -> Problem {
+        Problem { rule: "input/yaml-syntax", pos, message }
+    }
+
+    fn run(&mut self, text: &str) -> Result<(), Problem> {
+        let mut parser = Parser::new_from_str(text);
+        while let Some(ev) = parser.next_event() {
+            let (ev, span) = ev.map_err(|e| {
+                let pos = self.pos(e.marker());
+                self.syntax(pos, format!("YAML syntax error: {}", e.info()))
+            })?;
+            self.event(ev, span)?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, ev: Event<'_>, ys: YSpan) -> Result<(), Problem> {
+        let span = self.span(&ys);
+        match ev {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => {}
+            Event::DocumentStart(_) => self.anchors.clear(),
+            Event::Scalar(text, style, anchor, tag) => {
+                let style = match style {
+                    ScalarStyle::Plain if tag.as_ref().is_some_and(|t| t.suffix == "str") => Style::Quoted,
+                    ScalarStyle::Plain => Style::Plain,
+                    ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
+                    ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
+                };
+                let node = Node { span, kind: Kind::Scalar(Scalar { text: Cow::into_owned(text), style }) };
+                self.complete(node, anchor)?;
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.open(span.start)?;
+                self.stack.push(Frame::Seq { start: span.start, anchor, items: Vec::new() });
+            }
+            Event::MappingStart(anchor, _) => {
+                self.open(span.start)?;
+                self.stack.push(Frame::Map { start: span.start, anchor, entries: Vec::new(), key: None, merges: Vec::new() });
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
+                    let node = Node { span: Span { start, end: span.end }, kind: Kind::Seq(items) };
+                    self.complete(node, anchor)?;
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map { start, anchor, mut entries, merges, .. }) = self.stack.pop() {
+                    apply_merges(&mut entries, merges);
+                    self.check_duplicates(&entries);
+                    let node = Node { span: Span { start, end: span.end }, kind: Kind::Map(entries) };
+                    self.complete(node, anchor)?;
+                }
+            }
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err(self.syntax(span.start, "alias to an unknown anchor".into()));
+                };
+                self.alias_nodes += target.weight();
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(Problem {
+                        rule: "input/alias-bomb",
+                        pos: span.start,
+                        message: format!(
+                            "aliases expand to more than {MAX_ALIAS_NODES} nodes (a \"billion laughs\" document); the document was not read"
+                        ),
+                    });
+                }
+                let mut copy = target.clone();
+                copy.span = span;
+                self.complete(copy, 0)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open(&self, at: Pos) -> Result<(), Problem> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Problem {
+                rule: "input/too-deep",
+                pos: at,
+                message: format!("nesting deeper than {MAX_DEPTH} levels; the document was not read"),
+            });
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Problem> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.documents.push(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, merges, .. }) => match key.take() {
+                None => {
+                    if node.as_scalar().is_none() {
+                        return Err(self.syntax(node.span.start, "a mapping key must be a scalar".into()));
+                    }
+                    *key = Some(node);
+                }
+                Some(k) => {
+                    let is_merge = k.as_scalar().is_some_and(|s| s.style == Style::Plain && s.text == "<<");
+                    if is_merge {
+                        merges.push(node);
+                    } else {
+                        entries.push(Entry { key: k, value: node });
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn check_duplicates(&mut self, entries: &[Entry]) {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len());
+        let mut dups = Vec::new();
+        for e in entries {
+            let Some(k) = e.key.as_scalar() else { continue };
+            if !seen.insert(k.text.as_str()) {
+                let first = entries
+                    .iter()
+                    .find(|f| f.key.as_scalar().is_some_and(|s| s.text == k.text))
+                    .map(|f| f.key.span.start)
+                    .unwrap_or_default();
+                dups.push(Problem {
+                    rule: "schema/duplicate-key",
+                    pos: e.key.span.start,
+                    message: format!(
+                        "duplicate key `{}` (first at line {}, column {}): Kubernetes rejects the object; other tools keep one value silently",
+                        k.text, first.line, first.col
+                    ),
+                });
+            }
+        }
+        self.problems.extend(dups);
+    }
+}
+
+/// YAML merge keys (`<<`): the mapping's own keys win, then earlier merge sources.
+fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>) {
+    for m in merges {
+        let sources: Vec<Node> = match m.kind {
+            Kind::Map(_) => vec![m],
+            Kind::Seq(items) => items,
+            Kind::Scalar(_) => continue,
+        };
+        for src in sources {
+            if let Kind::Map(extra) = src.kind {
+                for e in extra {
+                    let key = e.key.as_scalar().map(|s| s.text.as_str());
+                    if !entries.iter().any(|x| x.key.as_scalar().map(|s| s.text.as_str()) == key) {
+                        entries.push(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_documents_and_keeps_positions() {
+        let text = "---\n# Source: chart/templates/a.yaml\na: 1\n---\n\n---\nb:\n  c: [1, 2]\n";
+        let p = parse_stream(text);
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(p.documents.len(), 2);
+        assert_eq!(p.documents[0].template.as_deref(), Some("chart/templates/a.yaml"));
+        let c = p.documents[1].root.path(&["b", "c"]).unwrap();
+        assert_eq!(c.span.start, Pos { line: 8, col: 6 });
+        assert_eq!(p.documents[0].root.get("a").unwrap().span.start, Pos { line: 3, col: 4 });
+    }
+
+    #[test]
+    fn syntax_error_keeps_other_documents() {
+        let p = parse_stream("a: [1\n---\nb: 2\n");
+        assert_eq!(p.documents.len(), 1);
+        assert_eq!(p.problems[0].rule, "input/yaml-syntax");
+        assert_eq!(p.problems[0].pos.line, 2);
+    }
+
+    #[test]
+    fn merge_keys_and_anchors() {
+        let p = parse_stream("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n");
+        let other = p.documents[0].root.get("other").unwrap();
+        assert_eq!(other.str_at(&["x"]), Some("1"));
+        assert_eq!(other.str_at(&["y"]), Some("3"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported() {
+        let p = parse_stream("a: 1\nb: 2\na: 3\n");
+        assert_eq!(p.problems.len(), 1);
+        assert_eq!(p.problems[0].rule, "schema/duplicate-key");
+        assert_eq!(p.problems[0].pos, Pos { line: 3, col: 1 });
+    }
+
+    #[test]
+    fn alias_bomb_is_rejected() {
+        let mut y = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..9 {
+            let prev = (b'a' + i) as char;
+            let next = (b'a' + i + 1) as char;
+            y.push_str(&format!("{next}: &{next} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let p = parse_stream(&y);
+        assert!(p.documents.is_empty());
+        assert_eq!(p.problems[0].rule, "input/alias-bomb");
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected() {
+        let y = "[".repeat(10_000) + &"]".repeat(10_000);
+        let p = parse_stream(&y);
+        assert_eq!(p.problems[0].rule, "input/too-deep");
+    }
+}

@@ -1,0 +1,155 @@
+//! Knowledge that changes with the world, embedded at build time from `knowledge/*.yaml`.
+//! Each entry carries its source; this module only loads and indexes it.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+const CATALOGUE: &str = include_str!("../../knowledge/catalogue.yaml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SizingModel {
+    pub bytes_per_active_series: Sourced<f64>,
+    pub replay_factor: Sourced<f64>,
+    pub limit_headroom: Sourced<f64>,
+    pub go_runtime_overhead_bytes: Sourced<f64>,
+    pub default_steady_state_bytes: Sourced<f64>,
+    pub series_per_node: Sourced<f64>,
+    pub series_per_pod: Sourced<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Profile {
+    pub summary: String,
+    #[serde(default)]
+    pub critical: bool,
+    /// `prometheus`: floors come from the sizing model.
+    #[serde(default)]
+    pub memory_model: Option<String>,
+    #[serde(default)]
+    pub memory_floor_bytes: Option<f64>,
+    #[serde(default)]
+    pub memory_source: Option<String>,
+    #[serde(default)]
+    pub restart_spike: bool,
+    #[serde(default)]
+    pub startup_gated_paths: Vec<String>,
+    #[serde(default)]
+    pub liveness_safe_paths: Vec<String>,
+    #[serde(default)]
+    pub worst_case_start_seconds: Option<f64>,
+    #[serde(default)]
+    pub start_source: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentKind {
+    Component,
+    Feeder,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Component {
+    pub id: String,
+    pub kind: ComponentKind,
+    pub profile: String,
+    #[serde(default)]
+    pub images: Vec<String>,
+    #[serde(default)]
+    pub args_any: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub label_keys: Vec<String>,
+    #[serde(default)]
+    pub charts: Vec<String>,
+    pub source: String,
+    #[serde(skip)]
+    pub image_set: Option<GlobSet>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Names {
+    pub names: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrometheusReferences {
+    pub env: Vec<String>,
+    pub configmap_keys: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Catalogue {
+    pub version: u32,
+    pub sizing_model: SizingModel,
+    pub profiles: BTreeMap<String, Profile>,
+    pub components: Vec<Component>,
+    pub metering_namespaces: Names,
+    pub prometheus_references: PrometheusReferences,
+}
+
+impl Component {
+    pub fn image_matches(&self, image: &str) -> bool {
+        self.image_set.as_ref().is_some_and(|s| s.is_match(image))
+    }
+}
+
+pub fn glob_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(Glob::new(p)?);
+    }
+    b.build()
+}
+
+/// Reads one of the embedded YAML data files with the project's own reader.
+pub fn parse_embedded<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, String> {
+    let parsed = crate::input::yaml::parse_stream(text);
+    if let Some(p) = parsed.problems.first() {
+        return Err(format!("{name}:{}:{}: {}", p.pos.line, p.pos.col, p.message));
+    }
+    let doc = parsed.documents.first().ok_or_else(|| format!("{name}: empty"))?;
+    serde_json::from_value(doc.root.to_json()).map_err(|e| format!("{name}: {e}"))
+}
+
+fn load() -> Result<Catalogue, String> {
+    let mut c: Catalogue = parse_embedded("catalogue.yaml", CATALOGUE)?;
+    for comp in &mut c.components {
+        comp.image_set = Some(glob_set(&comp.images).map_err(|e| format!("catalogue.yaml: {}: {e}", comp.id))?);
+        if !c.profiles.contains_key(&comp.profile) {
+            return Err(format!("catalogue.yaml: {} names unknown profile {}", comp.id, comp.profile));
+        }
+    }
+    Ok(c)
+}
+
+pub fn catalogue() -> &'static Catalogue {
+    static CELL: OnceLock<Catalogue> = OnceLock::new();
+    CELL.get_or_init(|| match load() {
+        Ok(c) => c,
+        // The file is compiled in and `tests::catalogue_loads` parses it, so this cannot happen in a tested build.
+        Err(e) => panic!("embedded catalogue is invalid: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn catalogue_loads() {
+        let c = super::load().expect("catalogue parses");
+        assert!(c.profiles.contains_key("prometheus-server"));
+        assert!(c.components.iter().all(|x| !x.source.is_empty()));
+    }
+}

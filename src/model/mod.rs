@@ -1,0 +1,195 @@
+//! Step 2: documents -> Kubernetes objects and workloads, typed with k8s-openapi where the kind is known.
+
+pub mod prometheus;
+pub mod quantity;
+pub mod references;
+pub mod schema;
+pub mod workload;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::input::{Document, Inputs, Node, Span, SourceId};
+
+pub use workload::{ContainerInfo, ContainerRole, Workload};
+
+/// The identity of an object, as printed in every output format.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectId {
+    /// API group without the version: objects are matched across an apiVersion change.
+    pub fn group(&self) -> &str {
+        match self.api_version.rsplit_once('/') {
+            Some((g, _)) => g,
+            None => "",
+        }
+    }
+
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {}/{}", self.kind, ns, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Object<'a> {
+    pub id: ObjectId,
+    pub source: SourceId,
+    pub template: Option<&'a str>,
+    pub node: &'a Node,
+}
+
+impl<'a> Object<'a> {
+    pub fn labels(&self) -> BTreeMap<&'a str, &'a str> {
+        string_map(self.node.path(&["metadata", "labels"]))
+    }
+
+    pub fn annotations(&self) -> BTreeMap<&'a str, &'a str> {
+        string_map(self.node.path(&["metadata", "annotations"]))
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.id.namespace.as_deref().unwrap_or("")
+    }
+
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.id.kind == kind && self.id.group() == group
+    }
+}
+
+pub fn string_map(node: Option<&Node>) -> BTreeMap<&str, &str> {
+    let mut m = BTreeMap::new();
+    if let Some(entries) = node.and_then(Node::as_map) {
+        for e in entries {
+            if let (Some(k), Some(v)) = (e.key.as_str(), e.value.as_scalar()) {
+                m.insert(k, v.text.as_str());
+            }
+        }
+    }
+    m
+}
+
+/// A problem found while modelling: the object is still kept where possible.
+#[derive(Debug, Clone)]
+pub struct ModelProblem {
+    pub rule: &'static str,
+    pub source: SourceId,
+    pub template: Option<String>,
+    pub object: Option<ObjectId>,
+    pub container: Option<String>,
+    pub span: Span,
+    pub message: String,
+    pub help: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Model<'a> {
+    pub objects: Vec<Object<'a>>,
+    pub workloads: Vec<Workload<'a>>,
+    pub problems: Vec<ModelProblem>,
+}
+
+/// Kinds that have no namespace: their identity keeps `namespace: null`.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "APIService", "IngressClass", "RuntimeClass",
+    "CSIDriver", "CSINode", "VolumeAttachment", "VolumeSnapshotClass", "PodSecurityPolicy", "ClusterIssuer",
+];
+
+pub fn build<'a>(inputs: &'a Inputs, default_namespace: &str) -> Model<'a> {
+    let mut model = Model::default();
+    for doc in &inputs.documents {
+        add_document(&mut model, doc, &doc.root, default_namespace, true);
+    }
+    model.objects.sort_by(|a, b| (a.source, a.node.span.start).cmp(&(b.source, b.node.span.start)));
+    for i in 0..model.objects.len() {
+        if let Some(w) = workload::extract(&model.objects[i], i, &mut model.problems) {
+            model.workloads.push(w);
+        }
+        schema::check_unknown_fields(&model.objects[i], &mut model.problems);
+    }
+    model
+}
+
+fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, default_ns: &str, top: bool) {
+    let problem = |rule: &'static str, span: Span, message: String| ModelProblem {
+        rule,
+        source: doc.source,
+        template: doc.template.clone(),
+        object: None,
+        container: None,
+        span,
+        message,
+        help: String::new(),
+    };
+    if node.as_map().is_none() {
+        let what = if top { "document" } else { "List item" };
+        model.problems.push(problem(
+            "input/not-an-object",
+            node.span,
+            format!("this {what} is not a mapping, so it is not a Kubernetes object; it was skipped"),
+        ));
+        return;
+    }
+    let kind = node.get("kind").and_then(identity_str);
+    if let Some(k) = kind {
+        if k == "List" || (k.ends_with("List") && node.get("items").is_some_and(|i| i.as_seq().is_some())) {
+            for item in node.get("items").and_then(Node::as_seq).unwrap_or_default() {
+                add_document(model, doc, item, default_ns, false);
+            }
+            return;
+        }
+    }
+    let api_version = node.get("apiVersion").and_then(identity_str);
+    let name = node.path(&["metadata", "name"]).and_then(identity_str);
+    let (Some(api_version), Some(kind), Some(name)) = (api_version, kind, name) else {
+        let mut missing = Vec::new();
+        for (field, val) in [("apiVersion", api_version), ("kind", kind), ("metadata.name", name)] {
+            if val.is_none() {
+                missing.push(field);
+            }
+        }
+        let at = node
+            .entry("metadata")
+            .or_else(|| node.entry("kind"))
+            .map(|e| e.key.span)
+            .unwrap_or(node.span);
+        model.problems.push(problem(
+            "input/missing-identity",
+            at,
+            format!(
+                "object without a string {}: Kubernetes cannot identify it; it was skipped",
+                missing.join(", ")
+            ),
+        ));
+        return;
+    };
+    let namespace = if CLUSTER_SCOPED.contains(&kind) {
+        None
+    } else {
+        Some(node.str_at(&["metadata", "namespace"]).unwrap_or(default_ns).to_owned())
+    };
+    let id = ObjectId { api_version: api_version.to_owned(), kind: kind.to_owned(), namespace, name: name.to_owned() };
+    model.objects.push(Object { id, source: doc.source, template: doc.template.as_deref(), node });
+}
+
+/// An identity field must be a non-empty string (a quoted or plain scalar that is not null or a number).
+fn identity_str(n: &Node) -> Option<&str> {
+    use crate::input::node::Resolved;
+    let s = n.as_scalar()?;
+    match s.resolve() {
+        Resolved::Str(t) if !t.is_empty() => Some(t),
+        _ => None,
+    }
+}

@@ -1,0 +1,127 @@
+//! What a Prometheus container runs with: its flags, its data directory and its config file.
+
+use serde_json::Value;
+
+use super::{ContainerInfo, Model, Object, Workload};
+use crate::input::Node;
+
+#[derive(Debug, Clone)]
+pub struct Flag<'a> {
+    pub name: String,
+    pub value: Option<String>,
+    pub node: &'a Node,
+}
+
+/// Flags from `command` and `args`, in both `--name=value` and `--name value` forms.
+pub fn flags<'a>(c: &ContainerInfo<'a>) -> Vec<Flag<'a>> {
+    let mut out: Vec<Flag<'a>> = Vec::new();
+    for list in ["command", "args"] {
+        let items = c.node.get(list).and_then(Node::as_seq).unwrap_or_default();
+        let mut i = 0;
+        while i < items.len() {
+            let node = &items[i];
+            let text = node.as_str().unwrap_or_default();
+            i += 1;
+            let Some(body) = text.strip_prefix("--").or_else(|| text.strip_prefix('-').filter(|b| !b.is_empty())) else {
+                continue;
+            };
+            match body.split_once('=') {
+                Some((n, v)) => out.push(Flag { name: n.to_owned(), value: Some(v.to_owned()), node }),
+                None => {
+                    let value = items.get(i).and_then(Node::as_str).filter(|v| !v.starts_with('-'));
+                    if value.is_some() {
+                        i += 1;
+                    }
+                    out.push(Flag { name: body.to_owned(), value: value.map(str::to_owned), node });
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn flag<'f, 'a>(flags: &'f [Flag<'a>], name: &str) -> Option<&'f Flag<'a>> {
+    flags.iter().rev().find(|f| f.name == name)
+}
+
+/// `v2.35.0` -> 2, from the image tag; None for `latest` or a digest.
+pub fn major_version(image: &str) -> Option<u32> {
+    let tag = image.rsplit_once(':').map(|(_, t)| t)?;
+    if tag.contains('/') {
+        return None;
+    }
+    let t = tag.strip_prefix('v').unwrap_or(tag);
+    t.split(['.', '-']).next()?.parse().ok()
+}
+
+/// Where a path inside the container is stored: the volume mount that holds it, if any.
+pub fn mount_for<'a>(c: &ContainerInfo<'a>, path: &str) -> Option<&'a Node> {
+    let mounts = c.node.get("volumeMounts").and_then(Node::as_seq).unwrap_or_default();
+    mounts
+        .iter()
+        .filter(|m| {
+            let mp = m.str_at(&["mountPath"]).unwrap_or_default().trim_end_matches('/');
+            !mp.is_empty() && (path == mp || path.starts_with(&format!("{mp}/")))
+        })
+        .max_by_key(|m| m.str_at(&["mountPath"]).unwrap_or_default().len())
+}
+
+/// The data directory: `--storage.tsdb.path`, relative to the image's working directory `/prometheus`.
+pub fn data_path(flags: &[Flag<'_>]) -> String {
+    let p = flag(flags, "storage.tsdb.path").and_then(|f| f.value.clone()).unwrap_or_else(|| "data/".into());
+    let p = if p.starts_with('/') { p } else { format!("/prometheus/{p}") };
+    p.trim_end_matches('/').to_owned()
+}
+
+pub struct ConfigFile<'a> {
+    pub configmap: &'a Object<'a>,
+    pub key: String,
+    pub value: Value,
+}
+
+/// Follows `--config.file` through the volume mount to the ConfigMap key that holds it.
+pub fn config_file<'a>(model: &'a Model<'a>, w: &Workload<'a>, c: &ContainerInfo<'a>) -> Option<ConfigFile<'a>> {
+    let fl = flags(c);
+    let path = flag(&fl, "config.file")
+        .and_then(|f| f.value.clone())
+        .unwrap_or_else(|| "/etc/prometheus/prometheus.yml".into());
+    let file = file_in_configmap(model, w, c, &path)?;
+    Some(file)
+}
+
+pub fn file_in_configmap<'a>(
+    model: &'a Model<'a>,
+    w: &Workload<'a>,
+    c: &ContainerInfo<'a>,
+    path: &str,
+) -> Option<ConfigFile<'a>> {
+    let mount = mount_for(c, path)?;
+    let mount_path = mount.str_at(&["mountPath"])?.trim_end_matches('/');
+    let vol_name = mount.str_at(&["name"])?;
+    let (_, vol) = w.volume(vol_name)?;
+    let cm_name = vol.config_map.as_ref()?.name.clone();
+    let key = match mount.str_at(&["subPath"]).filter(|s| !s.is_empty()) {
+        Some(sub) => sub.to_owned(),
+        None => path.strip_prefix(mount_path)?.trim_start_matches('/').to_owned(),
+    };
+    let ns = model.objects[w.object].namespace();
+    let configmap = model
+        .objects
+        .iter()
+        .find(|o| o.is("", "ConfigMap") && o.id.name == cm_name && o.namespace() == ns)?;
+    let text = configmap.node.path(&["data"])?.get(&key)?.as_scalar()?;
+    let parsed = crate::input::yaml::parse_stream(&text.text.clone());
+    let value = parsed.documents.first().map(|d| d.root.to_json()).unwrap_or(Value::Null);
+    Some(ConfigFile { configmap, key, value })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_from_tags() {
+        assert_eq!(super::major_version("quay.io/prometheus/prometheus:v3.14.0"), Some(3));
+        assert_eq!(super::major_version("public.ecr.aws/kubecost/prometheus:v2.35.0"), Some(2));
+        assert_eq!(super::major_version("cgr.dev/chainguard/prometheus:latest"), None);
+        assert_eq!(super::major_version("localhost:5000/prometheus"), None);
+    }
+}

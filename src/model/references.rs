@@ -1,0 +1,103 @@
+//! Links between objects: which Service selects which workload, and which Prometheus a
+//! metering component reads through its endpoint setting.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{Model, Object, Workload, string_map};
+use crate::classify::Classification;
+use crate::input::Node;
+use crate::knowledge::catalogue;
+
+/// A Service (or anything with an equality selector) selects pods whose labels hold every pair.
+pub fn selects(selector: &BTreeMap<&str, &str>, labels: &BTreeMap<&str, &str>) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The Services in the workload's namespace whose selector matches its pods.
+pub fn services_selecting<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec<&'m Object<'a>> {
+    let ns = model.objects[w.object].namespace();
+    model
+        .objects
+        .iter()
+        .filter(|o| o.is("", "Service") && o.namespace() == ns)
+        .filter(|o| selects(&string_map(o.node.path(&["spec", "selector"])), &w.pod_labels))
+        .collect()
+}
+
+/// `http://name.ns.svc.cluster.local:9090/path` -> (name, namespace if given).
+pub fn service_of_url(url: &str) -> Option<(&str, Option<&str>)> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split(['/', ':', '?']).next()?;
+    if host.is_empty() || host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let mut parts = host.split('.');
+    let name = parts.next()?;
+    let ns = parts.next().filter(|p| *p != "svc");
+    Some((name, ns))
+}
+
+fn endpoint_values<'a>(model: &'a Model<'a>, w: &Workload<'a>) -> Vec<(String, String)> {
+    let refs = &catalogue().prometheus_references;
+    let ns = model.objects[w.object].namespace();
+    let mut out = Vec::new();
+    for c in w.running() {
+        for env in c.spec.env.iter().flatten() {
+            if !refs.env.iter().any(|e| e == &env.name) {
+                continue;
+            }
+            if let Some(v) = &env.value {
+                out.push((env.name.clone(), v.clone()));
+            } else if let Some(r) = env.value_from.as_ref().and_then(|f| f.config_map_key_ref.as_ref()) {
+                let cm = model.objects.iter().find(|o| o.is("", "ConfigMap") && o.id.name == r.name && o.namespace() == ns);
+                if let Some(v) = cm.and_then(|cm| cm.node.path(&["data"])).and_then(|d| d.get(&r.key)).and_then(Node::as_str) {
+                    out.push((format!("{} (ConfigMap {} key {})", env.name, r.name, r.key), v.to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// For every workload that a metering component reads as its Prometheus: why.
+pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> HashMap<usize, String> {
+    let mut out = HashMap::new();
+    for (i, w) in model.workloads.iter().enumerate() {
+        if !verdicts[i].metering {
+            continue;
+        }
+        let reader = &model.objects[w.object];
+        for (setting, url) in endpoint_values(model, w) {
+            let Some((svc, ns)) = service_of_url(&url) else { continue };
+            let ns = ns.unwrap_or(reader.namespace());
+            let service = model.objects.iter().find(|o| o.is("", "Service") && o.id.name == svc && o.namespace() == ns);
+            for (j, target) in model.workloads.iter().enumerate() {
+                let t = &model.objects[target.object];
+                if t.namespace() != ns || j == i {
+                    continue;
+                }
+                let hit = match service {
+                    Some(s) => selects(&string_map(s.node.path(&["spec", "selector"])), &target.pod_labels),
+                    // prometheus-operator creates `prometheus-operated` itself; it is not in the render.
+                    None => svc == "prometheus-operated" && target.operator_prometheus,
+                };
+                if hit {
+                    out.entry(j).or_insert_with(|| format!("read by metering {} through {setting} = {url}", reader.id.display()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_to_services() {
+        use super::service_of_url as s;
+        assert_eq!(s("http://kubecost-prometheus-server.kubecost"), Some(("kubecost-prometheus-server", Some("kubecost"))));
+        assert_eq!(s("http://prometheus-server.prometheus-system.svc.cluster.local:80"), Some(("prometheus-server", Some("prometheus-system"))));
+        assert_eq!(s("http://prom:9090/api"), Some(("prom", None)));
+        assert_eq!(s("http://localhost:8005/workspaces/x"), None);
+    }
+}

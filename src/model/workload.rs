@@ -1,0 +1,209 @@
+//! Pod-bearing objects and their containers, typed with k8s-openapi.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, Volume};
+use serde::de::DeserializeOwned;
+
+use super::{ModelProblem, Object, string_map};
+use crate::input::Node;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerRole {
+    Main,
+    Init,
+    /// An init container with `restartPolicy: Always` (a native sidecar).
+    Sidecar,
+}
+
+#[derive(Debug)]
+pub struct ContainerInfo<'a> {
+    pub name: String,
+    pub role: ContainerRole,
+    pub node: &'a Node,
+    pub spec: Container,
+}
+
+#[derive(Debug)]
+pub struct Workload<'a> {
+    /// Index of the object in `Model::objects`.
+    pub object: usize,
+    /// The pod spec (`spec.template.spec`, or `spec` of a Pod); for a prometheus-operator
+    /// `Prometheus` the object's `spec`.
+    pub pod: &'a Node,
+    pub pod_labels: BTreeMap<&'a str, &'a str>,
+    pub pod_annotations: BTreeMap<&'a str, &'a str>,
+    pub containers: Vec<ContainerInfo<'a>>,
+    pub volumes: Vec<(&'a Node, Volume)>,
+    pub claim_templates: Vec<(&'a Node, PersistentVolumeClaim)>,
+    /// True for a prometheus-operator `Prometheus` object.
+    pub operator_prometheus: bool,
+}
+
+impl<'a> Workload<'a> {
+    pub fn container(&self, name: &str) -> Option<&ContainerInfo<'a>> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+
+    pub fn running(&self) -> impl Iterator<Item = &ContainerInfo<'a>> {
+        self.containers.iter().filter(|c| c.role != ContainerRole::Init)
+    }
+
+    pub fn volume(&self, name: &str) -> Option<&(&'a Node, Volume)> {
+        self.volumes.iter().find(|(_, v)| v.name == name)
+    }
+}
+
+/// Where the pod template of each workload kind lives.
+fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Pod" => &[],
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => &["spec", "template"],
+        "CronJob" => &["spec", "jobTemplate", "spec", "template"],
+        _ => return None,
+    })
+}
+
+pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProblem>) -> Option<Workload<'a>> {
+    if obj.is("monitoring.coreos.com", "Prometheus") {
+        let spec = obj.node.get("spec")?;
+        let mut pod_labels = string_map(spec.path(&["podMetadata", "labels"]));
+        // Labels the operator puts on every pod it creates for this Prometheus.
+        let name: &'a str = obj.node.str_at(&["metadata", "name"]).unwrap_or_default();
+        pod_labels.extend([
+            ("app.kubernetes.io/name", "prometheus"),
+            ("app.kubernetes.io/managed-by", "prometheus-operator"),
+            ("app.kubernetes.io/instance", name),
+            ("operator.prometheus.io/name", name),
+            ("prometheus", name),
+        ]);
+        let mut w = Workload {
+            object: index,
+            pod: spec,
+            pod_labels,
+            pod_annotations: string_map(spec.path(&["podMetadata", "annotations"])),
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            claim_templates: Vec::new(),
+            operator_prometheus: true,
+        };
+        // The operator generates the `prometheus` container; extra containers here override or add to it.
+        add_containers(&mut w, obj, spec.get("containers"), ContainerRole::Main, problems);
+        return Some(w);
+    }
+    let path = pod_template_path(&obj.id.kind)?;
+    let template = obj.node.path(path)?;
+    let pod = template.get("spec")?;
+    let meta = template.get("metadata");
+    let mut w = Workload {
+        object: index,
+        pod,
+        pod_labels: string_map(meta.and_then(|m| m.get("labels"))),
+        pod_annotations: string_map(meta.and_then(|m| m.get("annotations"))),
+        containers: Vec::new(),
+        volumes: Vec::new(),
+        claim_templates: Vec::new(),
+        operator_prometheus: false,
+    };
+    add_containers(&mut w, obj, pod.get("containers"), ContainerRole::Main, problems);
+    add_containers(&mut w, obj, pod.get("initContainers"), ContainerRole::Init, problems);
+    for v in pod.get("volumes").and_then(Node::as_seq).unwrap_or_default() {
+        if let Some(vol) = typed::<Volume>(obj, v, None, problems) {
+            w.volumes.push((v, vol));
+        }
+    }
+    if obj.id.kind == "StatefulSet" {
+        for t in obj.node.path(&["spec", "volumeClaimTemplates"]).and_then(Node::as_seq).unwrap_or_default() {
+            if let Some(pvc) = typed::<PersistentVolumeClaim>(obj, t, None, problems) {
+                w.claim_templates.push((t, pvc));
+            }
+        }
+    }
+    Some(w)
+}
+
+fn add_containers<'a>(
+    w: &mut Workload<'a>,
+    obj: &Object<'a>,
+    list: Option<&'a Node>,
+    role: ContainerRole,
+    problems: &mut Vec<ModelProblem>,
+) {
+    for c in list.and_then(Node::as_seq).unwrap_or_default() {
+        let name = c.str_at(&["name"]).map(str::to_owned);
+        let Some(spec) = typed::<Container>(obj, c, name.clone(), problems) else { continue };
+        let role = if role == ContainerRole::Init && spec.restart_policy.as_deref() == Some("Always") {
+            ContainerRole::Sidecar
+        } else {
+            role
+        };
+        w.containers.push(ContainerInfo { name: spec.name.clone(), role, node: c, spec });
+    }
+}
+
+/// Deserializes a node into a k8s-openapi type. A value of the wrong type is reported at its own
+/// line (Kubernetes rejects such an object) and the item is left out of the typed model.
+fn typed<T: DeserializeOwned>(
+    obj: &Object<'_>,
+    node: &Node,
+    container: Option<String>,
+    problems: &mut Vec<ModelProblem>,
+) -> Option<T> {
+    let mut json = node.to_json();
+    quantities_as_strings(node, &mut json);
+    match serde_path_to_error::deserialize::<_, T>(json) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let at = locate(node, e.path());
+            problems.push(ModelProblem {
+                rule: "schema/invalid-type",
+                source: obj.source,
+                template: obj.template.map(str::to_owned),
+                object: Some(obj.id.clone()),
+                container,
+                span: at.span,
+                message: format!("`{path}`: {}", e.inner()),
+                help: "Kubernetes rejects an object whose field has the wrong type; quote strings such as `\"true\"` or `\"1024\"` where a string is expected".into(),
+            });
+            None
+        }
+    }
+}
+
+/// Kubernetes reads a quantity written as a YAML number (`memory: 1024`, `cpu: 0.5`) as that
+/// number's text; k8s-openapi's `Quantity` wants a string, so give it the text as written.
+fn quantities_as_strings(node: &Node, json: &mut serde_json::Value) {
+    fn fix(map_node: Option<&Node>, map_json: Option<&mut serde_json::Value>) {
+        let (Some(n), Some(serde_json::Value::Object(m))) = (map_node, map_json) else { return };
+        for (k, v) in m.iter_mut() {
+            if v.is_number() {
+                if let Some(text) = n.get(k).and_then(|x| x.as_scalar()) {
+                    *v = serde_json::Value::String(text.text.clone());
+                }
+            }
+        }
+    }
+    for section in ["limits", "requests"] {
+        fix(node.path(&["resources", section]), json.pointer_mut(&format!("/resources/{section}")));
+    }
+    fix(node.path(&["emptyDir"]), json.pointer_mut("/emptyDir"));
+    fix(node.path(&["spec", "resources", "requests"]), json.pointer_mut("/spec/resources/requests"));
+}
+
+fn locate<'n>(node: &'n Node, path: &serde_path_to_error::Path) -> &'n Node {
+    use serde_path_to_error::Segment;
+    let mut cur = node;
+    for seg in path.iter() {
+        let next = match seg {
+            Segment::Map { key } => cur.entry(key).map(|e| &e.value),
+            Segment::Seq { index } => cur.as_seq().and_then(|s| s.get(*index)),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => break,
+        }
+    }
+    cur
+}

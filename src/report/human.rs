@@ -1,0 +1,145 @@
+//! `--format human`: a miette report per finding (snippet, underline, help) and a summary.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+
+use super::{file_of, line_col};
+use crate::check::Report;
+use crate::rules::{Finding, Severity};
+
+struct Item<'a> {
+    f: &'a Finding,
+    heading: String,
+    source: Option<NamedSource<Arc<str>>>,
+    offset: usize,
+    len: usize,
+    help: String,
+}
+
+impl fmt::Debug for Item<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.heading)
+    }
+}
+
+impl fmt::Display for Item<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.heading)
+    }
+}
+
+impl std::error::Error for Item<'_> {}
+
+impl Diagnostic for Item<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.f.rule))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.f.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Info => miette::Severity::Advice,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        (!self.help.is_empty()).then(|| Box::new(&self.help) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source.as_ref()?;
+        let label = match &self.f.container {
+            Some(c) => format!("{} (container {c})", self.f.rule),
+            None => self.f.rule.to_owned(),
+        };
+        Some(Box::new(std::iter::once(LabeledSpan::new(Some(label), self.offset, self.len))))
+    }
+}
+
+pub struct Style {
+    pub color: bool,
+    pub width: usize,
+}
+
+fn item<'a>(report: &'a Report<'_>, f: &'a Finding) -> Item<'a> {
+    let (line, col) = line_col(f);
+    let file = file_of(report.inputs, f);
+    let mut heading = format!("{}:{line}:{col}: {}", file, f.message);
+    if let Some(o) = &f.object {
+        heading.push_str(&format!("\n  in {}", o.display()));
+    }
+    if let Some(t) = &f.template {
+        heading.push_str(&format!(" (template {t})"));
+    }
+    let (source, offset, len) = match f.source {
+        Some(id) => {
+            let src = &report.inputs.sources[id];
+            let start = src.offset(f.span.start);
+            let end = if f.span.end.line == f.span.start.line { src.offset(f.span.end) } else { start };
+            // Underline the token: a scalar's text, or a key's name up to its colon.
+            let len = if end > start {
+                end - start
+            } else {
+                src.text[start..].find([':', '\n', '\r']).unwrap_or(0).max(1)
+            };
+            (Some(NamedSource::new(file, src.text.clone())), start, len)
+        }
+        None => (None, 0, 0),
+    };
+    let mut help = f.help.clone();
+    if let Some(s) = &f.suppressed {
+        help = format!("suppressed by {}{}", s.by, s.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default());
+    }
+    Item { f, heading, source, offset, len, help }
+}
+
+pub fn render(report: &Report<'_>, style: &Style) -> String {
+    let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
+    let mut out = String::new();
+    for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
+        let it = item(report, f);
+        if handler.render_report(&mut out, &it).is_err() {
+            out.push_str(&format!("{it}\n"));
+        }
+        out.push('\n');
+    }
+    let metering: Vec<_> = report.workloads.iter().filter(|w| w.class.metering).collect();
+    if !metering.is_empty() {
+        out.push_str("Metering workloads:\n");
+        for w in metering {
+            out.push_str(&format!(
+                "  {} [{}]: {}\n",
+                w.object.display(),
+                w.class.profile.as_deref().unwrap_or("generic"),
+                w.class.reason
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "meterguard: {} error{}, {} warning{}, {} info{} ({} suppressed) in {} objects, {} metering workload{}\n",
+        report.count(Severity::Error),
+        plural(report.count(Severity::Error)),
+        report.count(Severity::Warning),
+        plural(report.count(Severity::Warning)),
+        report.count(Severity::Info),
+        plural(report.count(Severity::Info)),
+        report.suppressed(),
+        report.objects,
+        report.metering_workloads(),
+        plural(report.metering_workloads()),
+    ));
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

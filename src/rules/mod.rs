@@ -1,0 +1,154 @@
+//! Step 4: the rules. Each family lives in its own file and declares each of its rules once
+//! (id, default severity, summary, explanation); `meterguard rules` and `explain` print those
+//! declarations, and every finding names one of them.
+
+pub mod probes;
+pub mod schema;
+pub mod sizing;
+pub mod storage;
+
+use serde::Serialize;
+
+use crate::classify::Classification;
+use crate::config::Config;
+use crate::input::{Inputs, Span, SourceId};
+use crate::knowledge::{Profile, catalogue};
+use crate::model::{ContainerInfo, Model, ObjectId, Workload};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// The failure the rule prevents, and how to fix it.
+    pub explanation: &'static str,
+}
+
+pub fn all() -> impl Iterator<Item = &'static Rule> {
+    schema::RULES.iter().chain(sizing::RULES).chain(probes::RULES).chain(storage::RULES).copied()
+}
+
+pub fn find(id: &str) -> Option<&'static Rule> {
+    all().find(|r| r.id == id)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suppression {
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub help: String,
+    pub object: Option<ObjectId>,
+    pub container: Option<String>,
+    pub source: Option<SourceId>,
+    /// The file as named when there is no source (a file that could not be read).
+    pub file: String,
+    pub span: Span,
+    pub template: Option<String>,
+    pub suppressed: Option<Suppression>,
+}
+
+impl Finding {
+    pub fn with_severity(mut self, s: Severity) -> Finding {
+        self.severity = s;
+        self
+    }
+
+    pub fn sort_key(&self) -> impl Ord + '_ {
+        (self.source, self.span.start, self.rule, self.container.as_deref(), self.message.as_str())
+    }
+}
+
+/// What a rule family reads.
+pub struct Context<'m, 'a> {
+    pub inputs: &'a Inputs,
+    pub model: &'m Model<'a>,
+    pub classes: &'m [Classification],
+    pub config: &'m Config,
+}
+
+impl<'m, 'a> Context<'m, 'a> {
+    /// The metering workloads, each with its classification and profile.
+    pub fn metering(&self) -> impl Iterator<Item = (&'m Workload<'a>, &'m Classification, &'static Profile)> + '_ {
+        self.model.workloads.iter().zip(self.classes).filter(|(_, c)| c.metering).map(|(w, c)| {
+            let p = c.profile.as_deref().and_then(|p| catalogue().profiles.get(p));
+            (w, c, p.unwrap_or_else(|| generic_profile()))
+        })
+    }
+
+    pub fn finding(
+        &self,
+        rule: &'static Rule,
+        w: &Workload<'a>,
+        container: Option<&ContainerInfo<'a>>,
+        span: Span,
+        message: String,
+        help: String,
+    ) -> Finding {
+        let obj = &self.model.objects[w.object];
+        Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            message,
+            help,
+            object: Some(obj.id.clone()),
+            container: container.map(|c| c.name.clone()),
+            source: Some(obj.source),
+            file: self.inputs.sources[obj.source].name.clone(),
+            span,
+            template: obj.template.map(str::to_owned),
+            suppressed: None,
+        }
+    }
+}
+
+fn generic_profile() -> &'static Profile {
+    static GENERIC: std::sync::OnceLock<Profile> = std::sync::OnceLock::new();
+    GENERIC.get_or_init(Profile::default)
+}
+
+/// Runs every family over the model.
+pub fn run(ctx: &Context<'_, '_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    sizing::check(ctx, &mut out);
+    probes::check(ctx, &mut out);
+    storage::check(ctx, &mut out);
+    out
+}
+
+/// Declares a rule once: its id, default severity, one-line summary and explanation.
+macro_rules! rule {
+    ($name:ident, $id:literal, $sev:ident, $summary:literal, $expl:literal) => {
+        pub static $name: $crate::rules::Rule = $crate::rules::Rule {
+            id: $id,
+            severity: $crate::rules::Severity::$sev,
+            summary: $summary,
+            explanation: $expl,
+        };
+    };
+}
+pub(crate) use rule;

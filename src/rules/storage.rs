@@ -1,0 +1,197 @@
+//! Storage: does the metering Prometheus keep its data across a reschedule, and fit in its volume?
+
+use super::{Context, Finding, Rule, Severity, rule};
+use crate::input::{Node, Span};
+use crate::model::quantity::{Quantity, bytes_human};
+use crate::model::{ContainerInfo, Workload, prometheus};
+
+rule!(EPHEMERAL_TSDB, "storage/ephemeral-tsdb", Error, "a metering Prometheus keeps its TSDB on an emptyDir or no volume",
+    "An emptyDir is deleted with its pod: every reschedule (a node drain during an upgrade, an eviction) loses the \
+     metering history it holds. Worse, it survives a container restart, so after an OOM kill the same write-ahead \
+     log is replayed into the same memory limit, and the container crash-loops (the incident this tool was built \
+     for). With remote_write, only the unsent tail is lost, so it is a warning; without it, an error. Use a \
+     PersistentVolumeClaim (persistentVolume.enabled, or spec.storage.volumeClaimTemplate for the operator).");
+rule!(RETENTION_EXCEEDS_VOLUME, "storage/retention-exceeds-volume", Warning, "size-based retention leaves no room for the WAL",
+    "--storage.tsdb.retention.size (the operator's retentionSize) counts blocks, WAL and head chunks, but only \
+     deletes blocks; Prometheus docs advise setting it to at most 80-85% of the volume. Above that the WAL and \
+     the next compaction fill the disk, and a full disk stops ingestion or evicts the pod. Lower the retention \
+     size or grow the volume.");
+
+pub static RULES: &[&Rule] = &[&EPHEMERAL_TSDB, &RETENTION_EXCEEDS_VOLUME];
+
+/// Share of the volume that size-based retention may use (prometheus docs/storage.md: 80-85%).
+const RETENTION_SHARE: f64 = 0.8;
+
+enum Store {
+    Persistent { size: Option<f64> },
+    EmptyDir { at: Span, size: Option<f64>, medium_memory: bool },
+    None { at: Span },
+    Unknown,
+}
+
+pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+    for (w, class, profile) in ctx.metering() {
+        if profile.memory_model.as_deref() != Some("prometheus") {
+            continue;
+        }
+        if w.operator_prometheus {
+            check_operator(ctx, w, out);
+            continue;
+        }
+        let Some(c) = class.primary.as_deref().and_then(|p| w.container(p)) else { continue };
+        let flags = prometheus::flags(c);
+        let data = prometheus::data_path(&flags);
+        let store = store_of(ctx, w, c, &data);
+        let remote_write = prometheus::config_file(ctx.model, w, c)
+            .and_then(|f| f.value.get("remote_write").and_then(|r| r.as_array()).map(|a| !a.is_empty()))
+            .unwrap_or(false);
+        ephemeral(ctx, w, Some(c), &store, remote_write, &format!("data directory {data}"), out);
+        if let Some(f) = prometheus::flag(&flags, "storage.tsdb.retention.size") {
+            if let Some(size) = f.value.as_deref().and_then(prom_bytes) {
+                retention(ctx, w, Some(c), &store, size, f.node.span, f.value.as_deref().unwrap_or_default(), out);
+            }
+        }
+    }
+}
+
+fn ephemeral(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    c: Option<&ContainerInfo<'_>>,
+    store: &Store,
+    remote_write: bool,
+    what: &str,
+    out: &mut Vec<Finding>,
+) {
+    let (at, kind) = match store {
+        Store::EmptyDir { at, medium_memory: true, .. } => (*at, "an emptyDir in memory (counted against the memory limit)"),
+        Store::EmptyDir { at, .. } => (*at, "an emptyDir"),
+        Store::None { at } => (*at, "the container's own filesystem (no volume)"),
+        _ => return,
+    };
+    let (severity, consequence) = if remote_write {
+        (Severity::Warning, "it remote-writes, so a reschedule loses only the unsent tail; but an OOM kill restarts the container on the same WAL, which is replayed into the same limit")
+    } else {
+        (Severity::Error, "it has no remote_write, so every reschedule (a node drain during the upgrade, an eviction) deletes the metering history")
+    };
+    out.push(
+        ctx.finding(&EPHEMERAL_TSDB, w, c, at,
+            format!("Prometheus {what} is on {kind}: {consequence}"),
+            "keep the TSDB on a PersistentVolumeClaim (chart: server.persistentVolume.enabled: true; operator: spec.storage.volumeClaimTemplate)".into())
+            .with_severity(severity),
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn retention(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    c: Option<&ContainerInfo<'_>>,
+    store: &Store,
+    size: f64,
+    at: Span,
+    text: &str,
+    out: &mut Vec<Finding>,
+) {
+    let volume = match store {
+        Store::Persistent { size } | Store::EmptyDir { size, .. } => *size,
+        _ => None,
+    };
+    let Some(volume) = volume else { return };
+    if size > volume * RETENTION_SHARE {
+        out.push(ctx.finding(&RETENTION_EXCEEDS_VOLUME, w, c, at,
+            format!("retention size {text} ({}) is above {}% of the {} volume", bytes_human(size), RETENTION_SHARE * 100.0, bytes_human(volume)),
+            format!("the WAL and head chunks need the rest; set the retention size to at most {} or grow the volume", bytes_human(volume * RETENTION_SHARE))));
+    }
+}
+
+fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, data: &str) -> Store {
+    let name_at = c.node.entry("name").map(|e| e.key.span).unwrap_or(c.node.span);
+    let Some(mount) = prometheus::mount_for(c, data) else { return Store::None { at: name_at } };
+    let Some(vol_name) = mount.str_at(&["name"]) else { return Store::Unknown };
+    if let Some((_, pvc)) = w.claim_templates.iter().find(|(_, p)| p.metadata.name.as_deref() == Some(vol_name)) {
+        let size = pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage"));
+        return Store::Persistent { size: size.and_then(|q| Quantity::parse(&q.0).ok()).map(|q| q.as_f64()) };
+    }
+    let Some((vnode, vol)) = w.volume(vol_name) else { return Store::Unknown };
+    if let Some(ed) = &vol.empty_dir {
+        let at = vnode.entry("emptyDir").map(|e| e.key.span).unwrap_or(vnode.span);
+        let size_limit = ed.size_limit.as_ref().and_then(|q| Quantity::parse(&q.0).ok()).map(|q| q.as_f64());
+        let eph_limit = c
+            .spec
+            .resources
+            .as_ref()
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|l| l.get("ephemeral-storage"))
+            .and_then(|q| Quantity::parse(&q.0).ok())
+            .map(|q| q.as_f64());
+        let size = match (size_limit, eph_limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        return Store::EmptyDir { at, size, medium_memory: ed.medium.as_deref() == Some("Memory") };
+    }
+    if let Some(claim) = &vol.persistent_volume_claim {
+        let ns = ctx.model.objects[w.object].namespace();
+        let pvc = ctx.model.objects.iter().find(|o| o.is("", "PersistentVolumeClaim") && o.id.name == claim.claim_name && o.namespace() == ns);
+        let size = pvc
+            .and_then(|p| p.node.path(&["spec", "resources", "requests", "storage"]))
+            .and_then(Node::as_str)
+            .and_then(|s| Quantity::parse(s).ok())
+            .map(|q| q.as_f64());
+        return Store::Persistent { size };
+    }
+    if vol.ephemeral.is_some() {
+        let at = vnode.entry("ephemeral").map(|e| e.key.span).unwrap_or(vnode.span);
+        return Store::EmptyDir { at, size: None, medium_memory: false };
+    }
+    Store::Persistent { size: None }
+}
+
+fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding>) {
+    let spec = w.pod;
+    let obj = &ctx.model.objects[w.object];
+    let spec_at = obj.node.entry("spec").map(|e| e.key.span).unwrap_or(spec.span);
+    let storage = spec.get("storage");
+    let claim_size = storage
+        .and_then(|s| s.path(&["volumeClaimTemplate", "spec", "resources", "requests", "storage"]))
+        .and_then(Node::as_str)
+        .and_then(|s| Quantity::parse(s).ok())
+        .map(|q| q.as_f64());
+    let store = match storage {
+        Some(s) if s.get("volumeClaimTemplate").is_some() => Store::Persistent { size: claim_size },
+        Some(s) if s.get("emptyDir").is_some() => {
+            let at = s.entry("emptyDir").map(|e| e.key.span).unwrap_or(s.span);
+            let size = s.str_at(&["emptyDir", "sizeLimit"]).and_then(|q| Quantity::parse(q).ok()).map(|q| q.as_f64());
+            Store::EmptyDir { at, size, medium_memory: s.str_at(&["emptyDir", "medium"]) == Some("Memory") }
+        }
+        Some(s) if s.get("ephemeral").is_some() => Store::EmptyDir { at: s.span, size: None, medium_memory: false },
+        _ => Store::None { at: spec_at },
+    };
+    let remote = spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty());
+    ephemeral(ctx, w, None, &store, remote, "storage (spec.storage)", out);
+    if let Some(r) = spec.get("retentionSize") {
+        if let Some(size) = r.as_str().and_then(prom_bytes) {
+            retention(ctx, w, None, &store, size, r.span, r.as_str().unwrap_or_default(), out);
+        }
+    }
+}
+
+/// Prometheus's byte units are powers of two: `3GB` is 3 GiB ("1KB is 1024B", docs/storage.md).
+pub fn prom_bytes(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let digits = s.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+    let (num, unit) = s.split_at(digits);
+    let n: f64 = num.parse().ok()?;
+    let exp = match unit {
+        "B" | "" => 0,
+        "KB" => 1,
+        "MB" => 2,
+        "GB" => 3,
+        "TB" => 4,
+        "PB" => 5,
+        "EB" => 6,
+        _ => return None,
+    };
+    Some(n * 1024f64.powi(exp))
+}
