@@ -41,10 +41,10 @@ fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> 
         let comp = cat.components.iter().find(|c| c.id == "prometheus")?;
         return Some(Direct { component: comp, container: None, why: "prometheus-operator Prometheus".into() });
     }
-    let meta_labels = obj.labels();
-    for comp in &cat.components {
-        for c in w.running() {
-            let Some(image) = c.spec.image.as_deref() else { continue };
+    // The first container decides: a pod's main container comes first by convention.
+    for c in w.running() {
+        let Some(image) = c.spec.image.as_deref() else { continue };
+        for comp in &cat.components {
             if comp.image_matches(image)
                 && (comp.args_any.is_empty() || args_of(c).any(|a| comp.args_any.iter().any(|x| x == a)))
             {
@@ -55,25 +55,25 @@ fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> 
                 });
             }
         }
-        if !comp.args_any.is_empty() {
-            continue;
-        }
+    }
+    let meta_labels = obj.labels();
+    for comp in cat.components.iter().filter(|c| c.args_any.is_empty()) {
         for labels in [&w.pod_labels, &meta_labels] {
             for (k, values) in &comp.labels {
-                if let Some(v) = labels.get(k.as_str()) {
-                    if values.iter().any(|x| x == v) {
-                        return Some(Direct { component: comp, container: None, why: format!("label {k}={v}") });
-                    }
+                if let Some(v) = labels.get(k.as_str())
+                    && values.iter().any(|x| x == v)
+                {
+                    return Some(Direct { component: comp, container: None, why: format!("label {k}={v}") });
                 }
             }
             if let Some(k) = comp.label_keys.iter().find(|k| labels.contains_key(k.as_str())) {
                 return Some(Direct { component: comp, container: None, why: format!("label key {k}") });
             }
             for key in ["helm.sh/chart", "chart"] {
-                if let Some(chart) = labels.get(key) {
-                    if comp.charts.iter().any(|p| chart.starts_with(p.as_str())) {
-                        return Some(Direct { component: comp, container: None, why: format!("label {key}={chart}") });
-                    }
+                if let Some(chart) = labels.get(key)
+                    && comp.charts.iter().any(|p| chart.starts_with(p.as_str()))
+                {
+                    return Some(Direct { component: comp, container: None, why: format!("label {key}={chart}") });
                 }
             }
         }
@@ -89,12 +89,8 @@ fn annotation<'a>(model: &Model<'a>, w: &Workload<'a>) -> Option<&'a str> {
 pub fn classify(model: &Model<'_>, config: &Config) -> Vec<Classification> {
     let cat = catalogue();
     let direct: Vec<Option<Direct>> = model.workloads.iter().map(|w| direct_match(cat, model, w)).collect();
-    let mut out: Vec<Classification> = model
-        .workloads
-        .iter()
-        .zip(&direct)
-        .map(|(w, d)| first_verdict(model, config, cat, w, d.as_ref()))
-        .collect();
+    let mut out: Vec<Classification> =
+        model.workloads.iter().zip(&direct).map(|(w, d)| first_verdict(model, config, cat, w, d.as_ref())).collect();
     // Feeders: the Prometheus a metering component reads, and feeders in a metering namespace.
     let referenced = crate::model::references::prometheus_readers(model, &out);
     for (i, w) in model.workloads.iter().enumerate() {

@@ -10,7 +10,11 @@ use crate::report;
 use crate::rules::{self, Severity};
 
 #[derive(Parser, Debug)]
-#[command(name = "meterguard", version, about = "Check Kubernetes manifests so the workloads that meter usage and cost survive an upgrade")]
+#[command(
+    name = "meterguard",
+    version,
+    about = "Check Kubernetes manifests so the workloads that meter usage and cost survive an upgrade"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -164,7 +168,9 @@ fn run_check(args: CheckArgs) -> i32 {
     let mut paths = args.paths.clone();
     if paths.is_empty() {
         if std::io::stdin().is_terminal() {
-            eprintln!("meterguard: no input: give files or directories, or pipe a render (`helm template . | meterguard check -`)");
+            eprintln!(
+                "meterguard: no input: give files or directories, or pipe a render (`helm template . | meterguard check -`)"
+            );
             return 2;
         }
         paths.push("-".into());
@@ -173,7 +179,9 @@ fn run_check(args: CheckArgs) -> i32 {
     let opts = Options { namespace: args.namespace.clone(), ..Options::default() };
     let report = check::run(&inputs, &opts);
     let text = match args.format {
-        Format::Human => report::human::render(&report, &report::human::Style { color: use_color(args.color), width: 100 }),
+        Format::Human => {
+            report::human::render(&report, &report::human::Style { color: use_color(args.color), width: 100 })
+        }
         Format::Json => report::json::render(&report),
     };
     print(&text);

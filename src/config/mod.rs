@@ -39,7 +39,8 @@ pub struct Selector {
 }
 
 fn glob_any(patterns: &[String], value: &str) -> bool {
-    patterns.is_empty() || patterns.iter().any(|p| globset::Glob::new(p).is_ok_and(|g| g.compile_matcher().is_match(value)))
+    patterns.is_empty()
+        || patterns.iter().any(|p| globset::Glob::new(p).is_ok_and(|g| g.compile_matcher().is_match(value)))
 }
 
 impl Selector {
@@ -58,7 +59,9 @@ impl Selector {
 
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        for (what, list) in [("kinds", &self.kinds), ("namespaces", &self.namespaces), ("names", &self.names), ("images", &self.images)] {
+        for (what, list) in
+            [("kinds", &self.kinds), ("namespaces", &self.namespaces), ("names", &self.names), ("images", &self.images)]
+        {
             if !list.is_empty() {
                 parts.push(format!("{what}={}", list.join("|")));
             }

@@ -55,7 +55,13 @@ impl Inputs {
         let parsed = yaml::parse_stream(&source.text);
         self.sources.push(source);
         for p in parsed.problems {
-            self.problems.push(InputProblem { rule: p.rule, source: Some(id), file: name.to_owned(), pos: p.pos, message: p.message });
+            self.problems.push(InputProblem {
+                rule: p.rule,
+                source: Some(id),
+                file: name.to_owned(),
+                pos: p.pos,
+                message: p.message,
+            });
         }
         for d in parsed.documents {
             self.documents.push(Document { source: id, template: d.template, root: d.root });

@@ -88,26 +88,27 @@ pub fn resolve_plain(t: &str) -> Resolved<'_> {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Resolved::Str(t);
     }
-    if let Some(hex) = t.strip_prefix("0x") {
-        if let Ok(v) = i64::from_str_radix(hex, 16) {
-            return Resolved::Int(v);
-        }
+    if let Some(hex) = t.strip_prefix("0x")
+        && let Ok(v) = i64::from_str_radix(hex, 16)
+    {
+        return Resolved::Int(v);
     }
-    if let Some(oct) = t.strip_prefix("0o") {
-        if let Ok(v) = i64::from_str_radix(oct, 8) {
-            return Resolved::Int(v);
-        }
+    if let Some(oct) = t.strip_prefix("0o")
+        && let Ok(v) = i64::from_str_radix(oct, 8)
+    {
+        return Resolved::Int(v);
     }
     let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(v) = t.parse::<i64>() {
-            return Resolved::Int(v);
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(v) = t.parse::<i64>()
+    {
+        return Resolved::Int(v);
     }
-    if is_yaml_float(digits) {
-        if let Ok(v) = t.parse::<f64>() {
-            return Resolved::Float(v);
-        }
+    if is_yaml_float(digits)
+        && let Ok(v) = t.parse::<f64>()
+    {
+        return Resolved::Float(v);
     }
     Resolved::Str(t)
 }
@@ -195,9 +196,7 @@ impl Node {
 
     /// The item of a sequence of mappings whose `name` is `name`.
     pub fn named_item(&self, name: &str) -> Option<&Node> {
-        self.as_seq()?
-            .iter()
-            .find(|n| n.str_at(&["name"]) == Some(name))
+        self.as_seq()?.iter().find(|n| n.str_at(&["name"]) == Some(name))
     }
 
     pub fn to_json(&self) -> Value {
@@ -206,9 +205,9 @@ impl Node {
                 Resolved::Null => Value::Null,
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::Number(i.into()),
-                Resolved::Float(f) => Number::from_f64(f)
-                    .map(Value::Number)
-                    .unwrap_or_else(|| Value::String(s.text.clone())),
+                Resolved::Float(f) => {
+                    Number::from_f64(f).map(Value::Number).unwrap_or_else(|| Value::String(s.text.clone()))
+                }
                 Resolved::Str(t) => Value::String(t.to_owned()),
             },
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
@@ -231,12 +230,7 @@ impl Node {
         match &self.kind {
             Kind::Scalar(_) => 1,
             Kind::Seq(items) => 1 + items.iter().map(Node::weight).sum::<usize>(),
-            Kind::Map(entries) => {
-                1 + entries
-                    .iter()
-                    .map(|e| e.key.weight() + e.value.weight())
-                    .sum::<usize>()
-            }
+            Kind::Map(entries) => 1 + entries.iter().map(|e| e.key.weight() + e.value.weight()).sum::<usize>(),
         }
     }
 }

@@ -91,11 +91,8 @@ impl Source {
         let i = (pos.line as usize).saturating_sub(1).min(self.line_starts.len() - 1);
         let start = self.line_starts[i];
         let line = self.line(i as u32 + 1);
-        let within = line
-            .char_indices()
-            .nth((pos.col as usize).saturating_sub(1))
-            .map(|(b, _)| b)
-            .unwrap_or(line.len());
+        let within =
+            line.char_indices().nth((pos.col as usize).saturating_sub(1)).map(|(b, _)| b).unwrap_or(line.len());
         start + within
     }
 }

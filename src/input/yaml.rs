@@ -49,16 +49,14 @@ fn split(text: &str) -> Vec<Chunk<'_>> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut first_line = 1;
-    let mut line_no = 1u32;
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1u32..).zip(text.split_inclusive('\n')) {
         if is_separator(line) {
             chunks.push(Chunk { text: &text[start..offset], first_line });
             start = offset + line.len();
             first_line = line_no + 1;
         }
         offset += line.len();
-        line_no += 1;
     }
     chunks.push(Chunk { text: &text[start..], first_line });
     chunks
@@ -184,7 +182,13 @@ impl Builder {
             }
             Event::MappingStart(anchor, _) => {
                 self.open(span.start)?;
-                self.stack.push(Frame::Map { start: span.start, anchor, entries: Vec::new(), key: None, merges: Vec::new() });
+                self.stack.push(Frame::Map {
+                    start: span.start,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                    merges: Vec::new(),
+                });
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
@@ -361,8 +365,18 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_rejected() {
+        // Flow nesting is bounded by the scanner itself, block nesting by the builder.
         let y = "[".repeat(10_000) + &"]".repeat(10_000);
         let p = parse_stream(&y);
+        assert!(p.documents.is_empty());
+        assert!(p.problems[0].message.contains("recursion limit"));
+        let mut y = String::new();
+        for i in 0..300 {
+            y.push_str(&" ".repeat(i));
+            y.push_str("a:\n");
+        }
+        let p = parse_stream(&y);
+        assert!(p.documents.is_empty());
         assert_eq!(p.problems[0].rule, "input/too-deep");
     }
 }

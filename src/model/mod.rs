@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::input::{Document, Inputs, Node, Span, SourceId};
+use crate::input::{Document, Inputs, Node, SourceId, Span};
 
 pub use workload::{ContainerInfo, ContainerRole, Workload};
 
@@ -101,10 +101,27 @@ pub struct Model<'a> {
 
 /// Kinds that have no namespace: their identity keeps `namespace: null`.
 const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "StorageClass", "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "APIService", "IngressClass", "RuntimeClass",
-    "CSIDriver", "CSINode", "VolumeAttachment", "VolumeSnapshotClass", "PodSecurityPolicy", "ClusterIssuer",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "APIService",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "VolumeSnapshotClass",
+    "PodSecurityPolicy",
+    "ClusterIssuer",
 ];
 
 pub fn build<'a>(inputs: &'a Inputs, default_namespace: &str) -> Model<'a> {
@@ -112,7 +129,7 @@ pub fn build<'a>(inputs: &'a Inputs, default_namespace: &str) -> Model<'a> {
     for doc in &inputs.documents {
         add_document(&mut model, doc, &doc.root, default_namespace, true);
     }
-    model.objects.sort_by(|a, b| (a.source, a.node.span.start).cmp(&(b.source, b.node.span.start)));
+    model.objects.sort_by_key(|a| (a.source, a.node.span.start));
     for i in 0..model.objects.len() {
         if let Some(w) = workload::extract(&model.objects[i], i, &mut model.problems) {
             model.workloads.push(w);
@@ -143,13 +160,13 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
         return;
     }
     let kind = node.get("kind").and_then(identity_str);
-    if let Some(k) = kind {
-        if k == "List" || (k.ends_with("List") && node.get("items").is_some_and(|i| i.as_seq().is_some())) {
-            for item in node.get("items").and_then(Node::as_seq).unwrap_or_default() {
-                add_document(model, doc, item, default_ns, false);
-            }
-            return;
+    if let Some(k) = kind
+        && (k == "List" || (k.ends_with("List") && node.get("items").is_some_and(|i| i.as_seq().is_some())))
+    {
+        for item in node.get("items").and_then(Node::as_seq).unwrap_or_default() {
+            add_document(model, doc, item, default_ns, false);
         }
+        return;
     }
     let api_version = node.get("apiVersion").and_then(identity_str);
     let name = node.path(&["metadata", "name"]).and_then(identity_str);
@@ -160,18 +177,11 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
                 missing.push(field);
             }
         }
-        let at = node
-            .entry("metadata")
-            .or_else(|| node.entry("kind"))
-            .map(|e| e.key.span)
-            .unwrap_or(node.span);
+        let at = node.entry("metadata").or_else(|| node.entry("kind")).map(|e| e.key.span).unwrap_or(node.span);
         model.problems.push(problem(
             "input/missing-identity",
             at,
-            format!(
-                "object without a string {}: Kubernetes cannot identify it; it was skipped",
-                missing.join(", ")
-            ),
+            format!("object without a string {}: Kubernetes cannot identify it; it was skipped", missing.join(", ")),
         ));
         return;
     };

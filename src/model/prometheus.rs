@@ -22,7 +22,8 @@ pub fn flags<'a>(c: &ContainerInfo<'a>) -> Vec<Flag<'a>> {
             let node = &items[i];
             let text = node.as_str().unwrap_or_default();
             i += 1;
-            let Some(body) = text.strip_prefix("--").or_else(|| text.strip_prefix('-').filter(|b| !b.is_empty())) else {
+            let Some(body) = text.strip_prefix("--").or_else(|| text.strip_prefix('-').filter(|b| !b.is_empty()))
+            else {
                 continue;
             };
             match body.split_once('=') {
@@ -105,10 +106,8 @@ pub fn file_in_configmap<'a>(
         None => path.strip_prefix(mount_path)?.trim_start_matches('/').to_owned(),
     };
     let ns = model.objects[w.object].namespace();
-    let configmap = model
-        .objects
-        .iter()
-        .find(|o| o.is("", "ConfigMap") && o.id.name == cm_name && o.namespace() == ns)?;
+    let configmap =
+        model.objects.iter().find(|o| o.is("", "ConfigMap") && o.id.name == cm_name && o.namespace() == ns)?;
     let text = configmap.node.path(&["data"])?.get(&key)?.as_scalar()?;
     let parsed = crate::input::yaml::parse_stream(&text.text.clone());
     let value = parsed.documents.first().map(|d| d.root.to_json()).unwrap_or(Value::Null);

@@ -191,7 +191,8 @@ impl fmt::Display for Quantity {
 
 /// Human byte size for messages: `3Gi`, `1.5Gi`, `512Mi`.
 pub fn bytes_human(bytes: f64) -> String {
-    const UNITS: [(&str, f64); 4] = [("Ti", 1_099_511_627_776.0), ("Gi", 1_073_741_824.0), ("Mi", 1_048_576.0), ("Ki", 1024.0)];
+    const UNITS: [(&str, f64); 4] =
+        [("Ti", 1_099_511_627_776.0), ("Gi", 1_073_741_824.0), ("Mi", 1_048_576.0), ("Ki", 1024.0)];
     for (u, d) in UNITS {
         if bytes >= d {
             let v = bytes / d;

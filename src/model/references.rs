@@ -49,8 +49,11 @@ fn endpoint_values<'a>(model: &'a Model<'a>, w: &Workload<'a>) -> Vec<(String, S
             if let Some(v) = &env.value {
                 out.push((env.name.clone(), v.clone()));
             } else if let Some(r) = env.value_from.as_ref().and_then(|f| f.config_map_key_ref.as_ref()) {
-                let cm = model.objects.iter().find(|o| o.is("", "ConfigMap") && o.id.name == r.name && o.namespace() == ns);
-                if let Some(v) = cm.and_then(|cm| cm.node.path(&["data"])).and_then(|d| d.get(&r.key)).and_then(Node::as_str) {
+                let cm =
+                    model.objects.iter().find(|o| o.is("", "ConfigMap") && o.id.name == r.name && o.namespace() == ns);
+                if let Some(v) =
+                    cm.and_then(|cm| cm.node.path(&["data"])).and_then(|d| d.get(&r.key)).and_then(Node::as_str)
+                {
                     out.push((format!("{} (ConfigMap {} key {})", env.name, r.name, r.key), v.to_owned()));
                 }
             }
@@ -82,7 +85,9 @@ pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> Has
                     None => svc == "prometheus-operated" && target.operator_prometheus,
                 };
                 if hit {
-                    out.entry(j).or_insert_with(|| format!("read by metering {} through {setting} = {url}", reader.id.display()));
+                    out.entry(j).or_insert_with(|| {
+                        format!("read by metering {} through {setting} = {url}", reader.id.display())
+                    });
                 }
             }
         }
@@ -95,8 +100,14 @@ mod tests {
     #[test]
     fn urls_to_services() {
         use super::service_of_url as s;
-        assert_eq!(s("http://kubecost-prometheus-server.kubecost"), Some(("kubecost-prometheus-server", Some("kubecost"))));
-        assert_eq!(s("http://prometheus-server.prometheus-system.svc.cluster.local:80"), Some(("prometheus-server", Some("prometheus-system"))));
+        assert_eq!(
+            s("http://kubecost-prometheus-server.kubecost"),
+            Some(("kubecost-prometheus-server", Some("kubecost")))
+        );
+        assert_eq!(
+            s("http://prometheus-server.prometheus-system.svc.cluster.local:80"),
+            Some(("prometheus-server", Some("prometheus-system")))
+        );
         assert_eq!(s("http://prom:9090/api"), Some(("prom", None)));
         assert_eq!(s("http://localhost:8005/workspaces/x"), None);
     }

@@ -48,8 +48,13 @@ pub fn check_unknown_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) 
         let (container, help) = (
             container_of(&path),
             match &suggestion {
-                Some(s) => format!("did you mean `{s}`? The API server drops unknown fields without a word, so whatever this field holds is not applied"),
-                None => "the API server drops unknown fields without a word, so whatever this field holds is not applied".into(),
+                Some(s) => format!(
+                    "did you mean `{s}`? The API server drops unknown fields without a word, so whatever this field holds is not applied"
+                ),
+                None => {
+                    "the API server drops unknown fields without a word, so whatever this field holds is not applied"
+                        .into()
+                }
             },
         );
         problems.push(ModelProblem {

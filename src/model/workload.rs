@@ -58,7 +58,9 @@ impl<'a> Workload<'a> {
 fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &[],
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => &["spec", "template"],
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => {
+            &["spec", "template"]
+        }
         "CronJob" => &["spec", "jobTemplate", "spec", "template"],
         _ => return None,
     })
@@ -177,10 +179,10 @@ fn quantities_as_strings(node: &Node, json: &mut serde_json::Value) {
     fn fix(map_node: Option<&Node>, map_json: Option<&mut serde_json::Value>) {
         let (Some(n), Some(serde_json::Value::Object(m))) = (map_node, map_json) else { return };
         for (k, v) in m.iter_mut() {
-            if v.is_number() {
-                if let Some(text) = n.get(k).and_then(|x| x.as_scalar()) {
-                    *v = serde_json::Value::String(text.text.clone());
-                }
+            if v.is_number()
+                && let Some(text) = n.get(k).and_then(|x| x.as_scalar())
+            {
+                *v = serde_json::Value::String(text.text.clone());
             }
         }
     }

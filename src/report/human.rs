@@ -84,11 +84,8 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding) -> Item<'a> {
             let start = src.offset(f.span.start);
             let end = if f.span.end.line == f.span.start.line { src.offset(f.span.end) } else { start };
             // Underline the token: a scalar's text, or a key's name up to its colon.
-            let len = if end > start {
-                end - start
-            } else {
-                src.text[start..].find([':', '\n', '\r']).unwrap_or(0).max(1)
-            };
+            let len =
+                if end > start { end - start } else { src.text[start..].find([':', '\n', '\r']).unwrap_or(0).max(1) };
             (Some(NamedSource::new(file, src.text.clone())), start, len)
         }
         None => (None, 0, 0),

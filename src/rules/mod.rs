@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::classify::Classification;
 use crate::config::Config;
-use crate::input::{Inputs, Span, SourceId};
+use crate::input::{Inputs, SourceId, Span};
 use crate::knowledge::{Profile, catalogue};
 use crate::model::{ContainerInfo, Model, ObjectId, Workload};
 

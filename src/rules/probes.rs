@@ -10,35 +10,64 @@ use crate::knowledge::Profile;
 use crate::model::references::services_selecting;
 use crate::model::{ContainerInfo, ContainerRole, Workload};
 
-rule!(READINESS_MISSING, "probes/readiness-missing", Warning, "a Service routes to a container with no readiness probe",
+rule!(
+    READINESS_MISSING,
+    "probes/readiness-missing",
+    Warning,
+    "a Service routes to a container with no readiness probe",
     "Without a readiness probe a pod counts as ready as soon as its containers start, so its Service sends \
      queries to a Prometheus still replaying its write-ahead log, or to a cost model still loading, and clients \
-     record errors or gaps. Add a readinessProbe on the endpoint that answers once the workload can serve.");
-rule!(LIVENESS_KILLS_STARTUP, "probes/liveness-kills-startup", Error, "the liveness probe kills the container before it can finish starting",
+     record errors or gaps. Add a readinessProbe on the endpoint that answers once the workload can serve."
+);
+rule!(
+    LIVENESS_KILLS_STARTUP,
+    "probes/liveness-kills-startup",
+    Error,
+    "the liveness probe kills the container before it can finish starting",
     "The liveness probe checks an endpoint that fails until startup completes (for Prometheus, /-/ready fails \
      until the write-ahead log is replayed; a liveness probe identical to the readiness probe does the same), \
      there is no startup probe, and the probe's budget (initialDelaySeconds + failureThreshold x periodSeconds) \
      is shorter than the profile's worst-case start. Each restart begins the replay again, so the container can \
      never finish starting. Add a startupProbe on the readiness endpoint with a budget above the worst-case start \
-     (prometheus-operator uses 15 minutes), and point liveness at an endpoint that answers while starting.");
-rule!(LIVENESS_DURING_STARTUP, "probes/liveness-during-startup", Warning, "a liveness probe runs during a long startup with no startup probe",
+     (prometheus-operator uses 15 minutes), and point liveness at an endpoint that answers while starting."
+);
+rule!(
+    LIVENESS_DURING_STARTUP,
+    "probes/liveness-during-startup",
+    Warning,
+    "a liveness probe runs during a long startup with no startup probe",
     "With no startup probe the liveness probe runs from the first seconds. Its budget is shorter than the \
      profile's worst-case start, so a stall while starting (CPU throttling, garbage collection near the memory \
      limit, a probe timeout) restarts the container and the start (for Prometheus, the WAL replay) begins \
      again. Prometheus's /-/healthy answers during replay, so this is a warning there. Add a startupProbe on the \
-     readiness endpoint (/-/ready) with a long budget, e.g. periodSeconds 15 x failureThreshold 60.");
-rule!(PORT_UNDECLARED, "probes/port-undeclared", Error, "a probe targets a port the container does not declare",
+     readiness endpoint (/-/ready) with a long budget, e.g. periodSeconds 15 x failureThreshold 60."
+);
+rule!(
+    PORT_UNDECLARED,
+    "probes/port-undeclared",
+    Error,
+    "a probe targets a port the container does not declare",
     "A probe on a named port that the container does not declare always fails. A probe on a number that belongs \
      to another container of the pod ties this container's health to that one: when the other container is \
      slow or down, this one is restarted too (Kubecost's frontend probes the cost model's port 9003). Probe a \
-     port the container itself serves, and declare it.");
-rule!(IDENTICAL_LIVENESS_READINESS, "probes/identical-liveness-readiness", Info, "liveness and readiness probes are identical",
+     port the container itself serves, and declare it."
+);
+rule!(
+    IDENTICAL_LIVENESS_READINESS,
+    "probes/identical-liveness-readiness",
+    Info,
+    "liveness and readiness probes are identical",
     "A liveness probe identical to the readiness probe restarts a container that is merely busy or not yet ready, \
      instead of only taking it out of the Service. kube-score warns about this too. Point liveness at a cheaper \
-     endpoint that answers whenever the process is not stuck, with a longer budget.");
+     endpoint that answers whenever the process is not stuck, with a longer budget."
+);
 
 pub static RULES: &[&Rule] = &[
-    &READINESS_MISSING, &LIVENESS_KILLS_STARTUP, &LIVENESS_DURING_STARTUP, &PORT_UNDECLARED, &IDENTICAL_LIVENESS_READINESS,
+    &READINESS_MISSING,
+    &LIVENESS_KILLS_STARTUP,
+    &LIVENESS_DURING_STARTUP,
+    &PORT_UNDECLARED,
+    &IDENTICAL_LIVENESS_READINESS,
 ];
 
 /// The longest a probe can keep failing before the kubelet acts: a probe that hangs counts its
@@ -73,13 +102,13 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         }
         for c in w.containers.iter().filter(|c| c.role != ContainerRole::Init) {
             check_ports(ctx, w, c, out);
-            if let (Some(l), Some(r)) = (c.node.get("livenessProbe"), c.node.get("readinessProbe")) {
-                if l.to_json() == r.to_json() {
-                    let at = c.node.entry("livenessProbe").map(|e| e.key.span).unwrap_or(l.span);
-                    out.push(ctx.finding(&IDENTICAL_LIVENESS_READINESS, w, Some(c), at,
+            if let (Some(l), Some(r)) = (c.node.get("livenessProbe"), c.node.get("readinessProbe"))
+                && l.to_json() == r.to_json()
+            {
+                let at = c.node.entry("livenessProbe").map(|e| e.key.span).unwrap_or(l.span);
+                out.push(ctx.finding(&IDENTICAL_LIVENESS_READINESS, w, Some(c), at,
                         format!("container {}: livenessProbe is identical to readinessProbe", c.name),
                         "point liveness at an endpoint that answers while the process is alive but busy, with a longer budget".into()));
-                }
             }
             if class.primary.as_deref() == Some(c.name.as_str()) {
                 check_startup(ctx, w, c, profile, out);
@@ -89,7 +118,13 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn check_startup(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, profile: &Profile, out: &mut Vec<Finding>) {
+fn check_startup(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    c: &ContainerInfo<'_>,
+    profile: &Profile,
+    out: &mut Vec<Finding>,
+) {
     let Some(worst) = profile.worst_case_start_seconds else { return };
     if c.spec.startup_probe.is_some() {
         return;
@@ -157,15 +192,22 @@ fn check_ports(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, o
         let (message, help) = match (owner, &port) {
             (Some(o), _) => (
                 format!("container {}: {key} probes port {p}, which belongs to container {}", c.name, o.name),
-                format!("when {} is slow or down, the kubelet restarts {} too; probe a port that {} serves itself", o.name, c.name, c.name),
+                format!(
+                    "when {} is slow or down, the kubelet restarts {} too; probe a port that {} serves itself",
+                    o.name, c.name, c.name
+                ),
             ),
             (None, IntOrString::String(_)) => (
                 format!("container {}: {key} probes the named port {p}, which no container declares", c.name),
-                "the kubelet cannot resolve the name, so the probe always fails; declare the port or use its number".into(),
+                "the kubelet cannot resolve the name, so the probe always fails; declare the port or use its number"
+                    .into(),
             ),
             (None, IntOrString::Int(_)) => (
                 format!("container {}: {key} probes port {p}, which the container does not declare", c.name),
-                format!("declare containerPort {p} on {} (or probe the port it serves), so the probe and the ports stay in step", c.name),
+                format!(
+                    "declare containerPort {p} on {} (or probe the port it serves), so the probe and the ports stay in step",
+                    c.name
+                ),
             ),
         };
         out.push(ctx.finding(&PORT_UNDECLARED, w, Some(c), at, message, help));
@@ -190,14 +232,23 @@ fn check_readiness(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Findin
         .collect();
     let serving: Vec<&&ContainerInfo> = main.iter().filter(|c| targets.iter().any(|t| declares(&c.spec, t))).collect();
     let candidates: Vec<&ContainerInfo> = if serving.is_empty() {
-        if main.iter().any(|c| c.spec.readiness_probe.is_some()) { Vec::new() } else { main.first().copied().into_iter().collect() }
+        if main.iter().any(|c| c.spec.readiness_probe.is_some()) {
+            Vec::new()
+        } else {
+            main.first().copied().into_iter().collect()
+        }
     } else {
         serving.into_iter().copied().collect()
     };
     for c in candidates.into_iter().filter(|c| c.spec.readiness_probe.is_none()) {
         let at = c.node.entry("name").map(|e| e.key.span).unwrap_or(c.node.span);
-        out.push(ctx.finding(&READINESS_MISSING, w, Some(c), at,
+        out.push(ctx.finding(
+            &READINESS_MISSING,
+            w,
+            Some(c),
+            at,
             format!("container {} has no readiness probe, and Service {} routes traffic to it", c.name, svc.id.name),
-            "add a readinessProbe on the endpoint that answers once the container can serve".into()));
+            "add a readinessProbe on the endpoint that answers once the container can serve".into(),
+        ));
     }
 }

@@ -4,48 +4,124 @@ use super::{Context, Finding, Rule, Severity, rule};
 use crate::input::Node;
 use crate::model::quantity::{Quantity, Suffix, bytes_human};
 
-rule!(YAML_SYNTAX, "input/yaml-syntax", Error, "the YAML cannot be parsed",
+rule!(
+    YAML_SYNTAX,
+    "input/yaml-syntax",
+    Error,
+    "the YAML cannot be parsed",
     "A document that is not valid YAML is rejected by kubectl and Helm. meterguard reports where the parser \
-     stopped and still checks the other documents of the stream. Fix the syntax at the line shown.");
-rule!(NOT_AN_OBJECT, "input/not-an-object", Error, "a document is not a mapping",
+     stopped and still checks the other documents of the stream. Fix the syntax at the line shown."
+);
+rule!(
+    NOT_AN_OBJECT,
+    "input/not-an-object",
+    Error,
+    "a document is not a mapping",
     "Every Kubernetes object is a mapping with apiVersion, kind and metadata. A document that is a list or a \
-     scalar is not an object; it is skipped. Remove it or turn it into an object.");
-rule!(MISSING_IDENTITY, "input/missing-identity", Error, "an object without apiVersion, kind or metadata.name",
+     scalar is not an object; it is skipped. Remove it or turn it into an object."
+);
+rule!(
+    MISSING_IDENTITY,
+    "input/missing-identity",
+    Error,
+    "an object without apiVersion, kind or metadata.name",
     "Kubernetes identifies an object by its apiVersion, kind, namespace and name; without a string value for each \
-     it cannot be applied, and meterguard cannot check it. Add the missing field.");
-rule!(ENCODING, "input/encoding", Error, "the file is not valid UTF-8 or UTF-16",
-    "Kubernetes reads manifests as UTF-8. Invalid bytes were replaced so the rest could be analyzed; re-save the file as UTF-8.");
-rule!(UNREADABLE, "input/unreadable", Error, "a path could not be read",
+     it cannot be applied, and meterguard cannot check it. Add the missing field."
+);
+rule!(
+    ENCODING,
+    "input/encoding",
+    Error,
+    "the file is not valid UTF-8 or UTF-16",
+    "Kubernetes reads manifests as UTF-8. Invalid bytes were replaced so the rest could be analyzed; re-save the file as UTF-8."
+);
+rule!(
+    UNREADABLE,
+    "input/unreadable",
+    Error,
+    "a path could not be read",
     "The file or directory does not exist, cannot be opened, or loops through symbolic links. The other paths \
-     were still checked; fix the path or its permissions.");
-rule!(TOO_LARGE, "input/too-large", Error, "an input is larger than --max-input-bytes",
+     were still checked; fix the path or its permissions."
+);
+rule!(
+    TOO_LARGE,
+    "input/too-large",
+    Error,
+    "an input is larger than --max-input-bytes",
     "meterguard stops reading an input past --max-input-bytes so that a runaway render cannot exhaust memory. \
-     Raise the limit if the input is genuine.");
-rule!(ALIAS_BOMB, "input/alias-bomb", Error, "YAML aliases expand without bound",
+     Raise the limit if the input is genuine."
+);
+rule!(
+    ALIAS_BOMB,
+    "input/alias-bomb",
+    Error,
+    "YAML aliases expand without bound",
     "A document whose anchors and aliases expand into more nodes than any manifest needs (a 'billion laughs' \
-     document) is rejected before it can exhaust memory. Replace the aliases by the values they stand for.");
-rule!(TOO_DEEP, "input/too-deep", Error, "nesting deeper than any manifest needs",
-    "A document nested more than 256 levels deep is rejected before it can exhaust the stack.");
-rule!(DUPLICATE_KEY, "schema/duplicate-key", Error, "a mapping holds the same key twice",
+     document) is rejected before it can exhaust memory. Replace the aliases by the values they stand for."
+);
+rule!(
+    TOO_DEEP,
+    "input/too-deep",
+    Error,
+    "nesting deeper than any manifest needs",
+    "A document nested more than 256 levels deep is rejected before it can exhaust the stack."
+);
+rule!(
+    DUPLICATE_KEY,
+    "schema/duplicate-key",
+    Error,
+    "a mapping holds the same key twice",
     "The API server rejects a manifest whose mapping repeats a key, while many tools silently keep one of the two \
-     values: what you review is not what runs. Keep one key.");
-rule!(INVALID_TYPE, "schema/invalid-type", Error, "a field holds a value of the wrong type",
+     values: what you review is not what runs. Keep one key."
+);
+rule!(
+    INVALID_TYPE,
+    "schema/invalid-type",
+    Error,
+    "a field holds a value of the wrong type",
     "The API server rejects an object whose field has the wrong type (a number where a string belongs, a string \
-     where a list belongs). Quote the value or give it the expected shape.");
-rule!(UNKNOWN_FIELD, "schema/unknown-field", Error, "a field the Kubernetes type does not have",
+     where a list belongs). Quote the value or give it the expected shape."
+);
+rule!(
+    UNKNOWN_FIELD,
+    "schema/unknown-field",
+    Error,
+    "a field the Kubernetes type does not have",
     "The API server drops unknown fields without an error, so a typo such as `resource:` for `resources:` silently \
-     removes the limits it holds: the container runs unbounded, or with defaults. Rename the field as suggested.");
-rule!(INVALID_QUANTITY, "schema/invalid-quantity", Error, "a resource quantity Kubernetes rejects",
+     removes the limits it holds: the container runs unbounded, or with defaults. Rename the field as suggested."
+);
+rule!(
+    INVALID_QUANTITY,
+    "schema/invalid-quantity",
+    Error,
+    "a resource quantity Kubernetes rejects",
     "Quantities are a number with an optional suffix: Ki Mi Gi Ti Pi Ei (powers of 1024), n u m k M G T P E \
-     (powers of 1000) or an exponent. `1GB`, `512MB` and `1gi` are rejected by the API server. Use `1Gi`.");
-rule!(SUSPICIOUS_QUANTITY, "schema/suspicious-quantity", Error, "a memory quantity that is almost certainly a mistake",
+     (powers of 1000) or an exponent. `1GB`, `512MB` and `1gi` are rejected by the API server. Use `1Gi`."
+);
+rule!(
+    SUSPICIOUS_QUANTITY,
+    "schema/suspicious-quantity",
+    Error,
+    "a memory quantity that is almost certainly a mistake",
     "`memory: 512m` means 0.512 bytes (m is milli), and `memory: 1024` means 1 KiB: the container cannot start, or \
      is OOM-killed at once. `3G` is 3,000,000,000 bytes, 7% less than `3Gi`; that is reported as info, since \
-     sizing floors are computed in binary units.");
+     sizing floors are computed in binary units."
+);
 
 pub static RULES: &[&Rule] = &[
-    &YAML_SYNTAX, &NOT_AN_OBJECT, &MISSING_IDENTITY, &ENCODING, &UNREADABLE, &TOO_LARGE, &ALIAS_BOMB, &TOO_DEEP,
-    &DUPLICATE_KEY, &INVALID_TYPE, &UNKNOWN_FIELD, &INVALID_QUANTITY, &SUSPICIOUS_QUANTITY,
+    &YAML_SYNTAX,
+    &NOT_AN_OBJECT,
+    &MISSING_IDENTITY,
+    &ENCODING,
+    &UNREADABLE,
+    &TOO_LARGE,
+    &ALIAS_BOMB,
+    &TOO_DEEP,
+    &DUPLICATE_KEY,
+    &INVALID_TYPE,
+    &UNKNOWN_FIELD,
+    &INVALID_QUANTITY,
+    &SUSPICIOUS_QUANTITY,
 ];
 
 /// Checks every quantity in containers' resources, emptyDir size limits and claim templates.
@@ -63,10 +139,10 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             }
         }
         for (node, _) in &w.volumes {
-            if let Some(v) = node.path(&["emptyDir", "sizeLimit"]) {
-                if let Some(f) = judge("sizeLimit", v) {
-                    out.push(ctx.finding(f.0, w, None, v.span, f.1, f.2).with_severity(f.3));
-                }
+            if let Some(v) = node.path(&["emptyDir", "sizeLimit"])
+                && let Some(f) = judge("sizeLimit", v)
+            {
+                out.push(ctx.finding(f.0, w, None, v.span, f.1, f.2).with_severity(f.3));
             }
         }
     }
@@ -79,11 +155,13 @@ fn judge(resource: &str, value: &Node) -> Option<Judged> {
     let q = match Quantity::parse(text) {
         Ok(q) => q,
         Err(e) => {
-            let help = fix_for(text).map(|s| format!("write `{s}`")).unwrap_or_else(|| "use a suffix such as Mi or Gi".into());
+            let help =
+                fix_for(text).map(|s| format!("write `{s}`")).unwrap_or_else(|| "use a suffix such as Mi or Gi".into());
             return Some((&INVALID_QUANTITY, format!("{resource}: {e}"), help, Severity::Error));
         }
     };
-    let memory_like = matches!(resource, "memory" | "ephemeral-storage" | "storage" | "sizeLimit") || resource.starts_with("hugepages-");
+    let memory_like = matches!(resource, "memory" | "ephemeral-storage" | "storage" | "sizeLimit")
+        || resource.starts_with("hugepages-");
     if !memory_like {
         return None;
     }
@@ -91,7 +169,11 @@ fn judge(resource: &str, value: &Node) -> Option<Judged> {
         Suffix::Decimal(e) if e < 0 => Some((
             &SUSPICIOUS_QUANTITY,
             format!("{resource}: {text} is {} bytes ({} is milli, not mega)", q.as_f64(), &text[text.len() - 1..]),
-            format!("write `{}Mi` (or `{}M`)", text.trim_end_matches(['m', 'u', 'n']), text.trim_end_matches(['m', 'u', 'n'])),
+            format!(
+                "write `{}Mi` (or `{}M`)",
+                text.trim_end_matches(['m', 'u', 'n']),
+                text.trim_end_matches(['m', 'u', 'n'])
+            ),
             Severity::Error,
         )),
         Suffix::Decimal(0) | Suffix::Exponent(_) if q.value() > 0 && q.value() < 1024 * 1024 => Some((
@@ -112,11 +194,22 @@ fn judge(resource: &str, value: &Node) -> Option<Judged> {
 
 fn fix_for(text: &str) -> Option<String> {
     let lower = text.trim().to_ascii_lowercase();
-    for (bad, good) in [("kb", "Ki"), ("mb", "Mi"), ("gb", "Gi"), ("tb", "Ti"), ("ki", "Ki"), ("mi", "Mi"), ("gi", "Gi"), ("ti", "Ti"), ("k", "Ki")] {
-        if let Some(num) = lower.strip_suffix(bad) {
-            if !num.is_empty() && num.parse::<f64>().is_ok() {
-                return Some(format!("{num}{good}"));
-            }
+    for (bad, good) in [
+        ("kb", "Ki"),
+        ("mb", "Mi"),
+        ("gb", "Gi"),
+        ("tb", "Ti"),
+        ("ki", "Ki"),
+        ("mi", "Mi"),
+        ("gi", "Gi"),
+        ("ti", "Ti"),
+        ("k", "Ki"),
+    ] {
+        if let Some(num) = lower.strip_suffix(bad)
+            && !num.is_empty()
+            && num.parse::<f64>().is_ok()
+        {
+            return Some(format!("{num}{good}"));
         }
     }
     None

@@ -5,17 +5,27 @@ use crate::input::{Node, Span};
 use crate::model::quantity::{Quantity, bytes_human};
 use crate::model::{ContainerInfo, Workload, prometheus};
 
-rule!(EPHEMERAL_TSDB, "storage/ephemeral-tsdb", Error, "a metering Prometheus keeps its TSDB on an emptyDir or no volume",
+rule!(
+    EPHEMERAL_TSDB,
+    "storage/ephemeral-tsdb",
+    Error,
+    "a metering Prometheus keeps its TSDB on an emptyDir or no volume",
     "An emptyDir is deleted with its pod: every reschedule (a node drain during an upgrade, an eviction) loses the \
      metering history it holds. Worse, it survives a container restart, so after an OOM kill the same write-ahead \
      log is replayed into the same memory limit, and the container crash-loops (the incident this tool was built \
      for). With remote_write, only the unsent tail is lost, so it is a warning; without it, an error. Use a \
-     PersistentVolumeClaim (persistentVolume.enabled, or spec.storage.volumeClaimTemplate for the operator).");
-rule!(RETENTION_EXCEEDS_VOLUME, "storage/retention-exceeds-volume", Warning, "size-based retention leaves no room for the WAL",
+     PersistentVolumeClaim (persistentVolume.enabled, or spec.storage.volumeClaimTemplate for the operator)."
+);
+rule!(
+    RETENTION_EXCEEDS_VOLUME,
+    "storage/retention-exceeds-volume",
+    Warning,
+    "size-based retention leaves no room for the WAL",
     "--storage.tsdb.retention.size (the operator's retentionSize) counts blocks, WAL and head chunks, but only \
      deletes blocks; Prometheus docs advise setting it to at most 80-85% of the volume. Above that the WAL and \
      the next compaction fill the disk, and a full disk stops ingestion or evicts the pod. Lower the retention \
-     size or grow the volume.");
+     size or grow the volume."
+);
 
 pub static RULES: &[&Rule] = &[&EPHEMERAL_TSDB, &RETENTION_EXCEEDS_VOLUME];
 
@@ -46,10 +56,10 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             .and_then(|f| f.value.get("remote_write").and_then(|r| r.as_array()).map(|a| !a.is_empty()))
             .unwrap_or(false);
         ephemeral(ctx, w, Some(c), &store, remote_write, &format!("data directory {data}"), out);
-        if let Some(f) = prometheus::flag(&flags, "storage.tsdb.retention.size") {
-            if let Some(size) = f.value.as_deref().and_then(prom_bytes) {
-                retention(ctx, w, Some(c), &store, size, f.node.span, f.value.as_deref().unwrap_or_default(), out);
-            }
+        if let Some(f) = prometheus::flag(&flags, "storage.tsdb.retention.size")
+            && let Some(size) = f.value.as_deref().and_then(prom_bytes)
+        {
+            retention(ctx, w, Some(c), &store, size, f.node.span, f.value.as_deref().unwrap_or_default(), out);
         }
     }
 }
@@ -64,15 +74,23 @@ fn ephemeral(
     out: &mut Vec<Finding>,
 ) {
     let (at, kind) = match store {
-        Store::EmptyDir { at, medium_memory: true, .. } => (*at, "an emptyDir in memory (counted against the memory limit)"),
+        Store::EmptyDir { at, medium_memory: true, .. } => {
+            (*at, "an emptyDir in memory (counted against the memory limit)")
+        }
         Store::EmptyDir { at, .. } => (*at, "an emptyDir"),
         Store::None { at } => (*at, "the container's own filesystem (no volume)"),
         _ => return,
     };
     let (severity, consequence) = if remote_write {
-        (Severity::Warning, "it remote-writes, so a reschedule loses only the unsent tail; but an OOM kill restarts the container on the same WAL, which is replayed into the same limit")
+        (
+            Severity::Warning,
+            "it remote-writes, so a reschedule loses only the unsent tail; but an OOM kill restarts the container on the same WAL, which is replayed into the same limit",
+        )
     } else {
-        (Severity::Error, "it has no remote_write, so every reschedule (a node drain during the upgrade, an eviction) deletes the metering history")
+        (
+            Severity::Error,
+            "it has no remote_write, so every reschedule (a node drain during the upgrade, an eviction) deletes the metering history",
+        )
     };
     out.push(
         ctx.finding(&EPHEMERAL_TSDB, w, c, at,
@@ -99,9 +117,22 @@ fn retention(
     };
     let Some(volume) = volume else { return };
     if size > volume * RETENTION_SHARE {
-        out.push(ctx.finding(&RETENTION_EXCEEDS_VOLUME, w, c, at,
-            format!("retention size {text} ({}) is above {}% of the {} volume", bytes_human(size), RETENTION_SHARE * 100.0, bytes_human(volume)),
-            format!("the WAL and head chunks need the rest; set the retention size to at most {} or grow the volume", bytes_human(volume * RETENTION_SHARE))));
+        out.push(ctx.finding(
+            &RETENTION_EXCEEDS_VOLUME,
+            w,
+            c,
+            at,
+            format!(
+                "retention size {text} ({}) is above {}% of the {} volume",
+                bytes_human(size),
+                RETENTION_SHARE * 100.0,
+                bytes_human(volume)
+            ),
+            format!(
+                "the WAL and head chunks need the rest; set the retention size to at most {} or grow the volume",
+                bytes_human(volume * RETENTION_SHARE)
+            ),
+        ));
     }
 }
 
@@ -110,7 +141,12 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
     let Some(mount) = prometheus::mount_for(c, data) else { return Store::None { at: name_at } };
     let Some(vol_name) = mount.str_at(&["name"]) else { return Store::Unknown };
     if let Some((_, pvc)) = w.claim_templates.iter().find(|(_, p)| p.metadata.name.as_deref() == Some(vol_name)) {
-        let size = pvc.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage"));
+        let size = pvc
+            .spec
+            .as_ref()
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage"));
         return Store::Persistent { size: size.and_then(|q| Quantity::parse(&q.0).ok()).map(|q| q.as_f64()) };
     }
     let Some((vnode, vol)) = w.volume(vol_name) else { return Store::Unknown };
@@ -133,7 +169,11 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
     }
     if let Some(claim) = &vol.persistent_volume_claim {
         let ns = ctx.model.objects[w.object].namespace();
-        let pvc = ctx.model.objects.iter().find(|o| o.is("", "PersistentVolumeClaim") && o.id.name == claim.claim_name && o.namespace() == ns);
+        let pvc = ctx
+            .model
+            .objects
+            .iter()
+            .find(|o| o.is("", "PersistentVolumeClaim") && o.id.name == claim.claim_name && o.namespace() == ns);
         let size = pvc
             .and_then(|p| p.node.path(&["spec", "resources", "requests", "storage"]))
             .and_then(Node::as_str)
@@ -170,10 +210,10 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     };
     let remote = spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty());
     ephemeral(ctx, w, None, &store, remote, "storage (spec.storage)", out);
-    if let Some(r) = spec.get("retentionSize") {
-        if let Some(size) = r.as_str().and_then(prom_bytes) {
-            retention(ctx, w, None, &store, size, r.span, r.as_str().unwrap_or_default(), out);
-        }
+    if let Some(r) = spec.get("retentionSize")
+        && let Some(size) = r.as_str().and_then(prom_bytes)
+    {
+        retention(ctx, w, None, &store, size, r.span, r.as_str().unwrap_or_default(), out);
     }
 }
 

@@ -1,0 +1,159 @@
+//! The real renders: the postmortem's incident is caught at the right lines, its fix is clean.
+
+mod common;
+use common::*;
+
+const PROM: &str = "kubecost-prometheus-server";
+const PROM_TEMPLATE: &str = "cost-analyzer/charts/prometheus/templates/server-deployment.yaml";
+
+fn on_prometheus<'v>(v: &'v serde_json::Value, prefix: &str) -> Vec<&'v serde_json::Value> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["object"]["name"] == PROM && f["rule"].as_str().unwrap().starts_with(prefix))
+        .collect()
+}
+
+fn at(v: &serde_json::Value, rule: &str) -> (u64, u64) {
+    let f = &findings(v, rule)[0];
+    (f["line"].as_u64().unwrap(), f["column"].as_u64().unwrap())
+}
+
+#[test]
+fn lepton_incident_is_caught_at_the_memory_lines() {
+    let (code, v) = check_json("examples/incident/incident.yaml");
+    assert_eq!(code, 1);
+    let floor = &findings(&v, "sizing/memory-below-floor")[0];
+    assert_eq!(floor["severity"], "error");
+    assert_eq!(
+        floor["object"],
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "kubecost-cost-analyzer", "name": PROM})
+    );
+    assert_eq!(floor["container"], "prometheus-server");
+    assert_eq!(floor["template"], PROM_TEMPLATE);
+    assert_eq!(floor["file"], "examples/incident/incident.yaml");
+    // requests.memory: 2Gi and limits.memory: 3Gi in the render
+    assert_eq!(at(&v, "sizing/memory-below-floor"), (20093, 23));
+    assert_eq!(at(&v, "sizing/memory-headroom"), (20089, 23));
+    assert!(floor["help"].as_str().unwrap().contains("requests.memory: 4Gi and limits.memory: 6Gi"));
+    assert_eq!(at(&v, "probes/liveness-during-startup"), (20077, 11));
+    let eph = &findings(&v, "storage/ephemeral-tsdb")[0];
+    assert_eq!(eph["severity"], "warning", "it remote-writes to AMP");
+    assert_eq!(eph["line"], 20111);
+}
+
+#[test]
+fn lepton_fix_has_no_sizing_finding_on_prometheus() {
+    let (_, v) = check_json("examples/incident/fix.yaml");
+    assert!(on_prometheus(&v, "sizing/").is_empty(), "{:#?}", on_prometheus(&v, "sizing/"));
+    assert_eq!(v["summary"]["metering_workloads"], 2);
+}
+
+#[test]
+fn kubecost_2_incident_and_fix() {
+    let (code, v) = check_json("tests/fixtures/corpus/kubecost-2.3.3-incident.yaml");
+    assert_eq!(code, 1);
+    let sizing: Vec<_> = on_prometheus(&v, "sizing/").into_iter().filter(|f| f["severity"] == "error").collect();
+    assert_eq!(sizing.len(), 2, "below floor and headroom");
+    let (_, fix) = check_json("tests/fixtures/corpus/kubecost-2.3.3-fix.yaml");
+    assert!(on_prometheus(&fix, "sizing/").is_empty());
+}
+
+#[test]
+fn kubecost_default_prometheus_has_no_resources() {
+    let (_, v) = check_json("tests/fixtures/corpus/kubecost-2.3.3-default.yaml");
+    let missing: Vec<_> = on_prometheus(&v, "sizing/memory-request-missing");
+    assert_eq!(missing.len(), 1);
+    let prom = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == PROM).unwrap();
+    assert_eq!(prom["metering"], true);
+    assert_eq!(prom["profile"], "prometheus-server");
+    assert!(
+        prom["reason"].as_str().unwrap().contains("PROMETHEUS_SERVER_ENDPOINT"),
+        "found through the cost model's endpoint"
+    );
+    let grafana =
+        v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "kubecost-grafana").unwrap();
+    assert_eq!(grafana["metering"], false);
+}
+
+#[test]
+fn monitoring_stacks_alone_are_not_metering() {
+    for f in ["kps-default.yaml", "prometheus-default.yaml"] {
+        let (code, v) = check_json(&format!("tests/fixtures/corpus/{f}"));
+        assert_eq!(code, 0, "{f}");
+        assert_eq!(v["summary"]["metering_workloads"], 0, "{f}");
+        assert!(v["workloads"].as_array().unwrap().len() > 3, "{f}: every workload is listed with a verdict");
+    }
+}
+
+#[test]
+fn opencost_default_is_metering_and_quiet() {
+    let (code, v) = check_json("tests/fixtures/corpus/opencost-default.yaml");
+    assert_eq!(code, 0);
+    let oc = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "opencost").unwrap();
+    assert_eq!(oc["profile"], "cost-model");
+}
+
+#[test]
+fn stdin_and_namespace_default() {
+    let text = std::fs::read(root().join("tests/fixtures/rules/sizing-bad.yaml")).unwrap();
+    let text = String::from_utf8(text).unwrap().replace("  namespace: metering\n", "");
+    let out = meterguard_stdin(&["check", "--format", "json", "-n", "metering", "-"], text.as_bytes());
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let f = &v["findings"][0];
+    assert_eq!(f["file"], "<stdin>");
+    assert_eq!(f["object"]["namespace"], "metering");
+    assert_eq!(f["template"], serde_json::Value::Null);
+}
+
+#[test]
+fn list_kinds_and_json_input_are_expanded() {
+    let list = serde_json::json!({
+        "apiVersion": "v1", "kind": "List",
+        "items": [{
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "opencost", "namespace": "opencost"},
+            "spec": {"template": {"metadata": {"labels": {"app": "opencost"}},
+                "spec": {"containers": [{"name": "opencost", "image": "ghcr.io/opencost/opencost:1.120.1"}]}}}
+        }, 7]
+    });
+    let text = serde_json::to_string_pretty(&list).unwrap();
+    let out = meterguard_stdin(&["check", "--format", "json"], text.as_bytes());
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(2), "the non-object item is an input error");
+    assert_eq!(findings(&v, "input/not-an-object").len(), 1);
+    assert_eq!(findings(&v, "sizing/memory-request-missing").len(), 1);
+    assert_eq!(v["summary"]["metering_workloads"], 1);
+}
+
+#[test]
+fn fail_on_thresholds() {
+    let p = "tests/fixtures/corpus/opencost-default.yaml";
+    assert_eq!(meterguard(&["check", p, "--fail-on", "info"]).status.code(), Some(1));
+    assert_eq!(meterguard(&["check", p, "--fail-on", "warning"]).status.code(), Some(0));
+    let bad = "examples/incident/incident.yaml";
+    assert_eq!(meterguard(&["check", bad, "--fail-on", "never"]).status.code(), Some(0));
+    assert_eq!(meterguard(&["check", bad, "--fail-on", "bogus"]).status.code(), Some(2));
+}
+
+#[test]
+fn directories_are_read_recursively_and_missing_paths_reported() {
+    let out = meterguard(&["check", "--format", "json", "tests/fixtures/corpus", "no/such/file.yaml"]);
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(2));
+    let missing = &findings(&v, "input/unreadable")[0];
+    assert_eq!(missing["file"], "no/such/file.yaml");
+    assert!(v["summary"]["objects"].as_u64().unwrap() > 150, "the other files were read");
+}
+
+#[test]
+fn output_is_deterministic() {
+    let a = meterguard(&["check", "--format", "json", "tests/fixtures/corpus", "examples/incident/incident.yaml"]);
+    let b = meterguard(&["check", "--format", "json", "tests/fixtures/corpus", "examples/incident/incident.yaml"]);
+    assert_eq!(a.stdout, b.stdout);
+    let a = meterguard(&["check", "examples/incident/incident.yaml"]);
+    let b = meterguard(&["check", "examples/incident/incident.yaml"]);
+    assert_eq!(a.stdout, b.stdout);
+}

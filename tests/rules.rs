@@ -1,0 +1,90 @@
+//! Every rule fires on a realistic bad manifest, at the line its `# expect:` comment names, and
+//! stays quiet on the corrected one.
+
+mod common;
+use common::*;
+
+fn assert_exact(name: &str) -> serde_json::Value {
+    let path = root().join("tests/fixtures/rules").join(name);
+    let (_, v) = check_json(&path.to_string_lossy());
+    assert_eq!(
+        located(&v),
+        expected(&path),
+        "findings of {name}:\n{}",
+        serde_json::to_string_pretty(&v["findings"]).unwrap()
+    );
+    v
+}
+
+#[test]
+fn sizing_fires_at_the_right_lines() {
+    assert_exact("sizing-bad.yaml");
+}
+
+#[test]
+fn sizing_quiet_when_correct() {
+    let v = assert_exact("sizing-good.yaml");
+    assert_eq!(v["summary"]["metering_workloads"], 2);
+}
+
+#[test]
+fn probes_fire_at_the_right_lines() {
+    assert_exact("probes-bad.yaml");
+}
+
+#[test]
+fn probes_quiet_when_correct() {
+    assert_exact("probes-good.yaml");
+}
+
+#[test]
+fn storage_fires_at_the_right_lines() {
+    let v = assert_exact("storage-bad.yaml");
+    let eph = findings(&v, "storage/ephemeral-tsdb");
+    assert!(eph.iter().all(|f| f["severity"] == "error"), "no remote_write: error");
+}
+
+#[test]
+fn storage_quiet_when_correct() {
+    assert_exact("storage-good.yaml");
+}
+
+#[test]
+fn schema_rules_fire_at_the_right_lines() {
+    let v = assert_exact("schema-bad.yaml");
+    let unknown = findings(&v, "schema/unknown-field");
+    assert!(unknown[0]["message"].as_str().unwrap().contains("did you mean `resources`"));
+    let infos: Vec<_> =
+        findings(&v, "schema/suspicious-quantity").into_iter().filter(|f| f["severity"] == "info").collect();
+    assert_eq!(infos.len(), 1, "3G is an info");
+}
+
+#[test]
+fn broken_input_exits_2_and_the_rest_is_checked() {
+    let path = root().join("tests/fixtures/rules/broken.yaml");
+    let (code, v) = check_json(&path.to_string_lossy());
+    assert_eq!(code, 2);
+    assert_eq!(located(&v), expected(&path));
+    let syntax = &findings(&v, "input/yaml-syntax")[0];
+    assert!(syntax["column"].as_u64().unwrap() > 1);
+}
+
+#[test]
+fn rules_and_explain_list_every_rule() {
+    let out = meterguard(&["rules", "--format", "json"]);
+    let list = json(&out);
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for id in [
+        "sizing/memory-below-floor",
+        "probes/liveness-kills-startup",
+        "storage/ephemeral-tsdb",
+        "schema/unknown-field",
+        "input/yaml-syntax",
+    ] {
+        assert!(ids.contains(&id), "{id} listed");
+        let e = meterguard(&["explain", id]);
+        assert!(e.status.success());
+        assert!(String::from_utf8_lossy(&e.stdout).starts_with(id));
+    }
+    assert_eq!(meterguard(&["explain", "no/such-rule"]).status.code(), Some(2));
+}
