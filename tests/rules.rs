@@ -88,3 +88,11 @@ fn rules_and_explain_list_every_rule() {
     }
     assert_eq!(meterguard(&["explain", "no/such-rule"]).status.code(), Some(2));
 }
+
+#[test]
+fn cronjobs_pods_and_native_sidecars_are_workloads_and_opt_out_is_honoured() {
+    let v = assert_exact("kinds.yaml");
+    let kc = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "kubecost-cost-analyzer").unwrap();
+    assert_eq!(kc["metering"], false);
+    assert!(kc["reason"].as_str().unwrap().contains("annotation"));
+}
