@@ -1,7 +1,8 @@
 //! The `check` pipeline: input -> model -> classify -> rules -> one report.
 
 use crate::classify::{self, Classification};
-use crate::config::Config;
+use crate::config::load::Loaded;
+use crate::input::SourceId;
 use crate::input::{Inputs, Span};
 use crate::model::{self, ModelProblem, ObjectId};
 use crate::rules::{self, Context, Finding, Severity};
@@ -9,12 +10,21 @@ use crate::rules::{self, Context, Finding, Severity};
 #[derive(Debug, Clone)]
 pub struct Options {
     pub namespace: String,
-    pub config: Config,
+    pub config: Loaded,
+    /// The config file's text registered as a source, so findings about it can point into it.
+    pub config_source: Option<SourceId>,
+    /// Exemptions expire against this date.
+    pub today: jiff::civil::Date,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { namespace: "default".into(), config: Config::default() }
+        Options {
+            namespace: "default".into(),
+            config: Loaded::default(),
+            config_source: None,
+            today: jiff::ZonedDateTime::now().date(),
+        }
     }
 }
 
@@ -76,6 +86,19 @@ fn from_model_problem(inputs: &Inputs, p: ModelProblem) -> Finding {
     }
 }
 
+/// For `explain sizing/memory-below-floor`: the Prometheus floor arithmetic of each metering Prometheus.
+pub fn sizing_arithmetic(inputs: &Inputs, opts: &Options) -> Vec<(ObjectId, String)> {
+    let model = model::build(inputs, &opts.namespace);
+    let config = &opts.config.config;
+    let classes = classify::classify(&model, config);
+    let profiles = crate::config::effective_profiles(config);
+    let ctx = Context { inputs, model: &model, classes: &classes, config, profiles: &profiles };
+    ctx.metering()
+        .filter(|(_, _, p)| p.memory_model.as_deref() == Some("prometheus"))
+        .map(|(w, _, _)| (model.objects[w.object].id.clone(), rules::sizing::prometheus_floor(&ctx, w).arithmetic))
+        .collect()
+}
+
 pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
     let mut findings: Vec<Finding> = inputs
         .problems
@@ -95,11 +118,14 @@ pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
         })
         .collect();
     let model = model::build(inputs, &opts.namespace);
-    let classes = classify::classify(&model, &opts.config);
-    let ctx = Context { inputs, model: &model, classes: &classes, config: &opts.config };
+    let config = &opts.config.config;
+    let classes = classify::classify(&model, config);
+    let profiles = crate::config::effective_profiles(config);
+    let ctx = Context { inputs, model: &model, classes: &classes, config, profiles: &profiles };
     findings.extend(model.problems.iter().cloned().map(|p| from_model_problem(inputs, p)));
     rules::schema::check(&ctx, &mut findings);
     findings.extend(rules::run(&ctx));
+    crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &model, inputs, opts.today);
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
     let workloads = model

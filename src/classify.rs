@@ -138,7 +138,8 @@ fn first_verdict(
 ) -> Classification {
     let obj = &model.objects[w.object];
     let profile = d.map(|d| d.component.profile.clone());
-    let primary = d.and_then(|d| d.container.clone());
+    // Without a catalogue match, the profile's requirements apply to the first container.
+    let primary = d.and_then(|d| d.container.clone()).or_else(|| w.running().next().map(|c| c.name.clone()));
     let component = d.map(|d| d.component.id.clone());
     let mk = |metering: bool, profile: Option<String>, reason: String| Classification {
         metering,
@@ -156,6 +157,13 @@ fn first_verdict(
     }
     if let Some(sel) = config.metering.exclude.iter().find(|s| s.matches(obj, w)) {
         return mk(false, profile, format!("excluded by config selector {}", sel.describe()));
+    }
+    if let Some((name, sel)) = config
+        .profiles
+        .iter()
+        .find_map(|(n, p)| Some(&p.selector).filter(|s| !s.is_empty() && s.matches(obj, w)).map(|s| (n, s)))
+    {
+        return mk(true, Some(name.clone()), format!("config profile {name} matches {}", sel.describe()));
     }
     if let Some(sel) = config.metering.include.iter().find(|s| s.matches(obj, w)) {
         let p = sel.profile.clone().or(profile).unwrap_or_else(|| "generic".into());

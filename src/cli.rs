@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{self, Options};
+use crate::config::FailOnSetting;
+use crate::config::load::{self, Loaded};
 use crate::input::{DEFAULT_MAX_INPUT_BYTES, Inputs};
 use crate::report;
 use crate::rules::{self, Severity};
@@ -33,6 +35,20 @@ pub enum Command {
     Explain {
         /// Rule id, e.g. sizing/memory-below-floor
         rule: String,
+        /// Manifests: for sizing rules, show the arithmetic for the Prometheus servers they hold.
+        paths: Vec<String>,
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Print the JSON Schema of `.meterguard.yaml`.
+    Schema,
+    /// Write a commented starter `.meterguard.yaml` (and its schema) into a directory.
+    Init {
+        #[arg(default_value = ".")]
+        dir: String,
+        /// Overwrite an existing config.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -42,9 +58,12 @@ pub struct CheckArgs {
     pub paths: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Exit 1 when a finding at or above this severity remains.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    /// Exit 1 when a finding at or above this severity remains [default: the config's fail_on, else error].
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// Config file [default: .meterguard.yaml in this directory or the nearest parent, up to the repository root].
+    #[arg(long)]
+    pub config: Option<String>,
     /// Namespace of objects that name none (Helm's release namespace).
     #[arg(long, short = 'n', default_value = "default")]
     pub namespace: String,
@@ -109,9 +128,22 @@ pub fn run(cli: Cli) -> i32 {
             print(&rules_list(format));
             0
         }
-        Command::Explain { rule } => match rules::find(&rule) {
+        Command::Schema => {
+            print(&(serde_json::to_string_pretty(&load::schema()).unwrap_or_default() + "\n"));
+            0
+        }
+        Command::Init { dir, force } => init(&dir, force),
+        Command::Explain { rule, paths, config } => match rules::find(&rule) {
             Some(r) => {
                 print(&format!("{} ({})\n{}\n\n{}\n", r.id, r.severity.as_str(), r.summary, wrap(r.explanation, 100)));
+                if !paths.is_empty() && r.id.starts_with("sizing/") {
+                    let Some(loaded) = load_config(config.as_deref()) else { return 2 };
+                    let inputs = Inputs::read_paths(&paths, DEFAULT_MAX_INPUT_BYTES);
+                    let opts = Options { config: loaded, ..Options::default() };
+                    for (id, arithmetic) in check::sizing_arithmetic(&inputs, &opts) {
+                        print(&format!("\n{}:\n{}\n", id.display(), wrap(&arithmetic, 100)));
+                    }
+                }
                 0
             }
             None => {
@@ -175,8 +207,20 @@ fn run_check(args: CheckArgs) -> i32 {
         }
         paths.push("-".into());
     }
-    let inputs = Inputs::read_paths(&paths, args.max_input_bytes);
-    let opts = Options { namespace: args.namespace.clone(), ..Options::default() };
+    let config_path = args.config.clone().or_else(|| {
+        let cwd = std::env::current_dir().ok()?;
+        load::discover(&cwd).map(|p| p.to_string_lossy().into_owned())
+    });
+    let Some(loaded) = load_config(config_path.as_deref()) else { return 2 };
+    let mut inputs = Inputs::read_paths(&paths, args.max_input_bytes);
+    let config_source = loaded.file.as_deref().map(|f| inputs.add_source_only(f, &loaded.text));
+    let fail_on = args.fail_on.unwrap_or(match loaded.config.fail_on {
+        Some(FailOnSetting::Warning) => FailOn::Warning,
+        Some(FailOnSetting::Info) => FailOn::Info,
+        Some(FailOnSetting::Never) => FailOn::Never,
+        Some(FailOnSetting::Error) | None => FailOn::Error,
+    });
+    let opts = Options { namespace: args.namespace.clone(), config: loaded, config_source, ..Options::default() };
     let report = check::run(&inputs, &opts);
     let text = match args.format {
         Format::Human => {
@@ -188,8 +232,42 @@ fn run_check(args: CheckArgs) -> i32 {
     if report.has_input_errors() {
         return 2;
     }
-    match (args.fail_on.threshold(), report.worst()) {
+    match (fail_on.threshold(), report.worst()) {
         (Some(t), Some(w)) if w >= t => 1,
         _ => 0,
+    }
+}
+
+fn init(dir: &str, force: bool) -> i32 {
+    let dir = std::path::Path::new(dir);
+    let config = dir.join(load::FILE_NAME);
+    if config.exists() && !force {
+        eprintln!("meterguard: {} exists; use --force to overwrite it", config.display());
+        return 2;
+    }
+    let schema = serde_json::to_string_pretty(&load::schema()).unwrap_or_default() + "\n";
+    let written = std::fs::write(&config, load::STARTER)
+        .and_then(|()| std::fs::write(dir.join(".meterguard.schema.json"), schema));
+    match written {
+        Ok(()) => {
+            print(&format!("wrote {} and .meterguard.schema.json\n", config.display()));
+            0
+        }
+        Err(e) => {
+            eprintln!("meterguard: cannot write {}: {e}", config.display());
+            2
+        }
+    }
+}
+
+/// The config at `path`, or the defaults; None (after saying why) when it is invalid.
+fn load_config(path: Option<&str>) -> Option<Loaded> {
+    match path.map(load::load_file) {
+        None => Some(Loaded::default()),
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            eprintln!("meterguard: invalid config: {e}");
+            None
+        }
     }
 }

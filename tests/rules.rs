@@ -92,7 +92,8 @@ fn rules_and_explain_list_every_rule() {
 #[test]
 fn cronjobs_pods_and_native_sidecars_are_workloads_and_opt_out_is_honoured() {
     let v = assert_exact("kinds.yaml");
-    let kc = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "kubecost-cost-analyzer").unwrap();
+    let kc =
+        v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "kubecost-cost-analyzer").unwrap();
     assert_eq!(kc["metering"], false);
     assert!(kc["reason"].as_str().unwrap().contains("annotation"));
 }

@@ -1,13 +1,14 @@
 //! The cluster's scale, which turns the Prometheus sizing model's constants into bytes.
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::Config;
 use crate::knowledge::catalogue;
 use crate::model::quantity::bytes_human;
 use crate::model::{Model, Workload};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Scale {
     /// Head series of the Prometheus (`prometheus_tsdb_head_series`).
@@ -18,7 +19,7 @@ pub struct Scale {
     pub per_prometheus: Vec<PrometheusScale>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusScale {
     pub name: String,
@@ -52,7 +53,7 @@ fn series(active: Option<u64>, nodes: Option<u64>, pods: Option<u64>) -> Option<
 /// The steady-state memory of this Prometheus from the declared scale, and the arithmetic.
 pub fn steady_state(config: &Config, model: &Model<'_>, w: &Workload<'_>) -> Option<(f64, String)> {
     let obj = &model.objects[w.object];
-    let scale = config.scale.as_ref()?;
+    let scale = &config.scale;
     let specific = scale
         .per_prometheus
         .iter()

@@ -68,6 +68,12 @@ impl Inputs {
         }
     }
 
+    /// Registers a text that is not a manifest (the config file), so findings can point into it.
+    pub fn add_source_only(&mut self, name: &str, text: &str) -> SourceId {
+        self.sources.push(Source::new(name, text));
+        self.sources.len() - 1
+    }
+
     fn unreadable(&mut self, file: &str, message: String) {
         self.problems.push(InputProblem {
             rule: "input/unreadable",

@@ -40,6 +40,9 @@ pub struct Profile {
     pub memory_source: Option<String>,
     #[serde(default)]
     pub restart_spike: bool,
+    /// Limit over the floor (fixed-floor profiles); the sizing model's headroom otherwise.
+    #[serde(default)]
+    pub headroom_ratio: Option<f64>,
     #[serde(default)]
     pub startup_gated_paths: Vec<String>,
     #[serde(default)]

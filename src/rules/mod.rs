@@ -2,6 +2,7 @@
 //! (id, default severity, summary, explanation); `meterguard rules` and `explain` print those
 //! declarations, and every finding names one of them.
 
+pub mod config;
 pub mod probes;
 pub mod schema;
 pub mod sizing;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Inputs, SourceId, Span};
-use crate::knowledge::{Profile, catalogue};
+use crate::knowledge::Profile;
 use crate::model::{ContainerInfo, Model, ObjectId, Workload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -43,7 +44,7 @@ pub struct Rule {
 }
 
 pub fn all() -> impl Iterator<Item = &'static Rule> {
-    schema::RULES.iter().chain(sizing::RULES).chain(probes::RULES).chain(storage::RULES).copied()
+    schema::RULES.iter().chain(sizing::RULES).chain(probes::RULES).chain(storage::RULES).chain(config::RULES).copied()
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {
@@ -89,13 +90,14 @@ pub struct Context<'m, 'a> {
     pub model: &'m Model<'a>,
     pub classes: &'m [Classification],
     pub config: &'m Config,
+    pub profiles: &'m std::collections::BTreeMap<String, Profile>,
 }
 
 impl<'m, 'a> Context<'m, 'a> {
     /// The metering workloads, each with its classification and profile.
-    pub fn metering(&self) -> impl Iterator<Item = (&'m Workload<'a>, &'m Classification, &'static Profile)> + '_ {
+    pub fn metering(&self) -> impl Iterator<Item = (&'m Workload<'a>, &'m Classification, &'m Profile)> + '_ {
         self.model.workloads.iter().zip(self.classes).filter(|(_, c)| c.metering).map(|(w, c)| {
-            let p = c.profile.as_deref().and_then(|p| catalogue().profiles.get(p));
+            let p = c.profile.as_deref().and_then(|p| self.profiles.get(p));
             (w, c, p.unwrap_or_else(|| generic_profile()))
         })
     }

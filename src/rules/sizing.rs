@@ -248,8 +248,40 @@ Set requests.memory: {} and limits.memory: {}. Arithmetic: {}.",
                         format!("When the container is OOM-killed, its data directory survives and the same WAL is replayed into the same {} limit: it is killed again, forever. \
 Set limits.memory: {}. Arithmetic: {}.", text(ln), quantity_text(f.limit), f.arithmetic)));
         }
-    } else if let Some(floor) = profile.memory_floor_bytes
-        && let Some((q, n)) = &effective_req
+    } else if let Some(floor) = profile.memory_floor_bytes {
+        check_fixed_floor(ctx, w, c, profile, profile_name, floor, effective_req.as_ref(), lim.as_ref(), out);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_fixed_floor(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    c: Option<&ContainerInfo<'_>>,
+    profile: &Profile,
+    profile_name: &str,
+    floor: f64,
+    req: Option<&(Quantity, &Node)>,
+    lim: Option<&(Quantity, &Node)>,
+    out: &mut Vec<Finding>,
+) {
+    if let (Some(ratio), Some((l, ln))) = (profile.headroom_ratio, lim)
+        && l.as_f64() < floor * ratio
+    {
+        out.push(ctx.finding(
+            &MEMORY_HEADROOM,
+            w,
+            c,
+            ln.span,
+            format!(
+                "memory limit {} is below {ratio}x the {} floor of profile {profile_name}",
+                text(ln),
+                bytes_human(floor)
+            ),
+            format!("Set limits.memory to at least {}.", quantity_text(floor * ratio)),
+        ));
+    }
+    if let Some((q, n)) = req
         && q.as_f64() < floor
     {
         out.push(ctx.finding(

@@ -1,0 +1,110 @@
+//! Applying the user's decisions to findings: rule severities, annotations on objects, and
+//! exemptions in the config. Suppressed findings are kept and marked, never dropped.
+
+use std::collections::HashMap;
+
+use super::load::{Loaded, exemption_pos};
+use super::{RuleSetting, pattern_matches};
+use crate::input::{Inputs, SourceId, Span};
+use crate::model::{Model, ObjectId};
+use crate::rules::{self, Finding, Severity, Suppression};
+
+pub const IGNORE: &str = "meterguard.io/ignore";
+pub const IGNORE_REASON: &str = "meterguard.io/ignore-reason";
+
+pub fn apply(
+    findings: &mut Vec<Finding>,
+    loaded: &Loaded,
+    config_source: Option<SourceId>,
+    model: &Model<'_>,
+    inputs: &Inputs,
+    today: jiff::civil::Date,
+) {
+    let mut extra = Vec::new();
+    // Annotations on objects.
+    let mut by_object: HashMap<&ObjectId, usize> = HashMap::new();
+    for (i, o) in model.objects.iter().enumerate() {
+        by_object.insert(&o.id, i);
+    }
+    let mut warned = std::collections::HashSet::new();
+    for f in findings.iter_mut() {
+        let Some(obj) = f.object.as_ref().and_then(|id| by_object.get(id)).map(|i| &model.objects[*i]) else {
+            continue;
+        };
+        let ann = obj.annotations();
+        let Some(list) = ann.get(IGNORE) else { continue };
+        if !list.split(',').map(str::trim).any(|r| pattern_matches(r, f.rule)) {
+            continue;
+        }
+        let reason = ann.get(IGNORE_REASON).map(|r| r.to_string());
+        if reason.is_none() && warned.insert(obj.id.clone()) {
+            let at = obj
+                .node
+                .path(&["metadata", "annotations"])
+                .and_then(|a| a.entry(IGNORE))
+                .map(|e| e.key.span)
+                .unwrap_or(obj.node.span);
+            extra.push(Finding {
+                rule: rules::config::SUPPRESSION_WITHOUT_REASON.id,
+                severity: rules::config::SUPPRESSION_WITHOUT_REASON.severity,
+                message: format!("{IGNORE} on {} has no {IGNORE_REASON}", obj.id.display()),
+                help: format!("add the annotation {IGNORE_REASON}: \"why this is accepted\""),
+                object: Some(obj.id.clone()),
+                container: None,
+                source: Some(obj.source),
+                file: inputs.sources[obj.source].name.clone(),
+                span: at,
+                template: obj.template.map(str::to_owned),
+                suppressed: None,
+            });
+        }
+        f.suppressed = Some(Suppression { by: format!("annotation {IGNORE}"), reason });
+    }
+    // Exemptions in the config.
+    let file = loaded.file.clone().unwrap_or_else(|| super::load::FILE_NAME.into());
+    for (i, ex) in loaded.config.exemptions.iter().enumerate() {
+        let pos = exemption_pos(&loaded.text, i);
+        let expired =
+            ex.expires.as_deref().and_then(|d| d.parse::<jiff::civil::Date>().ok()).is_some_and(|d| d < today);
+        if expired {
+            extra.push(Finding {
+                rule: rules::config::EXEMPTION_EXPIRED.id,
+                severity: rules::config::EXEMPTION_EXPIRED.severity,
+                message: format!(
+                    "exemption for {} expired on {}; the findings it covered are reported again",
+                    ex.rules.join(", "),
+                    ex.expires.as_deref().unwrap_or_default()
+                ),
+                help: format!("reason given: {}", ex.reason),
+                object: None,
+                container: None,
+                source: config_source,
+                file: file.clone(),
+                span: Span::point(pos),
+                template: None,
+                suppressed: None,
+            });
+            continue;
+        }
+        for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
+            if ex.matches(f.rule, f.object.as_ref()) {
+                f.suppressed = Some(Suppression {
+                    by: format!("exemption at {file}:{}:{}", pos.line, pos.col),
+                    reason: Some(ex.reason.clone()),
+                });
+            }
+        }
+    }
+    findings.extend(extra);
+    // Severities and rules turned off.
+    let settings = &loaded.config.rules;
+    findings.retain(|f| settings.get(f.rule) != Some(&RuleSetting::Off));
+    for f in findings.iter_mut() {
+        match settings.get(f.rule) {
+            Some(RuleSetting::Error) => f.severity = Severity::Error,
+            Some(RuleSetting::Warning) => f.severity = Severity::Warning,
+            Some(RuleSetting::Info) => f.severity = Severity::Info,
+            _ => {}
+        }
+    }
+}
