@@ -2,6 +2,7 @@
 
 use crate::classify::{self, Classification};
 use crate::config::load::Loaded;
+use crate::coverage::{self, WorkloadCoverage};
 use crate::input::SourceId;
 use crate::input::{Inputs, Span};
 use crate::model::{self, ModelProblem, ObjectId};
@@ -15,6 +16,8 @@ pub struct Options {
     pub config_source: Option<SourceId>,
     /// Exemptions expire against this date.
     pub today: jiff::civil::Date,
+    /// Treat alert rules with no evaluator in the input as loaded, without saying so.
+    pub assume_rules_loaded: bool,
 }
 
 impl Default for Options {
@@ -24,6 +27,7 @@ impl Default for Options {
             config: Loaded::default(),
             config_source: None,
             today: jiff::ZonedDateTime::now().date(),
+            assume_rules_loaded: false,
         }
     }
 }
@@ -32,6 +36,8 @@ impl Default for Options {
 pub struct WorkloadVerdict {
     pub object: ObjectId,
     pub class: Classification,
+    /// Alert coverage by failure mode; metering workloads only.
+    pub coverage: Option<WorkloadCoverage>,
 }
 
 #[derive(Debug)]
@@ -86,6 +92,15 @@ fn from_model_problem(inputs: &Inputs, p: ModelProblem) -> Finding {
     }
 }
 
+/// For `alerts generate`: a PrometheusRule covering what nothing covers.
+pub fn generate_alerts(inputs: &Inputs, opts: &Options) -> Option<String> {
+    let model = model::build(inputs, &opts.namespace);
+    let config = &opts.config.config;
+    let classes = classify::classify(&model, config);
+    let analysis = coverage::analyze(&model, inputs, &classes, config, opts.assume_rules_loaded);
+    coverage::generate::prometheus_rule(&model, &analysis)
+}
+
 /// For `explain sizing/memory-below-floor`: the Prometheus floor arithmetic of each metering Prometheus.
 pub fn sizing_arithmetic(inputs: &Inputs, opts: &Options) -> Vec<(ObjectId, String)> {
     let model = model::build(inputs, &opts.namespace);
@@ -125,6 +140,8 @@ pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
     findings.extend(model.problems.iter().cloned().map(|p| from_model_problem(inputs, p)));
     rules::schema::check(&ctx, &mut findings);
     findings.extend(rules::run(&ctx));
+    let mut analysis = coverage::analyze(&model, inputs, &classes, config, opts.assume_rules_loaded);
+    rules::alerts::check(&ctx, &analysis, &mut findings);
     crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &model, inputs, opts.today);
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
@@ -132,7 +149,12 @@ pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
         .workloads
         .iter()
         .zip(classes)
-        .map(|(w, class)| WorkloadVerdict { object: model.objects[w.object].id.clone(), class })
+        .enumerate()
+        .map(|(i, (w, class))| WorkloadVerdict {
+            object: model.objects[w.object].id.clone(),
+            class,
+            coverage: analysis.per_workload.remove(&i),
+        })
         .collect();
     Report { inputs, findings, workloads, objects: model.objects.len() }
 }

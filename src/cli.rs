@@ -42,6 +42,11 @@ pub enum Command {
     },
     /// Print the JSON Schema of `.meterguard.yaml`.
     Schema,
+    /// Alert coverage helpers.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Write a commented starter `.meterguard.yaml` (and its schema) into a directory.
     Init {
         #[arg(default_value = ".")]
@@ -49,6 +54,21 @@ pub enum Command {
         /// Overwrite an existing config.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// Write a PrometheusRule that covers every uncovered metering workload for every failure mode.
+    Generate {
+        paths: Vec<String>,
+        #[arg(long)]
+        config: Option<String>,
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short = 'o')]
+        output: Option<String>,
     },
 }
 
@@ -72,6 +92,9 @@ pub struct CheckArgs {
     pub max_input_bytes: u64,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// Treat alert rules that no Prometheus in the input evaluates as loaded, without an info finding.
+    #[arg(long)]
+    pub assume_rules_loaded: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +156,27 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Command::Init { dir, force } => init(&dir, force),
+        Command::Alerts { command: AlertsCommand::Generate { paths, config, namespace, output } } => {
+            let Some(loaded) = load_config(config.as_deref()) else { return 2 };
+            let paths = if paths.is_empty() { vec!["-".to_owned()] } else { paths };
+            let inputs = Inputs::read_paths(&paths, DEFAULT_MAX_INPUT_BYTES);
+            let opts = Options { namespace, config: loaded, ..Options::default() };
+            let text = check::generate_alerts(&inputs, &opts)
+                .unwrap_or_else(|| "# every metering workload is covered for every failure mode\n".into());
+            match output {
+                Some(f) => match std::fs::write(&f, text) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("meterguard: cannot write {f}: {e}");
+                        2
+                    }
+                },
+                None => {
+                    print(&text);
+                    0
+                }
+            }
+        }
         Command::Explain { rule, paths, config } => match rules::find(&rule) {
             Some(r) => {
                 print(&format!("{} ({})\n{}\n\n{}\n", r.id, r.severity.as_str(), r.summary, wrap(r.explanation, 100)));
@@ -220,7 +264,13 @@ fn run_check(args: CheckArgs) -> i32 {
         Some(FailOnSetting::Never) => FailOn::Never,
         Some(FailOnSetting::Error) | None => FailOn::Error,
     });
-    let opts = Options { namespace: args.namespace.clone(), config: loaded, config_source, ..Options::default() };
+    let opts = Options {
+        namespace: args.namespace.clone(),
+        config: loaded,
+        config_source,
+        assume_rules_loaded: args.assume_rules_loaded,
+        ..Options::default()
+    };
     let report = check::run(&inputs, &opts);
     let text = match args.format {
         Format::Human => {

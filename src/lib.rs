@@ -6,6 +6,7 @@ pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod coverage;
 pub mod input;
 pub mod knowledge;
 pub mod model;

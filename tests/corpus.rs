@@ -89,8 +89,15 @@ fn monitoring_stacks_alone_are_not_metering() {
 
 #[test]
 fn opencost_default_is_metering_and_quiet() {
-    let (code, v) = check_json("tests/fixtures/corpus/opencost-default.yaml");
-    assert_eq!(code, 0);
+    let (_, v) = check_json("tests/fixtures/corpus/opencost-default.yaml");
+    let not_alerts: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info" && !f["rule"].as_str().unwrap().starts_with("alerts/"))
+        .collect();
+    assert!(not_alerts.is_empty(), "{not_alerts:#?}");
+    assert_eq!(findings(&v, "alerts/crashloop-uncovered").len(), 1, "but nothing alerts on it");
     let oc = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "opencost").unwrap();
     assert_eq!(oc["profile"], "cost-model");
 }
@@ -130,9 +137,15 @@ fn list_kinds_and_json_input_are_expanded() {
 
 #[test]
 fn fail_on_thresholds() {
-    let p = "tests/fixtures/corpus/opencost-default.yaml";
-    assert_eq!(meterguard(&["check", p, "--fail-on", "info"]).status.code(), Some(1));
-    assert_eq!(meterguard(&["check", p, "--fail-on", "warning"]).status.code(), Some(0));
+    // A correct manifest whose only findings are turned down to info.
+    let p = "tests/fixtures/rules/probes-good.yaml";
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "rules:\n  alerts/down-uncovered: info\n  alerts/crashloop-uncovered: info\n  alerts/oom-uncovered: info\n").unwrap();
+    let cfg = cfg.to_string_lossy();
+    assert_eq!(meterguard(&["check", p, "--config", &cfg, "--fail-on", "info"]).status.code(), Some(1));
+    assert_eq!(meterguard(&["check", p, "--config", &cfg, "--fail-on", "warning"]).status.code(), Some(0));
+    assert_eq!(meterguard(&["check", p, "--config", &cfg]).status.code(), Some(0));
     let bad = "examples/incident/incident.yaml";
     assert_eq!(meterguard(&["check", bad, "--fail-on", "never"]).status.code(), Some(0));
     assert_eq!(meterguard(&["check", bad, "--fail-on", "bogus"]).status.code(), Some(2));

@@ -8,6 +8,52 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 const CATALOGUE: &str = include_str!("../../knowledge/catalogue.yaml");
+const SIGNALS: &str = include_str!("../../knowledge/signals.yaml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Signal {
+    pub metric: String,
+    /// `kube-state-metrics`, `cadvisor`, or `target` (the workload's own scrape).
+    pub source: String,
+    pub identity: Vec<String>,
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub when: Option<String>,
+    /// Failure mode -> label values the series carries during that failure.
+    pub modes: BTreeMap<String, BTreeMap<String, String>>,
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KsmOnly {
+    pub metric: String,
+    pub major: u32,
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Signals {
+    pub version: u32,
+    pub modes: BTreeMap<String, String>,
+    pub signals: Vec<Signal>,
+    pub ksm_only: Vec<KsmOnly>,
+}
+
+impl Signals {
+    pub fn get(&self, metric: &str) -> Option<&Signal> {
+        self.signals.iter().find(|s| s.metric == metric)
+    }
+}
+
+pub fn signals() -> &'static Signals {
+    static CELL: OnceLock<Signals> = OnceLock::new();
+    CELL.get_or_init(|| match parse_embedded("signals.yaml", SIGNALS) {
+        Ok(s) => s,
+        // Compiled in and parsed by `tests::signals_load`.
+        Err(e) => panic!("embedded signal catalogue is invalid: {e}"),
+    })
+}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Sourced<T> {
@@ -149,6 +195,12 @@ pub fn catalogue() -> &'static Catalogue {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn signals_load() {
+        let s: super::Signals = super::parse_embedded("signals.yaml", super::SIGNALS).expect("signals parse");
+        assert!(s.signals.iter().all(|x| x.modes.keys().all(|m| s.modes.contains_key(m))));
+    }
+
     #[test]
     fn catalogue_loads() {
         let c = super::load().expect("catalogue parses");

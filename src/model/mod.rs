@@ -92,9 +92,17 @@ pub struct ModelProblem {
     pub help: String,
 }
 
+/// A plain Prometheus rule file given as input (a document with top-level `groups:`).
+#[derive(Debug)]
+pub struct RuleFile<'a> {
+    pub source: SourceId,
+    pub node: &'a Node,
+}
+
 #[derive(Debug, Default)]
 pub struct Model<'a> {
     pub objects: Vec<Object<'a>>,
+    pub rule_files: Vec<RuleFile<'a>>,
     pub workloads: Vec<Workload<'a>>,
     pub problems: Vec<ModelProblem>,
 }
@@ -166,6 +174,10 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
         for item in node.get("items").and_then(Node::as_seq).unwrap_or_default() {
             add_document(model, doc, item, default_ns, false);
         }
+        return;
+    }
+    if top && kind.is_none() && node.get("apiVersion").is_none() && node.get("groups").is_some() {
+        model.rule_files.push(RuleFile { source: doc.source, node });
         return;
     }
     let api_version = node.get("apiVersion").and_then(identity_str);

@@ -121,6 +121,26 @@ pub fn render(report: &Report<'_>, style: &Style) -> String {
         }
         out.push('\n');
     }
+    let covered: Vec<_> = report.workloads.iter().filter(|w| w.coverage.is_some()).collect();
+    if !covered.is_empty() {
+        out.push_str("Alert coverage (the alerts that would fire, by failure mode):\n");
+        for w in covered {
+            let Some(c) = &w.coverage else { continue };
+            out.push_str(&format!("  {}\n", w.object.display()));
+            for (mode, items) in [("down", &c.down), ("crashloop", &c.crashloop), ("oom", &c.oom)] {
+                let cell = if items.is_empty() {
+                    "✗ none".to_owned()
+                } else {
+                    let mut names: Vec<&str> = items.iter().map(|i| i.alert.as_str()).collect();
+                    names.dedup();
+                    let reach = if items.iter().any(|i| i.reaches) { "" } else { "  (reaches nobody)" };
+                    format!("{}{reach}", names.join(", "))
+                };
+                out.push_str(&format!("      {mode:<10} {cell}\n"));
+            }
+        }
+        out.push('\n');
+    }
     out.push_str(&format!(
         "meterguard: {} error{}, {} warning{}, {} info{} ({} suppressed) in {} objects, {} metering workload{}\n",
         report.count(Severity::Error),

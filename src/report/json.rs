@@ -47,6 +47,7 @@ pub fn render(report: &Report<'_>) -> String {
                 "metering": w.class.metering,
                 "profile": w.class.profile,
                 "reason": w.class.reason,
+                "coverage": w.coverage,
             })
         })
         .collect();

@@ -2,6 +2,7 @@
 //! (id, default severity, summary, explanation); `meterguard rules` and `explain` print those
 //! declarations, and every finding names one of them.
 
+pub mod alerts;
 pub mod config;
 pub mod probes;
 pub mod schema;
@@ -44,7 +45,14 @@ pub struct Rule {
 }
 
 pub fn all() -> impl Iterator<Item = &'static Rule> {
-    schema::RULES.iter().chain(sizing::RULES).chain(probes::RULES).chain(storage::RULES).chain(config::RULES).copied()
+    schema::RULES
+        .iter()
+        .chain(sizing::RULES)
+        .chain(probes::RULES)
+        .chain(storage::RULES)
+        .chain(alerts::RULES)
+        .chain(config::RULES)
+        .copied()
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {

@@ -1,0 +1,478 @@
+//! Who evaluates which alert rules, what each evaluator scrapes (as which `job`), and whether it
+//! can notify: prometheus-operator `Prometheus` objects, raw Prometheus servers, evaluators the
+//! config declares, and an unknown one when the evaluator is not in the input.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::notify::{self, AlertmanagerConfig};
+use super::rules::{AlertRule, Origin};
+use crate::classify::Classification;
+use crate::config::Config;
+use crate::input::Node;
+use crate::model::references::selects;
+use crate::model::{Model, Object, prometheus, string_map};
+
+pub const KSM: &str = "kube-state-metrics";
+pub const CADVISOR: &str = "cadvisor";
+pub const TARGET: &str = "target";
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub sources: BTreeSet<&'static str>,
+    pub ksm_major: Option<u32>,
+    /// Workloads scraped under this job (for `up`).
+    pub targets: BTreeSet<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Notify {
+    /// Alerts go to this Alertmanager config.
+    Config(AlertmanagerConfig),
+    /// An Alertmanager is configured whose config is not in the input: assumed to notify.
+    Assumed,
+    /// No Alertmanager at all.
+    Nowhere(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    /// `namespace/name`, or a name for external and unknown evaluators.
+    pub id: String,
+    pub object: Option<usize>,
+    /// The workload this evaluator runs as (for self-monitoring).
+    pub workload: Option<usize>,
+    /// None when not known (the evaluator is not in the input).
+    pub jobs: Option<Vec<Job>>,
+    pub rules: Vec<usize>,
+    pub notify: Notify,
+}
+
+/// `null` selects nothing or (for namespaces) the own namespace; `{}` everything.
+fn label_selector_matches(sel: &Node, labels: &BTreeMap<&str, &str>) -> bool {
+    let ml = string_map(sel.get("matchLabels"));
+    if !ml.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        return false;
+    }
+    sel.get("matchExpressions").and_then(Node::as_seq).unwrap_or_default().iter().all(|e| {
+        let key = e.str_at(&["key"]).unwrap_or_default();
+        let values: Vec<&str> =
+            e.get("values").and_then(Node::as_seq).unwrap_or_default().iter().filter_map(Node::as_str).collect();
+        match e.str_at(&["operator"]).unwrap_or_default() {
+            "In" => labels.get(key).is_some_and(|v| values.contains(v)),
+            "NotIn" => labels.get(key).is_none_or(|v| !values.contains(v)),
+            "Exists" => labels.contains_key(key),
+            "DoesNotExist" => !labels.contains_key(key),
+            _ => false,
+        }
+    })
+}
+
+/// Namespace selection: namespaces' labels come from Namespace objects in the input plus the
+/// automatic `kubernetes.io/metadata.name`; a selector on labels we cannot see is assumed to match.
+fn namespace_selected(model: &Model<'_>, sel: Option<&Node>, own_ns: &str, ns: &str) -> bool {
+    match sel {
+        None => ns == own_ns,
+        Some(s) if s.is_null() => ns == own_ns,
+        Some(s) => {
+            let obj = model.objects.iter().find(|o| o.is("", "Namespace") && o.id.name == ns);
+            let mut labels = obj.map(|o| o.labels()).unwrap_or_default();
+            labels.insert("kubernetes.io/metadata.name", ns);
+            if obj.is_none() {
+                let keys: Vec<&str> = string_map(s.get("matchLabels")).keys().copied().collect();
+                if keys.iter().any(|k| *k != "kubernetes.io/metadata.name") {
+                    return true;
+                }
+            }
+            label_selector_matches(s, &labels)
+        }
+    }
+}
+
+fn object_selected(sel: Option<&Node>, labels: &BTreeMap<&str, &str>) -> bool {
+    match sel {
+        None => false,
+        Some(s) if s.is_null() => false,
+        Some(s) => label_selector_matches(s, labels),
+    }
+}
+
+/// The labels a PrometheusRule lacks for this selector's `matchLabels`.
+pub fn missing_labels(sel: Option<&Node>, labels: &BTreeMap<&str, &str>) -> Vec<String> {
+    let Some(s) = sel else { return vec!["(ruleSelector is null: selects nothing)".into()] };
+    string_map(s.get("matchLabels"))
+        .into_iter()
+        .filter(|(k, v)| labels.get(k) != Some(v))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect()
+}
+
+fn ksm_major(model: &Model<'_>, w: usize) -> Option<u32> {
+    model.workloads[w].running().find_map(|c| c.spec.image.as_deref().and_then(prometheus::major_version))
+}
+
+fn sources_of(model: &Model<'_>, classes: &[Classification], targets: &BTreeSet<usize>, job: &mut Job) {
+    for &t in targets {
+        if classes[t].component.as_deref() == Some("kube-state-metrics") {
+            job.sources.insert(KSM);
+            job.ksm_major = job.ksm_major.or_else(|| ksm_major(model, t));
+        }
+    }
+}
+
+fn workloads_in(model: &Model<'_>, ns: &str, selector: &BTreeMap<&str, &str>) -> BTreeSet<usize> {
+    model
+        .workloads
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| model.objects[w.object].namespace() == ns && selects(selector, &w.pod_labels))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>) -> Vec<String> {
+    let ns_sel = mon.node.path(&["spec", "namespaceSelector"]);
+    if ns_sel.and_then(|s| s.get("any")).and_then(Node::as_str) == Some("true") {
+        let mut all: BTreeSet<String> = model.objects.iter().filter_map(|o| o.id.namespace.clone()).collect();
+        all.insert(mon.namespace().to_owned());
+        return all.into_iter().collect();
+    }
+    let names: Vec<String> = ns_sel
+        .and_then(|s| s.get("matchNames"))
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_owned))
+        .collect();
+    if names.is_empty() { vec![mon.namespace().to_owned()] } else { names }
+}
+
+fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) -> Vec<Job> {
+    let spec = p.node.get("spec");
+    let own = p.namespace();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut add = |job: Job| match jobs.iter_mut().find(|j| j.name == job.name) {
+        Some(j) => {
+            j.sources.extend(job.sources);
+            j.targets.extend(job.targets);
+            j.ksm_major = j.ksm_major.or(job.ksm_major);
+        }
+        None => jobs.push(job),
+    };
+    for (kind, sel_key, ns_key) in [
+        ("ServiceMonitor", "serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
+        ("PodMonitor", "podMonitorSelector", "podMonitorNamespaceSelector"),
+    ] {
+        let sel = spec.and_then(|s| s.get(sel_key));
+        let ns_sel = spec.and_then(|s| s.get(ns_key));
+        for mon in model.objects.iter().filter(|o| o.is("monitoring.coreos.com", kind)) {
+            if !object_selected(sel, &mon.labels()) || !namespace_selected(model, ns_sel, own, mon.namespace()) {
+                continue;
+            }
+            let job_label = mon.node.str_at(&["spec", "jobLabel"]);
+            let target_sel = string_map(mon.node.path(&["spec", "selector", "matchLabels"]));
+            let endpoints_key = if kind == "ServiceMonitor" { "endpoints" } else { "podMetricsEndpoints" };
+            let cadvisor = mon
+                .node
+                .path(&["spec", endpoints_key])
+                .and_then(Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
+            let mut found = false;
+            for ns in monitor_namespaces(model, mon) {
+                if kind == "ServiceMonitor" {
+                    for svc in model.objects.iter().filter(|o| o.is("", "Service") && o.namespace() == ns) {
+                        if target_sel.is_empty() || !selects(&target_sel, &svc.labels()) {
+                            continue;
+                        }
+                        found = true;
+                        let name = job_label
+                            .and_then(|l| svc.labels().get(l).map(|v| v.to_string()))
+                            .unwrap_or_else(|| svc.id.name.clone());
+                        let targets = workloads_in(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
+                        let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
+                        if cadvisor {
+                            job.sources.insert(CADVISOR);
+                        }
+                        let t = job.targets.clone();
+                        sources_of(model, classes, &t, &mut job);
+                        add(job);
+                    }
+                } else {
+                    let targets = workloads_in(model, &ns, &target_sel);
+                    if targets.is_empty() {
+                        continue;
+                    }
+                    found = true;
+                    let name = format!("{}/{}", mon.namespace(), mon.id.name);
+                    let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
+                    let t = job.targets.clone();
+                    sources_of(model, classes, &t, &mut job);
+                    add(job);
+                }
+            }
+            if !found {
+                // Services the render does not hold (kubelet, apiserver): the job comes from the selector.
+                let name = job_label
+                    .and_then(|l| target_sel.get(l).map(|v| v.to_string()))
+                    .unwrap_or_else(|| mon.id.name.clone());
+                let mut job = Job { name, sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() };
+                if cadvisor {
+                    job.sources.insert(CADVISOR);
+                }
+                add(job);
+            }
+        }
+    }
+    jobs
+}
+
+fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: usize) -> Vec<Job> {
+    let ksm: Vec<usize> =
+        (0..model.workloads.len()).filter(|i| classes[*i].component.as_deref() == Some("kube-state-metrics")).collect();
+    let scraped: BTreeSet<usize> = model
+        .workloads
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.pod_annotations.get("prometheus.io/scrape") == Some(&"true"))
+        .map(|(i, _)| i)
+        .chain(ksm.iter().copied())
+        .collect();
+    let mut jobs = Vec::new();
+    for sc in config.get("scrape_configs").and_then(Value::as_array).into_iter().flatten() {
+        let Some(name) = sc.get("job_name").and_then(Value::as_str) else { continue };
+        let mut job =
+            Job { name: name.to_owned(), sources: BTreeSet::from([TARGET]), ksm_major: None, targets: BTreeSet::new() };
+        let path = sc.get("metrics_path").and_then(Value::as_str).unwrap_or_default();
+        if name.contains("cadvisor") || path.contains("cadvisor") {
+            job.sources.insert(CADVISOR);
+        }
+        let sd_roles: Vec<&str> = sc
+            .get("kubernetes_sd_configs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("role").and_then(Value::as_str))
+            .collect();
+        if sd_roles.iter().any(|r| matches!(*r, "endpoints" | "endpointslice" | "service" | "pod")) {
+            job.targets.extend(scraped.iter().copied());
+            job.sources.insert(KSM);
+            job.ksm_major = ksm.first().and_then(|k| ksm_major(model, *k));
+        }
+        let statics = sc.get("static_configs").and_then(Value::as_array).into_iter().flatten();
+        if statics
+            .flat_map(|s| s.get("targets").and_then(Value::as_array).into_iter().flatten())
+            .any(|t| t.as_str().is_some_and(|t| t.starts_with("localhost:") || t.starts_with("127.0.0.1:")))
+        {
+            job.targets.insert(me);
+        }
+        jobs.push(job);
+    }
+    jobs
+}
+
+/// Rule files listed in `rule_files`, followed through mounts to ConfigMap keys.
+fn raw_rules(model: &Model<'_>, w: usize, config: &Value, rules: &[AlertRule]) -> Vec<usize> {
+    let wl = &model.workloads[w];
+    let mut out = Vec::new();
+    let Some(c) = wl.running().next() else { return out };
+    for path in config.get("rule_files").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        let Some(mount) = prometheus::mount_for(c, path) else { continue };
+        let Some(vol) = mount.str_at(&["name"]).and_then(|n| wl.volume(n)) else { continue };
+        let Some(cm_name) = vol.1.config_map.as_ref().map(|c| c.name.clone()) else { continue };
+        let mount_path = mount.str_at(&["mountPath"]).unwrap_or_default().trim_end_matches('/');
+        let file = path.strip_prefix(mount_path).unwrap_or(path).trim_start_matches('/');
+        let glob = globset::Glob::new(file).ok().map(|g| g.compile_matcher());
+        let ns = model.objects[wl.object].namespace();
+        for (i, r) in rules.iter().enumerate() {
+            if let Origin::ConfigMap { object, key } = &r.origin {
+                let o = &model.objects[*object];
+                if o.id.name == cm_name
+                    && o.namespace() == ns
+                    && (key == file || glob.as_ref().is_some_and(|g| g.is_match(key)))
+                {
+                    out.push(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+pub struct Found {
+    pub evaluators: Vec<Evaluator>,
+    /// PrometheusRules no evaluator selects, with the labels each operator Prometheus wants.
+    pub unselected: Vec<(usize, Vec<String>)>,
+    /// Rules treated as loaded by an evaluator that is not in the input.
+    pub unknown_loaded: bool,
+}
+
+pub fn find(
+    model: &Model<'_>,
+    classes: &[Classification],
+    config: &Config,
+    rules: &[AlertRule],
+    assume_loaded: bool,
+) -> Found {
+    let mut evaluators = Vec::new();
+    for (wi, w) in model.workloads.iter().enumerate() {
+        let o = &model.objects[w.object];
+        if w.operator_prometheus {
+            let spec = o.node.get("spec");
+            let rule_sel = spec.and_then(|s| s.get("ruleSelector"));
+            let rule_ns_sel = spec.and_then(|s| s.get("ruleNamespaceSelector"));
+            let selected = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| match r.origin {
+                    Origin::PrometheusRule(i) => {
+                        let ro = &model.objects[i];
+                        object_selected(rule_sel, &ro.labels())
+                            && namespace_selected(model, rule_ns_sel, o.namespace(), ro.namespace())
+                    }
+                    _ => false,
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let ams =
+                spec.and_then(|s| s.path(&["alerting", "alertmanagers"])).and_then(Node::as_seq).unwrap_or_default();
+            let notify = match ams.first() {
+                None => Notify::Nowhere(format!("Prometheus {} has no spec.alerting.alertmanagers", o.id.name)),
+                Some(am) => {
+                    let ns = am.str_at(&["namespace"]).unwrap_or(o.namespace());
+                    let name = am.str_at(&["name"]).unwrap_or_default();
+                    notify::operator_config(model, ns, name).map(Notify::Config).unwrap_or(Notify::Assumed)
+                }
+            };
+            evaluators.push(Evaluator {
+                id: format!("{}/{}", o.namespace(), o.id.name),
+                object: Some(w.object),
+                workload: Some(wi),
+                jobs: Some(operator_jobs(model, classes, o)),
+                rules: selected,
+                notify,
+            });
+        } else if classes[wi].profile.as_deref() == Some("prometheus-server") {
+            let Some(c) = classes[wi].primary.as_deref().and_then(|p| w.container(p)).or_else(|| w.running().next())
+            else {
+                continue;
+            };
+            let Some(cfg) = prometheus::config_file(model, w, c) else { continue };
+            let notify = if has_alertmanagers(&cfg.value) {
+                notify::configmap_config(model, o.namespace()).map(Notify::Config).unwrap_or(Notify::Assumed)
+            } else {
+                Notify::Nowhere(format!("prometheus.yml of {} has no alerting.alertmanagers", o.id.name))
+            };
+            evaluators.push(Evaluator {
+                id: format!("{}/{}", o.namespace(), o.id.name),
+                object: Some(w.object),
+                workload: Some(wi),
+                jobs: Some(raw_jobs(model, classes, &cfg.value, wi)),
+                rules: raw_rules(model, wi, &cfg.value, rules),
+                notify,
+            });
+        }
+    }
+    for ext in &config.alerting.external {
+        let selector: BTreeMap<&str, &str> = ext.rule_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let ns_selector: BTreeMap<&str, &str> =
+            ext.rule_namespace_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let selected = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| match r.origin {
+                Origin::PrometheusRule(i) => {
+                    let ro = &model.objects[i];
+                    let labels = ro.labels();
+                    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                        && ns_selector.get("kubernetes.io/metadata.name").is_none_or(|n| *n == ro.namespace())
+                }
+                _ => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let all: BTreeSet<usize> = (0..model.workloads.len()).collect();
+        let jobs = ext
+            .jobs
+            .iter()
+            .map(|j| Job {
+                name: j.clone(),
+                sources: BTreeSet::from([KSM, CADVISOR, TARGET]),
+                ksm_major: None,
+                targets: all.clone(),
+            })
+            .collect();
+        evaluators.push(Evaluator {
+            id: ext.name.clone(),
+            object: None,
+            workload: None,
+            jobs: Some(jobs),
+            rules: selected,
+            notify: Notify::Assumed,
+        });
+    }
+    // Rules that nothing in the input evaluates.
+    let loaded: BTreeSet<usize> = evaluators.iter().flat_map(|e| e.rules.iter().copied()).collect();
+    let operator_ps: Vec<&Object> =
+        model.workloads.iter().filter(|w| w.operator_prometheus).map(|w| &model.objects[w.object]).collect();
+    let mut unselected = Vec::new();
+    let mut unknown = Vec::new();
+    let judge_selection = !operator_ps.is_empty() && !assume_loaded;
+    if judge_selection {
+        // Every PrometheusRule, recording-only ones included: a recording rule nobody loads feeds nothing.
+        for (o, obj) in
+            model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "PrometheusRule"))
+        {
+            let held_by = |e: &Evaluator| e.rules.iter().any(|r| rules[*r].origin == Origin::PrometheusRule(o));
+            let selected_somewhere = evaluators.iter().any(held_by)
+                || operator_ps.iter().any(|p| {
+                    let spec = p.node.get("spec");
+                    object_selected(spec.and_then(|s| s.get("ruleSelector")), &obj.labels())
+                        && namespace_selected(
+                            model,
+                            spec.and_then(|s| s.get("ruleNamespaceSelector")),
+                            p.namespace(),
+                            obj.namespace(),
+                        )
+                });
+            if !selected_somewhere {
+                let labels = obj.labels();
+                let mut lacks: Vec<String> = operator_ps
+                    .iter()
+                    .flat_map(|p| missing_labels(p.node.path(&["spec", "ruleSelector"]), &labels))
+                    .collect();
+                lacks.dedup();
+                unselected.push((o, lacks));
+            }
+        }
+    }
+    for (i, r) in rules.iter().enumerate() {
+        if loaded.contains(&i) {
+            continue;
+        }
+        match r.origin {
+            Origin::PrometheusRule(_) if judge_selection => {}
+            Origin::ConfigMap { .. } => {}
+            _ => unknown.push(i),
+        }
+    }
+    let unknown_loaded = !unknown.is_empty() && !assume_loaded;
+    if !unknown.is_empty() {
+        evaluators.push(Evaluator {
+            id: "(evaluator not in the input)".into(),
+            object: None,
+            workload: None,
+            jobs: None,
+            rules: unknown,
+            notify: Notify::Assumed,
+        });
+    }
+    Found { evaluators, unselected, unknown_loaded }
+}
+
+fn has_alertmanagers(config: &Value) -> bool {
+    config.pointer("/alerting/alertmanagers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+}

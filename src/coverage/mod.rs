@@ -1,0 +1,321 @@
+//! Alert coverage: for each metering workload and failure mode (down, crash loop, OOM kill),
+//! which alert rules would fire, on which evaluator, and whether the alert can reach a person.
+
+pub mod evaluators;
+pub mod generate;
+pub mod notify;
+pub mod promql;
+pub mod rules;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::classify::Classification;
+use crate::config::Config;
+use crate::input::{Inputs, Span};
+use crate::knowledge::signals;
+use crate::model::references::services_selecting;
+use crate::model::{Model, Workload};
+use evaluators::{Evaluator, Notify};
+use promql::Selector;
+use rules::AlertRule;
+
+pub const MODES: [&str; 3] = ["down", "crashloop", "oom"];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Item {
+    pub alert: String,
+    pub rule_object: String,
+    pub evaluator: String,
+    /// Whether the alert reaches a receiver with an integration.
+    #[serde(skip)]
+    pub reaches: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkloadCoverage {
+    pub down: Vec<Item>,
+    pub crashloop: Vec<Item>,
+    pub oom: Vec<Item>,
+}
+
+impl WorkloadCoverage {
+    pub fn mode(&self, m: &str) -> &Vec<Item> {
+        match m {
+            "down" => &self.down,
+            "crashloop" => &self.crashloop,
+            _ => &self.oom,
+        }
+    }
+
+    fn mode_mut(&mut self, m: &str) -> &mut Vec<Item> {
+        match m {
+            "down" => &mut self.down,
+            "crashloop" => &mut self.crashloop,
+            _ => &mut self.oom,
+        }
+    }
+}
+
+/// What identifies a workload's series.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub pods: Vec<String>,
+    pub containers: Vec<String>,
+    pub services: Vec<String>,
+    pub available_can_fail: bool,
+}
+
+/// Deployment `Available` turns False only when availableReplicas < replicas - maxUnavailable.
+fn available_can_fail(w: &Workload<'_>, model: &Model<'_>) -> bool {
+    let node = model.objects[w.object].node;
+    let replicas = node.path(&["spec", "replicas"]).and_then(|n| n.as_str()?.parse::<i64>().ok()).unwrap_or(1);
+    let strategy = node.path(&["spec", "strategy"]);
+    if strategy.and_then(|s| s.str_at(&["type"])) == Some("Recreate") {
+        return replicas > 0;
+    }
+    let max_unavailable = match strategy
+        .and_then(|s| s.path(&["rollingUpdate", "maxUnavailable"]))
+        .and_then(|n| n.as_str())
+    {
+        Some(v) if v.ends_with('%') => v.trim_end_matches('%').parse::<i64>().map(|p| replicas * p / 100).unwrap_or(0),
+        Some(v) => v.parse::<i64>().unwrap_or(0),
+        None => replicas * 25 / 100,
+    };
+    replicas - max_unavailable.min(replicas) > 0
+}
+
+pub fn target(model: &Model<'_>, w: &Workload<'_>) -> Target {
+    let o = &model.objects[w.object];
+    let (kind, name) = if w.operator_prometheus {
+        ("StatefulSet".to_owned(), format!("prometheus-{}", o.id.name))
+    } else {
+        (o.id.kind.clone(), o.id.name.clone())
+    };
+    let pods = match kind.as_str() {
+        "Deployment" => vec![format!("{name}-7b9759bdfd-qz29f")],
+        "StatefulSet" => vec![format!("{name}-0")],
+        "CronJob" => vec![format!("{name}-29180160-x7k2p")],
+        "Pod" => vec![name.clone()],
+        _ => vec![format!("{name}-x7k2p")],
+    };
+    let mut containers: Vec<String> = w.running().map(|c| c.name.clone()).collect();
+    if w.operator_prometheus {
+        containers.push("prometheus".into());
+    }
+    Target {
+        available_can_fail: kind == "Deployment" && available_can_fail(w, model),
+        services: services_selecting(model, w).iter().map(|s| s.id.name.clone()).collect(),
+        namespace: o.namespace().to_owned(),
+        kind,
+        name,
+        pods,
+        containers,
+    }
+}
+
+fn identity_values(t: &Target, label: &str) -> Option<Vec<String>> {
+    let own = |k: &str| if t.kind == k { vec![t.name.clone()] } else { Vec::new() };
+    Some(match label {
+        "namespace" => vec![t.namespace.clone()],
+        "pod" => t.pods.clone(),
+        "container" => t.containers.clone(),
+        "service" => t.services.clone(),
+        "deployment" => own("Deployment"),
+        "statefulset" => own("StatefulSet"),
+        "daemonset" => own("DaemonSet"),
+        "cronjob" => own("CronJob"),
+        "job_name" => own("Job"),
+        _ => return None,
+    })
+}
+
+/// The matchers of a selector on identity labels can all hold for this workload.
+fn identity_admits(sel: &Selector, t: &Target) -> bool {
+    for label in
+        ["namespace", "pod", "container", "service", "deployment", "statefulset", "daemonset", "cronjob", "job_name"]
+    {
+        if !sel.constrains(label) {
+            continue;
+        }
+        let values = identity_values(t, label).unwrap_or_default();
+        let ok = if values.is_empty() { sel.admits(label, "") } else { values.iter().any(|v| sel.admits(label, v)) };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// The evaluator scrapes something under a `job` this selector accepts (unknown jobs: assume so).
+fn job_ok(sel: &Selector, e: &Evaluator, source: Option<&str>, target: Option<usize>) -> bool {
+    let Some(jobs) = &e.jobs else { return true };
+    jobs.iter().any(|j| {
+        sel.admits("job", &j.name)
+            && source.is_none_or(|s| j.sources.contains(s))
+            && target.is_none_or(|t| j.targets.contains(&t))
+    })
+}
+
+/// Can this selector return series on this evaluator at all?
+fn selector_possible(sel: &Selector, e: &Evaluator) -> bool {
+    if let Some(m) = sel.metric.as_deref()
+        && let Some(only) = signals().ksm_only.iter().find(|k| k.metric == m)
+        && let Some(jobs) = &e.jobs
+    {
+        let ok =
+            jobs.iter().any(|j| j.sources.contains(evaluators::KSM) && j.ksm_major.is_none_or(|v| v == only.major));
+        if !ok {
+            return false;
+        }
+    }
+    !sel.constrains("job") || job_ok(sel, e, None, None)
+}
+
+fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, e: &Evaluator) -> bool {
+    let Some(metric) = sel.metric.as_deref() else { return false };
+    let Some(signal) = signals().get(metric) else { return false };
+    let Some(values) = signal.modes.get(mode) else { return false };
+    if sel.in_absent && metric != "up" {
+        return false;
+    }
+    if !signal.kinds.is_empty() && !signal.kinds.contains(&t.kind) {
+        return false;
+    }
+    if signal.when.as_deref() == Some("available-condition-can-fail") && !t.available_can_fail {
+        return false;
+    }
+    if !values.iter().all(|(k, v)| sel.admits(k, v)) || !identity_admits(sel, t) {
+        return false;
+    }
+    match signal.source.as_str() {
+        "target" => job_ok(sel, e, Some(evaluators::TARGET), Some(wi)),
+        s => job_ok(sel, e, Some(if s == "cadvisor" { evaluators::CADVISOR } else { evaluators::KSM }), None),
+    }
+}
+
+fn alert_labels(r: &AlertRule, t: &Target) -> BTreeMap<String, String> {
+    let mut l = r.labels.clone();
+    l.insert("alertname".into(), r.alert.clone());
+    l.insert("namespace".into(), t.namespace.clone());
+    l
+}
+
+fn reaches(e: &Evaluator, labels: &BTreeMap<String, String>) -> bool {
+    match &e.notify {
+        Notify::Config(c) => notify::reaches_someone(&c.config, labels),
+        Notify::Assumed => true,
+        Notify::Nowhere(_) => false,
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub rules: Vec<AlertRule>,
+    pub evaluators: Vec<Evaluator>,
+    pub per_workload: BTreeMap<usize, WorkloadCoverage>,
+    /// Prometheus servers whose failure, in these modes, only they would report.
+    pub self_monitored: BTreeMap<usize, BTreeMap<&'static str, Vec<Item>>>,
+    pub unselected: Vec<(usize, Vec<String>)>,
+    pub unknown_loaded: bool,
+}
+
+pub fn analyze(
+    model: &Model<'_>,
+    inputs: &Inputs,
+    classes: &[Classification],
+    config: &Config,
+    assume_loaded: bool,
+) -> Analysis {
+    let rules = rules::extract(model, inputs);
+    let found = evaluators::find(model, classes, config, &rules, assume_loaded);
+    let mut per_workload = BTreeMap::new();
+    let mut self_monitored = BTreeMap::new();
+    for (wi, w) in model.workloads.iter().enumerate() {
+        if !classes[wi].metering {
+            continue;
+        }
+        let t = target(model, w);
+        let mut cov = WorkloadCoverage::default();
+        let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
+        for e in &found.evaluators {
+            let dead_mans_switch = e.rules.iter().any(|&ri| {
+                let r = &rules[ri];
+                r.parsed.as_ref().is_ok_and(promql::is_constant) && reaches(e, &alert_labels(r, &t))
+            });
+            for &ri in &e.rules {
+                let r = &rules[ri];
+                let Ok(expr) = &r.parsed else { continue };
+                if !promql::feasible(expr, &|s| selector_possible(s, e)) {
+                    continue;
+                }
+                let sels = promql::selectors(expr);
+                for mode in MODES {
+                    if !sels.iter().any(|s| covers(s, mode, &t, wi, e)) {
+                        continue;
+                    }
+                    let item = Item {
+                        alert: r.alert.clone(),
+                        rule_object: r.holder.clone(),
+                        evaluator: e.id.clone(),
+                        reaches: reaches(e, &alert_labels(r, &t)),
+                    };
+                    // A Prometheus that is down, crash-looping or OOM-killed evaluates nothing: it
+                    // cannot report itself, unless a dead man's switch is wired.
+                    if e.workload == Some(wi) && !dead_mans_switch {
+                        own.entry(mode).or_default().push(item);
+                        continue;
+                    }
+                    cov.mode_mut(mode).push(item);
+                }
+            }
+        }
+        for m in MODES {
+            let v = cov.mode_mut(m);
+            v.sort();
+            v.dedup();
+        }
+        own.retain(|m, _| cov.mode(m).is_empty());
+        if !own.is_empty() {
+            for items in own.values_mut() {
+                items.sort();
+                items.dedup();
+            }
+            self_monitored.insert(wi, own);
+        }
+        per_workload.insert(wi, cov);
+    }
+    Analysis {
+        rules,
+        evaluators: found.evaluators,
+        per_workload,
+        self_monitored,
+        unselected: found.unselected,
+        unknown_loaded: found.unknown_loaded,
+    }
+}
+
+/// Workloads whose every covering alert, for some mode, reaches no one: by evaluator.
+pub fn unrouted(a: &Analysis) -> BTreeMap<String, BTreeSet<(usize, &'static str)>> {
+    let mut out: BTreeMap<String, BTreeSet<(usize, &'static str)>> = BTreeMap::new();
+    for (&wi, cov) in &a.per_workload {
+        for m in MODES {
+            let items = cov.mode(m);
+            if !items.is_empty() && items.iter().all(|i| !i.reaches) {
+                for i in items {
+                    out.entry(i.evaluator.clone()).or_default().insert((wi, m));
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn workload_span(model: &Model<'_>, w: &Workload<'_>) -> Span {
+    let o = &model.objects[w.object];
+    o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span)
+}

@@ -1,0 +1,153 @@
+//! Alert rules from the input: PrometheusRule objects, rule files held in ConfigMaps, and plain
+//! rule files.
+
+use std::collections::BTreeMap;
+
+use promql_parser::parser::Expr;
+
+use crate::input::node::{Pos, Style};
+use crate::input::{Inputs, Node, SourceId, Span, yaml};
+use crate::model::{Model, ObjectId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Index of a `PrometheusRule` object.
+    PrometheusRule(usize),
+    /// A ConfigMap object and the data key that holds the rule file.
+    ConfigMap { object: usize, key: String },
+    /// A plain rule file given as input.
+    File(usize),
+}
+
+#[derive(Debug)]
+pub struct AlertRule {
+    pub alert: String,
+    pub expr: String,
+    pub parsed: Result<Expr, String>,
+    pub for_: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub origin: Origin,
+    /// Where the `expr` stands.
+    pub source: SourceId,
+    pub span: Span,
+    pub template: Option<String>,
+    pub object: Option<ObjectId>,
+    /// `namespace/name` of the object that holds the rule.
+    pub holder: String,
+}
+
+/// Maps positions inside a rule file embedded in a block scalar back to the manifest.
+#[derive(Clone, Copy)]
+struct Embedding {
+    line: u32,
+    col: u32,
+}
+
+impl Embedding {
+    fn map(&self, p: Pos) -> Pos {
+        Pos { line: self.line + p.line - 1, col: p.col + self.col }
+    }
+}
+
+/// Where a rule file stands: the object that holds it, and how its positions map to the manifest.
+struct Place<'p> {
+    origin: Origin,
+    source: SourceId,
+    template: Option<&'p str>,
+    object: Option<&'p ObjectId>,
+    holder: &'p str,
+    embed: Option<Embedding>,
+}
+
+fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place<'_>) {
+    let Place { origin, source, template, object, holder, embed } = place;
+    for g in root.get("groups").and_then(Node::as_seq).unwrap_or_default() {
+        for r in g.get("rules").and_then(Node::as_seq).unwrap_or_default() {
+            let Some(alert) = r.str_at(&["alert"]) else { continue };
+            let Some(expr_node) = r.get("expr") else { continue };
+            let expr = expr_node.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
+            let span = match embed {
+                Some(e) => Span { start: e.map(expr_node.span.start), end: e.map(expr_node.span.start) },
+                None => expr_node.span,
+            };
+            let labels = crate::model::string_map(r.get("labels"))
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            out.push(AlertRule {
+                alert: alert.to_owned(),
+                parsed: super::promql::parse(&expr),
+                expr,
+                for_: r.str_at(&["for"]).map(str::to_owned),
+                labels,
+                origin: origin.clone(),
+                source,
+                span,
+                template: template.map(str::to_owned),
+                object: object.cloned(),
+                holder: holder.to_owned(),
+            });
+        }
+    }
+}
+
+pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
+    let mut out = Vec::new();
+    for (i, o) in model.objects.iter().enumerate() {
+        let holder = format!("{}/{}", o.namespace(), o.id.name);
+        if o.is("monitoring.coreos.com", "PrometheusRule") {
+            if let Some(spec) = o.node.get("spec") {
+                let place = Place {
+                    origin: Origin::PrometheusRule(i),
+                    source: o.source,
+                    template: o.template,
+                    object: Some(&o.id),
+                    holder: &holder,
+                    embed: None,
+                };
+                push_groups(&mut out, spec, place);
+            }
+        } else if o.is("", "ConfigMap") {
+            for e in o.node.get("data").and_then(Node::as_map).unwrap_or_default() {
+                let Some(key) = e.key.as_str() else { continue };
+                let Some(text) = e.value.as_scalar() else { continue };
+                if !text.text.contains("groups") {
+                    continue;
+                }
+                let parsed = yaml::parse_stream(&text.text);
+                let Some(doc) = parsed.documents.first() else { continue };
+                if doc.root.get("groups").is_none() {
+                    continue;
+                }
+                // A block scalar's content starts on the next line, indented.
+                let embed = (text.style == Style::Block).then(|| {
+                    let line = e.value.span.start.line + 1;
+                    let src = inputs.sources[o.source].line(line);
+                    Embedding { line, col: (src.len() - src.trim_start().len()) as u32 }
+                });
+                let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
+                let place = Place {
+                    origin,
+                    source: o.source,
+                    template: o.template,
+                    object: Some(&o.id),
+                    holder: &holder,
+                    embed,
+                };
+                push_groups(&mut out, &doc.root, place);
+            }
+        }
+    }
+    for (i, f) in model.rule_files.iter().enumerate() {
+        let place = Place {
+            origin: Origin::File(i),
+            source: f.source,
+            template: None,
+            object: None,
+            holder: "rule file",
+            embed: None,
+        };
+        push_groups(&mut out, f.node, place);
+    }
+    out
+}

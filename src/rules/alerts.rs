@@ -1,0 +1,279 @@
+//! Alert coverage rules: would anyone be paged if a metering workload died, crash-looped or was
+//! OOM-killed? The analysis itself lives in `crate::coverage`.
+
+use super::{Context, Finding, Rule, Severity, rule};
+use crate::coverage::{self, Analysis, evaluators::Notify};
+
+rule!(
+    DOWN_UNCOVERED,
+    "alerts/down-uncovered",
+    Error,
+    "no alert fires when a metering workload is down",
+    "No alert rule that an evaluator in the input (or the config's alerting.external) loads would fire when \
+     this workload has no ready replica or its target is down. The incident's Prometheus was down for three \
+     days before anyone noticed. Add an alert on kube_deployment_status_replicas_available (or the StatefulSet \
+     and DaemonSet equivalents), loaded by a Prometheus other than the one watched; `meterguard alerts \
+     generate` writes one. Error for profiles marked critical, warning otherwise."
+);
+rule!(
+    CRASHLOOP_UNCOVERED,
+    "alerts/crashloop-uncovered",
+    Error,
+    "no alert fires when a metering workload crash-loops",
+    "A crash-looping pod keeps phase Running, so alerts on kube_pod_status_phase never see it, and a \
+     one-replica Deployment with maxUnavailable 1 keeps its Available condition True. Alert on \
+     kube_pod_container_status_waiting_reason{reason=\"CrashLoopBackOff\"} (kubernetes-mixin's \
+     KubePodCrashLooping) with matchers that admit this workload, on an evaluator that scrapes \
+     kube-state-metrics under the job the rule names."
+);
+rule!(
+    OOM_UNCOVERED,
+    "alerts/oom-uncovered",
+    Error,
+    "no alert fires when a metering workload is OOM-killed",
+    "Neither kube-prometheus-stack nor kubernetes-mixin ships an OOM alert. Alert on \
+     kube_pod_container_status_last_terminated_reason{reason=\"OOMKilled\"} with restarts, \
+     container_oom_events_total, or container_memory_working_set_bytes near the limit."
+);
+rule!(
+    SELF_MONITORED,
+    "alerts/self-monitored",
+    Error,
+    "a Prometheus is the only one that would report its own death",
+    "The only rules that cover this Prometheus being down are evaluated by the same Prometheus: when it dies, \
+     they die with it. Load a down alert for it on another Prometheus, or route an always-firing Watchdog \
+     alert to a dead man's switch receiver."
+);
+rule!(
+    RULE_NOT_SELECTED,
+    "alerts/rule-not-selected",
+    Error,
+    "no Prometheus in the input selects this PrometheusRule",
+    "prometheus-operator loads a PrometheusRule only when its labels match the Prometheus's ruleSelector and its \
+     namespace matches ruleNamespaceSelector; kube-prometheus-stack selects `release: <release>`. An \
+     unselected rule never runs. Add the labels named in the message."
+);
+rule!(
+    JOB_MISMATCH,
+    "alerts/job-mismatch",
+    Error,
+    "a rule filters on a job its evaluator never scrapes",
+    "The rule's selector requires a `job` label value that none of its evaluator's scrape jobs carries (for \
+     example kube-prometheus-stack rules with job=\"kube-state-metrics\" on a Prometheus that scrapes \
+     kube-state-metrics as kubernetes-service-endpoints), so it matches nothing and never fires. Fix the \
+     matcher or the scrape job's name."
+);
+rule!(
+    NO_NOTIFICATION_ROUTE,
+    "alerts/no-notification-route",
+    Warning,
+    "alerts about metering workloads reach no receiver",
+    "The alerts that cover a metering workload are evaluated by a Prometheus with no Alertmanager, or routed by \
+     the Alertmanager config to receivers with no integrations (kube-prometheus-stack's default `null`). They \
+     fire, and nobody is told. Route them to a receiver with a Slack, PagerDuty, email or webhook config."
+);
+rule!(
+    PROMQL_INVALID,
+    "alerts/promql-invalid",
+    Error,
+    "an alert expression is not valid PromQL",
+    "Prometheus rejects the whole rule file (prometheus-operator rejects the PrometheusRule), so none of its \
+     alerts run. Fix the expression; `promtool check rules` agrees."
+);
+rule!(
+    EVALUATOR_UNKNOWN,
+    "alerts/evaluator-unknown",
+    Info,
+    "alert rules whose evaluator is not in the input",
+    "No Prometheus in the input loads these rules, so meterguard assumes they are loaded by one outside it and \
+     that it scrapes what they need. Declare it in the config (alerting.external) to have its selectors and \
+     jobs checked, or pass --assume-rules-loaded to silence this."
+);
+
+pub static RULES: &[&Rule] = &[
+    &DOWN_UNCOVERED,
+    &CRASHLOOP_UNCOVERED,
+    &OOM_UNCOVERED,
+    &SELF_MONITORED,
+    &RULE_NOT_SELECTED,
+    &JOB_MISMATCH,
+    &NO_NOTIFICATION_ROUTE,
+    &PROMQL_INVALID,
+    &EVALUATOR_UNKNOWN,
+];
+
+fn rule_finding(
+    ctx: &Context<'_, '_>,
+    rule: &'static Rule,
+    r: &coverage::rules::AlertRule,
+    message: String,
+    help: String,
+) -> Finding {
+    Finding {
+        rule: rule.id,
+        severity: rule.severity,
+        message,
+        help,
+        object: r.object.clone(),
+        container: None,
+        source: Some(r.source),
+        file: ctx.inputs.sources[r.source].name.clone(),
+        span: r.span,
+        template: r.template.clone(),
+        suppressed: None,
+    }
+}
+
+fn object_finding(ctx: &Context<'_, '_>, rule: &'static Rule, object: usize, message: String, help: String) -> Finding {
+    let o = &ctx.model.objects[object];
+    let span = o
+        .node
+        .path(&["metadata", "labels"])
+        .map(|n| n.span)
+        .or_else(|| o.node.path(&["metadata", "name"]).map(|n| n.span))
+        .unwrap_or(o.node.span);
+    Finding {
+        rule: rule.id,
+        severity: rule.severity,
+        message,
+        help,
+        object: Some(o.id.clone()),
+        container: None,
+        source: Some(o.source),
+        file: ctx.inputs.sources[o.source].name.clone(),
+        span,
+        template: o.template.map(str::to_owned),
+        suppressed: None,
+    }
+}
+
+pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
+    for r in &a.rules {
+        if let Err(e) = &r.parsed {
+            out.push(rule_finding(
+                ctx,
+                &PROMQL_INVALID,
+                r,
+                format!("alert {}: invalid PromQL: {}", r.alert, e.lines().next().unwrap_or(e)),
+                "fix the expression; Prometheus rejects the whole rule file".into(),
+            ));
+        }
+    }
+    for (wi, cov) in &a.per_workload {
+        let w = &ctx.model.workloads[*wi];
+        let profile = ctx.classes[*wi].profile.as_deref().and_then(|p| ctx.profiles.get(p));
+        let severity = if profile.is_some_and(|p| p.critical) { Severity::Error } else { Severity::Warning };
+        let name = ctx.model.objects[w.object].id.display();
+        let span = coverage::workload_span(ctx.model, w);
+        let own = a.self_monitored.get(wi);
+        if let Some(own) = own {
+            let modes: Vec<&str> = own.keys().copied().collect();
+            let mut alerts: Vec<&str> = own.values().flatten().map(|i| i.alert.as_str()).collect();
+            alerts.sort();
+            alerts.dedup();
+            out.push(ctx.finding(
+                &SELF_MONITORED,
+                w,
+                None,
+                span,
+                format!(
+                    "{name} failing ({}) is covered only by rules it evaluates itself ({})",
+                    modes.join(", "),
+                    alerts.join(", ")
+                ),
+                "load alerts for it on another Prometheus, or route a Watchdog alert to a dead man's switch".into(),
+            ));
+        }
+        for (mode, rule, what) in [
+            ("down", &DOWN_UNCOVERED, "is down (no ready replica)"),
+            ("crashloop", &CRASHLOOP_UNCOVERED, "crash-loops"),
+            ("oom", &OOM_UNCOVERED, "is OOM-killed"),
+        ] {
+            if !cov.mode(mode).is_empty() || own.is_some_and(|o| o.contains_key(mode)) {
+                continue;
+            }
+            out.push(ctx.finding(rule, w, None, span,
+                format!("no alert fires when {name} {what}"),
+                "`meterguard alerts generate` writes a PrometheusRule that covers it; load it on a Prometheus that scrapes kube-state-metrics and routes to a real receiver".into())
+                .with_severity(severity));
+        }
+    }
+    for (object, lacks) in &a.unselected {
+        let o = &ctx.model.objects[*object];
+        let lacks = if lacks.is_empty() {
+            "a namespace the ruleNamespaceSelector accepts".to_owned()
+        } else {
+            lacks.join(", ")
+        };
+        out.push(object_finding(
+            ctx,
+            &RULE_NOT_SELECTED,
+            *object,
+            format!("PrometheusRule {} is selected by no Prometheus in the input; it lacks {lacks}", o.id.name),
+            format!("add the labels ({lacks}) so the Prometheus's ruleSelector picks it up"),
+        ));
+    }
+    for e in &a.evaluators {
+        let Some(jobs) = &e.jobs else { continue };
+        for &ri in &e.rules {
+            let r = &a.rules[ri];
+            let Ok(expr) = &r.parsed else { continue };
+            let bad = coverage::promql::selectors(expr)
+                .into_iter()
+                .find(|s| !s.in_absent && s.constrains("job") && !jobs.iter().any(|j| s.admits("job", &j.name)));
+            if let Some(s) = bad {
+                let wanted: Vec<String> =
+                    s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
+                let have: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+                out.push(rule_finding(
+                    ctx,
+                    &JOB_MISMATCH,
+                    r,
+                    format!(
+                        "alert {} on {} selects job {} , which {} never scrapes",
+                        r.alert,
+                        e.id,
+                        wanted.join("|"),
+                        e.id
+                    ),
+                    format!("its scrape jobs are: {}", have.join(", ")),
+                ));
+            }
+        }
+    }
+    for (eval_id, affected) in coverage::unrouted(a) {
+        let Some(e) = a.evaluators.iter().find(|e| e.id == eval_id) else { continue };
+        let what: Vec<String> = affected
+            .iter()
+            .map(|(wi, m)| format!("{} ({m})", ctx.model.objects[ctx.model.workloads[*wi].object].id.name))
+            .collect();
+        let (object, why) = match &e.notify {
+            Notify::Config(c) => {
+                (Some(c.object), "its Alertmanager routes them only to receivers with no integrations".to_owned())
+            }
+            Notify::Nowhere(why) => (e.object, why.clone()),
+            Notify::Assumed => continue,
+        };
+        let Some(object) = object else { continue };
+        out.push(object_finding(
+            ctx,
+            &NO_NOTIFICATION_ROUTE,
+            object,
+            format!("alerts evaluated by {eval_id} about {} reach nobody: {why}", what.join(", ")),
+            "route them to a receiver with a Slack, PagerDuty, email or webhook config".into(),
+        ));
+    }
+    if a.unknown_loaded
+        && let Some(r) =
+            a.evaluators.iter().filter(|e| e.object.is_none() && e.jobs.is_none()).flat_map(|e| e.rules.iter()).next()
+    {
+        let r = &a.rules[*r];
+        out.push(rule_finding(
+            ctx,
+            &EVALUATOR_UNKNOWN,
+            r,
+            "alert rules in the input are evaluated by no Prometheus in it; they are assumed to be loaded".into(),
+            "declare the evaluator in .meterguard.yaml (alerting.external), or pass --assume-rules-loaded".into(),
+        ));
+    }
+}

@@ -1,0 +1,187 @@
+//! Alert coverage on the real renders: who would be paged when a metering workload fails.
+
+mod common;
+use common::*;
+
+fn cov(v: &serde_json::Value, name: &str, mode: &str) -> Vec<String> {
+    let w = v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["object"]["name"] == name)
+        .unwrap_or_else(|| panic!("{name}"));
+    w["coverage"][mode]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name} has coverage"))
+        .iter()
+        .map(|i| i["alert"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn corpus(name: &str) -> String {
+    std::fs::read_to_string(root().join("tests/fixtures/corpus").join(name)).unwrap()
+}
+
+fn check_text(text: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(&dir, "input.yaml", text);
+    let mut args = vec!["check", "--format", "json", f.as_str()];
+    args.extend_from_slice(extra);
+    json(&meterguard(&args))
+}
+
+const KUBECOST: [&str; 3] = ["kubecost-cost-analyzer", "kubecost-forecasting", "kubecost-prometheus-server"];
+
+#[test]
+fn stock_kubecost_is_uncovered_on_all_three_modes() {
+    let (_, v) = check_json("tests/fixtures/corpus/kubecost-2.3.3-default.yaml");
+    for name in KUBECOST {
+        for mode in ["down", "crashloop", "oom"] {
+            assert!(cov(&v, name, mode).is_empty(), "{name} {mode}");
+        }
+    }
+    let prom: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["object"]["name"] == "kubecost-prometheus-server" && f["rule"].as_str().unwrap().ends_with("-uncovered")
+        })
+        .collect();
+    assert_eq!(prom.len(), 3);
+    assert!(prom.iter().all(|f| f["severity"] == "error"), "the metering Prometheus is critical");
+    assert_eq!(prom[0]["line"], 24000, "points at the workload's name");
+}
+
+#[test]
+fn kube_prometheus_stack_covers_crashloop_and_down_but_notifies_nobody() {
+    let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml")), &[]);
+    for name in KUBECOST {
+        assert!(cov(&v, name, "crashloop").contains(&"KubePodCrashLooping".to_owned()), "{name}");
+        assert!(cov(&v, name, "down").contains(&"KubeDeploymentReplicasMismatch".to_owned()), "{name}");
+        assert!(cov(&v, name, "oom").is_empty(), "kube-prometheus-stack ships no OOM alert");
+    }
+    let item = &v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["object"]["name"] == "kubecost-cost-analyzer")
+        .unwrap()["coverage"]["crashloop"][0];
+    assert_eq!(item["evaluator"], "monitoring/kps-kube-prometheus-stack-prometheus");
+    assert!(item["rule_object"].as_str().unwrap().starts_with("monitoring/kps-kube-prometheus-stack-"));
+    // The Progressing condition never turns false for a crash, so KubeDeploymentRolloutStuck is no signal.
+    assert!(!cov(&v, "kubecost-prometheus-server", "down").contains(&"KubeDeploymentRolloutStuck".to_owned()));
+    let route = &findings(&v, "alerts/no-notification-route")[0];
+    assert_eq!(route["object"]["kind"], "Secret");
+    assert!(route["message"].as_str().unwrap().contains("kubecost-prometheus-server"));
+    assert!(findings(&v, "alerts/rule-not-selected").is_empty());
+    assert!(findings(&v, "alerts/job-mismatch").is_empty());
+}
+
+#[test]
+fn rules_without_the_release_label_are_not_selected() {
+    let kps: Vec<String> = corpus("kps-default.yaml")
+        .split("\n---\n")
+        .map(|doc| {
+            if doc.contains("kind: PrometheusRule") {
+                doc.lines()
+                    .filter(|l| l.trim() != "release: kps" && l.trim() != "release: \"kps\"")
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else {
+                doc.to_owned()
+            }
+        })
+        .collect();
+    let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &kps.join("\n---\n")), &[]);
+    let unselected = findings(&v, "alerts/rule-not-selected");
+    assert!(unselected.len() > 20, "{}", unselected.len());
+    assert!(unselected[0]["message"].as_str().unwrap().contains("lacks release: kps"));
+    assert!(cov(&v, "kubecost-cost-analyzer", "crashloop").is_empty());
+}
+
+#[test]
+fn narrowed_app_namespaces_exclude_kubecost() {
+    let kps = corpus("kps-default.yaml").replace(r#"namespace=~".*""#, r#"namespace=~"kube-system|monitoring""#);
+    let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &kps), &[]);
+    for name in KUBECOST {
+        assert!(cov(&v, name, "crashloop").is_empty(), "{name}");
+    }
+    assert_eq!(findings(&v, "alerts/crashloop-uncovered").len(), 3);
+}
+
+#[test]
+fn the_incident_teams_alerts_are_judged() {
+    let input = corpus("kubecost-2.3.3-default.yaml")
+        + "\n---\n"
+        + &std::fs::read_to_string(root().join("tests/fixtures/alerts/lepton-alerts.yaml")).unwrap();
+    let cfg = root().join("tests/fixtures/alerts/external.meterguard.yaml");
+    let v = check_text(&input, &["--config", &cfg.to_string_lossy()]);
+    // A crash-looping pod stays Running: the phase alert never sees a crash loop.
+    for name in KUBECOST {
+        assert!(!cov(&v, name, "crashloop").contains(&"SystemPodsNotReady".to_owned()), "{name}");
+        assert!(cov(&v, name, "down").contains(&"SystemPodsNotReady".to_owned()), "{name}");
+        assert!(cov(&v, name, "oom").contains(&"MemoryNearLimit".to_owned()), "{name}");
+    }
+    // One replica with maxUnavailable 1: the Available condition never turns False.
+    assert!(cov(&v, "kubecost-cost-analyzer", "crashloop").is_empty());
+    assert_eq!(findings(&v, "alerts/crashloop-uncovered").len(), 1);
+    // Recreate: Available does turn False, so the condition alert works there.
+    assert!(cov(&v, "kubecost-prometheus-server", "crashloop").contains(&"SystemDeploymentNotReady".to_owned()));
+    assert_eq!(cov(&v, "kubecost-prometheus-server", "down")[0], "SystemDeploymentNotReady");
+    assert!(findings(&v, "alerts/evaluator-unknown").is_empty(), "the config names the evaluator");
+}
+
+#[test]
+fn a_prometheus_watching_itself_is_self_monitored() {
+    let rules = "alerting_rules.yml: |\n    groups:\n    - name: self\n      rules:\n      - alert: KubecostPrometheusDown\n        expr: kube_deployment_status_replicas_available{namespace=\"kubecost\", deployment=\"kubecost-prometheus-server\"} < 1\n        for: 5m\n";
+    let text = corpus("kubecost-2.3.3-default.yaml").replacen("alerting_rules.yml: |\n    {}\n", rules, 1);
+    let v = check_text(&text, &[]);
+    let f = &findings(&v, "alerts/self-monitored")[0];
+    assert_eq!(f["object"]["name"], "kubecost-prometheus-server");
+    assert!(f["message"].as_str().unwrap().contains("KubecostPrometheusDown"));
+    assert!(cov(&v, "kubecost-prometheus-server", "down").is_empty());
+    let route = &findings(&v, "alerts/no-notification-route");
+    assert!(route.is_empty(), "self-coverage is not coverage, so nothing is listed as unrouted");
+}
+
+#[test]
+fn invalid_promql_is_located() {
+    let (_, v) = check_json("tests/fixtures/alerts/broken-rules.yaml");
+    let bad = findings(&v, "alerts/promql-invalid");
+    let lines: Vec<u64> = bad.iter().map(|f| f["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![5, 7, 11]);
+    assert_eq!(findings(&v, "alerts/evaluator-unknown").len(), 1);
+}
+
+#[test]
+fn generated_alerts_give_full_coverage() {
+    for inputs in [vec!["kubecost-2.3.3-default.yaml"], vec!["kubecost-2.3.3-default.yaml", "kps-default.yaml"]] {
+        let text = inputs.iter().map(|f| corpus(f)).collect::<Vec<_>>().join("\n---\n");
+        let dir = tempfile::tempdir().unwrap();
+        let input = write(&dir, "input.yaml", &text);
+        let out = meterguard(&["alerts", "generate", &input]);
+        assert!(out.status.success());
+        let generated = String::from_utf8(out.stdout).unwrap();
+        assert!(generated.contains("kind: PrometheusRule"));
+        if inputs.len() == 2 {
+            assert!(generated.contains("release: \"kps\""), "labelled for the selecting Prometheus");
+            assert!(generated.contains("job=\"kube-state-metrics\""));
+        }
+        let gen_file = write(&dir, "generated.yaml", &generated);
+        let v = json(&meterguard(&["check", "--format", "json", "--assume-rules-loaded", &input, &gen_file]));
+        for name in KUBECOST {
+            for mode in ["down", "crashloop", "oom"] {
+                assert!(!cov(&v, name, mode).is_empty(), "{inputs:?}: {name} {mode} covered by the generated rules");
+            }
+        }
+        assert!(v["findings"].as_array().unwrap().iter().all(|f| !f["rule"].as_str().unwrap().ends_with("-uncovered")));
+        assert!(findings(&v, "alerts/promql-invalid").is_empty());
+    }
+}
