@@ -141,7 +141,11 @@ fn fail_on_thresholds() {
     let p = "tests/fixtures/rules/probes-good.yaml";
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "rules:\n  alerts/down-uncovered: info\n  alerts/crashloop-uncovered: info\n  alerts/oom-uncovered: info\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "rules:\n  alerts/down-uncovered: info\n  alerts/crashloop-uncovered: info\n  alerts/oom-uncovered: info\n",
+    )
+    .unwrap();
     let cfg = cfg.to_string_lossy();
     assert_eq!(meterguard(&["check", p, "--config", &cfg, "--fail-on", "info"]).status.code(), Some(1));
     assert_eq!(meterguard(&["check", p, "--config", &cfg, "--fail-on", "warning"]).status.code(), Some(0));
