@@ -1,11 +1,13 @@
 //! The `check` pipeline: input -> model -> classify -> rules -> one report.
 
+use std::collections::BTreeMap;
+
 use crate::classify::{self, Classification};
 use crate::config::load::Loaded;
 use crate::coverage::{self, WorkloadCoverage};
-use crate::input::SourceId;
-use crate::input::{Inputs, Span};
-use crate::model::{self, ModelProblem, ObjectId};
+use crate::input::{Inputs, SourceId, Span};
+use crate::knowledge::Profile;
+use crate::model::{self, Model, ModelProblem, ObjectId};
 use crate::rules::{self, Context, Finding, Severity};
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,35 @@ impl Report<'_> {
     }
 }
 
+/// Everything the rules read about one input (or one side of a diff).
+pub struct Analysis<'a> {
+    pub model: Model<'a>,
+    pub classes: Vec<Classification>,
+    pub profiles: BTreeMap<String, Profile>,
+    pub coverage: coverage::Analysis,
+}
+
+impl<'a> Analysis<'a> {
+    pub fn context<'m>(&'m self, inputs: &'a Inputs, opts: &'m Options) -> Context<'m, 'a> {
+        Context {
+            inputs,
+            model: &self.model,
+            classes: &self.classes,
+            config: &opts.config.config,
+            profiles: &self.profiles,
+        }
+    }
+}
+
+pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -> bool) -> Analysis<'a> {
+    let model = model::build_from(inputs, &opts.namespace, take);
+    let config = &opts.config.config;
+    let classes = classify::classify(&model, config);
+    let profiles = crate::config::effective_profiles(config);
+    let coverage = coverage::analyze(&model, inputs, &classes, config, opts.assume_rules_loaded);
+    Analysis { model, classes, profiles, coverage }
+}
+
 fn rule_severity(id: &str) -> Severity {
     rules::find(id).map(|r| r.severity).unwrap_or(Severity::Error)
 }
@@ -92,32 +123,12 @@ fn from_model_problem(inputs: &Inputs, p: ModelProblem) -> Finding {
     }
 }
 
-/// For `alerts generate`: a PrometheusRule covering what nothing covers.
-pub fn generate_alerts(inputs: &Inputs, opts: &Options) -> Option<String> {
-    let model = model::build(inputs, &opts.namespace);
-    let config = &opts.config.config;
-    let classes = classify::classify(&model, config);
-    let analysis = coverage::analyze(&model, inputs, &classes, config, opts.assume_rules_loaded);
-    coverage::generate::prometheus_rule(&model, &analysis)
-}
-
-/// For `explain sizing/memory-below-floor`: the Prometheus floor arithmetic of each metering Prometheus.
-pub fn sizing_arithmetic(inputs: &Inputs, opts: &Options) -> Vec<(ObjectId, String)> {
-    let model = model::build(inputs, &opts.namespace);
-    let config = &opts.config.config;
-    let classes = classify::classify(&model, config);
-    let profiles = crate::config::effective_profiles(config);
-    let ctx = Context { inputs, model: &model, classes: &classes, config, profiles: &profiles };
-    ctx.metering()
-        .filter(|(_, _, p)| p.memory_model.as_deref() == Some("prometheus"))
-        .map(|(w, _, _)| (model.objects[w.object].id.clone(), rules::sizing::prometheus_floor(&ctx, w).arithmetic))
-        .collect()
-}
-
-pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
+/// Every finding of one analysed input, before suppressions and sorting.
+pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn(SourceId) -> bool) -> Vec<Finding> {
     let mut findings: Vec<Finding> = inputs
         .problems
         .iter()
+        .filter(|p| p.source.is_none_or(take))
         .map(|p| Finding {
             rule: p.rule,
             severity: rule_severity(p.rule),
@@ -132,29 +143,52 @@ pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
             suppressed: None,
         })
         .collect();
-    let model = model::build(inputs, &opts.namespace);
-    let config = &opts.config.config;
-    let classes = classify::classify(&model, config);
-    let profiles = crate::config::effective_profiles(config);
-    let ctx = Context { inputs, model: &model, classes: &classes, config, profiles: &profiles };
-    findings.extend(model.problems.iter().cloned().map(|p| from_model_problem(inputs, p)));
+    let ctx = a.context(inputs, opts);
+    findings.extend(a.model.problems.iter().cloned().map(|p| from_model_problem(inputs, p)));
     rules::schema::check(&ctx, &mut findings);
     findings.extend(rules::run(&ctx));
-    let mut analysis = coverage::analyze(&model, inputs, &classes, config, opts.assume_rules_loaded);
-    rules::alerts::check(&ctx, &analysis, &mut findings);
-    crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &model, inputs, opts.today);
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    rules::alerts::check(&ctx, &a.coverage, &mut findings);
+    findings
+}
+
+/// Applies suppressions, sorts, and builds the report.
+pub fn finish<'a>(inputs: &'a Inputs, a: &Analysis<'_>, mut findings: Vec<Finding>, opts: &Options) -> Report<'a> {
+    crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &a.model, inputs, opts.today);
+    findings.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
     findings.dedup();
-    let workloads = model
+    let workloads = a
+        .model
         .workloads
         .iter()
-        .zip(classes)
+        .zip(&a.classes)
         .enumerate()
         .map(|(i, (w, class))| WorkloadVerdict {
-            object: model.objects[w.object].id.clone(),
-            class,
-            coverage: analysis.per_workload.remove(&i),
+            object: a.model.objects[w.object].id.clone(),
+            class: class.clone(),
+            coverage: a.coverage.per_workload.get(&i).cloned(),
         })
         .collect();
-    Report { inputs, findings, workloads, objects: model.objects.len() }
+    Report { inputs, findings, workloads, objects: a.model.objects.len() }
+}
+
+pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
+    let a = analyze(inputs, opts, &|_| true);
+    let f = findings(inputs, &a, opts, &|_| true);
+    finish(inputs, &a, f, opts)
+}
+
+/// For `alerts generate`: a PrometheusRule covering what nothing covers.
+pub fn generate_alerts(inputs: &Inputs, opts: &Options) -> Option<String> {
+    let a = analyze(inputs, opts, &|_| true);
+    coverage::generate::prometheus_rule(&a.model, &a.coverage)
+}
+
+/// For `explain sizing/memory-below-floor`: the Prometheus floor arithmetic of each metering Prometheus.
+pub fn sizing_arithmetic(inputs: &Inputs, opts: &Options) -> Vec<(ObjectId, String)> {
+    let a = analyze(inputs, opts, &|_| true);
+    let ctx = a.context(inputs, opts);
+    ctx.metering()
+        .filter(|(_, _, p)| p.memory_model.as_deref() == Some("prometheus"))
+        .map(|(w, _, _)| (a.model.objects[w.object].id.clone(), rules::sizing::prometheus_floor(&ctx, w).arithmetic))
+        .collect()
 }

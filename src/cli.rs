@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Check rendered manifests (files, directories, `-` for stdin).
     Check(CheckArgs),
+    /// Compare an old render with a new one: the changes that matter, with findings at their lines.
+    Diff(DiffArgs),
     /// List every rule with its default severity and summary.
     Rules {
         #[arg(long, value_enum, default_value_t = ListFormat::Human)]
@@ -73,9 +75,27 @@ pub enum AlertsCommand {
 }
 
 #[derive(Args, Debug)]
-pub struct CheckArgs {
-    /// Files, directories (recursive: *.yaml, *.yml, *.json) or `-` for stdin. Default: stdin when it is not a terminal.
-    pub paths: Vec<String>,
+pub struct DiffArgs {
+    /// The running release (`helm get manifest`): a file, a directory, or `-`.
+    pub old: String,
+    /// The new render (`helm template`): a file, a directory, or `-`.
+    pub new: String,
+    /// Lines of context around each change.
+    #[arg(long, default_value_t = 3)]
+    pub context: usize,
+    /// Show every changed object, not only metering workloads and what they depend on.
+    #[arg(long)]
+    pub all: bool,
+    /// Show release noise (helm.sh/chart and version labels, checksum annotations).
+    #[arg(long)]
+    pub show_noise: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Options that `check` and `diff` share.
+#[derive(Args, Debug)]
+pub struct Common {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Exit 1 when a finding at or above this severity remains [default: the config's fail_on, else error].
@@ -87,6 +107,9 @@ pub struct CheckArgs {
     /// Namespace of objects that name none (Helm's release namespace).
     #[arg(long, short = 'n', default_value = "default")]
     pub namespace: String,
+    /// Target Kubernetes version (1.NN) for API removal checks [default: the config's kube_version, else 1.37].
+    #[arg(long)]
+    pub kube_version: Option<String>,
     /// Stop reading an input past this many bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
     pub max_input_bytes: u64,
@@ -97,10 +120,22 @@ pub struct CheckArgs {
     pub assume_rules_loaded: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files, directories (recursive: *.yaml, *.yml, *.json) or `-` for stdin. Default: stdin when it is not a terminal.
+    pub paths: Vec<String>,
+    /// The running release to compare with: adds the change findings of `diff`.
+    #[arg(long)]
+    pub base: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,
+    Markdown,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +182,7 @@ fn use_color(c: Color) -> bool {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => run_check(args),
+        Command::Diff(args) => run_diff(args),
         Command::Rules { format } => {
             print(&rules_list(format));
             0
@@ -240,6 +276,64 @@ fn print(s: &str) {
     let _ = out.flush();
 }
 
+/// Config, inputs and options shared by `check` and `diff`: the old side's paths (if any) are read first.
+struct Prepared {
+    inputs: Inputs,
+    opts: Options,
+    fail_on: FailOn,
+    split: usize,
+}
+
+fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Prepared> {
+    let config_path = common.config.clone().or_else(|| {
+        let cwd = std::env::current_dir().ok()?;
+        load::discover(&cwd).map(|p| p.to_string_lossy().into_owned())
+    });
+    let mut loaded = load_config(config_path.as_deref())?;
+    if let Some(v) = &common.kube_version {
+        if crate::knowledge::kube_minor(v).is_none() {
+            eprintln!("meterguard: --kube-version {v}: expected 1.NN");
+            return None;
+        }
+        loaded.config.kube_version = Some(v.clone());
+    }
+    let mut inputs = Inputs::default();
+    if let Some(old) = old {
+        inputs.extend_paths(old, common.max_input_bytes);
+    }
+    let split = inputs.sources.len();
+    inputs.extend_paths(new, common.max_input_bytes);
+    let config_source = loaded.file.as_deref().map(|f| inputs.add_source_only(f, &loaded.text));
+    let fail_on = common.fail_on.unwrap_or(match loaded.config.fail_on {
+        Some(FailOnSetting::Warning) => FailOn::Warning,
+        Some(FailOnSetting::Info) => FailOn::Info,
+        Some(FailOnSetting::Never) => FailOn::Never,
+        Some(FailOnSetting::Error) | None => FailOn::Error,
+    });
+    let opts = Options {
+        namespace: common.namespace.clone(),
+        config: loaded,
+        config_source,
+        assume_rules_loaded: common.assume_rules_loaded,
+        ..Options::default()
+    };
+    Some(Prepared { inputs, opts, fail_on, split })
+}
+
+fn exit_status(report: &check::Report<'_>, fail_on: FailOn) -> i32 {
+    if report.has_input_errors() {
+        return 2;
+    }
+    match (fail_on.threshold(), report.worst()) {
+        (Some(t), Some(w)) if w >= t => 1,
+        _ => 0,
+    }
+}
+
+fn style(common: &Common) -> report::human::Style {
+    report::human::Style { color: use_color(common.color), width: 100 }
+}
+
 fn run_check(args: CheckArgs) -> i32 {
     let mut paths = args.paths.clone();
     if paths.is_empty() {
@@ -251,41 +345,43 @@ fn run_check(args: CheckArgs) -> i32 {
         }
         paths.push("-".into());
     }
-    let config_path = args.config.clone().or_else(|| {
-        let cwd = std::env::current_dir().ok()?;
-        load::discover(&cwd).map(|p| p.to_string_lossy().into_owned())
-    });
-    let Some(loaded) = load_config(config_path.as_deref()) else { return 2 };
-    let mut inputs = Inputs::read_paths(&paths, args.max_input_bytes);
-    let config_source = loaded.file.as_deref().map(|f| inputs.add_source_only(f, &loaded.text));
-    let fail_on = args.fail_on.unwrap_or(match loaded.config.fail_on {
-        Some(FailOnSetting::Warning) => FailOn::Warning,
-        Some(FailOnSetting::Info) => FailOn::Info,
-        Some(FailOnSetting::Never) => FailOn::Never,
-        Some(FailOnSetting::Error) | None => FailOn::Error,
-    });
-    let opts = Options {
-        namespace: args.namespace.clone(),
-        config: loaded,
-        config_source,
-        assume_rules_loaded: args.assume_rules_loaded,
-        ..Options::default()
+    let base = args.base.clone().map(|b| vec![b]);
+    let Some(p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
+    let diffed;
+    let checked;
+    let report = if base.is_some() {
+        diffed = crate::diff::run(&p.inputs, p.split, &p.opts);
+        &diffed.check
+    } else {
+        checked = check::run(&p.inputs, &p.opts);
+        &checked
     };
-    let report = check::run(&inputs, &opts);
-    let text = match args.format {
-        Format::Human => {
-            report::human::render(&report, &report::human::Style { color: use_color(args.color), width: 100 })
-        }
-        Format::Json => report::json::render(&report),
+    let text = match args.common.format {
+        Format::Human => report::human::render(report, &style(&args.common)),
+        Format::Json => report::json::render(report),
+        Format::Markdown => report::markdown::render(report),
     };
     print(&text);
-    if report.has_input_errors() {
+    exit_status(report, p.fail_on)
+}
+
+fn run_diff(args: DiffArgs) -> i32 {
+    if args.old == "-" && args.new == "-" {
+        eprintln!("meterguard: only one of OLD and NEW can be `-`");
         return 2;
     }
-    match (fail_on.threshold(), report.worst()) {
-        (Some(t), Some(w)) if w >= t => 1,
-        _ => 0,
-    }
+    let Some(p) = prepare(&args.common, Some(std::slice::from_ref(&args.old)), std::slice::from_ref(&args.new)) else {
+        return 2;
+    };
+    let d = crate::diff::run(&p.inputs, p.split, &p.opts);
+    let settings = report::annotate::Settings { context: args.context, show_noise: args.show_noise, split: p.split };
+    let text = match args.common.format {
+        Format::Human => report::human::render_diff(&d, &settings, args.all, &style(&args.common)),
+        Format::Json => report::json::render_diff(&d, args.all, args.show_noise),
+        Format::Markdown => report::markdown::render_diff(&d, &settings, args.all),
+    };
+    print(&text);
+    exit_status(&d.check, p.fail_on)
 }
 
 fn init(dir: &str, force: bool) -> i32 {

@@ -7,6 +7,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod coverage;
+pub mod diff;
 pub mod input;
 pub mod knowledge;
 pub mod model;

@@ -1,6 +1,7 @@
 //! Step 1 of the pipeline: paths and stdin -> sources -> YAML documents with positions.
 
 pub mod node;
+pub mod redact;
 pub mod source;
 pub mod yaml;
 
@@ -87,19 +88,21 @@ impl Inputs {
     /// Reads every path: files, directories (recursively, `*.yaml`, `*.yml`, `*.json`) and `-` for stdin.
     pub fn read_paths(paths: &[String], max_bytes: u64) -> Inputs {
         let mut inputs = Inputs::default();
+        inputs.extend_paths(paths, max_bytes);
+        inputs
+    }
+
+    /// Reads more paths into the same set of sources (the new side of a diff after the old).
+    pub fn extend_paths(&mut self, paths: &[String], max_bytes: u64) {
         for p in paths {
             if p == "-" {
-                inputs.read_stdin(max_bytes);
-                continue;
-            }
-            let path = Path::new(p);
-            if path.is_dir() {
-                inputs.read_dir(p, max_bytes);
+                self.read_stdin(max_bytes);
+            } else if Path::new(p).is_dir() {
+                self.read_dir(p, max_bytes);
             } else {
-                inputs.read_file(p, max_bytes);
+                self.read_file(p, max_bytes);
             }
         }
-        inputs
     }
 
     pub fn read_stdin(&mut self, max_bytes: u64) {

@@ -9,6 +9,72 @@ use serde::Deserialize;
 
 const CATALOGUE: &str = include_str!("../../knowledge/catalogue.yaml");
 const SIGNALS: &str = include_str!("../../knowledge/signals.yaml");
+const API_REMOVALS: &str = include_str!("../../knowledge/api-removals.yaml");
+const IMAGE_MAJORS: &str = include_str!("../../knowledge/image-majors.yaml");
+
+/// The Kubernetes version checks assume when neither `--kube-version` nor the config names one:
+/// the newest that k8s-openapi's `latest` feature describes.
+pub const DEFAULT_KUBE_VERSION: &str = "1.37";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiRemoval {
+    pub api: String,
+    pub kinds: Vec<String>,
+    pub deprecated: String,
+    pub removed: String,
+    pub replacement: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ApiRemovals {
+    apis: Vec<ApiRemoval>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlagNote {
+    pub flag: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImageMajor {
+    pub component: String,
+    pub from: u32,
+    pub to: u32,
+    pub source: String,
+    pub removed_flags: Vec<FlagNote>,
+    pub removed_feature_flags: Vec<FlagNote>,
+    pub behaviours: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ImageMajors {
+    images: Vec<ImageMajor>,
+}
+
+/// The minor version of `1.NN`.
+pub fn kube_minor(v: &str) -> Option<u32> {
+    v.trim().trim_start_matches('v').strip_prefix("1.")?.split('.').next()?.parse().ok()
+}
+
+pub fn api_removals() -> &'static [ApiRemoval] {
+    static CELL: OnceLock<Vec<ApiRemoval>> = OnceLock::new();
+    CELL.get_or_init(|| match parse_embedded::<ApiRemovals>("api-removals.yaml", API_REMOVALS) {
+        Ok(a) => a.apis,
+        // Compiled in and parsed by `tests::tables_load`.
+        Err(e) => panic!("embedded API removal table is invalid: {e}"),
+    })
+}
+
+pub fn image_majors() -> &'static [ImageMajor] {
+    static CELL: OnceLock<Vec<ImageMajor>> = OnceLock::new();
+    CELL.get_or_init(|| match parse_embedded::<ImageMajors>("image-majors.yaml", IMAGE_MAJORS) {
+        Ok(a) => a.images,
+        // Compiled in and parsed by `tests::tables_load`.
+        Err(e) => panic!("embedded image major table is invalid: {e}"),
+    })
+}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Signal {
@@ -195,6 +261,16 @@ pub fn catalogue() -> &'static Catalogue {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tables_load() {
+        let a: super::ApiRemovals =
+            super::parse_embedded("api-removals.yaml", super::API_REMOVALS).expect("removals parse");
+        assert!(a.apis.iter().all(|x| super::kube_minor(&x.removed) > super::kube_minor(&x.deprecated)));
+        let i: super::ImageMajors =
+            super::parse_embedded("image-majors.yaml", super::IMAGE_MAJORS).expect("majors parse");
+        assert!(!i.images.is_empty());
+    }
+
     #[test]
     fn signals_load() {
         let s: super::Signals = super::parse_embedded("signals.yaml", super::SIGNALS).expect("signals parse");

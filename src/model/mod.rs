@@ -133,11 +133,17 @@ const CLUSTER_SCOPED: &[&str] = &[
 ];
 
 pub fn build<'a>(inputs: &'a Inputs, default_namespace: &str) -> Model<'a> {
+    build_from(inputs, default_namespace, &|_| true)
+}
+
+/// The model of the documents whose source passes `take` (one side of a diff).
+pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn(SourceId) -> bool) -> Model<'a> {
     let mut model = Model::default();
-    for doc in &inputs.documents {
+    for doc in inputs.documents.iter().filter(|d| take(d.source)) {
         add_document(&mut model, doc, &doc.root, default_namespace, true);
     }
     model.objects.sort_by_key(|a| (a.source, a.node.span.start));
+    duplicates(&mut model);
     for i in 0..model.objects.len() {
         if let Some(w) = workload::extract(&model.objects[i], i, &mut model.problems) {
             model.workloads.push(w);
@@ -204,6 +210,33 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
     };
     let id = ObjectId { api_version: api_version.to_owned(), kind: kind.to_owned(), namespace, name: name.to_owned() };
     model.objects.push(Object { id, source: doc.source, template: doc.template.as_deref(), node });
+}
+
+/// Objects are the same object when group, kind, namespace and name agree (the version may differ).
+pub fn identity_key(id: &ObjectId) -> (String, String, String, String) {
+    (id.group().to_owned(), id.kind.clone(), id.namespace.clone().unwrap_or_default(), id.name.clone())
+}
+
+fn duplicates(model: &mut Model<'_>) {
+    let mut seen: std::collections::HashMap<(String, String, String, String), usize> = std::collections::HashMap::new();
+    for (i, o) in model.objects.iter().enumerate() {
+        if let Some(&first) = seen.get(&identity_key(&o.id)) {
+            let f = &model.objects[first];
+            model.problems.push(ModelProblem {
+                rule: "schema/duplicate-object",
+                source: o.source,
+                template: o.template.map(str::to_owned),
+                object: Some(o.id.clone()),
+                container: None,
+                span: o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span),
+                message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.span.start.line),
+                help: "the second definition replaces the first when applied (Helm refuses the release); keep one"
+                    .into(),
+            });
+        } else {
+            seen.insert(identity_key(&o.id), i);
+        }
+    }
 }
 
 /// An identity field must be a non-empty string (a quoted or plain scalar that is not null or a number).

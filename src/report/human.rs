@@ -68,7 +68,10 @@ pub struct Style {
     pub width: usize,
 }
 
-fn item<'a>(report: &'a Report<'_>, f: &'a Finding) -> Item<'a> {
+/// Source texts with Secret values masked, computed once per source.
+type Masked = std::collections::HashMap<usize, Option<crate::input::Source>>;
+
+fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item<'a> {
     let (line, col) = line_col(f);
     let file = file_of(report.inputs, f);
     let mut heading = format!("{}:{line}:{col}: {}", file, f.message);
@@ -80,13 +83,24 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding) -> Item<'a> {
     }
     let (source, offset, len) = match f.source {
         Some(id) => {
-            let src = &report.inputs.sources[id];
+            // Snippets show neighbouring lines: a Secret's values must not be among them, so the
+            // snippet (and its offsets) come from a masked copy of any source that holds a Secret.
+            let original = &report.inputs.sources[id];
+            let src: &crate::input::Source = match masked.entry(id).or_insert_with(|| {
+                original.text.contains("Secret").then(|| {
+                    crate::input::Source::new(original.name.clone(), crate::input::redact::mask_secrets(&original.text))
+                })
+            }) {
+                Some(m) => m,
+                None => original,
+            };
             let start = src.offset(f.span.start);
             let end = if f.span.end.line == f.span.start.line { src.offset(f.span.end) } else { start };
             // Underline the token: a scalar's text, or a key's name up to its colon.
             let len =
                 if end > start { end - start } else { src.text[start..].find([':', '\n', '\r']).unwrap_or(0).max(1) };
-            (Some(NamedSource::new(file, src.text.clone())), start, len)
+            let text = src.text.clone();
+            (Some(NamedSource::new(file, text)), start, len)
         }
         None => (None, 0, 0),
     };
@@ -101,8 +115,9 @@ pub fn render(report: &Report<'_>, style: &Style) -> String {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let mut out = String::new();
+    let mut masked = Masked::new();
     for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
-        let it = item(report, f);
+        let it = item(report, f, &mut masked);
         if handler.render_report(&mut out, &it).is_err() {
             out.push_str(&format!("{it}\n"));
         }
@@ -159,4 +174,61 @@ pub fn render(report: &Report<'_>, style: &Style) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// The annotated diff: a header per changed object, its unified diff, findings under their lines.
+pub fn render_diff(
+    d: &crate::diff::DiffReport<'_>,
+    settings: &super::annotate::Settings,
+    all: bool,
+    style: &Style,
+) -> String {
+    use super::annotate::{self, Line};
+    use owo_colors::OwoColorize;
+    let paint = |s: String, f: fn(&String) -> String| if style.color { f(&s) } else { s };
+    let mut out = String::new();
+    let mut shown = 0;
+    for c in annotate::shown(d, all) {
+        shown += 1;
+        out.push_str(&paint(annotate::header(c), |s| s.bold().to_string()));
+        out.push('\n');
+        if let Some(n) = annotate::noise_line(c) {
+            out.push_str(&format!("  {n}\n"));
+        }
+        for line in annotate::object(d, c, settings) {
+            let text = match line {
+                Line::Hunk(h) => paint(h, |s| s.cyan().to_string()),
+                Line::Context(t) => format!(" {t}"),
+                Line::Added(t) => paint(format!("+{t}"), |s| s.green().to_string()),
+                Line::Removed(t) => paint(format!("-{t}"), |s| s.red().to_string()),
+                Line::Finding(f) => {
+                    let t = format!("    ^ {}", annotate::finding_text(f));
+                    match f.severity {
+                        Severity::Error => paint(t, |s| s.red().bold().to_string()),
+                        Severity::Warning => paint(t, |s| s.yellow().to_string()),
+                        Severity::Info => paint(t, |s| s.blue().to_string()),
+                    }
+                }
+            };
+            out.push_str(&text);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    let count = |k: crate::diff::Change| d.changes.iter().filter(|c| c.change == k).count();
+    let r = &d.check;
+    out.push_str(&format!(
+        "meterguard diff: {} added, {} removed, {} changed ({shown} shown{}); {} error{}, {} warning{}, {} info{}\n",
+        count(crate::diff::Change::Added),
+        count(crate::diff::Change::Removed),
+        count(crate::diff::Change::Changed),
+        if all { "" } else { ": metering workloads and what they depend on; --all shows every object" },
+        r.count(Severity::Error),
+        plural(r.count(Severity::Error)),
+        r.count(Severity::Warning),
+        plural(r.count(Severity::Warning)),
+        r.count(Severity::Info),
+        plural(r.count(Severity::Info)),
+    ));
+    out
 }

@@ -69,3 +69,36 @@ pub fn render(report: &Report<'_>) -> String {
     s.push('\n');
     s
 }
+
+pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool) -> String {
+    let report = &d.check;
+    let changes: Vec<Value> = crate::report::annotate::shown(d, all)
+        .map(|c| {
+            let fields: Vec<Value> = c
+                .fields
+                .iter()
+                .filter(|f| show_noise || !f.noise)
+                .map(|f| json!({"path": f.path, "old": f.old, "new": f.new}))
+                .collect();
+            json!({"object": c.object, "change": c.change, "fields": fields})
+        })
+        .collect();
+    let count = |k: crate::diff::Change| d.changes.iter().filter(|c| c.change == k).count();
+    let doc = json!({
+        "schema_version": 1,
+        "changes": changes,
+        "findings": report.findings.iter().map(|f| finding(report, f)).collect::<Vec<_>>(),
+        "summary": {
+            "added": count(crate::diff::Change::Added),
+            "removed": count(crate::diff::Change::Removed),
+            "changed": count(crate::diff::Change::Changed),
+            "errors": report.count(Severity::Error),
+            "warnings": report.count(Severity::Warning),
+            "infos": report.count(Severity::Info),
+            "suppressed": report.suppressed(),
+        },
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}

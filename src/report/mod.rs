@@ -1,7 +1,9 @@
 //! Step 5: a report in the format asked for. One file per format.
 
+pub mod annotate;
 pub mod human;
 pub mod json;
+pub mod markdown;
 
 use crate::input::Inputs;
 use crate::rules::Finding;

@@ -3,11 +3,13 @@
 //! declarations, and every finding names one of them.
 
 pub mod alerts;
+pub mod changes;
 pub mod config;
 pub mod probes;
 pub mod schema;
 pub mod sizing;
 pub mod storage;
+pub mod upgrade;
 
 use serde::Serialize;
 
@@ -51,6 +53,8 @@ pub fn all() -> impl Iterator<Item = &'static Rule> {
         .chain(probes::RULES)
         .chain(storage::RULES)
         .chain(alerts::RULES)
+        .chain(upgrade::RULES)
+        .chain(changes::RULES)
         .chain(config::RULES)
         .copied()
 }
@@ -147,6 +151,7 @@ pub fn run(ctx: &Context<'_, '_>) -> Vec<Finding> {
     sizing::check(ctx, &mut out);
     probes::check(ctx, &mut out);
     storage::check(ctx, &mut out);
+    upgrade::check(ctx, &mut out);
     out
 }
 

@@ -108,6 +108,15 @@ rule!(
      sizing floors are computed in binary units."
 );
 
+rule!(
+    DUPLICATE_OBJECT,
+    "schema/duplicate-object",
+    Error,
+    "two objects with the same identity",
+    "Two objects with the same API group, kind, namespace and name: the second replaces the first when applied, \
+     and Helm refuses to install such a release. Remove or rename one."
+);
+
 pub static RULES: &[&Rule] = &[
     &YAML_SYNTAX,
     &NOT_AN_OBJECT,
@@ -118,6 +127,7 @@ pub static RULES: &[&Rule] = &[
     &ALIAS_BOMB,
     &TOO_DEEP,
     &DUPLICATE_KEY,
+    &DUPLICATE_OBJECT,
     &INVALID_TYPE,
     &UNKNOWN_FIELD,
     &INVALID_QUANTITY,

@@ -1,0 +1,173 @@
+//! Structural comparison of two versions of an object: map key order is never a change, and
+//! lists of named items (containers, env, ports, volumes, mounts, rules) are matched by name.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::emit::{is_noise, item_id, list_key};
+use crate::input::{Kind, Node, Span};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+    #[serde(skip)]
+    pub noise: bool,
+    #[serde(skip)]
+    pub old_span: Option<Span>,
+    #[serde(skip)]
+    pub new_span: Option<Span>,
+}
+
+fn value(n: &Node, secret: bool, path: &[String]) -> Value {
+    if secret && path.first().is_some_and(|p| matches!(p.as_str(), "data" | "stringData")) {
+        return mask(n);
+    }
+    n.to_json()
+}
+
+/// Secret values never leave as themselves: every scalar becomes `***`.
+fn mask(n: &Node) -> Value {
+    match &n.kind {
+        Kind::Scalar(_) => Value::String("***".into()),
+        Kind::Seq(items) => Value::Array(items.iter().map(mask).collect()),
+        Kind::Map(entries) => Value::Object(
+            entries.iter().filter_map(|e| Some((e.key.as_scalar()?.text.clone(), mask(&e.value)))).collect(),
+        ),
+    }
+}
+
+fn display(path: &[String]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        if !seg.starts_with('[') && !s.is_empty() {
+            s.push('.');
+        }
+        s.push_str(seg);
+    }
+    s
+}
+
+pub fn compare(old: &Node, new: &Node, secret: bool) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut path = Vec::new();
+    walk(Some(old), Some(new), secret, &mut path, &mut out);
+    out
+}
+
+fn change(out: &mut Vec<FieldChange>, path: &[String], old: Option<&Node>, new: Option<&Node>, secret: bool) {
+    let noise_path: Vec<String> = path.iter().filter(|s| !s.starts_with('[')).cloned().collect();
+    out.push(FieldChange {
+        path: display(path),
+        old: old.map(|n| value(n, secret, path)),
+        new: new.map(|n| value(n, secret, path)),
+        noise: is_noise(&noise_path),
+        old_span: old.map(|n| n.span),
+        new_span: new.map(|n| n.span),
+    });
+}
+
+fn walk(old: Option<&Node>, new: Option<&Node>, secret: bool, path: &mut Vec<String>, out: &mut Vec<FieldChange>) {
+    match (old, new) {
+        (None, None) => {}
+        (Some(_), None) | (None, Some(_)) => change(out, path, old, new, secret),
+        (Some(o), Some(n)) => match (&o.kind, &n.kind) {
+            (Kind::Map(om), Kind::Map(nm)) => {
+                for e in nm {
+                    let Some(k) = e.key.as_scalar().map(|s| s.text.clone()) else { continue };
+                    path.push(k.clone());
+                    walk(o.get(&k), Some(&e.value), secret, path, out);
+                    path.pop();
+                }
+                for e in om {
+                    let Some(k) = e.key.as_scalar().map(|s| s.text.clone()) else { continue };
+                    if n.get(&k).is_none() {
+                        path.push(k);
+                        walk(Some(&e.value), None, secret, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            (Kind::Seq(os), Kind::Seq(ns)) => {
+                let key = list_key(ns).or_else(|| list_key(os)).filter(|k| {
+                    (os.is_empty() || list_key(os) == Some(*k)) && (ns.is_empty() || list_key(ns) == Some(*k))
+                });
+                match key {
+                    Some(k) => {
+                        for item in ns {
+                            let id = item_id(item, k).unwrap_or_default();
+                            path.push(format!("[{k}={id}]"));
+                            let counterpart = os.iter().find(|x| item_id(x, k) == Some(id));
+                            walk(counterpart, Some(item), secret, path, out);
+                            path.pop();
+                        }
+                        for item in os {
+                            let id = item_id(item, k).unwrap_or_default();
+                            if !ns.iter().any(|x| item_id(x, k) == Some(id)) {
+                                path.push(format!("[{k}={id}]"));
+                                walk(Some(item), None, secret, path, out);
+                                path.pop();
+                            }
+                        }
+                    }
+                    None if os.iter().chain(ns).all(|i| i.as_scalar().is_some()) => {
+                        if o.to_json() != n.to_json() {
+                            change(out, path, old, new, secret);
+                        }
+                    }
+                    None => {
+                        for i in 0..os.len().max(ns.len()) {
+                            path.push(format!("[{i}]"));
+                            walk(os.get(i), ns.get(i), secret, path, out);
+                            path.pop();
+                        }
+                    }
+                }
+            }
+            (Kind::Scalar(a), Kind::Scalar(b)) => {
+                if a.text != b.text || o.to_json() != n.to_json() {
+                    change(out, path, old, new, secret);
+                }
+            }
+            _ => change(out, path, old, new, secret),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::yaml::parse_stream;
+
+    fn doc(s: &str) -> Node {
+        parse_stream(s).documents.remove(0).root
+    }
+
+    #[test]
+    fn reordering_is_not_a_change() {
+        let a = doc("b: 1\na: 2\nc:\n- {name: x, v: 1}\n- {name: y, v: 2}\n");
+        let b = doc("a: 2\nb: 1\nc:\n- {name: y, v: 2}\n- {name: x, v: 1}\n");
+        assert!(compare(&a, &b, false).is_empty());
+    }
+
+    #[test]
+    fn named_items_are_matched_by_name() {
+        let a = doc("containers:\n- name: p\n  resources: {limits: {memory: 6Gi}}\n");
+        let b = doc("containers:\n- name: p\n  resources: {limits: {memory: 3Gi}}\n");
+        let c = compare(&a, &b, false);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].path, "containers[name=p].resources.limits.memory");
+        assert_eq!(c[0].old, Some(Value::String("6Gi".into())));
+    }
+
+    #[test]
+    fn secret_values_are_masked() {
+        let a = doc("data:\n  k: c2VjcmV0\n");
+        let b = doc("data:\n  k: b3RoZXI=\n  j: bmV3\n");
+        let c = compare(&a, &b, true);
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("c2VjcmV0") && !text.contains("b3RoZXI") && !text.contains("bmV3"));
+        assert_eq!(c.len(), 2);
+    }
+}

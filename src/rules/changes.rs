@@ -1,0 +1,583 @@
+//! Change rules: what a new render takes away from the metering stack, compared with the old one.
+
+use std::collections::BTreeMap;
+
+use super::{Context, Finding, Rule, Severity, rule};
+use crate::coverage::Analysis;
+use crate::input::{Node, Span};
+use crate::knowledge::image_majors;
+use crate::model::quantity::{Quantity, bytes_human};
+use crate::model::{ContainerInfo, Workload, identity_key, prometheus};
+
+rule!(
+    MEMORY_REDUCED,
+    "diff/memory-reduced",
+    Warning,
+    "a metering container gets less memory",
+    "The new render lowers a memory request or limit of a metering container. The sizing rules still judge the \
+     new value; this says that it went down, which is how the incident's limit came to be too small."
+);
+rule!(
+    CPU_REDUCED,
+    "diff/cpu-reduced",
+    Warning,
+    "a metering container gets less CPU",
+    "The new render lowers a CPU request or limit of a metering container: slower starts (a longer WAL replay) \
+     and probe timeouts under throttling."
+);
+rule!(
+    PROBE_REMOVED,
+    "diff/probe-removed",
+    Warning,
+    "a probe of a metering container is removed",
+    "Without its readiness probe a container receives traffic before it can serve; without its liveness probe \
+     a hung process is never restarted."
+);
+rule!(
+    PROBE_LOOSENED,
+    "diff/probe-loosened",
+    Warning,
+    "a startup probe removed, or a liveness budget shortened",
+    "A shorter liveness budget, or the loss of the startup probe, lets the kubelet kill a metering container that \
+     is still starting (for Prometheus: still replaying its write-ahead log)."
+);
+rule!(
+    ALERT_REMOVED,
+    "diff/alert-removed",
+    Error,
+    "an alert rule is removed",
+    "Error when a metering workload loses all coverage for a failure mode with it; warning when the alert goes \
+     but other rules still cover the workload."
+);
+rule!(
+    MONITOR_REMOVED,
+    "diff/monitor-removed",
+    Warning,
+    "a ServiceMonitor or PodMonitor is removed",
+    "Whatever the monitor scraped is no longer scraped: alerts on its metrics (and `up`) go silent."
+);
+rule!(
+    METERING_WORKLOAD_REMOVED,
+    "diff/metering-workload-removed",
+    Warning,
+    "a metering workload is removed",
+    "The new render no longer has a workload that meters usage or cost. If that is intended, the data it \
+     recorded stops with it."
+);
+rule!(
+    STORAGE_CHANGED,
+    "diff/storage-changed",
+    Warning,
+    "a metering Prometheus loses storage or retention",
+    "A persistent volume replaced by an emptyDir, a smaller volume, or a lower retention: metering history is \
+     lost at the next reschedule, or kept for less time."
+);
+rule!(
+    REPLICAS_REDUCED,
+    "diff/replicas-reduced",
+    Warning,
+    "a metering workload runs fewer replicas",
+    "Fewer replicas leave less room for a node drain during the upgrade."
+);
+rule!(
+    IMAGE_MAJOR_BUMP,
+    "diff/image-major-bump",
+    Warning,
+    "a metering container's image crosses a major version",
+    "A major version changes flags and behaviours. For Prometheus 2 to 3 the message names the flags in use \
+     that changed, and what behaves differently (from knowledge/image-majors.yaml, with sources)."
+);
+
+pub static RULES: &[&Rule] = &[
+    &MEMORY_REDUCED,
+    &CPU_REDUCED,
+    &PROBE_REMOVED,
+    &PROBE_LOOSENED,
+    &ALERT_REMOVED,
+    &MONITOR_REMOVED,
+    &METERING_WORKLOAD_REMOVED,
+    &STORAGE_CHANGED,
+    &REPLICAS_REDUCED,
+    &IMAGE_MAJOR_BUMP,
+];
+
+type Key = (String, String, String, String);
+
+fn by_key<'m>(ctx: &Context<'m, '_>) -> BTreeMap<Key, usize> {
+    ctx.model.workloads.iter().enumerate().map(|(i, w)| (identity_key(&ctx.model.objects[w.object].id), i)).collect()
+}
+
+fn quantity(n: Option<&Node>) -> Option<(Quantity, Span)> {
+    let n = n?;
+    Some((Quantity::parse(&n.as_scalar()?.text).ok()?, n.span))
+}
+
+fn text(n: Option<&Node>) -> String {
+    n.and_then(|n| n.as_scalar()).map(|s| s.text.clone()).unwrap_or_default()
+}
+
+/// Prometheus durations: `15d`, `24h`, `1w`, `90m`, `1y`, combined (`1d12h`).
+fn seconds(d: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = d.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            0.001
+        } else {
+            match c {
+                's' => 1.0,
+                'm' => 60.0,
+                'h' => 3600.0,
+                'd' => 86400.0,
+                'w' => 604800.0,
+                'y' => 31536000.0,
+                _ => return None,
+            }
+        };
+        total += num.parse::<f64>().ok()? * unit;
+        num.clear();
+    }
+    num.is_empty().then_some(total)
+}
+
+pub fn check(
+    old: &Context<'_, '_>,
+    new: &Context<'_, '_>,
+    old_cov: &Analysis,
+    new_cov: &Analysis,
+    out: &mut Vec<Finding>,
+) {
+    let old_keys = by_key(old);
+    let new_keys = by_key(new);
+    for (key, &ni) in &new_keys {
+        if !new.classes[ni].metering {
+            continue;
+        }
+        let Some(&oi) = old_keys.get(key) else { continue };
+        let (ow, nw) = (&old.model.workloads[oi], &new.model.workloads[ni]);
+        for nc in nw.containers.iter() {
+            let Some(oc) = ow.container(&nc.name) else { continue };
+            resources(new, nw, oc, nc, out);
+            probes(new, nw, oc, nc, out);
+            images(new, nw, oc, nc, out);
+        }
+        if nw.operator_prometheus {
+            resources_operator(new, nw, ow, out);
+        }
+        replicas(old, new, ow, nw, out);
+        if new.classes[ni].profile.as_deref() == Some("prometheus-server") {
+            storage(old, new, (oi, ni), out);
+        }
+    }
+    for (key, &oi) in &old_keys {
+        if old.classes[oi].metering && !new_keys.contains_key(key) {
+            let w = &old.model.workloads[oi];
+            let span = crate::coverage::workload_span(old.model, w);
+            let name = old.model.objects[w.object].id.display();
+            out.push(old.finding(
+                &METERING_WORKLOAD_REMOVED,
+                w,
+                None,
+                span,
+                format!("metering {name} is removed"),
+                format!("{}; the usage it metered is no longer recorded", old.classes[oi].reason),
+            ));
+        }
+    }
+    monitors(old, new, out);
+    alerts(old, new, old_cov, new_cov, out);
+}
+
+fn resources(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    oc: &ContainerInfo<'_>,
+    nc: &ContainerInfo<'_>,
+    out: &mut Vec<Finding>,
+) {
+    for section in ["requests", "limits"] {
+        for (resource, rule) in [("memory", &MEMORY_REDUCED), ("cpu", &CPU_REDUCED)] {
+            let path = ["resources", section, resource];
+            let (Some((o, _)), Some((n, span))) = (quantity(oc.node.path(&path)), quantity(nc.node.path(&path))) else {
+                continue;
+            };
+            if n.nanos < o.nanos {
+                out.push(ctx.finding(
+                    rule,
+                    w,
+                    Some(nc),
+                    span,
+                    format!(
+                        "{resource} {} of container {} goes down from {} to {}",
+                        section.trim_end_matches('s'),
+                        nc.name,
+                        text(oc.node.path(&path)),
+                        text(nc.node.path(&path))
+                    ),
+                    "the sizing rules judge the new value; check that the workload's peak still fits".into(),
+                ));
+            }
+        }
+    }
+}
+
+fn resources_operator(ctx: &Context<'_, '_>, nw: &Workload<'_>, ow: &Workload<'_>, out: &mut Vec<Finding>) {
+    for section in ["requests", "limits"] {
+        let path = ["resources", section, "memory"];
+        let (Some((o, _)), Some((n, span))) = (quantity(ow.pod.path(&path)), quantity(nw.pod.path(&path))) else {
+            continue;
+        };
+        if n.nanos < o.nanos {
+            out.push(ctx.finding(
+                &MEMORY_REDUCED,
+                nw,
+                None,
+                span,
+                format!(
+                    "memory {} goes down from {} to {}",
+                    section.trim_end_matches('s'),
+                    text(ow.pod.path(&path)),
+                    text(nw.pod.path(&path))
+                ),
+                "the sizing rules judge the new value".into(),
+            ));
+        }
+    }
+}
+
+fn probes(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    oc: &ContainerInfo<'_>,
+    nc: &ContainerInfo<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let name_at = nc.node.entry("name").map(|e| e.key.span).unwrap_or(nc.node.span);
+    for (key, present_old, present_new) in [
+        ("livenessProbe", oc.spec.liveness_probe.is_some(), nc.spec.liveness_probe.is_some()),
+        ("readinessProbe", oc.spec.readiness_probe.is_some(), nc.spec.readiness_probe.is_some()),
+    ] {
+        if present_old && !present_new {
+            out.push(ctx.finding(
+                &PROBE_REMOVED,
+                w,
+                Some(nc),
+                name_at,
+                format!("container {}: {key} is removed", nc.name),
+                "keep the probe, or say why in the pull request".into(),
+            ));
+        }
+    }
+    if oc.spec.startup_probe.is_some() && nc.spec.startup_probe.is_none() {
+        out.push(ctx.finding(
+            &PROBE_LOOSENED,
+            w,
+            Some(nc),
+            name_at,
+            format!(
+                "container {}: the startup probe is removed, so the liveness probe runs from the first second",
+                nc.name
+            ),
+            "keep a startup probe with a budget above the worst-case start".into(),
+        ));
+    }
+    if let (Some(o), Some(n)) = (&oc.spec.liveness_probe, &nc.spec.liveness_probe) {
+        let (ob, nb) = (super::probes::budget(o), super::probes::budget(n));
+        if nb < ob {
+            let at = nc.node.entry("livenessProbe").map(|e| e.key.span).unwrap_or(name_at);
+            out.push(ctx.finding(
+                &PROBE_LOOSENED,
+                w,
+                Some(nc),
+                at,
+                format!("container {}: the liveness budget shrinks from {ob}s to {nb}s", nc.name),
+                "a slow start is killed sooner; keep the budget above the worst-case start".into(),
+            ));
+        }
+    }
+}
+
+fn images(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    oc: &ContainerInfo<'_>,
+    nc: &ContainerInfo<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let (Some(oi), Some(ni)) = (oc.spec.image.as_deref(), nc.spec.image.as_deref()) else { return };
+    let (Some(om), Some(nm)) = (prometheus::major_version(oi), prometheus::major_version(ni)) else { return };
+    if nm <= om {
+        return;
+    }
+    let span = nc.node.get("image").map(|n| n.span).unwrap_or(nc.node.span);
+    let is_prom =
+        ni.contains("prometheus") && !ni.contains("exporter") && !ni.contains("operator") && !ni.contains("reloader");
+    let known = image_majors().iter().find(|m| is_prom && m.component == "prometheus" && m.from == om && m.to == nm);
+    let help = match known {
+        Some(m) => {
+            let flags = prometheus::flags(nc);
+            let mut in_use = Vec::new();
+            for f in &flags {
+                if let Some(r) = m.removed_flags.iter().find(|r| r.flag == f.name) {
+                    in_use.push(format!("--{} ({})", f.name, r.note));
+                }
+                if f.name == "enable-feature" {
+                    for feat in f.value.as_deref().unwrap_or_default().split(',') {
+                        if let Some(r) = m.removed_feature_flags.iter().find(|r| r.flag == feat.trim()) {
+                            in_use.push(format!("--enable-feature={} ({})", r.flag, r.note));
+                        }
+                    }
+                }
+            }
+            let flags = if in_use.is_empty() {
+                "no changed flag is in use".to_owned()
+            } else {
+                format!("flags in use that changed: {}", in_use.join("; "))
+            };
+            format!("{flags}. Behaviours that change: {}. Source: {}", m.behaviours.join("; "), m.source)
+        }
+        None => "read the release notes of the new major version before the upgrade".into(),
+    };
+    out.push(ctx.finding(
+        &IMAGE_MAJOR_BUMP,
+        w,
+        Some(nc),
+        span,
+        format!("container {}: image goes from major version {om} to {nm} ({oi} -> {ni})", nc.name),
+        help,
+    ));
+}
+
+fn replicas(
+    old: &Context<'_, '_>,
+    ctx: &Context<'_, '_>,
+    ow: &Workload<'_>,
+    nw: &Workload<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let count = |w: &Workload<'_>, c: &Context<'_, '_>| {
+        c.model.objects[w.object]
+            .node
+            .path(&["spec", "replicas"])
+            .and_then(|n| n.as_str()?.parse::<i64>().ok())
+            .unwrap_or(1)
+    };
+    let (o, n) = (count(ow, old), count(nw, ctx));
+    if n < o {
+        let obj = &ctx.model.objects[nw.object];
+        let span = obj.node.path(&["spec", "replicas"]).map(|n| n.span).unwrap_or(obj.node.span);
+        out.push(ctx.finding(
+            &REPLICAS_REDUCED,
+            nw,
+            None,
+            span,
+            format!("replicas go down from {o} to {n}"),
+            "keep enough replicas to survive a node drain".into(),
+        ));
+    }
+}
+
+/// Persistent or not, volume size and retention of a Prometheus workload.
+struct Store {
+    persistent: bool,
+    size: Option<f64>,
+    size_at: Option<Span>,
+    retention_time: Option<f64>,
+    retention_time_at: Option<Span>,
+    retention_size: Option<f64>,
+    retention_size_at: Option<Span>,
+}
+
+fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Classification) -> Option<Store> {
+    if w.operator_prometheus {
+        let s = w.pod;
+        let claim = s.path(&["storage", "volumeClaimTemplate", "spec", "resources", "requests", "storage"]);
+        return Some(Store {
+            persistent: s.path(&["storage", "volumeClaimTemplate"]).is_some(),
+            size: quantity(claim).map(|(q, _)| q.as_f64()),
+            size_at: claim.map(|n| n.span),
+            retention_time: s.str_at(&["retention"]).and_then(seconds),
+            retention_time_at: s.get("retention").map(|n| n.span),
+            retention_size: s.str_at(&["retentionSize"]).and_then(super::storage::prom_bytes),
+            retention_size_at: s.get("retentionSize").map(|n| n.span),
+        });
+    }
+    let c = class.primary.as_deref().and_then(|p| w.container(p))?;
+    let flags = prometheus::flags(c);
+    let data = prometheus::data_path(&flags);
+    let vol = prometheus::mount_for(c, &data).and_then(|m| m.str_at(&["name"]));
+    let claim_template =
+        vol.and_then(|v| w.claim_templates.iter().find(|(_, p)| p.metadata.name.as_deref() == Some(v)));
+    let volume = vol.and_then(|v| w.volume(v));
+    let storage_of = |n: &Node| quantity(n.path(&["spec", "resources", "requests", "storage"]));
+    let (persistent, sized) = if let Some((n, _)) = claim_template {
+        (true, storage_of(n))
+    } else if let Some((vnode, v)) = volume {
+        if let Some(claim) = &v.persistent_volume_claim {
+            let ns = ctx.model.objects[w.object].namespace();
+            let pvc =
+                ctx.model.objects.iter().find(|o| {
+                    o.is("", "PersistentVolumeClaim") && o.id.name == claim.claim_name && o.namespace() == ns
+                });
+            (true, pvc.and_then(|p| storage_of(p.node)))
+        } else {
+            (false, quantity(vnode.path(&["emptyDir", "sizeLimit"])))
+        }
+    } else {
+        (false, None)
+    };
+    let rt = prometheus::flag(&flags, "storage.tsdb.retention.time")
+        .or_else(|| prometheus::flag(&flags, "storage.tsdb.retention"));
+    let rs = prometheus::flag(&flags, "storage.tsdb.retention.size");
+    Some(Store {
+        persistent,
+        size: sized.as_ref().map(|(q, _)| q.as_f64()),
+        size_at: sized.map(|(_, s)| s),
+        retention_time: rt.and_then(|f| f.value.as_deref()).and_then(seconds),
+        retention_time_at: rt.map(|f| f.node.span),
+        retention_size: rs.and_then(|f| f.value.as_deref()).and_then(super::storage::prom_bytes),
+        retention_size_at: rs.map(|f| f.node.span),
+    })
+}
+
+fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize), out: &mut Vec<Finding>) {
+    let (ow, nw) = (&old.model.workloads[oi], &new.model.workloads[ni]);
+    let (Some(o), Some(n)) = (store(old, ow, &old.classes[oi]), store(new, nw, &new.classes[ni])) else { return };
+    let at = crate::coverage::workload_span(new.model, nw);
+    let mut push = |message: String, span: Span| {
+        out.push(new.finding(
+            &STORAGE_CHANGED,
+            nw,
+            None,
+            span,
+            message,
+            "keep the TSDB on a volume that outlives the pod, sized for the retention".into(),
+        ));
+    };
+    if o.persistent && !n.persistent {
+        push("the TSDB moves from a persistent volume to an emptyDir (or no volume): history is lost at every reschedule".into(), at);
+    }
+    if let (Some(a), Some(b)) = (o.size, n.size)
+        && b < a
+        && o.persistent == n.persistent
+    {
+        push(format!("the TSDB volume shrinks from {} to {}", bytes_human(a), bytes_human(b)), n.size_at.unwrap_or(at));
+    }
+    if let (Some(a), Some(b)) = (o.retention_time, n.retention_time)
+        && b < a
+    {
+        push(
+            format!("retention time goes down from {}h to {}h", a / 3600.0, b / 3600.0),
+            n.retention_time_at.unwrap_or(at),
+        );
+    }
+    if let (Some(a), Some(b)) = (o.retention_size, n.retention_size)
+        && b < a
+    {
+        push(
+            format!("retention size goes down from {} to {}", bytes_human(a), bytes_human(b)),
+            n.retention_size_at.unwrap_or(at),
+        );
+    }
+}
+
+fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
+    for o in old
+        .model
+        .objects
+        .iter()
+        .filter(|o| o.is("monitoring.coreos.com", "ServiceMonitor") || o.is("monitoring.coreos.com", "PodMonitor"))
+    {
+        let key = identity_key(&o.id);
+        if new.model.objects.iter().any(|n| identity_key(&n.id) == key) {
+            continue;
+        }
+        out.push(Finding {
+            rule: MONITOR_REMOVED.id,
+            severity: MONITOR_REMOVED.severity,
+            message: format!("{} is removed: what it scraped is no longer scraped", o.id.display()),
+            help: "alerts on its metrics, and on `up`, go silent".into(),
+            object: Some(o.id.clone()),
+            container: None,
+            source: Some(o.source),
+            file: old.inputs.sources[o.source].name.clone(),
+            span: o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span),
+            template: o.template.map(str::to_owned),
+            suppressed: None,
+        });
+    }
+}
+
+fn alerts(
+    old: &Context<'_, '_>,
+    new: &Context<'_, '_>,
+    old_cov: &Analysis,
+    new_cov: &Analysis,
+    out: &mut Vec<Finding>,
+) {
+    let new_rules: std::collections::BTreeSet<(&str, &str)> =
+        new_cov.rules.iter().map(|r| (r.holder.as_str(), r.alert.as_str())).collect();
+    let new_by_key: BTreeMap<Key, usize> = by_key(new);
+    for r in &old_cov.rules {
+        if new_rules.contains(&(r.holder.as_str(), r.alert.as_str())) {
+            continue;
+        }
+        let mut lost = Vec::new();
+        for (wi, cov) in &old_cov.per_workload {
+            let id = &old.model.objects[old.model.workloads[*wi].object].id;
+            let Some(nwi) = new_by_key.get(&identity_key(id)) else { continue };
+            let Some(ncov) = new_cov.per_workload.get(nwi) else { continue };
+            for mode in crate::coverage::MODES {
+                if cov.mode(mode).iter().any(|i| i.alert == r.alert && i.rule_object == r.holder)
+                    && ncov.mode(mode).is_empty()
+                {
+                    lost.push(format!("{} ({mode})", id.name));
+                }
+            }
+        }
+        let (severity, message) = if lost.is_empty() {
+            (
+                Severity::Warning,
+                format!(
+                    "alert {} ({}) is removed; the metering workloads it covered are still covered",
+                    r.alert, r.holder
+                ),
+            )
+        } else {
+            (
+                Severity::Error,
+                format!("alert {} ({}) is removed, and with it all coverage of {}", r.alert, r.holder, lost.join(", ")),
+            )
+        };
+        out.push(Finding {
+            rule: ALERT_REMOVED.id,
+            severity,
+            message,
+            help: "keep the alert, or add one that covers the same failure".into(),
+            object: r.object.clone(),
+            container: None,
+            source: Some(r.source),
+            file: old.inputs.sources[r.source].name.clone(),
+            span: r.span,
+            template: r.template.clone(),
+            suppressed: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations() {
+        assert_eq!(super::seconds("15d"), Some(15.0 * 86400.0));
+        assert_eq!(super::seconds("1d12h"), Some(129600.0));
+        assert_eq!(super::seconds("24h"), Some(86400.0));
+        assert_eq!(super::seconds("x"), None);
+    }
+}

@@ -1,0 +1,223 @@
+//! `meterguard diff` and `check --base`: matching, structural comparison, change findings,
+//! Secret redaction and the Markdown budget.
+
+mod common;
+use common::*;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn diff_json(old: &str, new: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["diff", "--format", "json", old, new];
+    args.extend_from_slice(extra);
+    json(&meterguard(&args))
+}
+
+fn changes(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap().to_owned(),
+                c["object"]["kind"].as_str().unwrap().to_owned(),
+                c["object"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: opencost\n  namespace: opencost\n  labels: {a: '1', b: '2'}\nspec:\n  template:\n    spec:\n      containers:\n      - name: one\n        image: ghcr.io/opencost/opencost:1.120.1\n        env: [{name: X, value: '1'}, {name: Y, value: '2'}]\n      - name: two\n        image: ghcr.io/opencost/opencost-ui:1.120.1\n";
+const REORDERED: &str = "kind: Deployment\napiVersion: apps/v1\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/opencost/opencost-ui:1.120.1\n        name: two\n      - name: one\n        env: [{name: Y, value: '2'}, {value: '1', name: X}]\n        image: ghcr.io/opencost/opencost:1.120.1\nmetadata:\n  labels: {b: '2', a: '1'}\n  namespace: opencost\n  name: opencost\n";
+
+#[test]
+fn reordering_only_is_no_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (write(&dir, "a.yaml", DEPLOY), write(&dir, "b.yaml", REORDERED));
+    let v = diff_json(&a, &b, &["--all"]);
+    assert!(changes(&v).is_empty(), "{:?}", changes(&v));
+    let human = String::from_utf8(meterguard(&["diff", &a, &b, "--all"]).stdout).unwrap();
+    assert!(human.contains("0 added, 0 removed, 0 changed"), "{human}");
+}
+
+#[test]
+fn api_version_bump_is_one_changed_object_and_renames_are_remove_plus_add() {
+    let pdb = |api: &str, name: &str| {
+        format!(
+            "apiVersion: {api}\nkind: PodDisruptionBudget\nmetadata: {{name: {name}, namespace: kubecost}}\nspec: {{maxUnavailable: 1}}\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(&dir, "old.yaml", &pdb("policy/v1beta1", "prometheus"));
+    let new = write(&dir, "new.yaml", &pdb("policy/v1", "prometheus"));
+    let v = diff_json(&old, &new, &["--all"]);
+    assert_eq!(changes(&v), vec![("changed".into(), "PodDisruptionBudget".into(), "prometheus".into())]);
+    assert_eq!(
+        v["changes"][0]["fields"][0],
+        serde_json::json!({"path": "apiVersion", "old": "policy/v1beta1", "new": "policy/v1"})
+    );
+    let renamed = write(&dir, "renamed.yaml", &pdb("policy/v1", "prometheus-pdb"));
+    let v = diff_json(&new, &renamed, &["--all"]);
+    assert_eq!(
+        changes(&v),
+        vec![
+            ("removed".into(), "PodDisruptionBudget".into(), "prometheus".into()),
+            ("added".into(), "PodDisruptionBudget".into(), "prometheus-pdb".into())
+        ]
+    );
+    // The old apiVersion is an upgrade finding in check, by target version.
+    let (_, removed) = check_json_args(&old, &["--kube-version", "1.25"]);
+    assert_eq!(findings(&removed, "upgrade/api-removed").len(), 1);
+    let (_, deprecated) = check_json_args(&old, &["--kube-version", "1.22"]);
+    assert_eq!(findings(&deprecated, "upgrade/api-deprecated").len(), 1);
+    let (_, fine) = check_json_args(&old, &["--kube-version", "1.20"]);
+    assert!(findings(&fine, "upgrade/api-deprecated").is_empty() && findings(&fine, "upgrade/api-removed").is_empty());
+}
+
+fn check_json_args(path: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["check", "--format", "json", path];
+    args.extend_from_slice(extra);
+    let out = meterguard(&args);
+    (out.status.code().unwrap_or(-1), json(&out))
+}
+
+#[test]
+fn every_diff_rule_fires_on_the_fixture_and_none_on_no_change() {
+    let (old, new) = (fixture("tests/fixtures/diff/old.yaml"), fixture("tests/fixtures/diff/new.yaml"));
+    let v = diff_json(&old, &new, &["--assume-rules-loaded"]);
+    let fired: std::collections::BTreeSet<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .filter(|r| r.starts_with("diff/"))
+        .collect();
+    let all = [
+        "diff/alert-removed",
+        "diff/cpu-reduced",
+        "diff/image-major-bump",
+        "diff/memory-reduced",
+        "diff/metering-workload-removed",
+        "diff/monitor-removed",
+        "diff/probe-loosened",
+        "diff/probe-removed",
+        "diff/replicas-reduced",
+        "diff/storage-changed",
+    ];
+    assert_eq!(fired, all.into_iter().collect());
+    let at = |rule: &str| {
+        findings(&v, rule)
+            .iter()
+            .map(|f| (f["file"].as_str().unwrap().rsplit('/').next().unwrap().to_owned(), f["line"].as_u64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert!(at("diff/memory-reduced").contains(&("new.yaml".into(), 29)), "points at the new limit");
+    assert_eq!(at("diff/monitor-removed"), vec![("old.yaml".into(), 80)], "a removal points into the old render");
+    let alert = findings(&v, "diff/alert-removed");
+    let lost = alert.iter().find(|f| f["severity"] == "error").unwrap();
+    assert!(
+        lost["message"].as_str().unwrap().contains("OpenCostCrashLooping")
+            && lost["message"].as_str().unwrap().contains("opencost (crashloop)")
+    );
+    assert!(
+        alert.iter().any(|f| f["severity"] == "warning" && f["message"].as_str().unwrap().contains("PrometheusDown"))
+    );
+    let bump = &findings(&v, "diff/image-major-bump")[0];
+    assert!(bump["help"].as_str().unwrap().contains("--storage.tsdb.allow-overlapping-blocks"));
+    assert!(bump["help"].as_str().unwrap().contains("GOMEMLIMIT"));
+    // Quiet: no change, and the reverse direction only adds.
+    let same = diff_json(&old, &old, &[]);
+    assert!(same["findings"].as_array().unwrap().iter().all(|f| !f["rule"].as_str().unwrap().starts_with("diff/")));
+    let reverse = diff_json(&new, &old, &["--assume-rules-loaded"]);
+    for quiet in [
+        "diff/memory-reduced",
+        "diff/cpu-reduced",
+        "diff/replicas-reduced",
+        "diff/probe-removed",
+        "diff/probe-loosened",
+        "diff/storage-changed",
+        "diff/image-major-bump",
+        "diff/alert-removed",
+    ] {
+        assert!(findings(&reverse, quiet).is_empty(), "{quiet} on the reverse diff");
+    }
+}
+
+#[test]
+fn check_base_adds_change_findings() {
+    let (old, new) = (fixture("examples/incident/fix.yaml"), fixture("examples/incident/incident.yaml"));
+    let v = json(&meterguard(&["check", "--format", "json", "--base", &old, &new]));
+    assert_eq!(findings(&v, "diff/memory-reduced").len(), 2);
+    assert_eq!(findings(&v, "sizing/memory-below-floor").len(), 1);
+    let plain = json(&meterguard(&["check", "--format", "json", &new]));
+    assert!(findings(&plain, "diff/memory-reduced").is_empty());
+}
+
+const CANARY: &str = "canary-7f3a9e-do-not-print";
+
+fn secret(value: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: alertmanager-main\n  namespace: monitoring\ntype: Opaque\ndata:\n  token: {b64}\n  dup: eA==\n  dup: eQ==\nstringData:\n  alertmanager.yaml: |\n    route: {{receiver: x}}\n    receivers: [{{name: x, webhook_configs: [{{url: 'https://{value}.example'}}]}}]\n  plain: {value}\n"
+    )
+}
+
+#[test]
+fn secret_values_never_appear_in_any_output() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(&dir, "old.yaml", &secret("old-value-0000"));
+    let new = write(
+        &dir,
+        "new.yaml",
+        &(secret(CANARY) + "---\n" + &std::fs::read_to_string(fixture("examples/incident/incident.yaml")).unwrap()),
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(CANARY);
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for format in ["human", "json", "markdown"] {
+        runs.push(vec!["diff", "--all", "--show-noise", "--format", format, &old, &new]);
+        runs.push(vec!["diff", "--all", "--format", format, &new, &old]);
+        runs.push(vec!["check", "--format", format, "--base", &old, &new]);
+        runs.push(vec!["check", "--format", format, &new]);
+    }
+    for args in runs {
+        let out = meterguard(&args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains(CANARY), "{args:?} printed the canary");
+        assert!(!text.contains(&b64), "{args:?} printed the base64 canary");
+        assert!(!text.contains(&b64[..20]), "{args:?} printed part of the base64 canary");
+    }
+    // The duplicate key is reported inside the Secret; its snippet must not show the neighbouring value.
+    let human = String::from_utf8(meterguard(&["check", &new]).stdout).unwrap();
+    assert!(
+        human.contains("schema/duplicate-key") && human.contains("dup: ***"),
+        "{}",
+        &human[..2000.min(human.len())]
+    );
+    let human = String::from_utf8(meterguard(&["diff", "--all", &old, &new]).stdout).unwrap();
+    assert!(human.contains("*** (before)") && human.contains("*** (after)"), "{human}");
+}
+
+#[test]
+fn markdown_stays_under_budget_with_balanced_fences() {
+    // Every kube-prometheus-stack rule changed: far more than a comment can hold.
+    let kps = std::fs::read_to_string(fixture("tests/fixtures/corpus/kps-default.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(&dir, "old.yaml", &kps);
+    let new = write(
+        &dir,
+        "new.yaml",
+        &kps.replace("for: 15m", "for: 16m").replace("severity: warning", "severity: critical"),
+    );
+    let out = meterguard(&["diff", "--all", "--context", "50", "--format", "markdown", &old, &new]);
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.len() < 65_536, "{} characters", md.len());
+    assert_eq!(md.matches("```").count() % 2, 0, "every fence is closed");
+    assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+    assert!(md.trim_end().lines().last().unwrap().contains("left out"), "says what was left out");
+}
