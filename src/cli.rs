@@ -96,8 +96,12 @@ pub struct DiffArgs {
 /// Options that `check` and `diff` share.
 #[derive(Args, Debug)]
 pub struct Common {
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Output format; repeat it with --output to write several formats in one run.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Vec<Format>,
+    /// Where the format at the same position goes (the formats beyond the outputs go to stdout).
+    #[arg(long, short = 'o')]
+    pub output: Vec<String>,
     /// Exit 1 when a finding at or above this severity remains [default: the config's fail_on, else error].
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
@@ -136,6 +140,8 @@ pub enum Format {
     Human,
     Json,
     Markdown,
+    Sarif,
+    Github,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,6 +326,31 @@ fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Pr
     Some(Prepared { inputs, opts, fail_on, split })
 }
 
+/// Renders each requested format to its output; false (after saying why) when one cannot be written.
+fn write_outputs(common: &Common, render: impl Fn(Format) -> String) -> bool {
+    if common.output.len() > common.format.len() {
+        eprintln!("meterguard: more --output than --format");
+        return false;
+    }
+    if common.format.len() > common.output.len() + 1 {
+        eprintln!("meterguard: give an --output for every --format but one (that one goes to stdout)");
+        return false;
+    }
+    for (i, format) in common.format.iter().enumerate() {
+        let text = render(*format);
+        match common.output.get(i) {
+            Some(path) => {
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("meterguard: cannot write {path}: {e}");
+                    return false;
+                }
+            }
+            None => print(&text),
+        }
+    }
+    true
+}
+
 fn exit_status(report: &check::Report<'_>, fail_on: FailOn) -> i32 {
     if report.has_input_errors() {
         return 2;
@@ -356,12 +387,16 @@ fn run_check(args: CheckArgs) -> i32 {
         checked = check::run(&p.inputs, &p.opts);
         &checked
     };
-    let text = match args.common.format {
+    let written = write_outputs(&args.common, |format| match format {
         Format::Human => report::human::render(report, &style(&args.common)),
         Format::Json => report::json::render(report),
         Format::Markdown => report::markdown::render(report),
-    };
-    print(&text);
+        Format::Sarif => report::sarif::render(report),
+        Format::Github => report::github::render(report),
+    });
+    if !written {
+        return 2;
+    }
     exit_status(report, p.fail_on)
 }
 
@@ -375,12 +410,16 @@ fn run_diff(args: DiffArgs) -> i32 {
     };
     let d = crate::diff::run(&p.inputs, p.split, &p.opts);
     let settings = report::annotate::Settings { context: args.context, show_noise: args.show_noise, split: p.split };
-    let text = match args.common.format {
+    let written = write_outputs(&args.common, |format| match format {
         Format::Human => report::human::render_diff(&d, &settings, args.all, &style(&args.common)),
         Format::Json => report::json::render_diff(&d, args.all, args.show_noise),
         Format::Markdown => report::markdown::render_diff(&d, &settings, args.all),
-    };
-    print(&text);
+        Format::Sarif => report::sarif::render(&d.check),
+        Format::Github => report::github::render(&d.check),
+    });
+    if !written {
+        return 2;
+    }
     exit_status(&d.check, p.fail_on)
 }
 

@@ -1,9 +1,11 @@
 //! Step 5: a report in the format asked for. One file per format.
 
 pub mod annotate;
+pub mod github;
 pub mod human;
 pub mod json;
 pub mod markdown;
+pub mod sarif;
 
 use crate::input::Inputs;
 use crate::rules::Finding;
