@@ -20,6 +20,8 @@ pub struct Options {
     pub today: jiff::civil::Date,
     /// Treat alert rules with no evaluator in the input as loaded, without saying so.
     pub assume_rules_loaded: bool,
+    /// Documents that are not Kubernetes objects are skipped without a finding.
+    pub ignore_non_manifests: bool,
 }
 
 impl Default for Options {
@@ -30,6 +32,7 @@ impl Default for Options {
             config_source: None,
             today: jiff::ZonedDateTime::now().date(),
             assume_rules_loaded: false,
+            ignore_non_manifests: false,
         }
     }
 }
@@ -144,7 +147,8 @@ pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn
         })
         .collect();
     let ctx = a.context(inputs, opts);
-    findings.extend(a.model.problems.iter().cloned().map(|p| from_model_problem(inputs, p)));
+    let skip = |p: &&ModelProblem| opts.ignore_non_manifests && p.not_manifest;
+    findings.extend(a.model.problems.iter().filter(|p| !skip(p)).cloned().map(|p| from_model_problem(inputs, p)));
     rules::schema::check(&ctx, &mut findings);
     findings.extend(rules::run(&ctx));
     rules::alerts::check(&ctx, &a.coverage, &mut findings);

@@ -28,6 +28,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare an old render with a new one: the changes that matter, with findings at their lines.
     Diff(DiffArgs),
+    /// Render Helm charts with `helm template` and check them (charts, or files inside charts).
+    Helm(HelmArgs),
     /// List every rule with its default severity and summary.
     Rules {
         #[arg(long, value_enum, default_value_t = ListFormat::Human)]
@@ -93,15 +95,36 @@ pub struct DiffArgs {
     pub common: Common,
 }
 
+#[derive(Args, Debug)]
+pub struct HelmArgs {
+    /// Chart directories, or any files inside charts (the pre-commit hook passes changed files).
+    #[arg(required = true)]
+    pub charts: Vec<String>,
+    /// Release name [default: the chart directory's name].
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Values files, passed to helm as -f.
+    #[arg(long = "values", short = 'f')]
+    pub values: Vec<String>,
+    /// Values, passed to helm as --set.
+    #[arg(long)]
+    pub set: Vec<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
 /// Options that `check` and `diff` share.
 #[derive(Args, Debug)]
 pub struct Common {
     /// Output format; repeat it with --output to write several formats in one run.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Vec<Format>,
-    /// Where the format at the same position goes (the formats beyond the outputs go to stdout).
+    /// Where the --format before it goes (a format without one goes to stdout).
     #[arg(long, short = 'o')]
     pub output: Vec<String>,
+    /// Formats paired with their outputs, from the order on the command line.
+    #[arg(skip)]
+    pub paired: Vec<(Format, Option<String>)>,
     /// Exit 1 when a finding at or above this severity remains [default: the config's fail_on, else error].
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
@@ -122,15 +145,19 @@ pub struct Common {
     /// Treat alert rules that no Prometheus in the input evaluates as loaded, without an info finding.
     #[arg(long)]
     pub assume_rules_loaded: bool,
+    /// Skip YAML documents that are not Kubernetes objects (no apiVersion and kind) instead of reporting
+    /// them: for hooks that see every YAML file of a repository.
+    #[arg(long)]
+    pub ignore_non_manifests: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Files, directories (recursive: *.yaml, *.yml, *.json) or `-` for stdin. Default: stdin when it is not a terminal.
     pub paths: Vec<String>,
-    /// The running release to compare with: adds the change findings of `diff`.
+    /// The running release to compare with (repeat for several paths): adds the change findings of `diff`.
     #[arg(long)]
-    pub base: Option<String>,
+    pub base: Vec<String>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -184,11 +211,35 @@ fn use_color(c: Color) -> bool {
     }
 }
 
+/// Parses the command line and runs it; returns the process exit status.
+pub fn main() -> i32 {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let common = match &mut cli.command {
+        Command::Check(a) => Some(&mut a.common),
+        Command::Diff(a) => Some(&mut a.common),
+        Command::Helm(a) => Some(&mut a.common),
+        _ => None,
+    };
+    if let Some(common) = common
+        && let Err(e) = pair_outputs(&matches, common)
+    {
+        eprintln!("meterguard: {e}");
+        return 2;
+    }
+    run(cli)
+}
+
 /// Runs the parsed command; returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Check(args) => run_check(args),
         Command::Diff(args) => run_diff(args),
+        Command::Helm(args) => run_helm(args),
         Command::Rules { format } => {
             print(&rules_list(format));
             0
@@ -321,26 +372,65 @@ fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Pr
         config: loaded,
         config_source,
         assume_rules_loaded: common.assume_rules_loaded,
+        ignore_non_manifests: common.ignore_non_manifests,
         ..Options::default()
     };
     Some(Prepared { inputs, opts, fail_on, split })
 }
 
+fn render_check(report: &check::Report<'_>, format: Format, common: &Common) -> String {
+    match format {
+        Format::Human => report::human::render(report, &style(common)),
+        Format::Json => report::json::render(report),
+        Format::Markdown => report::markdown::render(report),
+        Format::Sarif => report::sarif::render(report),
+        Format::Github => report::github::render(report),
+    }
+}
+
+/// Each `--output` belongs to the `--format` before it on the command line; a format without one
+/// goes to stdout. Positions come from clap's argument indices.
+pub fn pair_outputs(matches: &clap::ArgMatches, common: &mut Common) -> Result<(), String> {
+    let Some((_, sub)) = matches.subcommand() else { return Ok(()) };
+    let format_at: Vec<usize> = sub.indices_of("format").map(Iterator::collect).unwrap_or_default();
+    let output_at: Vec<usize> = sub.indices_of("output").map(Iterator::collect).unwrap_or_default();
+    if format_at.is_empty() {
+        // Only the default format: its output, if any, is the first one.
+        if output_at.len() > 1 {
+            return Err("more --output than --format".into());
+        }
+        common.paired = vec![(common.format[0], common.output.first().cloned())];
+        return Ok(());
+    }
+    let mut paired: Vec<(Format, Option<String>)> = common.format.iter().map(|f| (*f, None)).collect();
+    for (i, at) in output_at.iter().enumerate() {
+        let Some(owner) = format_at.iter().rposition(|f| f < at) else {
+            return Err("--output must follow the --format it is for".into());
+        };
+        if paired[owner].1.is_some() {
+            return Err("two --output for one --format".into());
+        }
+        paired[owner].1 = common.output.get(i).cloned();
+    }
+    if paired.iter().filter(|(_, o)| o.is_none()).count() > 1 {
+        return Err("only one --format can go to stdout: give the others an --output".into());
+    }
+    common.paired = paired;
+    Ok(())
+}
+
 /// Renders each requested format to its output; false (after saying why) when one cannot be written.
 fn write_outputs(common: &Common, render: impl Fn(Format) -> String) -> bool {
-    if common.output.len() > common.format.len() {
-        eprintln!("meterguard: more --output than --format");
-        return false;
-    }
-    if common.format.len() > common.output.len() + 1 {
-        eprintln!("meterguard: give an --output for every --format but one (that one goes to stdout)");
-        return false;
-    }
-    for (i, format) in common.format.iter().enumerate() {
-        let text = render(*format);
-        match common.output.get(i) {
+    let paired = if common.paired.is_empty() {
+        common.format.iter().map(|f| (*f, None)).collect()
+    } else {
+        common.paired.clone()
+    };
+    for (format, output) in paired {
+        let text = render(format);
+        match output {
             Some(path) => {
-                if let Err(e) = std::fs::write(path, text) {
+                if let Err(e) = std::fs::write(&path, text) {
                     eprintln!("meterguard: cannot write {path}: {e}");
                     return false;
                 }
@@ -376,7 +466,7 @@ fn run_check(args: CheckArgs) -> i32 {
         }
         paths.push("-".into());
     }
-    let base = args.base.clone().map(|b| vec![b]);
+    let base = (!args.base.is_empty()).then(|| args.base.clone());
     let Some(p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
     let diffed;
     let checked;
@@ -387,17 +477,45 @@ fn run_check(args: CheckArgs) -> i32 {
         checked = check::run(&p.inputs, &p.opts);
         &checked
     };
-    let written = write_outputs(&args.common, |format| match format {
-        Format::Human => report::human::render(report, &style(&args.common)),
-        Format::Json => report::json::render(report),
-        Format::Markdown => report::markdown::render(report),
-        Format::Sarif => report::sarif::render(report),
-        Format::Github => report::github::render(report),
-    });
+    let written = write_outputs(&args.common, |format| render_check(report, format, &args.common));
     if !written {
         return 2;
     }
     exit_status(report, p.fail_on)
+}
+
+fn run_helm(args: HelmArgs) -> i32 {
+    let Some(mut p) = prepare(&args.common, None, &[]) else { return 2 };
+    let roots = crate::helm::chart_roots(&args.charts);
+    if roots.is_empty() {
+        eprintln!("meterguard: no Helm chart (a directory with Chart.yaml) holds the given paths");
+        return 2;
+    }
+    let mut helm_args: Vec<String> = Vec::new();
+    if args.common.namespace != "default" {
+        helm_args.extend(["--namespace".to_owned(), args.common.namespace.clone()]);
+    }
+    for v in &args.values {
+        helm_args.extend(["-f".to_owned(), v.clone()]);
+    }
+    for s in &args.set {
+        helm_args.extend(["--set".to_owned(), s.clone()]);
+    }
+    for chart in &roots {
+        let release = args.release.clone().unwrap_or_else(|| {
+            chart.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "release".into())
+        });
+        if let Err(e) = crate::helm::render(&mut p.inputs, chart, &release, &helm_args) {
+            eprintln!("meterguard: {e}");
+            return 2;
+        }
+    }
+    let report = check::run(&p.inputs, &p.opts);
+    let written = write_outputs(&args.common, |format| render_check(&report, format, &args.common));
+    if !written {
+        return 2;
+    }
+    exit_status(&report, p.fail_on)
 }
 
 fn run_diff(args: DiffArgs) -> i32 {

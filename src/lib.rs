@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod coverage;
 pub mod diff;
+pub mod helm;
 pub mod input;
 pub mod knowledge;
 pub mod model;

@@ -1,6 +1,3 @@
-use clap::Parser;
-
 fn main() {
-    let cli = meterguard::cli::Cli::parse();
-    std::process::exit(meterguard::cli::run(cli));
+    std::process::exit(meterguard::cli::main());
 }

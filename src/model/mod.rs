@@ -90,6 +90,8 @@ pub struct ModelProblem {
     pub span: Span,
     pub message: String,
     pub help: String,
+    /// A YAML document that is no Kubernetes object at all (neither apiVersion nor kind).
+    pub not_manifest: bool,
 }
 
 /// A plain Prometheus rule file given as input (a document with top-level `groups:`).
@@ -155,6 +157,7 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
 
 fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, default_ns: &str, top: bool) {
     let problem = |rule: &'static str, span: Span, message: String| ModelProblem {
+        not_manifest: rule == "input/not-an-object" || (node.get("apiVersion").is_none() && node.get("kind").is_none()),
         rule,
         source: doc.source,
         template: doc.template.clone(),
@@ -223,6 +226,7 @@ fn duplicates(model: &mut Model<'_>) {
         if let Some(&first) = seen.get(&identity_key(&o.id)) {
             let f = &model.objects[first];
             model.problems.push(ModelProblem {
+                not_manifest: false,
                 rule: "schema/duplicate-object",
                 source: o.source,
                 template: o.template.map(str::to_owned),

@@ -58,6 +58,7 @@ pub fn check_unknown_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) 
             },
         );
         problems.push(ModelProblem {
+            not_manifest: false,
             rule: "schema/unknown-field",
             source: obj.source,
             template: obj.template.map(str::to_owned),

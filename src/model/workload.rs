@@ -159,6 +159,7 @@ fn typed<T: DeserializeOwned>(
             let path = e.path().to_string();
             let at = locate(node, e.path());
             problems.push(ModelProblem {
+                not_manifest: false,
                 rule: "schema/invalid-type",
                 source: obj.source,
                 template: obj.template.map(str::to_owned),

@@ -1,0 +1,75 @@
+//! Rendering charts with a real `helm` binary, for the pre-commit hook and `meterguard helm`. Only
+//! `helm` is ever run, with an argument list: never a shell, never anything from the input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::input::Inputs;
+
+/// The chart directory that holds each path: the path itself or its nearest parent with a Chart.yaml.
+pub fn chart_roots(paths: &[String]) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        let mut dir = Some(Path::new(p));
+        while let Some(d) = dir {
+            if d.join("Chart.yaml").is_file() {
+                if !roots.iter().any(|r| r == d) {
+                    roots.push(d.to_path_buf());
+                }
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    roots.sort();
+    roots
+}
+
+pub fn helm_binary() -> String {
+    std::env::var("HELM_BIN").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "helm".into())
+}
+
+/// `helm template RELEASE CHART ARGS...`; the rendered text is added to `inputs` under the chart's
+/// path, with each document's `# Source:` made relative to where the chart lives (so annotations
+/// land on the template file in the repository).
+pub fn render(inputs: &mut Inputs, chart: &Path, release: &str, args: &[String]) -> Result<(), String> {
+    let out = Command::new(helm_binary())
+        .arg("template")
+        .arg(release)
+        .arg(chart)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", helm_binary()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "helm template {} failed: {}",
+            chart.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let first_doc = inputs.documents.len();
+    inputs.add_bytes(&format!("{} (rendered)", chart.display()), &out.stdout);
+    let parent = chart.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        for d in &mut inputs.documents[first_doc..] {
+            if let Some(t) = &d.template {
+                d.template = Some(parent.join(t).to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_chart_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("charts/app");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(chart.join("Chart.yaml"), "name: app\n").unwrap();
+        let t = chart.join("templates/deploy.yaml").to_string_lossy().into_owned();
+        let v = chart.join("values.yaml").to_string_lossy().into_owned();
+        assert_eq!(super::chart_roots(&[t, v]), vec![chart]);
+    }
+}

@@ -1,0 +1,154 @@
+//! The GitHub Action's shell step, run locally in a simulated GitHub environment: step summary,
+//! outputs, annotations, the sticky comment (through a fake `gh`), and a base-ref diff.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::process::Command;
+
+struct Gh {
+    dir: tempfile::TempDir,
+}
+
+impl Gh {
+    /// A fake `gh` that logs its arguments and answers the comment listing with `existing`.
+    fn new(existing: &str) -> Gh {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("gh.log");
+        let script = format!(
+            "#!/usr/bin/env bash\necho \"$*\" >> {}\nif [[ \"$*\" == *--paginate* ]]; then echo '{existing}'; fi\n",
+            log.display()
+        );
+        let gh = dir.path().join("gh");
+        std::fs::write(&gh, script).unwrap();
+        Command::new("chmod").arg("+x").arg(&gh).status().unwrap();
+        Gh { dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gh.log")).unwrap_or_default()
+    }
+}
+
+struct Run {
+    status: i32,
+    stdout: String,
+    summary: String,
+    outputs: String,
+}
+
+fn run_action(cwd: &Path, gh: &Gh, env: &[(&str, &str)]) -> Run {
+    let gh_env = tempfile::tempdir().unwrap();
+    let summary = gh_env.path().join("summary.md");
+    let outputs = gh_env.path().join("output");
+    let event = gh_env.path().join("event.json");
+    std::fs::write(&event, r#"{"action": "opened", "number": 7, "pull_request": {"number": 7}}"#).unwrap();
+    let path = format!("{}:{}", gh.dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new("bash");
+    cmd.arg(root().join("scripts/action/run.sh"))
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("METERGUARD_BIN", env!("CARGO_BIN_EXE_meterguard"))
+        .env("RUNNER_TEMP", gh_env.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_REPOSITORY", "acme/platform")
+        .env("GH_TOKEN", "test-token");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+        outputs: std::fs::read_to_string(&outputs).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn action_writes_summary_outputs_annotations_and_a_sticky_comment() {
+    let gh = Gh::new("");
+    let sarif = tempfile::NamedTempFile::new().unwrap();
+    let sarif_path = sarif.path().to_string_lossy().into_owned();
+    let r = run_action(&root(), &gh, &[("MG_PATHS", "examples/incident/incident.yaml"), ("MG_COMMENT", "true"), ("MG_SARIF_FILE", &sarif_path)]);
+    assert_eq!(r.status, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("::error file=cost-analyzer/charts/prometheus/templates/server-deployment.yaml,title=sizing/memory-below-floor::"));
+    assert!(r.summary.starts_with("## meterguard"), "{}", r.summary);
+    assert!(r.outputs.contains("errors=11\n"), "{}", r.outputs);
+    assert!(r.outputs.contains("warnings=4\n"));
+    assert!(r.outputs.contains("report="));
+    let log = gh.log();
+    assert!(log.contains("api repos/acme/platform/issues/7/comments --paginate"), "{log}");
+    assert!(log.contains("api --method POST repos/acme/platform/issues/7/comments -F body=@"), "{log}");
+    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sarif.path()).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+
+    // A second run updates the same comment instead of adding one.
+    let again = Gh::new("4242");
+    let r = run_action(&root(), &again, &[("MG_PATHS", "examples/incident/incident.yaml"), ("MG_COMMENT", "true")]);
+    assert_eq!(r.status, 1);
+    assert!(again.log().contains("api --method PATCH repos/acme/platform/issues/comments/4242 -F body=@"), "{}", again.log());
+}
+
+#[test]
+fn action_fail_on_and_clean_input() {
+    let gh = Gh::new("");
+    let r = run_action(&root(), &gh, &[("MG_PATHS", "examples/incident/incident.yaml"), ("MG_FAIL_ON", "never")]);
+    assert_eq!(r.status, 0);
+    assert!(gh.log().is_empty(), "no comment unless asked");
+    let r = run_action(&root(), &gh, &[]);
+    assert_eq!(r.status, 2, "no paths and no chart");
+    assert!(r.stdout.contains("::error title=meterguard::"));
+}
+
+#[test]
+fn action_diffs_against_the_base_ref() {
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&ok.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::copy(root().join("examples/incident/fix.yaml"), repo.path().join("manifest.yaml")).unwrap();
+    git(&["add", "manifest.yaml"]);
+    git(&["commit", "-qm", "running release"]);
+    std::fs::copy(root().join("examples/incident/incident.yaml"), repo.path().join("manifest.yaml")).unwrap();
+    git(&["commit", "-qam", "lower Prometheus memory"]);
+    let gh = Gh::new("");
+    let r = run_action(repo.path(), &gh, &[("MG_PATHS", "manifest.yaml"), ("MG_BASE_REF", "HEAD~1")]);
+    assert_eq!(r.status, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("title=diff/memory-reduced::"), "{}", r.stdout);
+    assert!(r.summary.contains("diff/memory-reduced"));
+}
+
+#[test]
+fn action_yml_runs_only_the_scripts_with_inputs_from_the_environment() {
+    let action = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    // No `${{ inputs.* }}` inside a run: script (template injection); they go through env.
+    for line in action.lines().filter(|l| l.trim_start().starts_with("run:")) {
+        assert!(!line.contains("${{"), "{line}");
+    }
+    let parsed = meterguard::input::yaml::parse_stream(&action);
+    assert!(parsed.problems.is_empty());
+    let root_node = &parsed.documents[0].root;
+    assert_eq!(root_node.str_at(&["runs", "using"]), Some("composite"));
+    for input in ["paths", "chart", "values", "release", "base-ref", "config", "fail-on", "sarif-file", "comment", "version"] {
+        assert!(root_node.path(&["inputs", input]).is_some(), "input {input}");
+    }
+    for output in ["errors", "warnings", "report"] {
+        assert!(root_node.path(&["outputs", output]).is_some(), "output {output}");
+    }
+}
