@@ -23,7 +23,8 @@ impl Gen {
 }
 
 const TEAMS: &[&str] = &["payments", "search", "checkout", "identity", "ml", "data", "web", "mobile-api"];
-const IMAGES: &[&str] = &["nginx:1.27", "ghcr.io/acme/api:2.14.1", "ghcr.io/acme/worker:2.14.1", "redis:7.4", "envoyproxy/envoy:v1.31"];
+const IMAGES: &[&str] =
+    &["nginx:1.27", "ghcr.io/acme/api:2.14.1", "ghcr.io/acme/worker:2.14.1", "redis:7.4", "envoyproxy/envoy:v1.31"];
 
 fn deployment(out: &mut String, g: &mut Gen, i: usize, kind: &str) {
     let team = g.pick(TEAMS);
@@ -43,48 +44,78 @@ fn deployment(out: &mut String, g: &mut Gen, i: usize, kind: &str) {
 fn metering(out: &mut String, g: &mut Gen, i: usize) {
     match g.below(3) {
         0 => {
-            let _ = write!(out, "---\n# Source: cost-analyzer/templates/cost-analyzer-deployment-template.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kubecost-cost-analyzer-{i}\n  namespace: kubecost\n  labels: {{app: cost-analyzer, app.kubernetes.io/name: cost-analyzer}}\nspec:\n  replicas: 1\n  strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: 1, maxUnavailable: 1}}}}\n  template:\n    metadata:\n      labels: {{app: cost-analyzer-{i}}}\n    spec:\n      containers:\n        - name: cost-model\n          image: gcr.io/kubecost1/cost-model:prod-2.4.2\n          ports: [{{containerPort: 9003, name: tcp-model}}]\n          env:\n            - name: PROMETHEUS_SERVER_ENDPOINT\n              value: http://prometheus-{i}.kubecost\n          readinessProbe: {{httpGet: {{path: /healthz, port: 9003}}, periodSeconds: 10, failureThreshold: 200}}\n          livenessProbe: {{httpGet: {{path: /healthz, port: 9003}}, periodSeconds: 10, failureThreshold: 200}}\n          resources: {{requests: {{cpu: 200m, memory: 55Mi}}}}\n        - name: cost-analyzer-frontend\n          image: gcr.io/kubecost1/frontend:prod-2.4.2\n          readinessProbe: {{httpGet: {{path: /healthz, port: 9003}}}}\n          resources: {{requests: {{cpu: 10m, memory: 55Mi}}}}\n");
+            let _ = write!(
+                out,
+                "---\n# Source: cost-analyzer/templates/cost-analyzer-deployment-template.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kubecost-cost-analyzer-{i}\n  namespace: kubecost\n  labels: {{app: cost-analyzer, app.kubernetes.io/name: cost-analyzer}}\nspec:\n  replicas: 1\n  strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: 1, maxUnavailable: 1}}}}\n  template:\n    metadata:\n      labels: {{app: cost-analyzer-{i}}}\n    spec:\n      containers:\n        - name: cost-model\n          image: gcr.io/kubecost1/cost-model:prod-2.4.2\n          ports: [{{containerPort: 9003, name: tcp-model}}]\n          env:\n            - name: PROMETHEUS_SERVER_ENDPOINT\n              value: http://prometheus-{i}.kubecost\n          readinessProbe: {{httpGet: {{path: /healthz, port: 9003}}, periodSeconds: 10, failureThreshold: 200}}\n          livenessProbe: {{httpGet: {{path: /healthz, port: 9003}}, periodSeconds: 10, failureThreshold: 200}}\n          resources: {{requests: {{cpu: 200m, memory: 55Mi}}}}\n        - name: cost-analyzer-frontend\n          image: gcr.io/kubecost1/frontend:prod-2.4.2\n          readinessProbe: {{httpGet: {{path: /healthz, port: 9003}}}}\n          resources: {{requests: {{cpu: 10m, memory: 55Mi}}}}\n"
+            );
         }
         1 => {
-            let _ = write!(out, "---\n# Source: cost-analyzer/templates/prometheus-server-deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: prometheus-{i}\n  namespace: kubecost\n  labels: {{app: prometheus, component: server}}\nspec:\n  replicas: 1\n  strategy: {{type: Recreate}}\n  template:\n    metadata:\n      labels: {{app: prometheus-{i}}}\n    spec:\n      containers:\n        - name: prometheus-server\n          image: quay.io/prometheus/prometheus:v2.55.1\n          args: [--storage.tsdb.retention.time=15d, --config.file=/etc/config/prometheus.yml, --storage.tsdb.path=/data, --storage.tsdb.retention.size=30GB]\n          ports: [{{containerPort: 9090}}]\n          livenessProbe: {{httpGet: {{path: /-/healthy, port: 9090}}, initialDelaySeconds: 30, timeoutSeconds: 30}}\n          readinessProbe: {{httpGet: {{path: /-/ready, port: 9090}}, initialDelaySeconds: 30, timeoutSeconds: 30}}\n          resources:\n            requests: {{cpu: 500m, memory: 2Gi}}\n            limits: {{cpu: \"1\", memory: 3Gi}}\n          volumeMounts: [{{name: storage-volume, mountPath: /data}}]\n      volumes:\n        - name: storage-volume\n          emptyDir: {{sizeLimit: 32Gi}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: prometheus-{i}, namespace: kubecost}}\nspec:\n  selector: {{app: prometheus-{i}}}\n  ports: [{{port: 80, targetPort: 9090}}]\n");
+            let _ = write!(
+                out,
+                "---\n# Source: cost-analyzer/templates/prometheus-server-deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: prometheus-{i}\n  namespace: kubecost\n  labels: {{app: prometheus, component: server}}\nspec:\n  replicas: 1\n  strategy: {{type: Recreate}}\n  template:\n    metadata:\n      labels: {{app: prometheus-{i}}}\n    spec:\n      containers:\n        - name: prometheus-server\n          image: quay.io/prometheus/prometheus:v2.55.1\n          args: [--storage.tsdb.retention.time=15d, --config.file=/etc/config/prometheus.yml, --storage.tsdb.path=/data, --storage.tsdb.retention.size=30GB]\n          ports: [{{containerPort: 9090}}]\n          livenessProbe: {{httpGet: {{path: /-/healthy, port: 9090}}, initialDelaySeconds: 30, timeoutSeconds: 30}}\n          readinessProbe: {{httpGet: {{path: /-/ready, port: 9090}}, initialDelaySeconds: 30, timeoutSeconds: 30}}\n          resources:\n            requests: {{cpu: 500m, memory: 2Gi}}\n            limits: {{cpu: \"1\", memory: 3Gi}}\n          volumeMounts: [{{name: storage-volume, mountPath: /data}}]\n      volumes:\n        - name: storage-volume\n          emptyDir: {{sizeLimit: 32Gi}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: prometheus-{i}, namespace: kubecost}}\nspec:\n  selector: {{app: prometheus-{i}}}\n  ports: [{{port: 80, targetPort: 9090}}]\n"
+            );
         }
         _ => {
-            let _ = write!(out, "---\n# Source: opencost/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: opencost-{i}\n  namespace: opencost\nspec:\n  template:\n    metadata:\n      labels: {{app.kubernetes.io/name: opencost}}\n    spec:\n      containers:\n        - name: opencost\n          image: ghcr.io/opencost/opencost:1.120.1\n          resources: {{requests: {{cpu: 10m, memory: 55Mi}}, limits: {{memory: 1Gi}}}}\n");
+            let _ = write!(
+                out,
+                "---\n# Source: opencost/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: opencost-{i}\n  namespace: opencost\nspec:\n  template:\n    metadata:\n      labels: {{app.kubernetes.io/name: opencost}}\n    spec:\n      containers:\n        - name: opencost\n          image: ghcr.io/opencost/opencost:1.120.1\n          resources: {{requests: {{cpu: 10m, memory: 55Mi}}, limits: {{memory: 1Gi}}}}\n"
+            );
         }
     }
 }
 
 fn service(out: &mut String, g: &mut Gen, i: usize) {
     let team = g.pick(TEAMS);
-    let _ = write!(out, "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\n  namespace: {team}\n  labels: {{app.kubernetes.io/name: {team}-{i}}}\nspec:\n  selector:\n    app.kubernetes.io/name: {team}-{i}\n  ports:\n    - name: http\n      port: 80\n      targetPort: http\n");
+    let _ = write!(
+        out,
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\n  namespace: {team}\n  labels: {{app.kubernetes.io/name: {team}-{i}}}\nspec:\n  selector:\n    app.kubernetes.io/name: {team}-{i}\n  ports:\n    - name: http\n      port: 80\n      targetPort: http\n"
+    );
 }
 
 fn configmap(out: &mut String, g: &mut Gen, i: usize, big: bool) {
     let team = g.pick(TEAMS);
-    let _ = write!(out, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: {team}\ndata:\n  LOG_LEVEL: info\n  FEATURE_FLAGS: \"a,b,c\"\n");
+    let _ = write!(
+        out,
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: {team}\ndata:\n  LOG_LEVEL: info\n  FEATURE_FLAGS: \"a,b,c\"\n"
+    );
     if big {
         // A Grafana dashboard as JSON: the kind of large embedded file real charts ship.
         out.push_str("  dashboard.json: |\n    {\n      \"panels\": [\n");
         for p in 0..60 + g.below(60) {
-            let _ = writeln!(out, "        {{\"id\": {p}, \"type\": \"timeseries\", \"title\": \"Panel {p}\", \"targets\": [{{\"expr\": \"sum(rate(http_requests_total{{team=\\\"{team}\\\"}}[5m])) by (code)\"}}]}},");
+            let _ = writeln!(
+                out,
+                "        {{\"id\": {p}, \"type\": \"timeseries\", \"title\": \"Panel {p}\", \"targets\": [{{\"expr\": \"sum(rate(http_requests_total{{team=\\\"{team}\\\"}}[5m])) by (code)\"}}]}},"
+            );
         }
         out.push_str("        {\"id\": 0}\n      ]\n    }\n");
     }
 }
 
 fn crd(out: &mut String, g: &mut Gen, i: usize) {
-    let _ = write!(out, "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets{i}.acme.io\nspec:\n  group: acme.io\n  names: {{kind: Widget{i}, plural: widgets{i}}}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          properties:\n");
+    let _ = write!(
+        out,
+        "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets{i}.acme.io\nspec:\n  group: acme.io\n  names: {{kind: Widget{i}, plural: widgets{i}}}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          properties:\n"
+    );
     // Several hundred KB of nested schema.
     for f in 0..400 + g.below(200) {
-        let _ = write!(out, "            field{f}:\n              type: object\n              description: Field {f} of the widget, with a description long enough to look like the generated ones.\n              properties:\n                name: {{type: string, description: The name.}}\n                size: {{type: integer, format: int64, minimum: 0}}\n                items:\n                  type: array\n                  items: {{type: object, properties: {{key: {{type: string}}, value: {{type: string}}}}}}\n");
+        let _ = write!(
+            out,
+            "            field{f}:\n              type: object\n              description: Field {f} of the widget, with a description long enough to look like the generated ones.\n              properties:\n                name: {{type: string, description: The name.}}\n                size: {{type: integer, format: int64, minimum: 0}}\n                items:\n                  type: array\n                  items: {{type: object, properties: {{key: {{type: string}}, value: {{type: string}}}}}}\n"
+        );
     }
 }
 
 fn prometheus_rule(out: &mut String, g: &mut Gen, i: usize) {
-    let _ = write!(out, "---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: rules-{i}\n  namespace: monitoring\n  labels: {{release: kps}}\nspec:\n  groups:\n    - name: generated-{i}\n      rules:\n");
+    let _ = write!(
+        out,
+        "---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: rules-{i}\n  namespace: monitoring\n  labels: {{release: kps}}\nspec:\n  groups:\n    - name: generated-{i}\n      rules:\n"
+    );
     for r in 0..200 + g.below(100) {
         let team = g.pick(TEAMS);
-        let _ = write!(out, "        - alert: HighErrorRate{i}x{r}\n          expr: sum(rate(http_requests_total{{team=\"{team}\", code=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{team=\"{team}\"}}[5m])) > 0.05\n          for: 10m\n          labels: {{severity: warning}}\n          annotations: {{summary: \"{team} errors\"}}\n");
+        let _ = write!(
+            out,
+            "        - alert: HighErrorRate{i}x{r}\n          expr: sum(rate(http_requests_total{{team=\"{team}\", code=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{team=\"{team}\"}}[5m])) > 0.05\n          for: 10m\n          labels: {{severity: warning}}\n          annotations: {{summary: \"{team} errors\"}}\n"
+        );
     }
 }
 

@@ -75,7 +75,11 @@ fn action_writes_summary_outputs_annotations_and_a_sticky_comment() {
     let gh = Gh::new("");
     let sarif = tempfile::NamedTempFile::new().unwrap();
     let sarif_path = sarif.path().to_string_lossy().into_owned();
-    let r = run_action(&root(), &gh, &[("MG_PATHS", "examples/incident/incident.yaml"), ("MG_COMMENT", "true"), ("MG_SARIF_FILE", &sarif_path)]);
+    let r = run_action(
+        &root(),
+        &gh,
+        &[("MG_PATHS", "examples/incident/incident.yaml"), ("MG_COMMENT", "true"), ("MG_SARIF_FILE", &sarif_path)],
+    );
     assert_eq!(r.status, 1, "{}", r.stdout);
     assert!(r.stdout.contains("::error file=cost-analyzer/charts/prometheus/templates/server-deployment.yaml,title=sizing/memory-below-floor::"));
     assert!(r.summary.starts_with("## meterguard"), "{}", r.summary);
@@ -92,7 +96,11 @@ fn action_writes_summary_outputs_annotations_and_a_sticky_comment() {
     let again = Gh::new("4242");
     let r = run_action(&root(), &again, &[("MG_PATHS", "examples/incident/incident.yaml"), ("MG_COMMENT", "true")]);
     assert_eq!(r.status, 1);
-    assert!(again.log().contains("api --method PATCH repos/acme/platform/issues/comments/4242 -F body=@"), "{}", again.log());
+    assert!(
+        again.log().contains("api --method PATCH repos/acme/platform/issues/comments/4242 -F body=@"),
+        "{}",
+        again.log()
+    );
 }
 
 #[test]
@@ -145,7 +153,9 @@ fn action_yml_runs_only_the_scripts_with_inputs_from_the_environment() {
     assert!(parsed.problems.is_empty());
     let root_node = &parsed.documents[0].root;
     assert_eq!(root_node.str_at(&["runs", "using"]), Some("composite"));
-    for input in ["paths", "chart", "values", "release", "base-ref", "config", "fail-on", "sarif-file", "comment", "version"] {
+    for input in
+        ["paths", "chart", "values", "release", "base-ref", "config", "fail-on", "sarif-file", "comment", "version"]
+    {
         assert!(root_node.path(&["inputs", input]).is_some(), "input {input}");
     }
     for output in ["errors", "warnings", "report"] {

@@ -11,7 +11,9 @@ use std::process::Command;
 
 fn helm() -> Option<PathBuf> {
     let from_env = std::env::var_os("HELM_BIN").map(PathBuf::from).filter(|p| p.is_file());
-    from_env.or_else(|| std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("helm")).find(|f| f.is_file())))
+    from_env.or_else(|| {
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("helm")).find(|f| f.is_file()))
+    })
 }
 
 fn need_helm() -> Option<PathBuf> {
@@ -41,7 +43,11 @@ fn meterguard_helm_renders_and_checks_charts_of_changed_files() {
     let bad = run("prometheus.memoryRequest=2Gi");
     let v = json(&bad);
     let floor = &findings(&v, "sizing/memory-below-floor")[0];
-    assert!(floor["template"].as_str().unwrap().ends_with("tests/fixtures/charts/metering/templates/prometheus.yaml"), "{}", floor["template"]);
+    assert!(
+        floor["template"].as_str().unwrap().ends_with("tests/fixtures/charts/metering/templates/prometheus.yaml"),
+        "{}",
+        floor["template"]
+    );
     assert_eq!(v["summary"]["objects"], 2, "the chart is rendered once for both changed files");
     let good = json(&run("prometheus.memoryRequest=4Gi"));
     assert!(findings(&good, "sizing/memory-below-floor").is_empty());
@@ -77,12 +83,19 @@ fn helm_plugin_check_and_upgrade() {
 
     // `upgrade`: the running release comes from a fake `helm get manifest`; rendering is real helm.
     let old = work.path().join("running.yaml");
-    let rendered = Command::new(&helm).args(["template", "kubecost", &chart(), "--set", "prometheus.memoryLimit=8Gi"]).output().unwrap();
+    let rendered = Command::new(&helm)
+        .args(["template", "kubecost", &chart(), "--set", "prometheus.memoryLimit=8Gi"])
+        .output()
+        .unwrap();
     std::fs::write(&old, &rendered.stdout).unwrap();
     let fake = work.path().join("fake-helm");
     std::fs::write(
         &fake,
-        format!("#!/usr/bin/env bash\nif [ \"$1 $2\" = \"get manifest\" ]; then cat {}; exit 0; fi\nexec {} \"$@\"\n", old.display(), helm.display()),
+        format!(
+            "#!/usr/bin/env bash\nif [ \"$1 $2\" = \"get manifest\" ]; then cat {}; exit 0; fi\nexec {} \"$@\"\n",
+            old.display(),
+            helm.display()
+        ),
     )
     .unwrap();
     Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
@@ -94,7 +107,11 @@ fn helm_plugin_check_and_upgrade() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&upgrade.stdout);
-    assert!(out.contains("~ StatefulSet default/kubecost-prometheus"), "{out}{}", String::from_utf8_lossy(&upgrade.stderr));
+    assert!(
+        out.contains("~ StatefulSet default/kubecost-prometheus"),
+        "{out}{}",
+        String::from_utf8_lossy(&upgrade.stderr)
+    );
     assert!(out.contains("diff/memory-reduced"), "{out}");
     assert!(out.contains("sizing/memory-headroom"), "the check of the new render follows: {out}");
     assert_eq!(upgrade.status.code(), Some(1));

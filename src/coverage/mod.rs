@@ -233,6 +233,33 @@ pub fn analyze(
 ) -> Analysis {
     let rules = rules::extract(model, inputs);
     let found = evaluators::find(model, classes, config, &rules, assume_loaded);
+    // Per evaluator, once: the rules that can fire there and read at least one signal, with their
+    // selectors, and the always-firing rules (dead man's switches). Workloads only look these up.
+    struct Prepared<'r> {
+        candidates: Vec<(usize, Vec<Selector>)>,
+        constants: Vec<&'r AlertRule>,
+    }
+    let prepared: Vec<Prepared> = found
+        .evaluators
+        .iter()
+        .map(|e| {
+            let mut candidates = Vec::new();
+            let mut constants = Vec::new();
+            for &ri in &e.rules {
+                let Ok(expr) = &rules[ri].parsed else { continue };
+                if promql::is_constant(expr) {
+                    constants.push(&rules[ri]);
+                    continue;
+                }
+                let sels = promql::selectors(expr);
+                let reads_signal = sels.iter().any(|s| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some()));
+                if reads_signal && promql::feasible(expr, &|s| selector_possible(s, e)) {
+                    candidates.push((ri, sels));
+                }
+            }
+            Prepared { candidates, constants }
+        })
+        .collect();
     let mut per_workload = BTreeMap::new();
     let mut self_monitored = BTreeMap::new();
     for (wi, w) in model.workloads.iter().enumerate() {
@@ -242,18 +269,10 @@ pub fn analyze(
         let t = target(model, w);
         let mut cov = WorkloadCoverage::default();
         let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
-        for e in &found.evaluators {
-            let dead_mans_switch = e.rules.iter().any(|&ri| {
-                let r = &rules[ri];
-                r.parsed.as_ref().is_ok_and(promql::is_constant) && reaches(e, &alert_labels(r, &t))
-            });
-            for &ri in &e.rules {
-                let r = &rules[ri];
-                let Ok(expr) = &r.parsed else { continue };
-                if !promql::feasible(expr, &|s| selector_possible(s, e)) {
-                    continue;
-                }
-                let sels = promql::selectors(expr);
+        for (e, p) in found.evaluators.iter().zip(&prepared) {
+            let dead_mans_switch = p.constants.iter().any(|r| reaches(e, &alert_labels(r, &t)));
+            for (ri, sels) in &p.candidates {
+                let r = &rules[*ri];
                 for mode in MODES {
                     if !sels.iter().any(|s| covers(s, mode, &t, wi, e)) {
                         continue;
