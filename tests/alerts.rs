@@ -185,3 +185,16 @@ fn generated_alerts_give_full_coverage() {
         assert!(findings(&v, "alerts/promql-invalid").is_empty());
     }
 }
+
+#[test]
+fn kube_state_metrics_1x_names_only_work_with_kube_state_metrics_1x() {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/alerts/ksm-versions.yaml")).unwrap();
+    let v1 = check_text(&text.replace("KSM_TAG", "v1.9.8"), &[]);
+    assert_eq!(cov(&v1, "opencost", "oom"), vec!["MemoryNearLimitKsm1".to_owned()]);
+    let v2 = check_text(&text.replace("KSM_TAG", "v2.13.0"), &[]);
+    assert!(
+        cov(&v2, "opencost", "oom").is_empty(),
+        "kube-state-metrics 2.x has no *_memory_bytes metrics: the rule matches nothing"
+    );
+    assert_eq!(findings(&v2, "alerts/oom-uncovered").len(), 1);
+}
