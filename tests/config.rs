@@ -179,3 +179,19 @@ fn config_is_discovered_from_the_working_directory() {
         .unwrap();
     assert!(findings(&json(&out), "sizing/cpu-request-missing").is_empty());
 }
+
+#[test]
+fn metering_include_and_exclude_selectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "metering:\n  include:\n    - namespaces: [payments]\n      images: [\"re:registry\\\\.example\\\\.com/billing-.*\"]\n  exclude:\n    - names: [opencost]\n",
+    );
+    let v = json(&meterguard(&["check", "--format", "json", "--config", &cfg, "tests/fixtures/config/billing.yaml"]));
+    let w =
+        |name: &str| v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == name).unwrap().clone();
+    assert_eq!(w("billing-exporter")["metering"], true);
+    assert!(w("billing-exporter")["reason"].as_str().unwrap().starts_with("config selector"));
+    assert_eq!(w("opencost")["metering"], false);
+    assert!(w("opencost")["reason"].as_str().unwrap().starts_with("excluded by config selector"));
+}
