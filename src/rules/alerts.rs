@@ -132,19 +132,7 @@ fn object_finding(ctx: &Context<'_, '_>, rule: &'static Rule, object: usize, mes
         .map(|n| n.span)
         .or_else(|| o.node.path(&["metadata", "name"]).map(|n| n.span))
         .unwrap_or(o.node.span);
-    Finding {
-        rule: rule.id,
-        severity: rule.severity,
-        message,
-        help,
-        object: Some(o.id.clone()),
-        container: None,
-        source: Some(o.source),
-        file: ctx.inputs.sources[o.source].name.clone(),
-        span,
-        template: o.template.map(str::to_owned),
-        suppressed: None,
-    }
+    Finding::on_object(rule, o, ctx.inputs, span, message, help)
 }
 
 pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {

@@ -498,19 +498,10 @@ fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>
         if new.model.objects.iter().any(|n| identity_key(&n.id) == key) {
             continue;
         }
-        out.push(Finding {
-            rule: MONITOR_REMOVED.id,
-            severity: MONITOR_REMOVED.severity,
-            message: format!("{} is removed: what it scraped is no longer scraped", o.id.display()),
-            help: "alerts on its metrics, and on `up`, go silent".into(),
-            object: Some(o.id.clone()),
-            container: None,
-            source: Some(o.source),
-            file: old.inputs.sources[o.source].name.clone(),
-            span: o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span),
-            template: o.template.map(str::to_owned),
-            suppressed: None,
-        });
+        let span = o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span);
+        let message = format!("{} is removed: what it scraped is no longer scraped", o.id.display());
+        let help = "alerts on its metrics, and on `up`, go silent".into();
+        out.push(Finding::on_object(&MONITOR_REMOVED, o, old.inputs, span, message, help));
     }
 }
 

@@ -86,6 +86,30 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding about a whole object (not one of its containers), at `span` in its source.
+    pub fn on_object(
+        rule: &'static Rule,
+        o: &crate::model::Object<'_>,
+        inputs: &Inputs,
+        span: Span,
+        message: String,
+        help: String,
+    ) -> Finding {
+        Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            message,
+            help,
+            object: Some(o.id.clone()),
+            container: None,
+            source: Some(o.source),
+            file: inputs.sources[o.source].name.clone(),
+            span,
+            template: o.template.map(str::to_owned),
+            suppressed: None,
+        }
+    }
+
     pub fn with_severity(mut self, s: Severity) -> Finding {
         self.severity = s;
         self

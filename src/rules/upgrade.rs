@@ -51,18 +51,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             continue;
         };
         let span = o.node.get("apiVersion").map(|n| n.span).unwrap_or(o.node.span);
-        out.push(Finding {
-            rule: rule.id,
-            severity: rule.severity,
-            message,
-            help: format!("use {} (source: {})", r.replacement, r.source),
-            object: Some(o.id.clone()),
-            container: None,
-            source: Some(o.source),
-            file: ctx.inputs.sources[o.source].name.clone(),
-            span,
-            template: o.template.map(str::to_owned),
-            suppressed: None,
-        });
+        let help = format!("use {} (source: {})", r.replacement, r.source);
+        out.push(Finding::on_object(rule, o, ctx.inputs, span, message, help));
     }
 }
