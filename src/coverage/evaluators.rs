@@ -99,6 +99,14 @@ fn object_selected(sel: Option<&Node>, labels: &BTreeMap<&str, &str>) -> bool {
     }
 }
 
+/// Whether a prometheus-operator `Prometheus` loads a PrometheusRule (ruleSelector and
+/// ruleNamespaceSelector, with the operator's null and `{}` semantics).
+fn operator_selects(model: &Model<'_>, p: &Object<'_>, rule: &Object<'_>) -> bool {
+    let spec = p.node.get("spec");
+    object_selected(spec.and_then(|s| s.get("ruleSelector")), &rule.labels())
+        && namespace_selected(model, spec.and_then(|s| s.get("ruleNamespaceSelector")), p.namespace(), rule.namespace())
+}
+
 /// The labels a PrometheusRule lacks for this selector's `matchLabels`.
 pub fn missing_labels(sel: Option<&Node>, labels: &BTreeMap<&str, &str>) -> Vec<String> {
     let Some(s) = sel else { return vec!["(ruleSelector is null: selects nothing)".into()] };
@@ -322,17 +330,11 @@ pub fn find(
         let o = &model.objects[w.object];
         if w.operator_prometheus {
             let spec = o.node.get("spec");
-            let rule_sel = spec.and_then(|s| s.get("ruleSelector"));
-            let rule_ns_sel = spec.and_then(|s| s.get("ruleNamespaceSelector"));
             let selected = rules
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| match r.origin {
-                    Origin::PrometheusRule(i) => {
-                        let ro = &model.objects[i];
-                        object_selected(rule_sel, &ro.labels())
-                            && namespace_selected(model, rule_ns_sel, o.namespace(), ro.namespace())
-                    }
+                    Origin::PrometheusRule(i) => operator_selects(model, o, &model.objects[i]),
                     _ => false,
                 })
                 .map(|(i, _)| i)
@@ -427,17 +429,8 @@ pub fn find(
             model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "PrometheusRule"))
         {
             let held_by = |e: &Evaluator| e.rules.iter().any(|r| rules[*r].origin == Origin::PrometheusRule(o));
-            let selected_somewhere = evaluators.iter().any(held_by)
-                || operator_ps.iter().any(|p| {
-                    let spec = p.node.get("spec");
-                    object_selected(spec.and_then(|s| s.get("ruleSelector")), &obj.labels())
-                        && namespace_selected(
-                            model,
-                            spec.and_then(|s| s.get("ruleNamespaceSelector")),
-                            p.namespace(),
-                            obj.namespace(),
-                        )
-                });
+            let selected_somewhere =
+                evaluators.iter().any(held_by) || operator_ps.iter().any(|p| operator_selects(model, p, obj));
             if !selected_somewhere {
                 let labels = obj.labels();
                 let mut lacks: Vec<String> = operator_ps
