@@ -1,0 +1,51 @@
+//! Arbitrary text as the expression of an alert that guards a Kubecost deployment: PromQL parsing,
+//! selector extraction, feasibility and the coverage verdict, through the real pipeline.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use meterguard::input::Inputs;
+
+const MANIFEST: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kubecost-cost-analyzer, namespace: kubecost, labels: {app: cost-analyzer}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: cost-analyzer}}
+  template:
+    metadata: {labels: {app: cost-analyzer}}
+    spec:
+      containers:
+      - name: cost-model
+        image: gcr.io/kubecost1/cost-model:prod-2.3.3
+        resources: {requests: {memory: 1Gi, cpu: 100m}, limits: {memory: 2Gi}}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: kps, namespace: monitoring}
+spec: {ruleSelector: {}, ruleNamespaceSelector: {}, serviceMonitorSelector: {}}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: fuzz, namespace: monitoring}
+spec:
+  groups:
+  - name: fuzz
+    rules:
+    - alert: Fuzzed
+      expr: EXPR
+      labels: {severity: critical}
+"#;
+
+fuzz_target!(|expr: &str| {
+    if let Ok(e) = meterguard::coverage::promql::parse(expr) {
+        let sels = meterguard::coverage::promql::selectors(&e);
+        let _ = meterguard::coverage::promql::feasible(&e, &|s| s.admits("namespace", "kubecost"));
+        let _ = sels.iter().map(|s| s.constrains("pod")).count();
+    }
+    // A JSON string is a valid YAML double-quoted scalar, so the expression arrives verbatim.
+    let Ok(quoted) = serde_json::to_string(expr) else { return };
+    let text = MANIFEST.replace("EXPR", &quoted);
+    let mut inputs = Inputs::default();
+    inputs.add_bytes("fuzz.yaml", text.as_bytes());
+    meterguard_fuzz::check_all_formats(&inputs);
+});

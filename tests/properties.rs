@@ -1,0 +1,196 @@
+//! Invariants that hold for every input, checked on generated ones (proptest).
+
+use std::collections::BTreeMap;
+
+use meterguard::check::Options;
+use meterguard::diff::{Change, DiffReport};
+use meterguard::input::Inputs;
+use meterguard::model::quantity::{Quantity, QuantityError};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn quantity_text() -> impl Strategy<Value = String> {
+    let sign = prop_oneof![Just(""), Just("+"), Just("-")];
+    let suffix = prop_oneof![
+        prop::sample::select(vec!["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"])
+            .prop_map(str::to_owned),
+        (prop::sample::select(vec!["e", "E"]), prop::sample::select(vec!["", "+", "-"]), 0u32..40)
+            .prop_map(|(e, s, n)| format!("{e}{s}{n}")),
+    ];
+    (sign, "[0-9]{0,20}", prop::option::of("[0-9]{0,12}"), suffix).prop_filter_map(
+        "needs a digit",
+        |(sign, int, frac, suffix)| {
+            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+            (int.len() + frac.len() > 1 || !int.is_empty()).then(|| format!("{sign}{int}{frac}{suffix}"))
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// What the parser accepts prints canonically, and the canonical text means the same quantity.
+    #[test]
+    fn quantity_print_parse_round_trip(text in quantity_text()) {
+        match Quantity::parse(&text) {
+            Ok(q) => {
+                let printed = q.to_string();
+                let again = Quantity::parse(&printed).map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
+                prop_assert_eq!(again.nanos, q.nanos, "{} printed as {}", text, printed);
+                prop_assert_eq!(again.to_string(), printed);
+            }
+            Err(QuantityError::TooLarge(_)) => {}
+            Err(e) => prop_assert!(false, "{text} is in the grammar but was rejected: {e}"),
+        }
+    }
+}
+
+/// A small world of objects whose names collide across generated renders, so diffs see adds,
+/// removes and changes of the same objects.
+fn object() -> impl Strategy<Value = Value> {
+    let name = prop::sample::select(vec!["kubecost-cost-analyzer", "prometheus-server", "api", "web"]);
+    let ns = prop::sample::select(vec!["kubecost", "default"]);
+    let mem = prop::sample::select(vec!["256Mi", "1Gi", "2Gi", "4Gi"]);
+    let image = prop::sample::select(vec![
+        "gcr.io/kubecost1/cost-model:prod-2.3.3",
+        "quay.io/prometheus/prometheus:v2.55.1",
+        "quay.io/prometheus/prometheus:v3.1.0",
+        "nginx:1.27",
+    ]);
+    let env = prop::collection::btree_map("[A-Z]{1,3}", "[a-z0-9]{0,4}", 0..4);
+    let container = (prop::sample::select(vec!["main", "sidecar", "proxy"]), image, mem.clone(), mem, env);
+    let containers =
+        prop::collection::btree_map(prop::sample::select(vec!["main", "sidecar", "proxy"]), container, 1..3);
+    let kind = prop::sample::select(vec!["Deployment", "StatefulSet", "ConfigMap", "Secret"]);
+    let version = prop::sample::select(vec!["apps/v1", "apps/v1beta2"]);
+    let data = prop::collection::btree_map("[a-z]{1,4}", "[a-z0-9 ]{0,8}", 0..4);
+    (kind, name, ns, version, 1u32..4, containers, data, any::<bool>()).prop_map(
+        |(kind, name, ns, version, replicas, containers, data, probe)| {
+            let meta = json!({"name": name, "namespace": ns, "labels": {"app": name}});
+            match kind {
+                "ConfigMap" => json!({"apiVersion": "v1", "kind": kind, "metadata": meta, "data": data}),
+                "Secret" => json!({"apiVersion": "v1", "kind": kind, "metadata": meta, "stringData": data}),
+                _ => {
+                    let containers: Vec<Value> = containers
+                        .into_iter()
+                        .map(|(_, (cname, image, req, lim, env))| {
+                            let env: Vec<Value> =
+                                env.into_iter().map(|(k, v)| json!({"name": k, "value": v})).collect();
+                            let mut c = json!({"name": cname, "image": image, "env": env,
+                                "resources": {"requests": {"memory": req}, "limits": {"memory": lim}}});
+                            if probe {
+                                c["readinessProbe"] = json!({"httpGet": {"path": "/healthz", "port": 9090}});
+                            }
+                            c
+                        })
+                        .collect();
+                    // Container names must be unique, as the API server requires.
+                    let mut seen = std::collections::BTreeSet::new();
+                    let containers: Vec<Value> =
+                        containers.into_iter().filter(|c| seen.insert(c["name"].to_string())).collect();
+                    json!({"apiVersion": version, "kind": kind, "metadata": meta, "spec": {
+                        "replicas": replicas,
+                        "selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}}})
+                }
+            }
+        },
+    )
+}
+
+fn objects() -> impl Strategy<Value = Vec<Value>> {
+    prop::collection::vec(object(), 0..6).prop_map(|objects| {
+        // One object per identity, as a valid render has; later ones win.
+        let mut unique = BTreeMap::new();
+        for o in objects {
+            let id = (o["kind"].to_string(), o["metadata"]["namespace"].to_string(), o["metadata"]["name"].to_string());
+            unique.insert(id, o);
+        }
+        unique.into_values().collect()
+    })
+}
+
+fn print(objects: &[Value]) -> String {
+    objects.iter().map(|o| format!("---\n{}\n", serde_json::to_string_pretty(o).expect("JSON values print"))).collect()
+}
+
+fn render() -> impl Strategy<Value = String> {
+    objects().prop_map(|o| print(&o))
+}
+
+fn with_diff<T>(old: &str, new: &str, f: impl FnOnce(&DiffReport<'_>) -> T) -> T {
+    let mut inputs = Inputs::default();
+    inputs.add_bytes("old.yaml", old.as_bytes());
+    let split = inputs.sources.len();
+    inputs.add_bytes("new.yaml", new.as_bytes());
+    let opts = Options::default();
+    let d = meterguard::diff::run(&inputs, split, &opts);
+    f(&d)
+}
+
+type Summary = BTreeMap<(String, String, String), (Change, Vec<(String, Option<Value>, Option<Value>)>)>;
+
+fn summary(d: &DiffReport<'_>, mirrored: bool) -> Summary {
+    d.changes
+        .iter()
+        .map(|c| {
+            let id = (c.object.kind.clone(), c.object.namespace.clone().unwrap_or_default(), c.object.name.clone());
+            let change = match (c.change, mirrored) {
+                (Change::Added, true) => Change::Removed,
+                (Change::Removed, true) => Change::Added,
+                (other, _) => other,
+            };
+            let mut fields: Vec<_> = c
+                .fields
+                .iter()
+                .map(|f| {
+                    let (o, n) = if mirrored { (f.new.clone(), f.old.clone()) } else { (f.old.clone(), f.new.clone()) };
+                    (f.path.clone(), o, n)
+                })
+                .collect();
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            (id, (change, fields))
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn diff_of_a_render_with_itself_is_empty(a in render()) {
+        with_diff(&a, &a, |d| {
+            prop_assert!(d.changes.is_empty(), "{:?}", d.changes);
+            prop_assert!(!d.check.findings.iter().any(|f| f.rule.starts_with("diff/")));
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn diff_backwards_mirrors_diff_forwards(a in render(), b in render()) {
+        let forwards = with_diff(&a, &b, |d| summary(d, false));
+        let backwards = with_diff(&b, &a, |d| summary(d, true));
+        prop_assert_eq!(forwards, backwards);
+    }
+
+    /// Reordering documents, and the named items inside them, is never a change.
+    #[test]
+    fn diff_ignores_order(a in objects()) {
+        let mut b = a.clone();
+        b.reverse();
+        for o in &mut b {
+            if let Some(Value::Array(containers)) = o.pointer_mut("/spec/template/spec/containers") {
+                containers.reverse();
+                for c in containers {
+                    if let Some(Value::Array(env)) = c.get_mut("env") {
+                        env.reverse();
+                    }
+                }
+            }
+        }
+        with_diff(&print(&a), &print(&b), |d| {
+            prop_assert!(d.changes.is_empty(), "{:?}", d.changes);
+            Ok(())
+        })?;
+    }
+}
