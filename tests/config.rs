@@ -88,7 +88,7 @@ fn init_writes_a_config_that_validates_against_the_schema() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(".meterguard.schema.json")).unwrap()).unwrap();
     assert_eq!(schema, written);
     let parsed = meterguard::input::yaml::parse_stream(&text);
-    let instance = parsed.documents[0].root.to_json();
+    let instance = parsed.documents[0].root.to_json_as(meterguard::input::node::Schema::Core);
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");

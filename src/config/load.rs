@@ -71,7 +71,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         return Err(err(p.pos, p.message.clone()));
     }
     let Some(doc) = parsed.documents.first() else { return Ok(Config::default()) };
-    let json = doc.root.to_json();
+    let json = doc.root.to_json_as(crate::input::node::Schema::Core);
     let schema = schema();
     let validator = jsonschema::validator_for(&schema)
         .map_err(|e| err(Pos { line: 1, col: 1 }, format!("internal schema error: {e}")))?;

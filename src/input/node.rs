@@ -53,7 +53,9 @@ pub struct Node {
     pub kind: Kind,
 }
 
-/// A plain scalar read the way Kubernetes' YAML decoder reads it (YAML 1.2 core schema).
+/// A plain scalar read the way Kubernetes' YAML decoder reads it. kubectl, Helm and the API server
+/// convert YAML with sigs.k8s.io/yaml, which resolves plain scalars with go-yaml v2: YAML 1.1
+/// booleans (`yes`, `on`, `n`...) and Go's integer syntax (`0755` is octal, `0x1F`, `0b101`, `1_000`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Resolved<'a> {
     Null,
@@ -63,20 +65,57 @@ pub enum Resolved<'a> {
     Str(&'a str),
 }
 
+/// How plain scalars are typed: as Kubernetes (and Prometheus, and Alertmanager) read them, or by
+/// YAML 1.2's core schema, which meterguard's own config file follows so that `off` stays a word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    Kubernetes,
+    Core,
+}
+
 impl Scalar {
     pub fn resolve(&self) -> Resolved<'_> {
+        self.resolve_as(Schema::Kubernetes)
+    }
+
+    pub fn resolve_as(&self, schema: Schema) -> Resolved<'_> {
         if self.style != Style::Plain {
             return Resolved::Str(&self.text);
         }
-        resolve_plain(&self.text)
+        match schema {
+            Schema::Kubernetes => resolve_plain(&self.text),
+            Schema::Core => resolve_core(&self.text),
+        }
+    }
+}
+
+/// YAML 1.2 core schema: only `true`/`false` are booleans, `0o` marks octal.
+pub fn resolve_core(t: &str) -> Resolved<'_> {
+    let k8s = resolve_plain(t);
+    let decimal = t.strip_prefix(['-', '+']).unwrap_or(t);
+    match k8s {
+        Resolved::Bool(_) if !matches!(t, "true" | "True" | "TRUE" | "false" | "False" | "FALSE") => Resolved::Str(t),
+        Resolved::Int(_) | Resolved::Float(_) if t.contains('_') || t.contains("0b") || t.contains("0B") => {
+            Resolved::Str(t)
+        }
+        Resolved::Int(_) | Resolved::Float(_)
+            if decimal.len() > 1 && decimal.starts_with('0') && decimal.as_bytes()[1].is_ascii_digit() =>
+        {
+            t.parse().map(Resolved::Int).or_else(|_| t.parse().map(Resolved::Float)).unwrap_or(Resolved::Str(t))
+        }
+        other => other,
     }
 }
 
 pub fn resolve_plain(t: &str) -> Resolved<'_> {
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
-        "true" | "True" | "TRUE" => return Resolved::Bool(true),
-        "false" | "False" | "FALSE" => return Resolved::Bool(false),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
+            return Resolved::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
+            return Resolved::Bool(false);
+        }
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
             return Resolved::Float(f64::INFINITY);
         }
@@ -88,29 +127,38 @@ pub fn resolve_plain(t: &str) -> Resolved<'_> {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Resolved::Str(t);
     }
-    if let Some(hex) = t.strip_prefix("0x")
-        && let Ok(v) = i64::from_str_radix(hex, 16)
-    {
+    let plain = t.replace('_', "");
+    if let Some(v) = go_int(&plain) {
         return Resolved::Int(v);
     }
-    if let Some(oct) = t.strip_prefix("0o")
-        && let Ok(v) = i64::from_str_radix(oct, 8)
-    {
-        return Resolved::Int(v);
-    }
-    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && let Ok(v) = t.parse::<i64>()
-    {
-        return Resolved::Int(v);
-    }
-    if is_yaml_float(digits)
-        && let Ok(v) = t.parse::<f64>()
+    if is_yaml_float(plain.strip_prefix(['-', '+']).unwrap_or(&plain))
+        && let Ok(v) = plain.parse::<f64>()
     {
         return Resolved::Float(v);
     }
     Resolved::Str(t)
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`: a sign, then `0x` hex, `0o` or a leading `0` octal, `0b`
+/// binary, or decimal.
+fn go_int(s: &str) -> Option<i64> {
+    let (negative, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = match body.as_bytes() {
+        [b'0', b'x' | b'X', ..] => (16, &body[2..]),
+        [b'0', b'o' | b'O', ..] => (8, &body[2..]),
+        [b'0', b'b' | b'B', ..] => (2, &body[2..]),
+        [b'0', _, ..] => (8, &body[1..]),
+        _ => (10, body),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
 /// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?` without the sign.
@@ -199,9 +247,14 @@ impl Node {
         self.as_seq()?.iter().find(|n| n.str_at(&["name"]) == Some(name))
     }
 
+    /// The value as Kubernetes reads it (YAML 1.1 scalars, see [`resolve_plain`]).
     pub fn to_json(&self) -> Value {
+        self.to_json_as(Schema::Kubernetes)
+    }
+
+    pub fn to_json_as(&self, schema: Schema) -> Value {
         match &self.kind {
-            Kind::Scalar(s) => match s.resolve() {
+            Kind::Scalar(s) => match s.resolve_as(schema) {
                 Resolved::Null => Value::Null,
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::Number(i.into()),
@@ -210,7 +263,7 @@ impl Node {
                 }
                 Resolved::Str(t) => Value::String(t.to_owned()),
             },
-            Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Kind::Seq(items) => Value::Array(items.iter().map(|i| i.to_json_as(schema)).collect()),
             Kind::Map(entries) => {
                 let mut m = Map::with_capacity(entries.len());
                 for e in entries {
@@ -218,7 +271,7 @@ impl Node {
                         Some(s) => s.text.clone(),
                         None => continue,
                     };
-                    m.insert(key, e.value.to_json());
+                    m.insert(key, e.value.to_json_as(schema));
                 }
                 Value::Object(m)
             }
@@ -240,14 +293,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn core_schema_resolution() {
+    fn resolution_as_kubernetes_reads_it() {
         assert_eq!(resolve_plain("1024"), Resolved::Int(1024));
         assert_eq!(resolve_plain("-3"), Resolved::Int(-3));
         assert_eq!(resolve_plain("0.5"), Resolved::Float(0.5));
         assert_eq!(resolve_plain("1e9"), Resolved::Float(1e9));
         assert_eq!(resolve_plain("1e+08"), Resolved::Float(1e8));
         assert_eq!(resolve_plain("2Gi"), Resolved::Str("2Gi"));
-        assert_eq!(resolve_plain("yes"), Resolved::Str("yes"));
+        // YAML 1.1 as go-yaml v2 reads it, not YAML 1.2.
+        assert_eq!(resolve_plain("yes"), Resolved::Bool(true));
+        assert_eq!(resolve_plain("on"), Resolved::Bool(true));
+        assert_eq!(resolve_plain("N"), Resolved::Bool(false));
+        assert_eq!(resolve_plain("0755"), Resolved::Int(493));
+        assert_eq!(resolve_plain("0x1F"), Resolved::Int(31));
+        assert_eq!(resolve_plain("-0b101"), Resolved::Int(-5));
+        assert_eq!(resolve_plain("1_000"), Resolved::Int(1000));
+        assert_eq!(resolve_plain("08"), Resolved::Float(8.0));
+        assert_eq!(resolve_plain("yesterday"), Resolved::Str("yesterday"));
+        assert_eq!(resolve_plain("2024-01-01"), Resolved::Str("2024-01-01"));
         assert_eq!(resolve_plain("~"), Resolved::Null);
         assert_eq!(resolve_plain("1.2.3"), Resolved::Str("1.2.3"));
         assert_eq!(resolve_plain("e5"), Resolved::Str("e5"));

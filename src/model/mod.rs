@@ -147,11 +147,14 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     model.objects.sort_by_key(|a| (a.source, a.node.span.start));
     duplicates(&mut model);
     for i in 0..model.objects.len() {
+        schema::check_fields(&model.objects[i], &mut model.problems);
         if let Some(w) = workload::extract(&model.objects[i], i, &mut model.problems) {
             model.workloads.push(w);
         }
-        schema::check_unknown_fields(&model.objects[i], &mut model.problems);
     }
+    // The typed model and the schema walk can both find the same wrong type: report it once.
+    let mut seen = std::collections::HashSet::new();
+    model.problems.retain(|p| p.rule != "schema/invalid-type" || seen.insert((p.source, p.span.start)));
     model
 }
 

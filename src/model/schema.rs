@@ -1,5 +1,6 @@
-//! Fields that the Kubernetes type does not have. Such a typo (`resource:` for `resources:`) is
-//! dropped silently by the API server's decoder, and the limits it held with it.
+//! Fields that the Kubernetes type does not have, and values of the wrong type. A typo
+//! (`resource:` for `resources:`) is dropped silently by the API server's decoder, and the limits it
+//! held with it; a wrong type (`value: yes`, a boolean to Kubernetes' YAML 1.1 reader) fails the apply.
 //! The schemas come from k8s-openapi's generated `schemars` implementations.
 
 use std::collections::HashMap;
@@ -10,7 +11,8 @@ use k8s_openapi::schemars::{JsonSchema, generate::SchemaSettings};
 use serde_json::Value;
 
 use super::{ModelProblem, Object};
-use crate::input::Node;
+use crate::input::node::{Kind, Resolved};
+use crate::input::{Node, Span};
 
 type Schemas = HashMap<&'static str, Value>;
 
@@ -34,17 +36,42 @@ fn schemas() -> &'static Schemas {
         m.insert("/Service", schema_of::<core::v1::Service>());
         m.insert("/PersistentVolumeClaim", schema_of::<core::v1::PersistentVolumeClaim>());
         m.insert("policy/PodDisruptionBudget", schema_of::<policy::v1::PodDisruptionBudget>());
+        m.insert("/ConfigMap", schema_of::<core::v1::ConfigMap>());
+        m.insert("/Secret", schema_of::<core::v1::Secret>());
         m
     })
 }
 
-pub fn check_unknown_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
+#[derive(Default)]
+struct Found {
+    unknown: Vec<(Node, String, Option<String>)>,
+    /// (the value's span, its path, what is wrong with it)
+    mistyped: Vec<(Span, String, String)>,
+}
+
+pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
     let key = format!("{}/{}", obj.id.group(), obj.id.kind);
     let Some(schema) = schemas().get(key.as_str()) else { return };
     let defs = schema.get("$defs").unwrap_or(&Value::Null);
-    let mut found = Vec::new();
+    let mut found = Found::default();
     walk(obj.node, schema, defs, &mut String::new(), &mut found, 0);
-    for (entry_key, path, suggestion) in found {
+    for (span, path, what) in found.mistyped {
+        problems.push(ModelProblem {
+            not_manifest: false,
+            rule: "schema/invalid-type",
+            source: obj.source,
+            template: obj.template.map(str::to_owned),
+            object: Some(obj.id.clone()),
+            container: container_of(&path),
+            span,
+            message: format!("`{path}`: {what}"),
+            help: "Kubernetes rejects an object whose field has the wrong type. kubectl and Helm read YAML \
+                   as YAML 1.1 does: `yes`, `no`, `on`, `off`, `y` and `n` are booleans and `0755` is the octal \
+                   number 493, so quote such strings (`\"yes\"`)"
+                .into(),
+        });
+    }
+    for (entry_key, path, suggestion) in found.unknown {
         let (container, help) = (
             container_of(&path),
             match &suggestion {
@@ -96,18 +123,15 @@ fn resolve<'s>(mut schema: &'s Value, defs: &'s Value) -> &'s Value {
     schema
 }
 
-fn walk(
-    node: &Node,
-    schema: &Value,
-    defs: &Value,
-    path: &mut String,
-    found: &mut Vec<(Node, String, Option<String>)>,
-    depth: usize,
-) {
+fn walk(node: &Node, schema: &Value, defs: &Value, path: &mut String, found: &mut Found, depth: usize) {
     if depth > 64 {
         return;
     }
     let schema = resolve(schema, defs);
+    if let Some(what) = mistyped(node, schema) {
+        found.mistyped.push((node.span, path.clone(), what));
+        return;
+    }
     if let (Some(entries), Some(props)) = (node.as_map(), schema.get("properties").and_then(Value::as_object)) {
         for e in entries {
             let Some(k) = e.key.as_str() else { continue };
@@ -125,10 +149,19 @@ fn walk(
                         .filter(|(score, _)| *score > 0.8)
                         .max_by(|a, b| a.0.total_cmp(&b.0))
                         .map(|(_, p)| p.clone());
-                    found.push((e.key.clone(), path.clone(), suggestion));
+                    found.unknown.push((e.key.clone(), path.clone(), suggestion));
                 }
                 None => {}
             }
+            path.truncate(len);
+        }
+    } else if let (Some(entries), Some(values)) = (node.as_map(), schema.get("additionalProperties")) {
+        // A map such as labels (string to string): every value against the one schema.
+        for e in entries {
+            let Some(k) = e.key.as_str() else { continue };
+            let len = path.len();
+            path.push_str(&format!("[{k}]"));
+            walk(&e.value, values, defs, path, found, depth + 1);
             path.truncate(len);
         }
     } else if let (Some(items), Some(item_schema)) = (node.as_seq(), schema.get("items")) {
@@ -142,4 +175,49 @@ fn walk(
             path.truncate(len);
         }
     }
+}
+
+/// What is wrong with a value's type as Kubernetes decodes it, if anything. `null` is always
+/// accepted (the field is unset); int-or-string fields (ports, quantities) take either.
+fn mistyped(node: &Node, schema: &Value) -> Option<String> {
+    let expected = schema.get("type")?.as_str()?;
+    let found = match &node.kind {
+        Kind::Map(_) => "a mapping".to_owned(),
+        Kind::Seq(_) => "a list".to_owned(),
+        Kind::Scalar(s) => match s.resolve() {
+            Resolved::Null => return None,
+            Resolved::Bool(b) => match expected {
+                "boolean" => return None,
+                _ => format!("the boolean `{b}` (written `{}`)", s.text),
+            },
+            Resolved::Int(i) => match expected {
+                "integer" | "number" => return None,
+                _ if s.text == i.to_string() => format!("the number `{i}`"),
+                _ => format!("the number `{i}` (written `{}`)", s.text),
+            },
+            Resolved::Float(f) => match expected {
+                "number" => return None,
+                "integer" if f.fract() == 0.0 && f.is_finite() => return None,
+                _ => format!("the number `{}`", s.text),
+            },
+            Resolved::Str(t) => match expected {
+                "string" => return None,
+                _ => format!("the string {}", serde_json::Value::String(t.to_owned())),
+            },
+        },
+    };
+    let fits = matches!((&node.kind, expected), (Kind::Map(_), "object") | (Kind::Seq(_), "array"));
+    if fits {
+        return None;
+    }
+    let wanted = match expected {
+        "string" => "a string",
+        "integer" => "an integer",
+        "number" => "a number",
+        "boolean" => "a boolean",
+        "object" => "a mapping",
+        "array" => "a list",
+        other => other,
+    };
+    Some(format!("expected {wanted}, found {found}"))
 }
