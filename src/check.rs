@@ -150,6 +150,7 @@ pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn
     let skip = |p: &&ModelProblem| opts.ignore_non_manifests && p.not_manifest;
     findings.extend(a.model.problems.iter().filter(|p| !skip(p)).cloned().map(|p| from_model_problem(inputs, p)));
     rules::schema::check(&ctx, &mut findings);
+    rules::schema::check_sizes(&ctx, &mut findings);
     findings.extend(rules::run(&ctx));
     rules::alerts::check(&ctx, &a.coverage, &mut findings);
     findings

@@ -1,10 +1,10 @@
 //! `--format human`: a miette report per finding (snippet, underline, help) and a summary.
 
 use std::fmt;
-use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 
+use super::excerpt::{self, Excerpt, printable_text};
 use super::{file_of, line_col};
 use crate::check::Report;
 use crate::rules::{Finding, Severity};
@@ -12,7 +12,7 @@ use crate::rules::{Finding, Severity};
 struct Item<'a> {
     f: &'a Finding,
     heading: String,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Excerpt>,
     offset: usize,
     len: usize,
     help: String,
@@ -84,7 +84,7 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item
     let (source, offset, len) = match f.source {
         Some(id) => {
             // Snippets show neighbouring lines: a Secret's values must not be among them, so the
-            // snippet (and its offsets) come from a masked copy of any source that holds a Secret.
+            // snippet comes from a masked copy of any source that holds a Secret.
             let original = &report.inputs.sources[id];
             let src: &crate::input::Source = match masked.entry(id).or_insert_with(|| {
                 original.text.contains("Secret").then(|| {
@@ -94,13 +94,16 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item
                 Some(m) => m,
                 None => original,
             };
-            let start = src.offset(f.span.start);
-            let end = if f.span.end.line == f.span.start.line { src.offset(f.span.end) } else { start };
             // Underline the token: a scalar's text, or a key's name up to its colon.
-            let len =
-                if end > start { end - start } else { src.text[start..].find([':', '\n', '\r']).unwrap_or(0).max(1) };
-            let text = src.text.clone();
-            (Some(NamedSource::new(file, text)), start, len)
+            let len = if f.span.end.line == f.span.start.line && f.span.end.col > f.span.start.col {
+                (f.span.end.col - f.span.start.col) as usize
+            } else {
+                let rest = src.line(f.span.start.line);
+                let from: String = rest.chars().skip(f.span.start.col.max(1) as usize - 1).collect();
+                from.find([':', '\n', '\r']).map(|b| from[..b].chars().count()).unwrap_or(0).max(1)
+            };
+            let (e, offset, len) = excerpt::around(src, file, f.span.start, len);
+            (Some(e), offset, len)
         }
         None => (None, 0, 0),
     };
@@ -108,7 +111,7 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item
     if let Some(s) = &f.suppressed {
         help = format!("suppressed by {}{}", s.by, s.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default());
     }
-    Item { f, heading, source, offset, len, help }
+    Item { f, heading: printable_text(&heading), source, offset, len, help: printable_text(&help) }
 }
 
 pub fn render(report: &Report<'_>, style: &Style) -> String {

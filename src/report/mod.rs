@@ -1,6 +1,7 @@
 //! Step 5: a report in the format asked for. One file per format.
 
 pub mod annotate;
+pub mod excerpt;
 pub mod github;
 pub mod human;
 pub mod json;

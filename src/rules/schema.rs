@@ -116,6 +116,16 @@ rule!(
     "Two objects with the same API group, kind, namespace and name: the second replaces the first when applied, \
      and Helm refuses to install such a release. Remove or rename one."
 );
+rule!(
+    OBJECT_TOO_LARGE,
+    "schema/object-too-large",
+    Error,
+    "an object larger than the API server accepts",
+    "The API server rejects a ConfigMap or Secret whose data adds up to more than 1 MiB, and any object whose \
+     annotations add up to more than 256 KiB (`Too long: must have at most 1048576 bytes`). The apply fails \
+     mid-upgrade. Split the data (one ConfigMap per dashboard), mount it from elsewhere, or use server-side apply \
+     instead of the last-applied annotation."
+);
 
 pub static RULES: &[&Rule] = &[
     &YAML_SYNTAX,
@@ -132,7 +142,72 @@ pub static RULES: &[&Rule] = &[
     &UNKNOWN_FIELD,
     &INVALID_QUANTITY,
     &SUSPICIOUS_QUANTITY,
+    &OBJECT_TOO_LARGE,
 ];
+
+/// k8s.io/kubernetes pkg/apis/core/types.go `MaxSecretSize` (also the ConfigMap limit, validation.go
+/// `ValidateConfigMap`).
+const MAX_DATA_BYTES: usize = 1024 * 1024;
+/// k8s.io/apimachinery pkg/api/validation/objectmeta.go `TotalAnnotationSizeLimitB`.
+const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
+
+/// Sizes the API server validates: ConfigMap and Secret data, and annotations on any object.
+pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+    for o in &ctx.model.objects {
+        let core = o.id.group().is_empty();
+        let data: &[(&str, bool)] = match o.id.kind.as_str() {
+            "ConfigMap" if core => &[("data", false), ("binaryData", true)],
+            "Secret" if core => &[("data", true), ("stringData", false)],
+            _ => &[],
+        };
+        let mut total = 0;
+        let mut first = None;
+        for &(field, base64) in data {
+            let Some(entries) = o.node.get(field).and_then(Node::as_map) else { continue };
+            first.get_or_insert(o.node.entry(field).map(|e| e.key.span));
+            for e in entries {
+                let len = e.value.as_scalar().map(|s| s.text.len()).unwrap_or(0);
+                total += if base64 { len / 4 * 3 } else { len };
+            }
+        }
+        if total > MAX_DATA_BYTES
+            && let Some(Some(span)) = first
+        {
+            out.push(Finding::on_object(
+                &OBJECT_TOO_LARGE,
+                o,
+                ctx.inputs,
+                span,
+                format!(
+                    "{} holds {} of data; the API server accepts at most 1 MiB",
+                    o.id.display(),
+                    bytes_human(total as f64)
+                ),
+                "split the data over several objects, or mount it from a volume".into(),
+            ));
+        }
+        if let Some(a) = o.node.path(&["metadata", "annotations"]).and_then(Node::as_map) {
+            let size: usize = a
+                .iter()
+                .map(|e| {
+                    e.key.as_scalar().map_or(0, |s| s.text.len()) + e.value.as_scalar().map_or(0, |s| s.text.len())
+                })
+                .sum();
+            if size > MAX_ANNOTATION_BYTES
+                && let Some(e) = o.node.path(&["metadata"]).and_then(|m| m.entry("annotations"))
+            {
+                out.push(Finding::on_object(
+                    &OBJECT_TOO_LARGE,
+                    o,
+                    ctx.inputs,
+                    e.key.span,
+                    format!("the annotations of {} add up to {}; the API server accepts at most 256 KiB", o.id.display(), bytes_human(size as f64)),
+                    "move large values out of annotations; with `kubectl apply`, use --server-side so the object is not copied into the last-applied annotation".into(),
+                ));
+            }
+        }
+    }
+}
 
 /// Checks every quantity in containers' resources, emptyDir size limits and claim templates.
 pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
