@@ -22,19 +22,22 @@ pub struct FieldChange {
 
 fn value(n: &Node, secret: bool, path: &[String]) -> Value {
     if secret && path.first().is_some_and(|p| matches!(p.as_str(), "data" | "stringData")) {
-        return mask(n);
+        return mask(n, path);
     }
     n.to_json()
 }
 
-/// Secret values never leave as themselves: every scalar becomes `***`.
-fn mask(n: &Node) -> Value {
+/// Secret values never leave as themselves: a value of any shape becomes `***`, except the
+/// `data`/`stringData` map itself, whose keys are names, not values.
+fn mask(n: &Node, path: &[String]) -> Value {
     match &n.kind {
-        Kind::Scalar(_) => Value::String("***".into()),
-        Kind::Seq(items) => Value::Array(items.iter().map(mask).collect()),
-        Kind::Map(entries) => Value::Object(
-            entries.iter().filter_map(|e| Some((e.key.as_scalar()?.text.clone(), mask(&e.value)))).collect(),
+        Kind::Map(entries) if path.len() == 1 => Value::Object(
+            entries
+                .iter()
+                .filter_map(|e| Some((e.key.as_scalar()?.text.clone(), Value::String("***".into()))))
+                .collect(),
         ),
+        _ => Value::String("***".into()),
     }
 }
 

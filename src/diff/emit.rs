@@ -123,12 +123,20 @@ impl Emitter<'_, '_> {
         prefix: Option<String>,
     ) {
         let pad = " ".repeat(indent);
+        if self.opts.secret && is_secret_value(path) {
+            // Whatever shape a Secret's value has (a list or map is invalid, but still a value), it
+            // is printed as one mask.
+            let value = secret_mask(node, other, self.opts.side);
+            match prefix {
+                Some(p) => self.push(node.span.start.line, format!("{p} {value}")),
+                None => self.push(node.span.start.line, format!("{pad}{value}")),
+            }
+            return;
+        }
         match &node.kind {
             Kind::Scalar(s) => {
                 let line = node.span.start.line;
-                let value = if self.opts.secret && is_secret_value(path) {
-                    secret_mask(node, other, self.opts.side)
-                } else if s.text.contains('\n') && s.style != Style::Plain {
+                let value = if s.text.contains('\n') && s.style != Style::Plain {
                     self.block(node, indent, path, prefix);
                     return;
                 } else {
@@ -249,11 +257,11 @@ impl Emitter<'_, '_> {
 }
 
 fn is_secret_value(path: &[String]) -> bool {
-    path.len() == 2 && matches!(path[0].as_str(), "data" | "stringData")
+    path.len() >= 2 && matches!(path[0].as_str(), "data" | "stringData")
 }
 
 fn secret_mask(node: &Node, other: Option<&Node>, side: Side) -> String {
-    let same = other.is_some_and(|o| o.as_scalar().map(|s| &s.text) == node.as_scalar().map(|s| &s.text));
+    let same = other.is_some_and(|o| o.to_json() == node.to_json());
     match (other.is_some(), same, side) {
         (true, false, Side::Old) => "*** (before)".into(),
         (true, false, Side::New) => "*** (after)".into(),

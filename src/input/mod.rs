@@ -110,7 +110,23 @@ impl Inputs {
         let stdin = std::io::stdin();
         match stdin.lock().take(max_bytes + 1).read_to_end(&mut buf) {
             Ok(_) if buf.len() as u64 > max_bytes => self.too_large("<stdin>", max_bytes),
-            Ok(_) => self.add_bytes("<stdin>", &buf),
+            Ok(_) => {
+                let id = self.sources.len();
+                self.add_bytes("<stdin>", &buf);
+                // A render that failed upstream (`helm template ... | meterguard check -`) arrives as
+                // an empty stream: the gate must fail closed, not pass with nothing checked.
+                let documents = self.documents.iter().filter(|d| d.source == id && !d.root.is_null()).count();
+                let problems = self.problems.iter().any(|p| p.source == Some(id));
+                if documents == 0 && !problems {
+                    self.problems.push(InputProblem {
+                        rule: "input/empty",
+                        source: None,
+                        file: "<stdin>".into(),
+                        pos: Pos { line: 1, col: 1 },
+                        message: "standard input holds no YAML document: nothing was checked (did the render before the pipe fail?)".into(),
+                    });
+                }
+            }
             Err(e) => self.unreadable("<stdin>", format!("cannot read standard input: {e}")),
         }
     }

@@ -201,7 +201,14 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
                 missing.push(field);
             }
         }
-        let at = node.entry("metadata").or_else(|| node.entry("kind")).map(|e| e.key.span).unwrap_or(node.span);
+        // At the value that is there but not a string, else at the start of the object.
+        let present = [node.get("apiVersion"), node.get("kind"), node.path(&["metadata", "name"])];
+        let at = present
+            .iter()
+            .zip([api_version, kind, name])
+            .find_map(|(n, ok)| if ok.is_none() { *n } else { None })
+            .map(|n| n.span)
+            .unwrap_or(node.span);
         model.problems.push(problem(
             "input/missing-identity",
             at,

@@ -46,7 +46,7 @@ fn schemas() -> &'static Schemas {
 struct Found {
     unknown: Vec<(Node, String, Option<String>)>,
     /// (the value's span, its path, what is wrong with it)
-    mistyped: Vec<(Span, String, String)>,
+    mistyped: Vec<(Span, String, Mistyped)>,
 }
 
 pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
@@ -54,8 +54,11 @@ pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
     let Some(schema) = schemas().get(key.as_str()) else { return };
     let defs = schema.get("$defs").unwrap_or(&Value::Null);
     let mut found = Found::default();
+    // A Secret's values never appear in a message, not even a mistyped one.
+    let reveal = obj.id.kind != "Secret";
     walk(obj.node, schema, defs, &mut String::new(), &mut found, 0);
     for (span, path, what) in found.mistyped {
+        let what = if reveal { what.full } else { what.bare };
         problems.push(ModelProblem {
             not_manifest: false,
             rule: "schema/invalid-type",
@@ -179,30 +182,36 @@ fn walk(node: &Node, schema: &Value, defs: &Value, path: &mut String, found: &mu
 
 /// What is wrong with a value's type as Kubernetes decodes it, if anything. `null` is always
 /// accepted (the field is unset); int-or-string fields (ports, quantities) take either.
-fn mistyped(node: &Node, schema: &Value) -> Option<String> {
+struct Mistyped {
+    full: String,
+    /// Without the value, for Secrets.
+    bare: String,
+}
+
+fn mistyped(node: &Node, schema: &Value) -> Option<Mistyped> {
     let expected = schema.get("type")?.as_str()?;
-    let found = match &node.kind {
-        Kind::Map(_) => "a mapping".to_owned(),
-        Kind::Seq(_) => "a list".to_owned(),
+    let (kind, found) = match &node.kind {
+        Kind::Map(_) => ("a mapping", String::new()),
+        Kind::Seq(_) => ("a list", String::new()),
         Kind::Scalar(s) => match s.resolve() {
             Resolved::Null => return None,
             Resolved::Bool(b) => match expected {
                 "boolean" => return None,
-                _ => format!("the boolean `{b}` (written `{}`)", s.text),
+                _ => ("a boolean", format!(" `{b}` (written `{}`)", s.text)),
             },
             Resolved::Int(i) => match expected {
                 "integer" | "number" => return None,
-                _ if s.text == i.to_string() => format!("the number `{i}`"),
-                _ => format!("the number `{i}` (written `{}`)", s.text),
+                _ if s.text == i.to_string() => ("a number", format!(" `{i}`")),
+                _ => ("a number", format!(" `{i}` (written `{}`)", s.text)),
             },
             Resolved::Float(f) => match expected {
                 "number" => return None,
                 "integer" if f.fract() == 0.0 && f.is_finite() => return None,
-                _ => format!("the number `{}`", s.text),
+                _ => ("a number", format!(" `{}`", s.text)),
             },
             Resolved::Str(t) => match expected {
                 "string" => return None,
-                _ => format!("the string {}", serde_json::Value::String(t.to_owned())),
+                _ => ("a string", format!(" {}", serde_json::Value::String(t.to_owned()))),
             },
         },
     };
@@ -219,5 +228,8 @@ fn mistyped(node: &Node, schema: &Value) -> Option<String> {
         "array" => "a list",
         other => other,
     };
-    Some(format!("expected {wanted}, found {found}"))
+    Some(Mistyped {
+        full: format!("expected {wanted}, found {kind}{found}"),
+        bare: format!("expected {wanted}, found {kind}"),
+    })
 }

@@ -52,6 +52,14 @@ rule!(
      Raise the limit if the input is genuine."
 );
 rule!(
+    EMPTY,
+    "input/empty",
+    Error,
+    "standard input holds no YAML document",
+    "meterguard read nothing to check from standard input. In a pipe (`helm template . | meterguard check -`) \
+     that usually means the command before it failed; passing would let a broken render through the gate."
+);
+rule!(
     ALIAS_BOMB,
     "input/alias-bomb",
     Error,
@@ -134,6 +142,7 @@ pub static RULES: &[&Rule] = &[
     &ENCODING,
     &UNREADABLE,
     &TOO_LARGE,
+    &EMPTY,
     &ALIAS_BOMB,
     &TOO_DEEP,
     &DUPLICATE_KEY,
