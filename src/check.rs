@@ -30,7 +30,7 @@ impl Default for Options {
             namespace: "default".into(),
             config: Loaded::default(),
             config_source: None,
-            today: jiff::ZonedDateTime::now().date(),
+            today: jiff::Zoned::now().date(),
             assume_rules_loaded: false,
             ignore_non_manifests: false,
         }
