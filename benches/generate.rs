@@ -112,9 +112,33 @@ fn prometheus_rule(out: &mut String, g: &mut Gen, i: usize) {
     );
     for r in 0..200 + g.below(100) {
         let team = g.pick(TEAMS);
+        let window = g.pick(&["1m", "5m", "10m", "30m", "1h"]);
+        let threshold = 1 + g.below(99);
+        // As in real rule files, nearly every expression is different: label values, windows and
+        // thresholds vary, and about half the selectors use regular expressions.
+        let expr = match g.below(5) {
+            0 => format!(
+                "sum(rate(http_requests_total{{team=\"{team}\", code=~\"5..\", route=~\"/api/v{}/.*\"}}[{window}])) / sum(rate(http_requests_total{{team=\"{team}\"}}[{window}])) > 0.{threshold:02}",
+                g.below(4)
+            ),
+            1 => format!(
+                "histogram_quantile(0.{threshold:02}, sum by (le) (rate(http_request_duration_seconds_bucket{{team=\"{team}\", job=\"{team}-{i}-{r}\"}}[{window}]))) > {}",
+                1 + g.below(10)
+            ),
+            2 => format!("up{{job=~\"{team}-{i}-.*\", namespace=\"{team}\"}} == 0"),
+            3 => format!(
+                "kube_deployment_status_replicas_available{{namespace=\"{team}\", deployment=~\"{team}-{r}.*\"}} < {}",
+                1 + g.below(3)
+            ),
+            _ => format!(
+                "predict_linear(node_filesystem_avail_bytes{{job=\"node-exporter\", mountpoint=\"/data{r}\"}}[{window}], {} * 3600) < 0",
+                1 + g.below(24)
+            ),
+        };
         let _ = write!(
             out,
-            "        - alert: HighErrorRate{i}x{r}\n          expr: sum(rate(http_requests_total{{team=\"{team}\", code=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{team=\"{team}\"}}[5m])) > 0.05\n          for: 10m\n          labels: {{severity: warning}}\n          annotations: {{summary: \"{team} errors\"}}\n"
+            "        - alert: Generated{i}x{r}\n          expr: {}\n          for: {window}\n          labels: {{severity: warning, team: {team}}}\n          annotations: {{summary: \"{team} rule {r}\"}}\n",
+            serde_json::Value::String(expr)
         );
     }
 }

@@ -468,20 +468,30 @@ fn run_check(args: CheckArgs) -> i32 {
     }
     let base = (!args.base.is_empty()).then(|| args.base.clone());
     let Some(p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
-    let diffed;
-    let checked;
-    let report = if base.is_some() {
-        diffed = crate::diff::run(&p.inputs, p.split, &p.opts);
-        &diffed.check
+    let status = if base.is_some() {
+        let d = crate::diff::run(&p.inputs, p.split, &p.opts);
+        let written = write_outputs(&args.common, |format| render_check(&d.check, format, &args.common));
+        let status = if written { exit_status(&d.check, p.fail_on) } else { 2 };
+        leave(d);
+        status
     } else {
-        checked = check::run(&p.inputs, &p.opts);
-        &checked
+        let a = check::analyze(&p.inputs, &p.opts, &|_| true);
+        let f = check::findings(&p.inputs, &a, &p.opts, &|_| true);
+        let report = check::finish(&p.inputs, &a, f, &p.opts);
+        let written = write_outputs(&args.common, |format| render_check(&report, format, &args.common));
+        let status = if written { exit_status(&report, p.fail_on) } else { 2 };
+        leave(a);
+        status
     };
-    let written = write_outputs(&args.common, |format| render_check(report, format, &args.common));
-    if !written {
-        return 2;
-    }
-    exit_status(report, p.fail_on)
+    leave(p);
+    status
+}
+
+/// Ends the life of the run's trees without freeing them node by node: the process exits right
+/// after, the system takes the memory back at once, and on a large render the frees cost a tenth of
+/// the run (measured with perf on 10k objects).
+fn leave<T>(value: T) {
+    std::mem::forget(value);
 }
 
 fn run_helm(args: HelmArgs) -> i32 {
@@ -535,10 +545,10 @@ fn run_diff(args: DiffArgs) -> i32 {
         Format::Sarif => report::sarif::render(&d.check),
         Format::Github => report::github::render(&d.check),
     });
-    if !written {
-        return 2;
-    }
-    exit_status(&d.check, p.fail_on)
+    let status = if written { exit_status(&d.check, p.fail_on) } else { 2 };
+    leave(d);
+    leave(p);
+    status
 }
 
 fn init(dir: &str, force: bool) -> i32 {

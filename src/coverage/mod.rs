@@ -7,7 +7,7 @@ pub mod notify;
 pub mod promql;
 pub mod rules;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -176,6 +176,14 @@ fn selector_possible(sel: &Selector, e: &Evaluator) -> bool {
     !sel.constrains("job") || job_ok(sel, e, None, None)
 }
 
+/// The namespace a selector's series must carry (`namespace="x"`), if it names one.
+fn required_namespace(sel: &Selector) -> Option<String> {
+    sel.matchers
+        .iter()
+        .find(|m| m.name == "namespace" && matches!(m.op, promql_parser::label::MatchOp::Equal))
+        .map(|m| m.value.clone())
+}
+
 fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, e: &Evaluator) -> bool {
     let Some(metric) = sel.metric.as_deref() else { return false };
     let Some(signal) = signals().get(metric) else { return false };
@@ -234,30 +242,51 @@ pub fn analyze(
     let rules = rules::extract(model, inputs);
     let found = evaluators::find(model, classes, config, &rules, assume_loaded);
     // Per evaluator, once: the rules that can fire there and read at least one signal, with their
-    // selectors, and the always-firing rules (dead man's switches). Workloads only look these up.
+    // signal selectors, and the always-firing rules (dead man's switches). Workloads only look
+    // these up, through an index on the namespace the selectors require, so that the work grows
+    // with the workloads times the rules that could concern them, not all the rules.
     struct Prepared<'r> {
         candidates: Vec<(usize, Vec<Selector>)>,
+        anywhere: Vec<usize>,
+        by_namespace: HashMap<String, Vec<usize>>,
         constants: Vec<&'r AlertRule>,
     }
     let prepared: Vec<Prepared> = found
         .evaluators
         .iter()
         .map(|e| {
-            let mut candidates = Vec::new();
-            let mut constants = Vec::new();
+            let mut p = Prepared {
+                candidates: Vec::new(),
+                anywhere: Vec::new(),
+                by_namespace: HashMap::new(),
+                constants: Vec::new(),
+            };
             for &ri in &e.rules {
                 let Ok(expr) = &rules[ri].parsed else { continue };
                 if promql::is_constant(expr) {
-                    constants.push(&rules[ri]);
+                    p.constants.push(&rules[ri]);
                     continue;
                 }
-                let sels = promql::selectors(expr);
-                let reads_signal = sels.iter().any(|s| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some()));
-                if reads_signal && promql::feasible(expr, &|s| selector_possible(s, e)) {
-                    candidates.push((ri, sels));
+                let is_signal = |s: &Selector| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some());
+                let sels: Vec<Selector> = promql::selectors(expr).into_iter().filter(is_signal).collect();
+                if sels.is_empty() || !promql::feasible(expr, &|s| selector_possible(s, e)) {
+                    continue;
                 }
+                let c = p.candidates.len();
+                let required: Option<Vec<String>> = sels.iter().map(required_namespace).collect();
+                match required {
+                    Some(mut namespaces) => {
+                        namespaces.sort();
+                        namespaces.dedup();
+                        for ns in namespaces {
+                            p.by_namespace.entry(ns).or_default().push(c);
+                        }
+                    }
+                    None => p.anywhere.push(c),
+                }
+                p.candidates.push((ri, sels));
             }
-            Prepared { candidates, constants }
+            p
         })
         .collect();
     let mut per_workload = BTreeMap::new();
@@ -271,7 +300,8 @@ pub fn analyze(
         let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
         for (e, p) in found.evaluators.iter().zip(&prepared) {
             let dead_mans_switch = p.constants.iter().any(|r| reaches(e, &alert_labels(r, &t)));
-            for (ri, sels) in &p.candidates {
+            let near = p.by_namespace.get(&t.namespace).map(Vec::as_slice).unwrap_or_default();
+            for (ri, sels) in p.anywhere.iter().chain(near).map(|&c| &p.candidates[c]) {
                 let r = &rules[*ri];
                 for mode in MODES {
                     if !sels.iter().any(|s| covers(s, mode, &t, wi, e)) {

@@ -76,7 +76,8 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place<'_>) {
                 .collect();
             out.push(AlertRule {
                 alert: alert.to_owned(),
-                parsed: super::promql::parse(&expr),
+                // Parsed below, all rules at once on all cores.
+                parsed: Err(String::new()),
                 expr,
                 for_: r.str_at(&["for"]).map(str::to_owned),
                 labels,
@@ -148,6 +149,10 @@ pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
             embed: None,
         };
         push_groups(&mut out, f.node, place);
+    }
+    {
+        use rayon::prelude::*;
+        out.par_iter_mut().for_each(|r| r.parsed = super::promql::parse(&r.expr));
     }
     out
 }

@@ -87,26 +87,32 @@ fn template_of(chunk: &str) -> Option<String> {
     None
 }
 
+/// Documents are independent once split, so they are parsed on all cores; the results are joined
+/// in stream order, so the output does not depend on the number of threads.
 pub fn parse_stream(text: &str) -> Parsed {
+    use rayon::prelude::*;
+    let chunks: Vec<Chunk<'_>> = split(text).into_iter().filter(|c| !c.text.trim().is_empty()).collect();
+    let parsed: Vec<Parsed> = chunks.par_iter().map(parse_chunk).collect();
     let mut out = Parsed::default();
-    for chunk in split(text) {
-        if chunk.text.trim().is_empty() {
-            continue;
-        }
-        let template = template_of(chunk.text);
-        let mut builder = Builder::new(chunk.first_line);
-        match builder.run(chunk.text) {
-            Ok(()) => {}
-            Err(p) => {
-                out.problems.push(p);
-                out.problems.append(&mut builder.problems);
-                continue;
-            }
-        }
+    for mut p in parsed {
+        out.problems.append(&mut p.problems);
+        out.documents.append(&mut p.documents);
+    }
+    out
+}
+
+fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
+    let mut out = Parsed::default();
+    let template = template_of(chunk.text);
+    let mut builder = Builder::new(chunk.first_line);
+    if let Err(p) = builder.run(chunk.text) {
+        out.problems.push(p);
         out.problems.append(&mut builder.problems);
-        for root in builder.documents {
-            out.documents.push(RawDocument { start_line: chunk.first_line, template: template.clone(), root });
-        }
+        return out;
+    }
+    out.problems.append(&mut builder.problems);
+    for root in builder.documents {
+        out.documents.push(RawDocument { start_line: chunk.first_line, template: template.clone(), root });
     }
     out
 }
@@ -173,7 +179,9 @@ impl Builder {
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
                 };
-                let node = Node { span, kind: Kind::Scalar(Scalar { text: Cow::into_owned(text), style }) };
+                let mut text = Cow::into_owned(text);
+                text.shrink_to_fit();
+                let node = Node { span, kind: Kind::Scalar(Scalar { text, style }) };
                 self.complete(node, anchor)?;
             }
             Event::SequenceStart(anchor, _) => {
@@ -191,7 +199,9 @@ impl Builder {
                 });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
+                if let Some(Frame::Seq { start, anchor, mut items }) = self.stack.pop() {
+                    // The tree is kept for the whole run: no spare capacity in it.
+                    items.shrink_to_fit();
                     let node = Node { span: Span { start, end: span.end }, kind: Kind::Seq(items) };
                     self.complete(node, anchor)?;
                 }
@@ -200,6 +210,7 @@ impl Builder {
                 if let Some(Frame::Map { start, anchor, mut entries, merges, .. }) = self.stack.pop() {
                     apply_merges(&mut entries, merges);
                     self.check_duplicates(&entries);
+                    entries.shrink_to_fit();
                     let node = Node { span: Span { start, end: span.end }, kind: Kind::Map(entries) };
                     self.complete(node, anchor)?;
                 }

@@ -84,6 +84,37 @@ fn the_same_input_gives_the_same_bytes() {
     assert_eq!(a.stdout, b.stdout);
 }
 
+/// Documents are parsed and rules compiled on all cores; the output must not depend on how many.
+#[test]
+fn the_same_bytes_whatever_the_number_of_threads() {
+    let run = |threads: &str, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_meterguard"))
+            .args(args)
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    let check = [
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/corpus",
+        "examples/incident/incident.yaml",
+        "tests/fixtures/rules",
+    ];
+    let diff = ["diff", "--format", "json", "examples/incident/fix.yaml", "examples/incident/incident.yaml"];
+    for args in [&check[..], &diff[..]] {
+        let one = run("1", args);
+        assert!(one.len() > 1000);
+        for threads in ["2", "3", "8"] {
+            assert_eq!(run(threads, args), one, "{threads} threads: {args:?}");
+        }
+    }
+}
+
 /// The binary's only child process is `helm` (for `meterguard helm`), run with an argument list;
 /// no crate that opens sockets is linked, and no source file names one.
 #[test]
