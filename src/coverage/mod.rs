@@ -263,13 +263,13 @@ pub fn analyze(
             };
             for &ri in &e.rules {
                 let Ok(expr) = &rules[ri].parsed else { continue };
-                if promql::is_constant(expr) {
+                if expr.is_constant() {
                     p.constants.push(&rules[ri]);
                     continue;
                 }
                 let is_signal = |s: &Selector| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some());
-                let sels: Vec<Selector> = promql::selectors(expr).into_iter().filter(is_signal).collect();
-                if sels.is_empty() || !promql::feasible(expr, &|s| selector_possible(s, e)) {
+                let sels: Vec<Selector> = expr.selectors.iter().filter(|s| is_signal(s)).cloned().collect();
+                if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, e)) {
                     continue;
                 }
                 let c = p.candidates.len();

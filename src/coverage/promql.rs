@@ -1,7 +1,14 @@
 //! What an alert expression reads: its selectors, and whether it can return anything at all.
+//! An expression is kept as a [`Query`], not as its syntax tree: the selectors and the shape of its
+//! operators are all the coverage analysis reads, and compiled regular expressions are shared
+//! between rules (a render repeats `namespace=~".*"` hundreds of times).
 
-use promql_parser::label::Matcher;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
+use regex::Regex;
 
 /// A vector selector of an expression, with its metric name folded out of `__name__` matchers.
 #[derive(Debug, Clone)]
@@ -12,15 +19,37 @@ pub struct Selector {
     pub in_absent: bool,
 }
 
+/// Compiled regular expressions by pattern, shared by every rule parsed with the same interner.
+#[derive(Default)]
+pub struct Interner(Mutex<HashMap<String, Regex>>);
+
+impl Interner {
+    fn share(&self, re: &Regex) -> Regex {
+        // A poisoned lock only means another rule's parse panicked; the map is still valid.
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(re.as_str().to_owned()).or_insert_with(|| re.clone()).clone()
+    }
+
+    fn matcher(&self, m: &Matcher) -> Matcher {
+        let op = match &m.op {
+            MatchOp::Re(r) => MatchOp::Re(self.share(r)),
+            MatchOp::NotRe(r) => MatchOp::NotRe(self.share(r)),
+            MatchOp::Equal => MatchOp::Equal,
+            MatchOp::NotEqual => MatchOp::NotEqual,
+        };
+        Matcher { op, name: m.name.clone(), value: m.value.clone() }
+    }
+}
+
 impl Selector {
-    fn of(vs: &VectorSelector, in_absent: bool) -> Selector {
+    fn of(vs: &VectorSelector, in_absent: bool, interner: &Interner) -> Selector {
         let mut metric = vs.name.clone();
         let mut matchers = Vec::new();
         for m in &vs.matchers.matchers {
-            if m.name == "__name__" && matches!(m.op, promql_parser::label::MatchOp::Equal) {
+            if m.name == "__name__" && matches!(m.op, MatchOp::Equal) {
                 metric = Some(m.value.clone());
             } else {
-                matchers.push(m.clone());
+                matchers.push(interner.matcher(m));
             }
         }
         Selector { metric, matchers, in_absent }
@@ -36,71 +65,93 @@ impl Selector {
     }
 }
 
-pub fn parse(expr: &str) -> Result<Expr, String> {
-    promql_parser::parser::parse(expr)
+/// An alert expression as the analysis needs it.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// Every selector, matrix selectors and `absent()` arguments included, in reading order.
+    pub selectors: Vec<Selector>,
+    shape: Shape,
 }
 
-/// Every selector in the expression, matrix selectors included (`x[5m]` holds a vector selector).
-pub fn selectors(e: &Expr) -> Vec<Selector> {
-    let mut out = Vec::new();
-    walk(e, false, &mut out);
-    out
+/// Which selectors must return series for the expression to return a sample.
+#[derive(Debug, Clone)]
+enum Shape {
+    Always,
+    Needs(usize),
+    All(Vec<Shape>),
+    Any(Vec<Shape>),
 }
 
-fn walk(e: &Expr, in_absent: bool, out: &mut Vec<Selector>) {
+pub fn parse(expr: &str) -> Result<Query, String> {
+    parse_with(expr, &Interner::default())
+}
+
+pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
+    let e = promql_parser::parser::parse(expr)?;
+    let mut selectors = Vec::new();
+    let shape = build(&e, false, &mut selectors, interner);
+    Ok(Query { selectors, shape })
+}
+
+/// Walks the tree once: collects the selectors, and the feasibility shape. `or` needs one side,
+/// `unless` its left side, `absent` nothing; every other operator needs all its operands.
+fn build(e: &Expr, in_absent: bool, out: &mut Vec<Selector>, i: &Interner) -> Shape {
+    let leaf = |vs: &VectorSelector, out: &mut Vec<Selector>| {
+        out.push(Selector::of(vs, in_absent, i));
+        Shape::Needs(out.len() - 1)
+    };
     match e {
-        Expr::VectorSelector(vs) => out.push(Selector::of(vs, in_absent)),
-        Expr::MatrixSelector(ms) => out.push(Selector::of(&ms.vs, in_absent)),
+        Expr::VectorSelector(vs) => leaf(vs, out),
+        Expr::MatrixSelector(ms) => leaf(&ms.vs, out),
         Expr::Aggregate(a) => {
-            walk(&a.expr, in_absent, out);
+            let shape = build(&a.expr, in_absent, out, i);
             if let Some(p) = &a.param {
-                walk(p, in_absent, out);
+                build(p, in_absent, out, i);
             }
+            shape
         }
-        Expr::Unary(u) => walk(&u.expr, in_absent, out),
-        Expr::Binary(b) => {
-            walk(&b.lhs, in_absent, out);
-            walk(&b.rhs, in_absent, out);
-        }
-        Expr::Paren(p) => walk(&p.expr, in_absent, out),
-        Expr::Subquery(s) => walk(&s.expr, in_absent, out),
-        Expr::Call(c) => {
-            let absent = in_absent || c.func.name.starts_with("absent");
-            for a in &c.args.args {
-                walk(a, absent, out);
-            }
-        }
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
-    }
-}
-
-/// Can the expression return a sample, given which selectors can? `or` needs one side, `unless`
-/// its left side, `absent` nothing; every other operator needs all its operands.
-pub fn feasible(e: &Expr, ok: &dyn Fn(&Selector) -> bool) -> bool {
-    match e {
-        Expr::VectorSelector(vs) => ok(&Selector::of(vs, false)),
-        Expr::MatrixSelector(ms) => ok(&Selector::of(&ms.vs, false)),
-        Expr::Aggregate(a) => feasible(&a.expr, ok),
-        Expr::Unary(u) => feasible(&u.expr, ok),
-        Expr::Paren(p) => feasible(&p.expr, ok),
-        Expr::Subquery(s) => feasible(&s.expr, ok),
+        Expr::Unary(u) => build(&u.expr, in_absent, out, i),
+        Expr::Paren(p) => build(&p.expr, in_absent, out, i),
+        Expr::Subquery(s) => build(&s.expr, in_absent, out, i),
         Expr::Binary(b) => {
             use promql_parser::parser::token::{T_LOR, T_LUNLESS};
+            let lhs = build(&b.lhs, in_absent, out, i);
+            let rhs = build(&b.rhs, in_absent, out, i);
             match b.op.id() {
-                T_LOR => feasible(&b.lhs, ok) || feasible(&b.rhs, ok),
-                T_LUNLESS => feasible(&b.lhs, ok),
-                _ => feasible(&b.lhs, ok) && feasible(&b.rhs, ok),
+                T_LOR => Shape::Any(vec![lhs, rhs]),
+                T_LUNLESS => lhs,
+                _ => Shape::All(vec![lhs, rhs]),
             }
         }
-        Expr::Call(c) if c.func.name.starts_with("absent") => true,
-        Expr::Call(c) => c.args.args.iter().all(|a| feasible(a, ok)),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => true,
+        Expr::Call(c) if c.func.name.starts_with("absent") => {
+            for a in &c.args.args {
+                build(a, true, out, i);
+            }
+            Shape::Always
+        }
+        Expr::Call(c) => Shape::All(c.args.args.iter().map(|a| build(a, in_absent, out, i)).collect()),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Shape::Always,
     }
 }
 
-/// An always-firing expression (Watchdog's `vector(1)`): no selector at all.
-pub fn is_constant(e: &Expr) -> bool {
-    selectors(e).is_empty()
+impl Query {
+    /// Can the expression return a sample, given which selectors can?
+    pub fn feasible(&self, ok: &dyn Fn(&Selector) -> bool) -> bool {
+        fn eval(s: &Shape, sels: &[Selector], ok: &dyn Fn(&Selector) -> bool) -> bool {
+            match s {
+                Shape::Always => true,
+                Shape::Needs(i) => ok(&sels[*i]),
+                Shape::All(v) => v.iter().all(|x| eval(x, sels, ok)),
+                Shape::Any(v) => v.iter().any(|x| eval(x, sels, ok)),
+            }
+        }
+        eval(&self.shape, &self.selectors, ok)
+    }
+
+    /// An always-firing expression (Watchdog's `vector(1)`): no selector at all.
+    pub fn is_constant(&self) -> bool {
+        self.selectors.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -110,7 +161,7 @@ mod tests {
     #[test]
     fn matrix_selectors_are_walked() {
         let e = parse(r#"max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff", job="kube-state-metrics", namespace=~".*"}[5m]) >= 1"#).unwrap();
-        let s = selectors(&e);
+        let s = &e.selectors;
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].metric.as_deref(), Some("kube_pod_container_status_waiting_reason"));
         assert!(s[0].admits("reason", "CrashLoopBackOff"));
@@ -119,14 +170,23 @@ mod tests {
     }
 
     #[test]
+    fn identical_patterns_share_one_compiled_regex() {
+        let interner = Interner::default();
+        let a = parse_with(r#"up{namespace=~".*"} == 0"#, &interner).unwrap();
+        let b = parse_with(r#"kube_pod_info{namespace=~".*"}"#, &interner).unwrap();
+        assert_eq!(interner.0.lock().unwrap().len(), 1);
+        assert!(a.selectors[0].admits("namespace", "x") && b.selectors[0].admits("namespace", ""));
+    }
+
+    #[test]
     fn feasibility_follows_operators() {
         let e = parse("a > b or c").unwrap();
         let no_b = |s: &Selector| s.metric.as_deref() != Some("b");
-        assert!(feasible(&e, &no_b));
+        assert!(e.feasible(&no_b));
         let e = parse("a > b").unwrap();
-        assert!(!feasible(&e, &no_b));
+        assert!(!e.feasible(&no_b));
         let e = parse("absent(b)").unwrap();
-        assert!(feasible(&e, &no_b));
-        assert!(is_constant(&parse("vector(1)").unwrap()));
+        assert!(e.feasible(&no_b));
+        assert!(parse("vector(1)").unwrap().is_constant());
     }
 }

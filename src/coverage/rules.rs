@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use promql_parser::parser::Expr;
-
 use crate::input::node::{Pos, Style};
 use crate::input::{Inputs, Node, SourceId, Span, yaml};
 use crate::model::{Model, ObjectId};
@@ -23,7 +21,7 @@ pub enum Origin {
 pub struct AlertRule {
     pub alert: String,
     pub expr: String,
-    pub parsed: Result<Expr, String>,
+    pub parsed: Result<super::promql::Query, String>,
     pub for_: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub origin: Origin,
@@ -65,7 +63,7 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place<'_>) {
         for r in g.get("rules").and_then(Node::as_seq).unwrap_or_default() {
             let Some(alert) = r.str_at(&["alert"]) else { continue };
             let Some(expr_node) = r.get("expr") else { continue };
-            let expr = expr_node.as_scalar().map(|s| s.text.clone()).unwrap_or_default();
+            let expr = expr_node.as_scalar().map(|s| s.text.to_string()).unwrap_or_default();
             let span = match embed {
                 Some(e) => Span { start: e.map(expr_node.span.start), end: e.map(expr_node.span.start) },
                 None => expr_node.span,
@@ -152,7 +150,8 @@ pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
     }
     {
         use rayon::prelude::*;
-        out.par_iter_mut().for_each(|r| r.parsed = super::promql::parse(&r.expr));
+        let interner = super::promql::Interner::default();
+        out.par_iter_mut().for_each(|r| r.parsed = super::promql::parse_with(&r.expr, &interner));
     }
     out
 }

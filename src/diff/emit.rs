@@ -96,9 +96,9 @@ fn scalar_text(n: &Node) -> String {
     match s.style {
         Style::Plain => match s.resolve() {
             Resolved::Null => "null".into(),
-            _ => s.text.clone(),
+            _ => s.text.to_string(),
         },
-        _ if plain_ok(&s.text) => s.text.clone(),
+        _ if plain_ok(&s.text) => s.text.to_string(),
         _ => quoted(&s.text),
     }
 }

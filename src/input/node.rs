@@ -30,7 +30,7 @@ pub enum Style {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scalar {
-    pub text: String,
+    pub text: compact_str::CompactString,
     pub style: Style,
 }
 
@@ -259,7 +259,7 @@ impl Node {
                 Resolved::Bool(b) => Value::Bool(b),
                 Resolved::Int(i) => Value::Number(i.into()),
                 Resolved::Float(f) => {
-                    Number::from_f64(f).map(Value::Number).unwrap_or_else(|| Value::String(s.text.clone()))
+                    Number::from_f64(f).map(Value::Number).unwrap_or_else(|| Value::String(s.text.to_string()))
                 }
                 Resolved::Str(t) => Value::String(t.to_owned()),
             },
@@ -268,7 +268,7 @@ impl Node {
                 let mut m = Map::with_capacity(entries.len());
                 for e in entries {
                     let key = match e.key.as_scalar() {
-                        Some(s) => s.text.clone(),
+                        Some(s) => s.text.to_string(),
                         None => continue,
                     };
                     m.insert(key, e.value.to_json_as(schema));

@@ -5,7 +5,6 @@
 //! event stream and built into a [`Node`] tree here, because this is where the limits a hostile
 //! input needs live: nesting depth, alias expansion, duplicate keys and merge keys.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
@@ -179,8 +178,8 @@ impl Builder {
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
                 };
-                let mut text = Cow::into_owned(text);
-                text.shrink_to_fit();
+                // Most scalars (keys, names, small values) fit inline: no allocation of their own.
+                let text = compact_str::CompactString::from(text.as_ref());
                 let node = Node { span, kind: Kind::Scalar(Scalar { text, style }) };
                 self.complete(node, anchor)?;
             }

@@ -183,7 +183,7 @@ fn quantities_as_strings(node: &Node, json: &mut serde_json::Value) {
             if v.is_number()
                 && let Some(text) = n.get(k).and_then(|x| x.as_scalar())
             {
-                *v = serde_json::Value::String(text.text.clone());
+                *v = serde_json::Value::String(text.text.to_string());
             }
         }
     }

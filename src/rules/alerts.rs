@@ -206,8 +206,9 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
         for &ri in &e.rules {
             let r = &a.rules[ri];
             let Ok(expr) = &r.parsed else { continue };
-            let bad = coverage::promql::selectors(expr)
-                .into_iter()
+            let bad = expr
+                .selectors
+                .iter()
                 .find(|s| !s.in_absent && s.constrains("job") && !jobs.iter().any(|j| s.admits("job", &j.name)));
             if let Some(s) = bad {
                 let wanted: Vec<String> =

@@ -113,7 +113,7 @@ fn quantity(n: Option<&Node>) -> Option<(Quantity, Span)> {
 }
 
 fn text(n: Option<&Node>) -> String {
-    n.and_then(|n| n.as_scalar()).map(|s| s.text.clone()).unwrap_or_default()
+    n.and_then(|n| n.as_scalar()).map(|s| s.text.to_string()).unwrap_or_default()
 }
 
 /// Prometheus durations: `15d`, `24h`, `1w`, `90m`, `1y`, combined (`1d12h`).

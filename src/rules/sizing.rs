@@ -358,7 +358,7 @@ fn go_text(bytes: f64) -> String {
 }
 
 fn text(n: &Node) -> String {
-    n.as_scalar().map(|s| s.text.clone()).unwrap_or_default()
+    n.as_scalar().map(|s| s.text.to_string()).unwrap_or_default()
 }
 
 /// A byte count as a quantity to paste: whole Gi or Mi, rounded up.
