@@ -37,10 +37,10 @@ spec:
 "#;
 
 fuzz_target!(|expr: &str| {
-    if let Ok(e) = meterguard::coverage::promql::parse(expr) {
-        let sels = meterguard::coverage::promql::selectors(&e);
-        let _ = meterguard::coverage::promql::feasible(&e, &|s| s.admits("namespace", "kubecost"));
-        let _ = sels.iter().map(|s| s.constrains("pod")).count();
+    if let Ok(q) = meterguard::coverage::promql::parse(expr) {
+        let _ = q.feasible(&|s| s.admits("namespace", "kubecost"));
+        let _ = q.is_constant();
+        let _ = q.selectors.iter().map(|s| s.constrains("pod")).count();
     }
     // A JSON string is a valid YAML double-quoted scalar, so the expression arrives verbatim.
     let Ok(quoted) = serde_json::to_string(expr) else { return };
