@@ -107,6 +107,9 @@ pub struct Model<'a> {
     pub rule_files: Vec<RuleFile<'a>>,
     pub workloads: Vec<Workload<'a>>,
     pub problems: Vec<ModelProblem>,
+    /// Services by (namespace, the first label of their selector): the Services that may select a
+    /// workload are found from its pod labels without a pass over every object.
+    pub services: std::collections::HashMap<(String, String, String), Vec<usize>>,
 }
 
 /// Kinds that have no namespace: their identity keeps `namespace: null`.
@@ -146,6 +149,11 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     }
     model.objects.sort_by_key(|a| (a.source, a.node.span.start));
     duplicates(&mut model);
+    for (i, o) in model.objects.iter().enumerate().filter(|(_, o)| o.is("", "Service")) {
+        if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
+            model.services.entry((o.namespace().to_owned(), k.to_owned(), v.to_owned())).or_default().push(i);
+        }
+    }
     for i in 0..model.objects.len() {
         schema::check_fields(&model.objects[i], &mut model.problems);
         if let Some(w) = workload::extract(&model.objects[i], i, &mut model.problems) {

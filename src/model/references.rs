@@ -16,12 +16,17 @@ pub fn selects(selector: &BTreeMap<&str, &str>, labels: &BTreeMap<&str, &str>) -
 /// The Services in the workload's namespace whose selector matches its pods.
 pub fn services_selecting<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec<&'m Object<'a>> {
     let ns = model.objects[w.object].namespace();
-    model
-        .objects
+    let mut found: Vec<usize> = w
+        .pod_labels
         .iter()
-        .filter(|o| o.is("", "Service") && o.namespace() == ns)
-        .filter(|o| selects(&string_map(o.node.path(&["spec", "selector"])), &w.pod_labels))
-        .collect()
+        .filter_map(|(k, v)| model.services.get(&(ns.to_owned(), (*k).to_owned(), (*v).to_owned())))
+        .flatten()
+        .copied()
+        .filter(|&i| selects(&string_map(model.objects[i].node.path(&["spec", "selector"])), &w.pod_labels))
+        .collect();
+    // In the order of the input, as a pass over the objects would give them.
+    found.sort_unstable();
+    found.into_iter().map(|i| &model.objects[i]).collect()
 }
 
 /// `http://name.ns.svc.cluster.local:9090/path` -> (name, namespace if given).
@@ -65,6 +70,15 @@ fn endpoint_values<'a>(model: &'a Model<'a>, w: &Workload<'a>) -> Vec<(String, S
 /// For every workload that a metering component reads as its Prometheus: why.
 pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> HashMap<usize, String> {
     let mut out = HashMap::new();
+    // Looked up once per reader: indexes keep the pass linear in the size of the render.
+    let mut services: HashMap<(&str, &str), &super::Object<'_>> = HashMap::new();
+    for o in model.objects.iter().filter(|o| o.is("", "Service")) {
+        services.entry((o.namespace(), o.id.name.as_str())).or_insert(o);
+    }
+    let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (j, target) in model.workloads.iter().enumerate() {
+        by_namespace.entry(model.objects[target.object].namespace()).or_default().push(j);
+    }
     for (i, w) in model.workloads.iter().enumerate() {
         if !verdicts[i].metering {
             continue;
@@ -73,10 +87,10 @@ pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> Has
         for (setting, url) in endpoint_values(model, w) {
             let Some((svc, ns)) = service_of_url(&url) else { continue };
             let ns = ns.unwrap_or(reader.namespace());
-            let service = model.objects.iter().find(|o| o.is("", "Service") && o.id.name == svc && o.namespace() == ns);
-            for (j, target) in model.workloads.iter().enumerate() {
-                let t = &model.objects[target.object];
-                if t.namespace() != ns || j == i {
+            let service = services.get(&(ns, svc)).copied();
+            for &j in by_namespace.get(ns).map(Vec::as_slice).unwrap_or_default() {
+                let target = &model.workloads[j];
+                if j == i {
                     continue;
                 }
                 let hit = match service {
