@@ -1,7 +1,7 @@
 //! Alert rules from the input: PrometheusRule objects, rule files held in ConfigMaps, and plain
 //! rule files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::input::node::{Pos, Style};
 use crate::input::{Inputs, Node, SourceId, Span, yaml};
@@ -21,7 +21,7 @@ pub enum Origin {
 pub struct AlertRule {
     pub alert: String,
     pub expr: String,
-    pub parsed: Result<super::promql::Query, String>,
+    pub parsed: Result<std::sync::Arc<super::promql::Query>, String>,
     pub for_: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub origin: Origin,
@@ -150,8 +150,26 @@ pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
     }
     {
         use rayon::prelude::*;
+        // Each distinct expression once: a monorepo renders the same chart for several
+        // environments, and the same rules with it.
         let interner = super::promql::Interner::default();
-        out.par_iter_mut().for_each(|r| r.parsed = super::promql::parse_with(&r.expr, &interner));
+        let mut distinct: HashMap<&str, usize> = HashMap::new();
+        let slots: Vec<usize> = out
+            .iter()
+            .map(|r| {
+                let next = distinct.len();
+                *distinct.entry(r.expr.as_str()).or_insert(next)
+            })
+            .collect();
+        let mut exprs = vec![""; distinct.len()];
+        for (e, i) in distinct {
+            exprs[i] = e;
+        }
+        let parsed: Vec<_> =
+            exprs.par_iter().map(|e| super::promql::parse_with(e, &interner).map(std::sync::Arc::new)).collect();
+        for (r, slot) in out.iter_mut().zip(slots) {
+            r.parsed = parsed[slot].clone();
+        }
     }
     out
 }
