@@ -1,13 +1,37 @@
 #!/usr/bin/env bash
-# Prints size, time and peak memory of `meterguard check` on generated streams (docs/performance.md).
+# Prints the table of docs/performance.md: for generated streams of N objects, the input size, the
+# parse-only baseline (the same bytes into YAML trees with the same parser), `meterguard check`, their
+# ratio and peak memory; then a diff of two 10k renders and start-up. Release builds, wall time of one
+# run each (`/usr/bin/time`); `cargo bench` gives the criterion medians of the same comparison.
+# SIZES="1000 10000" narrows the sizes; BIN=path/to/meterguard measures another build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --example gen-manifests
+cargo build --release --quiet --examples
 cargo build --release --quiet
+bin=${BIN:-./target/release/meterguard}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for n in ${SIZES:-1000 10000 100000}; do
-  ./target/release/examples/gen-manifests --objects "$n" --seed 1 > "$work/$n.yaml"
-  /usr/bin/time -f "$n objects, $(stat -c %s "$work/$n.yaml") bytes: %e s, %M KB peak" \
-    ./target/release/meterguard check "$work/$n.yaml" --format json > /dev/null || true
+measure() { # prints "seconds peak-KiB" of a command, output discarded
+  /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || true
+  cat "$work/t"
+}
+echo "| objects | bytes | parse-only | check | check / parse | peak memory | memory / input |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+for n in ${SIZES:-1000 10000 30000 100000}; do
+  f="$work/$n.yaml"
+  ./target/release/examples/gen-manifests --objects "$n" --seed 1 >"$f"
+  bytes=$(stat -c %s "$f")
+  read -r pt _ < <(measure ./target/release/examples/parse-only "$f")
+  read -r ct cm < <(measure "$bin" check --format json "$f")
+  awk -v n="$n" -v b="$bytes" -v pt="$pt" -v ct="$ct" -v cm="$cm" 'BEGIN {
+    printf "| %d | %d | %.2f s | %.2f s | %.1fx | %d MiB | %.1fx |\n", n, b, pt, ct, ct / pt, cm / 1024, cm * 1024 / b }'
 done
+f="$work/old.yaml"
+./target/release/examples/gen-manifests --objects 10000 --seed 1 >"$f"
+sed -e 's/memory: 2Gi/memory: 3Gi/g' -e 's/limits: {memory: 128Mi}/limits: {memory: 96Mi}/g' "$f" >"$work/new.yaml"
+bytes=$(( $(stat -c %s "$f") + $(stat -c %s "$work/new.yaml") ))
+read -r dt dm < <(measure "$bin" diff --format json "$f" "$work/new.yaml")
+awk -v b="$bytes" -v dt="$dt" -v dm="$dm" 'BEGIN {
+  printf "\ndiff of two 10k renders (%d bytes): %.2f s, %d MiB peak (%.1fx the inputs)\n", b, dt, dm / 1024, dm * 1024 / b }'
+read -r st sm < <(measure "$bin" check tests/fixtures/rules/sizing-good.yaml)
+echo "one-file check: ${st} s, $((sm / 1024)) MiB"

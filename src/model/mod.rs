@@ -94,6 +94,27 @@ pub struct ModelProblem {
     pub not_manifest: bool,
 }
 
+impl ModelProblem {
+    /// A value of the wrong type, which the API server rejects (found by the schema walk or by the
+    /// typed model, whichever reads the field).
+    pub fn invalid_type(obj: &Object<'_>, container: Option<String>, span: Span, message: String) -> ModelProblem {
+        ModelProblem {
+            not_manifest: false,
+            rule: "schema/invalid-type",
+            source: obj.source,
+            template: obj.template.map(str::to_owned),
+            object: Some(obj.id.clone()),
+            container,
+            span,
+            message,
+            help: "Kubernetes rejects an object whose field has the wrong type. kubectl and Helm read YAML as YAML \
+                   1.1 does: `yes`, `no`, `on`, `off`, `y` and `n` are booleans and `0755` is the octal number 493, \
+                   so quote such strings (`\"yes\"`, `\"1024\"`)"
+                .into(),
+        }
+    }
+}
+
 /// A plain Prometheus rule file given as input (a document with top-level `groups:`).
 #[derive(Debug)]
 pub struct RuleFile<'a> {

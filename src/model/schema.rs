@@ -59,20 +59,7 @@ pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
     walk(obj.node, schema, defs, &mut String::new(), &mut found, 0);
     for (span, path, what) in found.mistyped {
         let what = if reveal { what.full } else { what.bare };
-        problems.push(ModelProblem {
-            not_manifest: false,
-            rule: "schema/invalid-type",
-            source: obj.source,
-            template: obj.template.map(str::to_owned),
-            object: Some(obj.id.clone()),
-            container: container_of(&path),
-            span,
-            message: format!("`{path}`: {what}"),
-            help: "Kubernetes rejects an object whose field has the wrong type. kubectl and Helm read YAML \
-                   as YAML 1.1 does: `yes`, `no`, `on`, `off`, `y` and `n` are booleans and `0755` is the octal \
-                   number 493, so quote such strings (`\"yes\"`)"
-                .into(),
-        });
+        problems.push(ModelProblem::invalid_type(obj, container_of(&path), span, format!("`{path}`: {what}")));
     }
     for (entry_key, path, suggestion) in found.unknown {
         let (container, help) = (

@@ -158,17 +158,7 @@ fn typed<T: DeserializeOwned>(
         Err(e) => {
             let path = e.path().to_string();
             let at = locate(node, e.path());
-            problems.push(ModelProblem {
-                not_manifest: false,
-                rule: "schema/invalid-type",
-                source: obj.source,
-                template: obj.template.map(str::to_owned),
-                object: Some(obj.id.clone()),
-                container,
-                span: at.span,
-                message: format!("`{path}`: {}", e.inner()),
-                help: "Kubernetes rejects an object whose field has the wrong type; quote strings such as `\"true\"` or `\"1024\"` where a string is expected".into(),
-            });
+            problems.push(ModelProblem::invalid_type(obj, container, at.span, format!("`{path}`: {}", e.inner())));
             None
         }
     }
