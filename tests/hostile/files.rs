@@ -68,6 +68,17 @@ fn a_directory_with_loops_dangling_links_and_other_files() {
     assert!(objects(&v) >= 1, "good.yaml is still checked");
 }
 
+/// A file that opens but cannot be read, even by root (CI runs as root, so permissions prove nothing).
+#[test]
+fn a_file_that_fails_to_read_is_named_and_the_others_checked() {
+    let good = fixture("tests/fixtures/rules/sizing-good.yaml");
+    let out = meterguard(&["check", "--format", "json", "/proc/self/mem", &good]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_at(&v, "input/unreadable", 1, 1, "/proc/self/mem: cannot read: Input/output error");
+    assert!(objects(&v) >= 1);
+}
+
 #[test]
 fn a_path_that_does_not_exist_is_named_and_the_others_checked() {
     let good = fixture("tests/fixtures/rules/sizing-good.yaml");
