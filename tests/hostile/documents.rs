@@ -83,10 +83,14 @@ fn escape_sequences_from_the_input_do_not_reach_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let text =
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"a\\e[2Jb\"\n  bogus: 1\nspec: {\"\\e]0;x\\a\": 1}\n";
-    let path = dir.path().join("esc.yaml");
-    std::fs::write(&path, text).unwrap();
-    let out = meterguard(&["check", &path.to_string_lossy()]);
-    assert!(!out.stdout.contains(&0x1b), "{}", String::from_utf8_lossy(&out.stdout));
+    let (code, v) = check_text(dir.path(), "esc.yaml", text.as_bytes());
+    assert_eq!(code, 1);
+    assert_at(&v, "schema/unknown-field", 5, 3, "`metadata.bogus` is not a field of ConfigMap");
+    assert_at(&v, "schema/unknown-field", 6, 1, "`spec` is not a field of ConfigMap");
+    let out = meterguard(&["check", &dir.path().join("esc.yaml").to_string_lossy()]);
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07), "{human}");
+    assert!(human.contains("ConfigMap default/a\u{241b}[2Jb"), "the escape is shown as a symbol: {human}");
 }
 
 #[test]
