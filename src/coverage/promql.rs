@@ -3,8 +3,9 @@
 //! operators are all the coverage analysis reads, and compiled regular expressions are shared
 //! between rules (a render repeats `namespace=~".*"` hundreds of times).
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
@@ -87,10 +88,35 @@ pub fn parse(expr: &str) -> Result<Query, String> {
 }
 
 pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
-    let e = promql_parser::parser::parse(expr)?;
+    let e = parse_guarded(expr)?;
     let mut selectors = Vec::new();
     let shape = build(&e, false, &mut selectors, interner);
     Ok(Query { selectors, shape })
+}
+
+thread_local! {
+    static PARSING: Cell<bool> = const { Cell::new(false) };
+}
+static QUIET_HOOK: Once = Once::new();
+
+/// promql-parser panics on some inputs (a range of `[1111…1111m]` overflows `Duration`; found by
+/// fuzzing), and an alert expression comes from the input: such a panic becomes a parse error, and
+/// the panic hook stays silent while the parser runs (on this thread only).
+fn parse_guarded(expr: &str) -> Result<Expr, String> {
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !PARSING.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    PARSING.with(|p| p.set(true));
+    let result = std::panic::catch_unwind(|| promql_parser::parser::parse(expr));
+    PARSING.with(|p| p.set(false));
+    result.unwrap_or_else(|_| {
+        Err("the PromQL parser cannot read this expression (a duration or number out of range?)".into())
+    })
 }
 
 /// Walks the tree once: collects the selectors, and the feasibility shape. `or` needs one side,
@@ -167,6 +193,15 @@ mod tests {
         assert!(s[0].admits("reason", "CrashLoopBackOff"));
         assert!(s[0].admits("namespace", "kubecost"));
         assert!(!s[0].admits("job", "kubernetes-service-endpoints"));
+    }
+
+    #[test]
+    fn a_parser_panic_is_a_parse_error() {
+        // Found by the promql_coverage fuzz target: promql-parser converts the range with
+        // `Duration::from_secs_f64`, which panics when it overflows.
+        let e = parse(&format!("last_over_time(x[{}]) > 0", "1".repeat(120))).unwrap_err();
+        assert!(e.contains("cannot read this expression"), "{e}");
+        assert!(parse("rate(x[5m]) > 0").is_ok());
     }
 
     #[test]

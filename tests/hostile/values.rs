@@ -146,3 +146,28 @@ fn documents_that_are_not_objects() {
     // The List's ConfigMap and the last one are checked.
     assert_eq!(objects(&v), 2);
 }
+
+/// Found by fuzzing (fuzz/ promql_coverage): promql-parser panics on a range that overflows
+/// `Duration`; the binary used to exit 101. Now it is an invalid expression at its line.
+#[test]
+fn an_alert_expression_that_crashes_the_promql_parser_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {{name: r, namespace: m}}\nspec:\n  groups:\n  - name: g\n    rules:\n    - alert: Huge\n      expr: last_over_time(x[{}]) > 0\n{GOOD}",
+        "1".repeat(120)
+    );
+    let path = dir.path().join("rule.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let out = meterguard(&["check", "--format", "json", &path.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    let v = json(&out);
+    assert_at(
+        &v,
+        "alerts/promql-invalid",
+        9,
+        13,
+        "alert Huge: invalid PromQL: the PromQL parser cannot read this expression",
+    );
+    assert_eq!(objects(&v), 2);
+}
