@@ -24,4 +24,9 @@ grep -rhoE 'expr: .+' "$root/tests/fixtures" | sed 's/^expr: //' | sort -u | hea
   while IFS= read -r e; do
     printf '%s' "$e" >"corpus/promql_coverage/$(printf '%s' "$e" | sha1sum | cut -c1-16)"
   done
+# Inputs that once crashed a target stay in its corpus.
+for d in regressions/*/; do
+  t=$(basename "$d")
+  cp "$d"* "corpus/$t/" 2>/dev/null || true
+done
 for d in corpus/*; do echo "$d: $(ls "$d" | wc -l) seeds"; done
