@@ -88,7 +88,8 @@ impl Quantity {
         } else {
             let div = 10i128.checked_pow((-exp10) as u32);
             nanos = match div {
-                Some(d) => (nanos + d - 1) / d,
+                // Rounded up, without `nanos + d - 1`, which overflows for 38-digit mantissas.
+                Some(d) => nanos / d + i128::from(nanos % d != 0),
                 None => i128::from(nanos > 0),
             };
         }
@@ -233,6 +234,14 @@ mod tests {
             assert!(Quantity::parse(bad).is_err(), "{bad} should be rejected");
         }
         assert!(matches!(Quantity::parse("9999999999999999999999Ei"), Err(QuantityError::TooLarge(_))));
+    }
+
+    #[test]
+    fn long_fractions_round_up_without_overflow() {
+        // Found by the quantity fuzz target: a 38-digit mantissa divided by 10^38 overflowed.
+        let q = Quantity::parse(".00000000085680000000000085680000000000054775807").unwrap();
+        assert_eq!(q.nanos, 1);
+        assert_eq!(Quantity::parse("0.0000000001").unwrap().nanos, 1);
     }
 
     #[test]

@@ -171,3 +171,27 @@ fn an_alert_expression_that_crashes_the_promql_parser_is_reported() {
     );
     assert_eq!(objects(&v), 2);
 }
+
+/// Found by fuzzing (fuzz/ quantity): rounding a 38-digit fraction overflowed, and the release
+/// build wrapped silently and lost the finding.
+#[test]
+fn a_quantity_with_a_very_long_fraction_is_still_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: w}
+spec:
+  selector: {matchLabels: {app: w}}
+  template:
+    metadata: {labels: {app: w}}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+        resources:
+          requests: {memory: \".00000000085680000000000085680000000000054775807\"}
+";
+    let (code, v) = check_text(dir.path(), "fraction.yaml", text.as_bytes());
+    assert_eq!(code, 1);
+    assert_at(&v, "schema/suspicious-quantity", 13, 30, "is only 1 bytes");
+}
