@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 measure() { # prints "seconds peak-KiB" of a command, output discarded
   /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || true
-  cat "$work/t"
+  tail -n 1 "$work/t" # after "Command exited with non-zero status", when there is one
 }
 echo "| objects | bytes | parse-only | check | check / parse | peak memory | memory / input |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
