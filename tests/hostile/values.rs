@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// A Deployment whose container list (from line 10 on) is `containers`.
+fn deployment(containers: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: w}}\nspec:\n  selector: {{matchLabels: {{app: w}}}}\n  template:\n    metadata: {{labels: {{app: w}}}}\n    spec:\n      containers:\n{containers}"
+    )
+}
+
 #[test]
 fn yaml_1_1_values_are_read_as_kubernetes_reads_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,20 +87,13 @@ spec:
 #[test]
 fn a_bare_number_as_memory_is_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let text = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: w}
-spec:
-  selector: {matchLabels: {app: w}}
-  template:
-    metadata: {labels: {app: w}}
-    spec:
-      containers:
-      - name: c
+    let text = deployment(
+        "      - name: c
         image: nginx
         resources:
           requests: {memory: 1024}
-";
+",
+    );
     let (code, v) = check_text(dir.path(), "bytes.yaml", text.as_bytes());
     assert_eq!(code, 1);
     assert_at(&v, "schema/suspicious-quantity", 13, 30, "memory: 1024 is only 1024 bytes");
@@ -102,16 +102,8 @@ spec:
 #[test]
 fn merge_keys_and_anchors_across_fields_are_followed() {
     let dir = tempfile::tempdir().unwrap();
-    let text = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: w}
-spec:
-  selector: {matchLabels: {app: w}}
-  template:
-    metadata: {labels: {app: w}}
-    spec:
-      containers:
-      - &base
+    let text = deployment(
+        "      - &base
         name: a
         image: nginx
         resources: &res
@@ -122,7 +114,8 @@ spec:
       - name: c
         image: nginx
         resources: *res
-";
+",
+    );
     let (code, v) = check_text(dir.path(), "anchors.yaml", text.as_bytes());
     assert_eq!(code, 0, "{:#}", v["findings"]);
     let names: Vec<&str> = v["findings"].as_array().unwrap().iter().filter_map(|f| f["container"].as_str()).collect();
@@ -177,20 +170,13 @@ fn an_alert_expression_that_crashes_the_promql_parser_is_reported() {
 #[test]
 fn a_quantity_with_a_very_long_fraction_is_still_judged() {
     let dir = tempfile::tempdir().unwrap();
-    let text = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: w}
-spec:
-  selector: {matchLabels: {app: w}}
-  template:
-    metadata: {labels: {app: w}}
-    spec:
-      containers:
-      - name: c
+    let text = deployment(
+        "      - name: c
         image: nginx
         resources:
           requests: {memory: \".00000000085680000000000085680000000000054775807\"}
-";
+",
+    );
     let (code, v) = check_text(dir.path(), "fraction.yaml", text.as_bytes());
     assert_eq!(code, 1);
     assert_at(&v, "schema/suspicious-quantity", 13, 30, "is only 1 bytes");
