@@ -1,0 +1,349 @@
+//! What an alert expression reads: its selectors, and whether it can return anything at all.
+//! An expression is kept as a [`Query`], not as its syntax tree: the selectors and the shape of its
+//! operators are all the coverage analysis reads, and compiled regular expressions are shared
+//! between rules (a render repeats `namespace=~".*"` hundreds of times).
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Mutex, Once};
+
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::{Expr, VectorSelector};
+use regex::Regex;
+
+mod rewrite;
+use rewrite::{Marked, Restored};
+
+/// A vector selector of an expression, with its metric name folded out of `__name__` matchers.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    pub metric: Option<String>,
+    pub matchers: Vec<Matcher>,
+    /// Inside `absent()` / `absent_over_time()`: fires when the series is missing.
+    pub in_absent: bool,
+}
+
+/// Compiled regular expressions by pattern, shared by every rule parsed with the same interner.
+#[derive(Default)]
+pub struct Interner(Mutex<HashMap<String, Option<Regex>>>);
+
+impl Interner {
+    /// The compiled `pattern`: `compiled` when the parser already built it, else built here; None
+    /// when it does not compile.
+    fn regex(&self, pattern: &str, compiled: Option<&Regex>) -> Option<Regex> {
+        // A poisoned lock only means another rule's parse panicked; the map is still valid.
+        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(re) = lock().get(pattern) {
+            return re.clone();
+        }
+        // Compiled without the lock, so that the other threads keep parsing meanwhile; two threads
+        // may both compile a pattern once, and the first one in is kept.
+        let re = compiled.cloned().or_else(|| rewrite::compile(pattern));
+        lock().entry(pattern.to_owned()).or_insert(re).clone()
+    }
+}
+
+/// Reads a parsed expression into selectors; turns marked matchers back (see `rewrite`).
+struct Reader<'r> {
+    interner: &'r Interner,
+    marked: Option<&'r Marked>,
+    restored: Vec<bool>,
+    diverged: bool,
+}
+
+impl Reader<'_> {
+    fn matcher(&mut self, m: &Matcher) -> Matcher {
+        let op = match &m.op {
+            MatchOp::Re(r) | MatchOp::NotRe(r) => {
+                let Some(shared) = self.interner.regex(&m.value, Some(r)) else { return m.clone() };
+                if matches!(m.op, MatchOp::Re(_)) { MatchOp::Re(shared) } else { MatchOp::NotRe(shared) }
+            }
+            MatchOp::Equal | MatchOp::NotEqual => {
+                let Some(marked) = self.marked else { return m.clone() };
+                match marked.restore(m, &|p| self.interner.regex(p, None)) {
+                    Restored::Plain => return m.clone(),
+                    Restored::Diverged => {
+                        self.diverged = true;
+                        return m.clone();
+                    }
+                    Restored::Matcher(back, n) => {
+                        match self.restored.get_mut(n) {
+                            Some(seen @ false) => *seen = true,
+                            _ => self.diverged = true,
+                        }
+                        return back;
+                    }
+                }
+            }
+        };
+        Matcher { op, name: m.name.clone(), value: m.value.clone() }
+    }
+
+    fn selector(&mut self, vs: &VectorSelector, in_absent: bool) -> Selector {
+        let all: Vec<Matcher> = vs.matchers.matchers.iter().map(|m| self.matcher(m)).collect();
+        // The parser rejects a selector without a name whose matchers all match "" (`{a=~".*"}`);
+        // with the marks, the values were not empty when it checked.
+        if self.marked.is_some() && vs.name.is_none() && all.iter().all(|m| m.is_match("")) {
+            self.diverged = true;
+        }
+        let mut metric = vs.name.clone();
+        let mut matchers = Vec::new();
+        for m in all {
+            if m.name == "__name__" && matches!(m.op, MatchOp::Equal) {
+                metric = Some(m.value);
+            } else {
+                matchers.push(m);
+            }
+        }
+        Selector { metric, matchers, in_absent }
+    }
+}
+
+impl Selector {
+    /// Every matcher on `label` accepts `value` (an absent label reads as "").
+    pub fn admits(&self, label: &str, value: &str) -> bool {
+        self.matchers.iter().filter(|m| m.name == label).all(|m| m.is_match(value))
+    }
+
+    pub fn constrains(&self, label: &str) -> bool {
+        self.matchers.iter().any(|m| m.name == label)
+    }
+}
+
+/// An alert expression as the analysis needs it.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// Every selector, matrix selectors and `absent()` arguments included, in reading order.
+    pub selectors: Vec<Selector>,
+    shape: Shape,
+}
+
+/// Which selectors must return series for the expression to return a sample.
+#[derive(Debug, Clone)]
+enum Shape {
+    Always,
+    Needs(usize),
+    All(Vec<Shape>),
+    Any(Vec<Shape>),
+}
+
+pub fn parse(expr: &str) -> Result<Query, String> {
+    parse_with(expr, &Interner::default())
+}
+
+pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
+    if let Some(marked) = rewrite::mark(expr)
+        && let Ok(e) = parse_guarded(&marked.text)
+    {
+        let mut r = Reader { interner, marked: Some(&marked), restored: vec![false; marked.count()], diverged: false };
+        let q = r.query(&e);
+        if !r.diverged && r.restored.iter().all(|&b| b) {
+            return Ok(q);
+        }
+    }
+    parse_original(expr, interner)
+}
+
+fn parse_original(expr: &str, interner: &Interner) -> Result<Query, String> {
+    let e = parse_guarded(expr)?;
+    Ok(Reader { interner, marked: None, restored: Vec::new(), diverged: false }.query(&e))
+}
+
+thread_local! {
+    static PARSING: Cell<bool> = const { Cell::new(false) };
+}
+static QUIET_HOOK: Once = Once::new();
+
+/// promql-parser panics on some inputs (a range of `[1111…1111m]` overflows `Duration`; found by
+/// fuzzing), and an alert expression comes from the input: such a panic becomes a parse error, and
+/// the panic hook stays silent while the parser runs (on this thread only).
+fn parse_guarded(expr: &str) -> Result<Expr, String> {
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !PARSING.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    PARSING.with(|p| p.set(true));
+    let result = std::panic::catch_unwind(|| promql_parser::parser::parse(expr));
+    PARSING.with(|p| p.set(false));
+    result.unwrap_or_else(|_| {
+        Err("the PromQL parser cannot read this expression (a duration or number out of range?)".into())
+    })
+}
+
+impl Reader<'_> {
+    fn query(&mut self, e: &Expr) -> Query {
+        let mut selectors = Vec::new();
+        let shape = self.build(e, false, &mut selectors);
+        Query { selectors, shape }
+    }
+
+    /// Walks the tree once: collects the selectors, and the feasibility shape. `or` needs one side,
+    /// `unless` its left side, `absent` nothing; every other operator needs all its operands.
+    fn build(&mut self, e: &Expr, in_absent: bool, out: &mut Vec<Selector>) -> Shape {
+        let leaf = |r: &mut Self, vs: &VectorSelector, out: &mut Vec<Selector>| {
+            out.push(r.selector(vs, in_absent));
+            Shape::Needs(out.len() - 1)
+        };
+        match e {
+            Expr::VectorSelector(vs) => leaf(self, vs, out),
+            Expr::MatrixSelector(ms) => leaf(self, &ms.vs, out),
+            Expr::Aggregate(a) => {
+                let shape = self.build(&a.expr, in_absent, out);
+                if let Some(p) = &a.param {
+                    self.build(p, in_absent, out);
+                }
+                shape
+            }
+            Expr::Unary(u) => self.build(&u.expr, in_absent, out),
+            Expr::Paren(p) => self.build(&p.expr, in_absent, out),
+            Expr::Subquery(s) => self.build(&s.expr, in_absent, out),
+            Expr::Binary(b) => {
+                use promql_parser::parser::token::{T_LOR, T_LUNLESS};
+                let lhs = self.build(&b.lhs, in_absent, out);
+                let rhs = self.build(&b.rhs, in_absent, out);
+                match b.op.id() {
+                    T_LOR => Shape::Any(vec![lhs, rhs]),
+                    T_LUNLESS => lhs,
+                    _ => Shape::All(vec![lhs, rhs]),
+                }
+            }
+            Expr::Call(c) if c.func.name.starts_with("absent") => {
+                for a in &c.args.args {
+                    self.build(a, true, out);
+                }
+                Shape::Always
+            }
+            Expr::Call(c) => Shape::All(c.args.args.iter().map(|a| self.build(a, in_absent, out)).collect()),
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Shape::Always,
+        }
+    }
+}
+
+impl Query {
+    /// Can the expression return a sample, given which selectors can?
+    pub fn feasible(&self, ok: &dyn Fn(&Selector) -> bool) -> bool {
+        fn eval(s: &Shape, sels: &[Selector], ok: &dyn Fn(&Selector) -> bool) -> bool {
+            match s {
+                Shape::Always => true,
+                Shape::Needs(i) => ok(&sels[*i]),
+                Shape::All(v) => v.iter().all(|x| eval(x, sels, ok)),
+                Shape::Any(v) => v.iter().any(|x| eval(x, sels, ok)),
+            }
+        }
+        eval(&self.shape, &self.selectors, ok)
+    }
+
+    /// An always-firing expression (Watchdog's `vector(1)`): no selector at all.
+    pub fn is_constant(&self) -> bool {
+        self.selectors.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_selectors_are_walked() {
+        let e = parse(r#"max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff", job="kube-state-metrics", namespace=~".*"}[5m]) >= 1"#).unwrap();
+        let s = &e.selectors;
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].metric.as_deref(), Some("kube_pod_container_status_waiting_reason"));
+        assert!(s[0].admits("reason", "CrashLoopBackOff"));
+        assert!(s[0].admits("namespace", "kubecost"));
+        assert!(!s[0].admits("job", "kubernetes-service-endpoints"));
+    }
+
+    #[test]
+    fn a_parser_panic_is_a_parse_error() {
+        // Found by the promql_coverage fuzz target: promql-parser converts the range with
+        // `Duration::from_secs_f64`, which panics when it overflows.
+        let e = parse(&format!("last_over_time(x[{}]) > 0", "1".repeat(120))).unwrap_err();
+        assert!(e.contains("cannot read this expression"), "{e}");
+        assert!(parse("rate(x[5m]) > 0").is_ok());
+    }
+
+    #[test]
+    fn identical_patterns_share_one_compiled_regex() {
+        let interner = Interner::default();
+        let a = parse_with(r#"up{namespace=~".*"} == 0"#, &interner).unwrap();
+        let b = parse_with(r#"kube_pod_info{namespace=~".*"}"#, &interner).unwrap();
+        assert_eq!(interner.0.lock().unwrap().len(), 1);
+        assert!(a.selectors[0].admits("namespace", "x") && b.selectors[0].admits("namespace", ""));
+    }
+
+    /// The marked parse must read every expression exactly as the parser reads the original.
+    fn same_reading(expr: &str) {
+        let fast = parse_with(expr, &Interner::default()).map(|q| format!("{q:?}"));
+        let original = parse_original(expr, &Interner::default()).map(|q| format!("{q:?}"));
+        assert_eq!(fast, original, "{expr}");
+    }
+
+    #[test]
+    fn regex_matchers_read_as_the_parser_reads_them() {
+        for expr in [
+            r#"kube_pod_info{namespace=~"kube.*", pod!~'x-.*', job=`ksm`}"#,
+            r#"{a=~".*"}"#,
+            r#"{a=~".*", b!~"x"}"#,
+            r#"{__name__=~"up|foo", job=""}"#,
+            r#"{__name__="", a=~".*"}"#,
+            r#"foo{__name__=~"x"}"#,
+            r#"up{a=~"("}"#,
+            r#"up{a=~"x{1}", b=~"a{b}", c=~"a\.b", d=~"é.*"}"#,
+            "up{a=~\"\u{E000}0\u{E000}\"}",
+            r#"{a="b" or c=~"d"}"#,
+            r#"{a=~".*" or c="d"}"#,
+            r#"label_replace(up{a=~"x"}, "d", "$1", "s", "=~(.*)") > 0 or absent(x{b!~"y"})"#,
+            r#"sum(rate(x{a=~"5.."}[5m])) / sum(rate(x[5m])) # a=~"z""#,
+            r#"up{a=~"x"} =~ "y""#,
+            r#"up{a=~}"#,
+        ] {
+            same_reading(expr);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        #[test]
+        fn marked_parse_is_the_parse(
+            metric in proptest::option::of(proptest::sample::select(vec!["up", "kube_pod_info"])),
+            matchers in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["a", "job", "__name__"]),
+                    proptest::sample::select(vec!["=", "!=", "=~", "!~"]),
+                    proptest::sample::select(vec!['"', '\'', '`']),
+                    proptest::sample::select(vec![".*", "", "x", "a|b", "(", "x{1}", "a{b}", "5..", "\\.", "é+"]),
+                ),
+                0..4,
+            ),
+            wrap in 0..4usize,
+            or in proptest::bool::ANY,
+        ) {
+            let body: Vec<String> = matchers.iter().map(|(n, op, q, v)| format!("{n}{op}{q}{v}{q}")).collect();
+            let sel = format!("{}{{{}}}", metric.unwrap_or(""), body.join(if or { " or " } else { ", " }));
+            let expr = match wrap {
+                0 => sel,
+                1 => format!("sum(rate({sel}[5m])) > 1"),
+                2 => format!("{sel} unless absent({sel})"),
+                _ => format!("label_replace({sel}, \"a\", \"$1\", \"b\", \"(.*)\")"),
+            };
+            same_reading(&expr);
+        }
+    }
+
+    #[test]
+    fn feasibility_follows_operators() {
+        let e = parse("a > b or c").unwrap();
+        let no_b = |s: &Selector| s.metric.as_deref() != Some("b");
+        assert!(e.feasible(&no_b));
+        let e = parse("a > b").unwrap();
+        assert!(!e.feasible(&no_b));
+        let e = parse("absent(b)").unwrap();
+        assert!(e.feasible(&no_b));
+        assert!(parse("vector(1)").unwrap().is_constant());
+    }
+}
