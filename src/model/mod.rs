@@ -175,11 +175,24 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
             model.services.entry((o.namespace().to_owned(), k.to_owned(), v.to_owned())).or_default().push(i);
         }
     }
-    for i in 0..model.objects.len() {
-        schema::check_fields(&model.objects[i], &mut model.problems);
-        if let Some(w) = workload::extract(&model.objects[i], i, &mut model.problems) {
-            model.workloads.push(w);
-        }
+    // Per object and independent: on all cores, joined in object order.
+    let per_object: Vec<(Vec<ModelProblem>, Option<Workload<'a>>)> = {
+        use rayon::prelude::*;
+        model
+            .objects
+            .par_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let mut problems = Vec::new();
+                schema::check_fields(o, &mut problems);
+                let w = workload::extract(o, i, &mut problems);
+                (problems, w)
+            })
+            .collect()
+    };
+    for (problems, w) in per_object {
+        model.problems.extend(problems);
+        model.workloads.extend(w);
     }
     // The typed model and the schema walk can both find the same wrong type: report it once.
     let mut seen = std::collections::HashSet::new();
