@@ -7,25 +7,49 @@ use super::{file_of, line_col};
 use crate::check::Report;
 use crate::rules::{Finding, Severity};
 
-pub fn finding(report: &Report<'_>, f: &Finding) -> Value {
+/// One finding as the contract prints it; borrowed from the report, so the document is written
+/// straight from the findings instead of being copied into a `Value` tree first.
+#[derive(Serialize)]
+struct FindingOut<'r> {
+    rule: &'static str,
+    severity: Severity,
+    message: &'r str,
+    help: &'r str,
+    object: &'r Option<crate::model::ObjectId>,
+    container: &'r Option<String>,
+    file: &'r str,
+    line: u32,
+    column: u32,
+    template: &'r Option<String>,
+    suppressed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppression: &'r Option<crate::rules::Suppression>,
+}
+
+fn finding<'r>(report: &'r Report<'_>, f: &'r Finding) -> FindingOut<'r> {
     let (line, column) = line_col(f);
-    let mut v = json!({
-        "rule": f.rule,
-        "severity": f.severity,
-        "message": f.message,
-        "help": f.help,
-        "object": f.object,
-        "container": f.container,
-        "file": file_of(report.inputs, f),
-        "line": line,
-        "column": column,
-        "template": f.template,
-        "suppressed": f.suppressed.is_some(),
-    });
-    if let Some(s) = &f.suppressed {
-        v["suppression"] = json!(s);
+    FindingOut {
+        rule: f.rule,
+        severity: f.severity,
+        message: &f.message,
+        help: &f.help,
+        object: &f.object,
+        container: &f.container,
+        file: file_of(report.inputs, f),
+        line,
+        column,
+        template: &f.template,
+        suppressed: f.suppressed.is_some(),
+        suppression: &f.suppressed,
     }
-    v
+}
+
+/// Pretty JSON and a final newline. Serializing borrowed strings, numbers and maps with string
+/// keys cannot fail.
+fn pretty<T: Serialize>(doc: &T) -> String {
+    let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 pub fn render(report: &Report<'_>) -> String {
@@ -38,24 +62,37 @@ pub fn render(report: &Report<'_>) -> String {
         objects: usize,
         metering_workloads: usize,
     }
-    let workloads: Vec<Value> = report
+    #[derive(Serialize)]
+    struct WorkloadOut<'r> {
+        object: &'r crate::model::ObjectId,
+        metering: bool,
+        profile: &'r Option<String>,
+        reason: &'r str,
+        coverage: &'r Option<crate::coverage::WorkloadCoverage>,
+    }
+    #[derive(Serialize)]
+    struct Doc<'r> {
+        schema_version: u32,
+        findings: Vec<FindingOut<'r>>,
+        workloads: Vec<WorkloadOut<'r>>,
+        summary: Summary,
+    }
+    let workloads = report
         .workloads
         .iter()
-        .map(|w| {
-            json!({
-                "object": w.object,
-                "metering": w.class.metering,
-                "profile": w.class.profile,
-                "reason": w.class.reason,
-                "coverage": w.coverage,
-            })
+        .map(|w| WorkloadOut {
+            object: &w.object,
+            metering: w.class.metering,
+            profile: &w.class.profile,
+            reason: &w.class.reason,
+            coverage: &w.coverage,
         })
         .collect();
-    let doc = json!({
-        "schema_version": 1,
-        "findings": report.findings.iter().map(|f| finding(report, f)).collect::<Vec<_>>(),
-        "workloads": workloads,
-        "summary": Summary {
+    pretty(&Doc {
+        schema_version: 1,
+        findings: report.findings.iter().map(|f| finding(report, f)).collect(),
+        workloads,
+        summary: Summary {
             errors: report.count(Severity::Error),
             warnings: report.count(Severity::Warning),
             infos: report.count(Severity::Info),
@@ -63,11 +100,7 @@ pub fn render(report: &Report<'_>) -> String {
             objects: report.objects,
             metering_workloads: report.metering_workloads(),
         },
-    });
-    // Serializing a Value built from strings and numbers cannot fail.
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    s.push('\n');
-    s
+    })
 }
 
 pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool) -> String {
@@ -98,7 +131,5 @@ pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool)
             "suppressed": report.suppressed(),
         },
     });
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    s.push('\n');
-    s
+    pretty(&doc)
 }
