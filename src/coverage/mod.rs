@@ -178,10 +178,7 @@ fn selector_possible(sel: &Selector, e: &Evaluator) -> bool {
 
 /// The namespace a selector's series must carry (`namespace="x"`), if it names one.
 fn required_namespace(sel: &Selector) -> Option<String> {
-    sel.matchers
-        .iter()
-        .find(|m| m.name == "namespace" && matches!(m.op, promql_parser::label::MatchOp::Equal))
-        .map(|m| m.value.clone())
+    sel.matchers.iter().find(|m| m.name == "namespace" && matches!(m.op, promql::Op::Equal)).map(|m| m.value.clone())
 }
 
 fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, e: &Evaluator) -> bool {

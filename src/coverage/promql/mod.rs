@@ -1,11 +1,12 @@
 //! What an alert expression reads: its selectors, and whether it can return anything at all.
 //! An expression is kept as a [`Query`], not as its syntax tree: the selectors and the shape of its
 //! operators are all the coverage analysis reads, and compiled regular expressions are shared
-//! between rules (a render repeats `namespace=~".*"` hundreds of times).
+//! between rules (a render repeats `namespace=~".*"` hundreds of times): one `Arc<Regex>` per
+//! pattern, since every clone of a `Regex` carries its own cache pool (about a kilobyte).
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{Mutex, Once};
+use std::sync::{Arc, Mutex, Once};
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
@@ -18,19 +19,46 @@ use rewrite::{Marked, Restored};
 #[derive(Debug, Clone)]
 pub struct Selector {
     pub metric: Option<String>,
-    pub matchers: Vec<Matcher>,
+    pub matchers: Vec<LabelMatcher>,
     /// Inside `absent()` / `absent_over_time()`: fires when the series is missing.
     pub in_absent: bool,
 }
 
+/// One label matcher of a selector.
+#[derive(Debug, Clone)]
+pub struct LabelMatcher {
+    pub name: String,
+    pub value: String,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Equal,
+    NotEqual,
+    Re(Arc<Regex>),
+    NotRe(Arc<Regex>),
+}
+
+impl LabelMatcher {
+    pub fn is_match(&self, s: &str) -> bool {
+        match &self.op {
+            Op::Equal => self.value == s,
+            Op::NotEqual => self.value != s,
+            Op::Re(r) => r.is_match(s),
+            Op::NotRe(r) => !r.is_match(s),
+        }
+    }
+}
+
 /// Compiled regular expressions by pattern, shared by every rule parsed with the same interner.
 #[derive(Default)]
-pub struct Interner(Mutex<HashMap<String, Option<Regex>>>);
+pub struct Interner(Mutex<HashMap<String, Option<Arc<Regex>>>>);
 
 impl Interner {
     /// The compiled `pattern`: `compiled` when the parser already built it, else built here; None
     /// when it does not compile.
-    fn regex(&self, pattern: &str, compiled: Option<&Regex>) -> Option<Regex> {
+    fn regex(&self, pattern: &str, compiled: Option<&Regex>) -> Option<Arc<Regex>> {
         // A poisoned lock only means another rule's parse panicked; the map is still valid.
         let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(re) = lock().get(pattern) {
@@ -38,7 +66,7 @@ impl Interner {
         }
         // Compiled without the lock, so that the other threads keep parsing meanwhile; two threads
         // may both compile a pattern once, and the first one in is kept.
-        let re = compiled.cloned().or_else(|| rewrite::compile(pattern));
+        let re = compiled.cloned().or_else(|| rewrite::compile(pattern)).map(Arc::new);
         lock().entry(pattern.to_owned()).or_insert(re).clone()
     }
 }
@@ -52,35 +80,56 @@ struct Reader<'r> {
 }
 
 impl Reader<'_> {
-    fn matcher(&mut self, m: &Matcher) -> Matcher {
+    fn matcher(&mut self, m: &Matcher) -> LabelMatcher {
+        let (name, value) = (m.name.clone(), m.value.clone());
         let op = match &m.op {
-            MatchOp::Re(r) | MatchOp::NotRe(r) => {
-                let Some(shared) = self.interner.regex(&m.value, Some(r)) else { return m.clone() };
-                if matches!(m.op, MatchOp::Re(_)) { MatchOp::Re(shared) } else { MatchOp::NotRe(shared) }
+            MatchOp::Equal | MatchOp::NotEqual if self.marked.is_some() => {
+                return self.restore(m);
             }
-            MatchOp::Equal | MatchOp::NotEqual => {
-                let Some(marked) = self.marked else { return m.clone() };
-                match marked.restore(m, &|p| self.interner.regex(p, None)) {
-                    Restored::Plain => return m.clone(),
-                    Restored::Diverged => {
+            MatchOp::Equal => Op::Equal,
+            MatchOp::NotEqual => Op::NotEqual,
+            MatchOp::Re(r) => Op::Re(self.shared(&m.value, r)),
+            MatchOp::NotRe(r) => Op::NotRe(self.shared(&m.value, r)),
+        };
+        LabelMatcher { name, value, op }
+    }
+
+    /// The interner's copy of a pattern the parser compiled.
+    fn shared(&self, pattern: &str, compiled: &Regex) -> Arc<Regex> {
+        self.interner.regex(pattern, Some(compiled)).unwrap_or_else(|| Arc::new(compiled.clone()))
+    }
+
+    /// A matcher of the marked text: as it was, or the regex matcher it stands for.
+    fn restore(&mut self, m: &Matcher) -> LabelMatcher {
+        let (name, mut value) = (m.name.clone(), m.value.clone());
+        let plain = if matches!(m.op, MatchOp::Equal) { Op::Equal } else { Op::NotEqual };
+        let op = match self.marked.map(|marked| marked.restore(m)) {
+            None | Some(Restored::Plain) => plain,
+            Some(Restored::Diverged) => {
+                self.diverged = true;
+                plain
+            }
+            Some(Restored::Pattern { pattern, negated, n }) => {
+                match self.restored.get_mut(n) {
+                    Some(seen @ false) => *seen = true,
+                    _ => self.diverged = true,
+                }
+                value = pattern.to_owned();
+                match self.interner.regex(pattern, None) {
+                    Some(re) if negated => Op::NotRe(re),
+                    Some(re) => Op::Re(re),
+                    None => {
                         self.diverged = true;
-                        return m.clone();
-                    }
-                    Restored::Matcher(back, n) => {
-                        match self.restored.get_mut(n) {
-                            Some(seen @ false) => *seen = true,
-                            _ => self.diverged = true,
-                        }
-                        return back;
+                        plain
                     }
                 }
             }
         };
-        Matcher { op, name: m.name.clone(), value: m.value.clone() }
+        LabelMatcher { name, value, op }
     }
 
     fn selector(&mut self, vs: &VectorSelector, in_absent: bool) -> Selector {
-        let all: Vec<Matcher> = vs.matchers.matchers.iter().map(|m| self.matcher(m)).collect();
+        let all: Vec<LabelMatcher> = vs.matchers.matchers.iter().map(|m| self.matcher(m)).collect();
         // The parser rejects a selector without a name whose matchers all match "" (`{a=~".*"}`);
         // with the marks, the values were not empty when it checked.
         if self.marked.is_some() && vs.name.is_none() && all.iter().all(|m| m.is_match("")) {
@@ -89,7 +138,7 @@ impl Reader<'_> {
         let mut metric = vs.name.clone();
         let mut matchers = Vec::new();
         for m in all {
-            if m.name == "__name__" && matches!(m.op, MatchOp::Equal) {
+            if m.name == "__name__" && matches!(m.op, Op::Equal) {
                 metric = Some(m.value);
             } else {
                 matchers.push(m);

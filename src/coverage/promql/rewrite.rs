@@ -6,7 +6,8 @@
 //! matcher whose value starts with a marker and the matcher's number (the crate's own lexer finds
 //! them, so strings and comments are never touched); the matchers are then turned back, and each
 //! distinct pattern is compiled once, by the crate's own `Matcher::new_matcher`. The caller parses
-//! the original text instead whenever the two could read differently: see [`Marked::restore`].
+//! the original text instead whenever the two could read differently (`Restored::Diverged`, a
+//! pattern that does not compile, a selector the parser would have rejected as empty).
 
 use lrpar::{Lexeme as _, Lexer as _};
 use promql_parser::label::{MatchOp, Matcher};
@@ -69,13 +70,12 @@ pub fn mark(expr: &str) -> Option<Marked> {
 }
 
 /// One marked matcher turned back.
-pub enum Restored {
+pub enum Restored<'m> {
     /// Not a marked matcher: keep it.
     Plain,
-    /// The matcher as the original text declares it; the number it carried.
-    Matcher(Matcher, usize),
-    /// The marker was found but cannot be read back, or the pattern does not compile: the original
-    /// text must be parsed to get the parser's own verdict.
+    /// The matcher the original text declares: its pattern, `!~` or `=~`, and the number it carried.
+    Pattern { pattern: &'m str, negated: bool, n: usize },
+    /// Marked, but not as `mark` marks: the original text must be parsed for the parser's verdict.
     Diverged,
 }
 
@@ -84,18 +84,15 @@ impl Marked {
         self.negated.len()
     }
 
-    /// `compile` gives the compiled pattern of a value (shared between rules by the caller).
-    pub fn restore(&self, m: &Matcher, compile: &dyn Fn(&str) -> Option<regex::Regex>) -> Restored {
+    pub fn restore<'m>(&self, m: &'m Matcher) -> Restored<'m> {
         let Some(rest) = m.value.strip_prefix(MARK) else { return Restored::Plain };
         if !matches!(m.op, MatchOp::Equal) {
             return Restored::Diverged;
         }
-        let Some((number, value)) = rest.split_once(MARK) else { return Restored::Diverged };
+        let Some((number, pattern)) = rest.split_once(MARK) else { return Restored::Diverged };
         let Some(n) = number.parse::<usize>().ok() else { return Restored::Diverged };
         let Some(&negated) = self.negated.get(n) else { return Restored::Diverged };
-        let Some(re) = compile(value) else { return Restored::Diverged };
-        let op = if negated { MatchOp::NotRe(re) } else { MatchOp::Re(re) };
-        Restored::Matcher(Matcher::new(op, &m.name, value), n)
+        Restored::Pattern { pattern, negated, n }
     }
 }
 
