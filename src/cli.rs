@@ -355,6 +355,9 @@ fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Pr
         loaded.config.kube_version = Some(v.clone());
     }
     let mut inputs = Inputs::default();
+    if old.is_none() {
+        inputs.prune = Some(crate::model::prune::unread_bodies);
+    }
     if let Some(old) = old {
         inputs.extend_paths(old, common.max_input_bytes);
     }

@@ -37,6 +37,9 @@ pub struct Inputs {
     pub sources: Vec<Source>,
     pub documents: Vec<Document>,
     pub problems: Vec<InputProblem>,
+    /// Applied to every document as it is parsed, to drop what no later step reads (a plain
+    /// check sets `model::prune::unread_bodies`; a diff keeps everything).
+    pub prune: Option<fn(&mut Node)>,
 }
 
 impl Inputs {
@@ -53,7 +56,7 @@ impl Inputs {
                 message: d.message,
             });
         }
-        let parsed = yaml::parse_stream(&source.text);
+        let parsed = yaml::parse_stream_pruned(&source.text, self.prune);
         self.sources.push(source);
         for p in parsed.problems {
             self.problems.push(InputProblem {

@@ -233,6 +233,12 @@ impl Node {
         self.entry(key).map(|e| &e.value)
     }
 
+    /// The value `get` returns, to change it (the last entry of a duplicated key, as `get`).
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        let Kind::Map(entries) = &mut self.kind else { return None };
+        entries.iter_mut().rev().find(|e| e.key.as_str() == Some(key)).map(|e| &mut e.value)
+    }
+
     /// Follows a dotted path of mapping keys.
     pub fn path(&self, keys: &[&str]) -> Option<&Node> {
         keys.iter().try_fold(self, |n, k| n.get(k))

@@ -89,9 +89,23 @@ fn template_of(chunk: &str) -> Option<String> {
 /// Documents are independent once split, so they are parsed on all cores; the results are joined
 /// in stream order, so the output does not depend on the number of threads.
 pub fn parse_stream(text: &str) -> Parsed {
+    parse_stream_pruned(text, None)
+}
+
+/// `prune` runs on each document's tree on the thread that parsed it (see `Inputs::prune`).
+pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>) -> Parsed {
     use rayon::prelude::*;
     let chunks: Vec<Chunk<'_>> = split(text).into_iter().filter(|c| !c.text.trim().is_empty()).collect();
-    let parsed: Vec<Parsed> = chunks.par_iter().map(parse_chunk).collect();
+    let parsed: Vec<Parsed> = chunks
+        .par_iter()
+        .map(|c| {
+            let mut p = parse_chunk(c);
+            if let Some(prune) = prune {
+                p.documents.iter_mut().for_each(|d| prune(&mut d.root));
+            }
+            p
+        })
+        .collect();
     let mut out = Parsed::default();
     for mut p in parsed {
         out.problems.append(&mut p.problems);

@@ -1,6 +1,7 @@
 //! Step 2: documents -> Kubernetes objects and workloads, typed with k8s-openapi where the kind is known.
 
 pub mod prometheus;
+pub mod prune;
 pub mod quantity;
 pub mod references;
 pub mod schema;

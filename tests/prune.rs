@@ -1,0 +1,66 @@
+//! A plain check drops the bodies of kinds no rule reads (src/model/prune.rs). That must change no
+//! finding and no workload verdict: every fixture, and a generated stream with CRDs, custom
+//! resources, PrometheusRules and metering workloads, gives the same JSON report either way.
+
+#[path = "../benches/generate.rs"]
+mod generate;
+
+use meterguard::check::{self, Options};
+use meterguard::input::Inputs;
+use meterguard::model::prune::unread_bodies;
+
+fn report(name: &str, text: &str, prune: bool) -> String {
+    let mut inputs = Inputs { prune: prune.then_some(unread_bodies as fn(&mut _)), ..Inputs::default() };
+    inputs.add_bytes(name, text.as_bytes());
+    let opts = Options { today: jiff::civil::date(2026, 11, 25), ..Options::default() };
+    meterguard::report::json::render(&check::run(&inputs, &opts))
+}
+
+fn fixtures(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            fixtures(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn pruning_changes_no_finding_on_any_fixture() {
+    let mut files = Vec::new();
+    fixtures(std::path::Path::new("tests/fixtures"), &mut files);
+    files.sort();
+    assert!(files.len() > 20, "{files:?}");
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let name = f.display().to_string();
+        assert_eq!(report(&name, &text, true), report(&name, &text, false), "{name}");
+    }
+}
+
+#[test]
+fn pruning_changes_no_finding_on_a_generated_stream() {
+    let text = generate::manifests(600, 7);
+    assert!(text.contains("kind: CustomResourceDefinition") && text.contains("kind: PrometheusRule"));
+    let pruned = report("stream.yaml", &text, true);
+    assert!(pruned.contains("alerts/"), "the stream has metering workloads and alert findings");
+    assert_eq!(pruned, report("stream.yaml", &text, false));
+}
+
+#[test]
+fn bodies_of_unread_kinds_go_and_read_kinds_stay() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: apiextensions.k8s.io/v1\n  kind: CustomResourceDefinition\n  metadata: {name: a.example.com}\n  spec: {group: example.com}\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec: {replicas: 1}\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, annotations: {a: b}}\nspec: {size: 3}\nstatus: {}\n---\ngroups: []\n";
+    let mut inputs = Inputs { prune: Some(unread_bodies), ..Inputs::default() };
+    inputs.add_bytes("x.yaml", text.as_bytes());
+    let keys = |n: &meterguard::input::Node| -> Vec<String> {
+        n.as_map().unwrap().iter().filter_map(|e| e.key.as_str().map(str::to_owned)).collect()
+    };
+    let items = inputs.documents[0].root.get("items").and_then(|i| i.as_seq()).unwrap();
+    assert_eq!(keys(&items[0]), ["apiVersion", "kind", "metadata"]);
+    assert_eq!(keys(&items[1]), ["apiVersion", "kind", "metadata", "spec"]);
+    assert_eq!(keys(&inputs.documents[1].root), ["apiVersion", "kind", "metadata"]);
+    assert_eq!(inputs.documents[1].root.str_at(&["metadata", "annotations", "a"]), Some("b"));
+    assert_eq!(keys(&inputs.documents[2].root), ["groups"]);
+}
