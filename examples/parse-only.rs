@@ -1,6 +1,10 @@
 //! The parse-only baseline on the command line: reads a file into YAML trees with meterguard's
 //! parser and nothing else, so `/usr/bin/time` can compare it with `meterguard check` (docs/performance.md).
 
+// The allocator meterguard's binary uses, so that the baseline differs from `check` by the analysis only.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: parse-only FILE");
