@@ -306,7 +306,7 @@ pub fn analyze(
                     }
                     let item = Item {
                         alert: r.alert.clone(),
-                        rule_object: r.holder.clone(),
+                        rule_object: r.holder.to_string(),
                         evaluator: e.id.clone(),
                         reaches: reaches(e, &alert_labels(r, &t)),
                     };

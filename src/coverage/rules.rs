@@ -2,6 +2,7 @@
 //! rule files.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::input::node::{Pos, Style};
 use crate::input::{Inputs, Node, SourceId, Span, yaml};
@@ -28,10 +29,11 @@ pub struct AlertRule {
     /// Where the `expr` stands.
     pub source: SourceId,
     pub span: Span,
-    pub template: Option<String>,
-    pub object: Option<ObjectId>,
-    /// `namespace/name` of the object that holds the rule.
-    pub holder: String,
+    /// The holder's template, identity and `namespace/name`, shared by all its rules (a render
+    /// holds tens of thousands of rules in a few hundred objects).
+    pub template: Option<Arc<str>>,
+    pub object: Option<Arc<ObjectId>>,
+    pub holder: Arc<str>,
 }
 
 /// Maps positions inside a rule file embedded in a block scalar back to the manifest.
@@ -48,16 +50,29 @@ impl Embedding {
 }
 
 /// Where a rule file stands: the object that holds it, and how its positions map to the manifest.
-struct Place<'p> {
+struct Place {
     origin: Origin,
     source: SourceId,
-    template: Option<&'p str>,
-    object: Option<&'p ObjectId>,
-    holder: &'p str,
+    template: Option<Arc<str>>,
+    object: Option<Arc<ObjectId>>,
+    holder: Arc<str>,
     embed: Option<Embedding>,
 }
 
-fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place<'_>) {
+impl Place {
+    fn of(origin: Origin, o: &crate::model::Object<'_>, embed: Option<Embedding>) -> Place {
+        Place {
+            origin,
+            source: o.source,
+            template: o.template.map(Arc::from),
+            object: Some(Arc::new(o.id.clone())),
+            holder: format!("{}/{}", o.namespace(), o.id.name).into(),
+            embed,
+        }
+    }
+}
+
+fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
     let Place { origin, source, template, object, holder, embed } = place;
     for g in root.get("groups").and_then(Node::as_seq).unwrap_or_default() {
         for r in g.get("rules").and_then(Node::as_seq).unwrap_or_default() {
@@ -82,9 +97,9 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place<'_>) {
                 origin: origin.clone(),
                 source,
                 span,
-                template: template.map(str::to_owned),
-                object: object.cloned(),
-                holder: holder.to_owned(),
+                template: template.clone(),
+                object: object.clone(),
+                holder: holder.clone(),
             });
         }
     }
@@ -93,18 +108,9 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place<'_>) {
 pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
     let mut out = Vec::new();
     for (i, o) in model.objects.iter().enumerate() {
-        let holder = format!("{}/{}", o.namespace(), o.id.name);
         if o.is("monitoring.coreos.com", "PrometheusRule") {
             if let Some(spec) = o.node.get("spec") {
-                let place = Place {
-                    origin: Origin::PrometheusRule(i),
-                    source: o.source,
-                    template: o.template,
-                    object: Some(&o.id),
-                    holder: &holder,
-                    embed: None,
-                };
-                push_groups(&mut out, spec, place);
+                push_groups(&mut out, spec, Place::of(Origin::PrometheusRule(i), o, None));
             }
         } else if o.is("", "ConfigMap") {
             for e in o.node.get("data").and_then(Node::as_map).unwrap_or_default() {
@@ -125,15 +131,7 @@ pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
                     Embedding { line, col: (src.len() - src.trim_start().len()) as u32 }
                 });
                 let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
-                let place = Place {
-                    origin,
-                    source: o.source,
-                    template: o.template,
-                    object: Some(&o.id),
-                    holder: &holder,
-                    embed,
-                };
-                push_groups(&mut out, &doc.root, place);
+                push_groups(&mut out, &doc.root, Place::of(origin, o, embed));
             }
         }
     }
@@ -143,7 +141,7 @@ pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
             source: f.source,
             template: None,
             object: None,
-            holder: "rule file",
+            holder: Arc::from("rule file"),
             embed: None,
         };
         push_groups(&mut out, f.node, place);

@@ -114,12 +114,12 @@ fn rule_finding(
         severity: rule.severity,
         message,
         help,
-        object: r.object.clone(),
+        object: r.object.as_deref().cloned(),
         container: None,
         source: Some(r.source),
         file: ctx.inputs.sources[r.source].name.clone(),
         span: r.span,
-        template: r.template.clone(),
+        template: r.template.as_deref().map(str::to_owned),
         suppressed: None,
     }
 }

@@ -513,10 +513,10 @@ fn alerts(
     out: &mut Vec<Finding>,
 ) {
     let new_rules: std::collections::BTreeSet<(&str, &str)> =
-        new_cov.rules.iter().map(|r| (r.holder.as_str(), r.alert.as_str())).collect();
+        new_cov.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect();
     let new_by_key: BTreeMap<Key, usize> = by_key(new);
     for r in &old_cov.rules {
-        if new_rules.contains(&(r.holder.as_str(), r.alert.as_str())) {
+        if new_rules.contains(&(&*r.holder, r.alert.as_str())) {
             continue;
         }
         let mut lost = Vec::new();
@@ -525,7 +525,7 @@ fn alerts(
             let Some(nwi) = new_by_key.get(&identity_key(id)) else { continue };
             let Some(ncov) = new_cov.per_workload.get(nwi) else { continue };
             for mode in crate::coverage::MODES {
-                if cov.mode(mode).iter().any(|i| i.alert == r.alert && i.rule_object == r.holder)
+                if cov.mode(mode).iter().any(|i| i.alert == r.alert && *i.rule_object == *r.holder)
                     && ncov.mode(mode).is_empty()
                 {
                     lost.push(format!("{} ({mode})", id.name));
@@ -551,12 +551,12 @@ fn alerts(
             severity,
             message,
             help: "keep the alert, or add one that covers the same failure".into(),
-            object: r.object.clone(),
+            object: r.object.as_deref().cloned(),
             container: None,
             source: Some(r.source),
             file: old.inputs.sources[r.source].name.clone(),
             span: r.span,
-            template: r.template.clone(),
+            template: r.template.as_deref().map(str::to_owned),
             suppressed: None,
         });
     }
