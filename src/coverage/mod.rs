@@ -204,7 +204,7 @@ fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, e: &Evaluator) -> b
 }
 
 fn alert_labels(r: &AlertRule, t: &Target) -> BTreeMap<String, String> {
-    let mut l = r.labels.clone();
+    let mut l: BTreeMap<String, String> = r.labels.iter().cloned().collect();
     l.insert("alertname".into(), r.alert.clone());
     l.insert("namespace".into(), t.namespace.clone());
     l

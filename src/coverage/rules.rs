@@ -1,7 +1,7 @@
 //! Alert rules from the input: PrometheusRule objects, rule files held in ConfigMaps, and plain
 //! rule files.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::input::node::{Pos, Style};
@@ -24,7 +24,8 @@ pub struct AlertRule {
     pub expr: String,
     pub parsed: Result<std::sync::Arc<super::promql::Query>, String>,
     pub for_: Option<String>,
-    pub labels: BTreeMap<String, String>,
+    /// Sorted by name, one value each (a map of two labels costs a whole B-tree node).
+    pub labels: Vec<(String, String)>,
     pub origin: Origin,
     /// Where the `expr` stands.
     pub source: SourceId,
@@ -105,36 +106,44 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
     }
 }
 
-pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
+/// The alert rules one object holds: a PrometheusRule's, or those of rule files in a ConfigMap.
+fn rules_of(i: usize, o: &crate::model::Object<'_>, inputs: &Inputs) -> Vec<AlertRule> {
     let mut out = Vec::new();
-    for (i, o) in model.objects.iter().enumerate() {
-        if o.is("monitoring.coreos.com", "PrometheusRule") {
-            if let Some(spec) = o.node.get("spec") {
-                push_groups(&mut out, spec, Place::of(Origin::PrometheusRule(i), o, None));
+    if o.is("monitoring.coreos.com", "PrometheusRule") {
+        if let Some(spec) = o.node.get("spec") {
+            push_groups(&mut out, spec, Place::of(Origin::PrometheusRule(i), o, None));
+        }
+    } else if o.is("", "ConfigMap") {
+        for e in o.node.get("data").and_then(Node::as_map).unwrap_or_default() {
+            let Some(key) = e.key.as_str() else { continue };
+            let Some(text) = e.value.as_scalar() else { continue };
+            if !text.text.contains("groups") {
+                continue;
             }
-        } else if o.is("", "ConfigMap") {
-            for e in o.node.get("data").and_then(Node::as_map).unwrap_or_default() {
-                let Some(key) = e.key.as_str() else { continue };
-                let Some(text) = e.value.as_scalar() else { continue };
-                if !text.text.contains("groups") {
-                    continue;
-                }
-                let parsed = yaml::parse_stream(&text.text);
-                let Some(doc) = parsed.documents.first() else { continue };
-                if doc.root.get("groups").is_none() {
-                    continue;
-                }
-                // A block scalar's content starts on the next line, indented.
-                let embed = (text.style == Style::Block).then(|| {
-                    let line = e.value.span.start.line + 1;
-                    let src = inputs.sources[o.source].line(line);
-                    Embedding { line, col: (src.len() - src.trim_start().len()) as u32 }
-                });
-                let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
-                push_groups(&mut out, &doc.root, Place::of(origin, o, embed));
+            let parsed = yaml::parse_stream(&text.text);
+            let Some(doc) = parsed.documents.first() else { continue };
+            if doc.root.get("groups").is_none() {
+                continue;
             }
+            // A block scalar's content starts on the next line, indented.
+            let embed = (text.style == Style::Block).then(|| {
+                let line = e.value.span.start.line + 1;
+                let src = inputs.sources[o.source].line(line);
+                Embedding { line, col: (src.len() - src.trim_start().len()) as u32 }
+            });
+            let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
+            push_groups(&mut out, &doc.root, Place::of(origin, o, embed));
         }
     }
+    out
+}
+
+pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
+    use rayon::prelude::*;
+    // Per object on all cores, joined in object order.
+    let per_object: Vec<Vec<AlertRule>> =
+        model.objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o, inputs)).collect();
+    let mut out: Vec<AlertRule> = per_object.into_iter().flatten().collect();
     for (i, f) in model.rule_files.iter().enumerate() {
         let place = Place {
             origin: Origin::File(i),
@@ -147,7 +156,6 @@ pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
         push_groups(&mut out, f.node, place);
     }
     {
-        use rayon::prelude::*;
         // Each distinct expression once: a monorepo renders the same chart for several
         // environments, and the same rules with it.
         let interner = super::promql::Interner::default();

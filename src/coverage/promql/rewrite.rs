@@ -26,7 +26,8 @@ pub struct Marked {
 
 /// None when the expression has no regex matcher (or holds the marker, or does not lex): parse it as is.
 pub fn mark(expr: &str) -> Option<Marked> {
-    if expr.contains(MARK) {
+    // Most expressions have no regex matcher at all; only the others are worth lexing twice.
+    if expr.contains(MARK) || !(expr.contains("=~") || expr.contains("!~")) {
         return None;
     }
     let lexemes = lexer(expr).ok()?;
