@@ -177,9 +177,14 @@ pub fn finish<'a>(inputs: &'a Inputs, a: &Analysis<'_>, mut findings: Vec<Findin
 }
 
 pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
+    run_keeping(inputs, opts).0
+}
+
+/// `run`, handing the analysis back too (the CLI leaves it to the OS at exit instead of freeing it).
+pub fn run_keeping<'a>(inputs: &'a Inputs, opts: &Options) -> (Report<'a>, Analysis<'a>) {
     let a = analyze(inputs, opts, &|_| true);
     let f = findings(inputs, &a, opts, &|_| true);
-    finish(inputs, &a, f, opts)
+    (finish(inputs, &a, f, opts), a)
 }
 
 /// For `alerts generate`: a PrometheusRule covering what nothing covers.

@@ -478,9 +478,7 @@ fn run_check(args: CheckArgs) -> i32 {
         leave(d);
         status
     } else {
-        let a = check::analyze(&p.inputs, &p.opts, &|_| true);
-        let f = check::findings(&p.inputs, &a, &p.opts, &|_| true);
-        let report = check::finish(&p.inputs, &a, f, &p.opts);
+        let (report, a) = check::run_keeping(&p.inputs, &p.opts);
         let written = write_outputs(&args.common, |format| render_check(&report, format, &args.common));
         let status = if written { exit_status(&report, p.fail_on) } else { 2 };
         leave(a);
@@ -523,12 +521,11 @@ fn run_helm(args: HelmArgs) -> i32 {
             return 2;
         }
     }
-    let report = check::run(&p.inputs, &p.opts);
+    let (report, a) = check::run_keeping(&p.inputs, &p.opts);
     let written = write_outputs(&args.common, |format| render_check(&report, format, &args.common));
-    if !written {
-        return 2;
-    }
-    exit_status(&report, p.fail_on)
+    let status = if written { exit_status(&report, p.fail_on) } else { 2 };
+    leave(a);
+    status
 }
 
 fn run_diff(args: DiffArgs) -> i32 {

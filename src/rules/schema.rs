@@ -172,15 +172,16 @@ pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let mut total = 0;
         let mut first = None;
         for &(field, base64) in data {
-            let Some(entries) = o.node.get(field).and_then(Node::as_map) else { continue };
-            first.get_or_insert(o.node.entry(field).map(|e| e.key.span));
+            let Some(entry) = o.node.entry(field) else { continue };
+            let Some(entries) = entry.value.as_map() else { continue };
+            first.get_or_insert(entry.key.span);
             for e in entries {
                 let len = e.value.as_scalar().map(|s| s.text.len()).unwrap_or(0);
                 total += if base64 { len / 4 * 3 } else { len };
             }
         }
         if total > MAX_DATA_BYTES
-            && let Some(Some(span)) = first
+            && let Some(span) = first
         {
             out.push(Finding::on_object(
                 &OBJECT_TOO_LARGE,
