@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prints the table of docs/performance.md: for generated streams of N objects, the input size, the
 # parse-only baseline (the same bytes into YAML trees with the same parser), `meterguard check`, their
-# ratio and peak memory; then a diff of two 10k renders and start-up. Release builds, wall time of one
-# run each (`/usr/bin/time`); `cargo bench` gives the criterion medians of the same comparison.
+# ratio and peak memory; then a diff of two 10k renders and start-up. Release builds; each figure is
+# the median of RUNS runs (default 5) of `/usr/bin/time`, the parse-only and check runs interleaved
+# so that a busy moment of the machine hits both; `cargo bench` gives criterion's view.
 # SIZES="1000 10000" narrows the sizes; BIN=path/to/meterguard measures another build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +12,20 @@ cargo build --release --quiet
 bin=${BIN:-./target/release/meterguard}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-measure() { # prints "seconds peak-KiB" of a command, output discarded
+runs=${RUNS:-5}
+once() { # appends "seconds peak-KiB" of one run of a command to file $1, output discarded
+  local out=$1
+  shift
   /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || true
-  tail -n 1 "$work/t" # after "Command exited with non-zero status", when there is one
+  tail -n 1 "$work/t" >>"$out" # after "Command exited with non-zero status", when there is one
+}
+median() { # "seconds peak-KiB" of the run with the median time
+  sort -n "$1" | sed -n "$(((runs + 1) / 2))p"
+}
+measure() { # median of RUNS runs of one command
+  : >"$work/m"
+  for _ in $(seq "$runs"); do once "$work/m" "$@"; done
+  median "$work/m"
 }
 echo "| objects | bytes | parse-only | check | check / parse | peak memory | memory / input |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
@@ -21,8 +33,14 @@ for n in ${SIZES:-1000 10000 30000 100000}; do
   f="$work/$n.yaml"
   ./target/release/examples/gen-manifests --objects "$n" --seed 1 >"$f"
   bytes=$(stat -c %s "$f")
-  read -r pt _ < <(measure ./target/release/examples/parse-only "$f")
-  read -r ct cm < <(measure "$bin" check --format json "$f")
+  : >"$work/p"
+  : >"$work/c"
+  for _ in $(seq "$runs"); do
+    once "$work/p" ./target/release/examples/parse-only "$f"
+    once "$work/c" "$bin" check --format json "$f"
+  done
+  read -r pt _ < <(median "$work/p")
+  read -r ct cm < <(median "$work/c")
   awk -v n="$n" -v b="$bytes" -v pt="$pt" -v ct="$ct" -v cm="$cm" 'BEGIN {
     printf "| %d | %d | %.2f s | %.2f s | %.1fx | %d MiB | %.1fx |\n", n, b, pt, ct, ct / pt, cm / 1024, cm * 1024 / b }'
 done
