@@ -117,6 +117,24 @@ fn narrowed_app_namespaces_exclude_kubecost() {
 }
 
 #[test]
+fn or_matchers_select_either_group() {
+    // PromQL 3: `{a="x" or b="y"}` selects what either group selects.
+    let narrowed = |alt: &str| {
+        let kps = corpus("kps-default.yaml")
+            .replace(r#"namespace=~".*""#, &format!(r#"namespace="kube-system" or namespace="{alt}""#));
+        check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &kps), &[])
+    };
+    let v = narrowed("monitoring");
+    for name in KUBECOST {
+        assert!(cov(&v, name, "crashloop").is_empty(), "{name}");
+    }
+    let v = narrowed("kubecost");
+    for name in KUBECOST {
+        assert!(cov(&v, name, "crashloop").contains(&"KubePodCrashLooping".to_owned()), "{name}");
+    }
+}
+
+#[test]
 fn the_incident_teams_alerts_are_judged() {
     let input = corpus("kubecost-2.3.3-default.yaml")
         + "\n---\n"

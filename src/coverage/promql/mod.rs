@@ -128,23 +128,33 @@ impl Reader<'_> {
         LabelMatcher { name, value, op }
     }
 
-    fn selector(&mut self, vs: &VectorSelector, in_absent: bool) -> Selector {
-        let all: Vec<LabelMatcher> = vs.matchers.matchers.iter().map(|m| self.matcher(m)).collect();
+    /// One selector per group of matchers: `{a="x" or b="y"}` (PromQL 3) selects the series that
+    /// either group selects, so it reads as two selectors of which one must return series.
+    fn selectors(&mut self, vs: &VectorSelector, in_absent: bool) -> Vec<Selector> {
+        let m = &vs.matchers;
+        let groups: Vec<Vec<LabelMatcher>> = std::iter::once(&m.matchers)
+            .filter(|g| !g.is_empty() || m.or_matchers.is_empty())
+            .chain(&m.or_matchers)
+            .map(|g| g.iter().map(|x| self.matcher(x)).collect())
+            .collect();
         // The parser rejects a selector without a name whose matchers all match "" (`{a=~".*"}`);
         // with the marks, the values were not empty when it checked.
-        if self.marked.is_some() && vs.name.is_none() && all.iter().all(|m| m.is_match("")) {
+        if self.marked.is_some() && vs.name.is_none() && groups.iter().flatten().all(|m| m.is_match("")) {
             self.diverged = true;
         }
-        let mut metric = vs.name.clone();
-        let mut matchers = Vec::new();
-        for m in all {
-            if m.name == "__name__" && matches!(m.op, Op::Equal) {
-                metric = Some(m.value);
-            } else {
-                matchers.push(m);
+        let selector = |group: Vec<LabelMatcher>| {
+            let mut metric = vs.name.clone();
+            let mut matchers = Vec::new();
+            for m in group {
+                if m.name == "__name__" && matches!(m.op, Op::Equal) {
+                    metric = Some(m.value);
+                } else {
+                    matchers.push(m);
+                }
             }
-        }
-        Selector { metric, matchers, in_absent }
+            Selector { metric, matchers, in_absent }
+        };
+        groups.into_iter().map(selector).collect()
     }
 }
 
@@ -234,8 +244,15 @@ impl Reader<'_> {
     /// `unless` its left side, `absent` nothing; every other operator needs all its operands.
     fn build(&mut self, e: &Expr, in_absent: bool, out: &mut Vec<Selector>) -> Shape {
         let leaf = |r: &mut Self, vs: &VectorSelector, out: &mut Vec<Selector>| {
-            out.push(r.selector(vs, in_absent));
-            Shape::Needs(out.len() - 1)
+            let mut any: Vec<Shape> = r
+                .selectors(vs, in_absent)
+                .into_iter()
+                .map(|sel| {
+                    out.push(sel);
+                    Shape::Needs(out.len() - 1)
+                })
+                .collect();
+            if any.len() == 1 { any.remove(0) } else { Shape::Any(any) }
         };
         match e {
             Expr::VectorSelector(vs) => leaf(self, vs, out),
@@ -382,6 +399,21 @@ mod tests {
             };
             same_reading(&expr);
         }
+    }
+
+    #[test]
+    fn or_matchers_are_alternative_selectors() {
+        let q =
+            parse(r#"kube_pod_container_status_restarts_total{namespace="x", job="a" or namespace="kubecost"} > 0"#)
+                .unwrap();
+        assert_eq!(q.selectors.len(), 2);
+        assert!(q.selectors.iter().all(|s| s.metric.as_deref() == Some("kube_pod_container_status_restarts_total")));
+        assert!(!q.selectors[0].admits("namespace", "kubecost") && q.selectors[0].admits("job", "a"));
+        assert!(q.selectors[1].admits("namespace", "kubecost") && !q.selectors[1].constrains("job"));
+        let in_kubecost = |s: &Selector| s.admits("namespace", "kubecost");
+        assert!(q.feasible(&in_kubecost));
+        assert!(!q.feasible(&|s: &Selector| !in_kubecost(s) && !s.constrains("job")));
+        assert!(parse(r#"{a=~".*" or b=""}"#).is_err());
     }
 
     #[test]
