@@ -135,6 +135,39 @@ fn or_matchers_select_either_group() {
 }
 
 #[test]
+fn a_job_the_evaluator_never_scrapes_is_reported_where_the_expression_needs_it() {
+    let rules = std::fs::read_to_string(root().join("tests/fixtures/alerts/job-rules.yaml")).unwrap();
+    let text = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml") + "\n---\n" + &rules;
+    let v = check_text(&text, &[]);
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    let got: Vec<(u64, String)> = findings(&v, "alerts/job-mismatch")
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap(), f["message"].as_str().unwrap().to_owned()))
+        .collect();
+    let evaluator = "monitoring/kps-kube-prometheus-stack-prometheus";
+    assert_eq!(
+        got,
+        vec![
+            (
+                line_of("kubecost-cost-model"),
+                format!(
+                    "alert CostModelDown on {evaluator} selects job kubecost-cost-model, which {evaluator} never scrapes"
+                )
+            ),
+            (
+                // A block scalar: the first line of the expression's text.
+                line_of("alert: RestartsDuringRollout") + 2,
+                format!(
+                    "alert RestartsDuringRollout on {evaluator} selects job ksm-v1, which {evaluator} never scrapes"
+                )
+            ),
+        ],
+        "an `or` with one live side, `absent()` and the right side of `unless` are no mismatch"
+    );
+    assert!(findings(&v, "alerts/job-mismatch")[0]["help"].as_str().unwrap().contains("kube-state-metrics"));
+}
+
+#[test]
 fn the_incident_teams_alerts_are_judged() {
     let input = corpus("kubecost-2.3.3-default.yaml")
         + "\n---\n"

@@ -2,7 +2,7 @@
 //! OOM-killed? The analysis itself lives in `crate::coverage`.
 
 use super::{Context, Finding, Rule, Severity, rule};
-use crate::coverage::{self, Analysis, evaluators::Notify};
+use crate::coverage::{self, Analysis, evaluators::Notify, promql::Selector};
 
 rule!(
     DOWN_UNCOVERED,
@@ -60,8 +60,9 @@ rule!(
     "a rule filters on a job its evaluator never scrapes",
     "The rule's selector requires a `job` label value that none of its evaluator's scrape jobs carries (for \
      example kube-prometheus-stack rules with job=\"kube-state-metrics\" on a Prometheus that scrapes \
-     kube-state-metrics as kubernetes-service-endpoints), so it matches nothing and never fires. Fix the \
-     matcher or the scrape job's name."
+     kube-state-metrics as kubernetes-service-endpoints), so it matches nothing and never fires. Only \
+     selectors the expression needs are judged: one side of an `or`, the right side of `unless` and the \
+     argument of `absent()` may find nothing. Fix the matcher or the scrape job's name."
 );
 rule!(
     NO_NOTIFICATION_ROUTE,
@@ -206,11 +207,15 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
         for &ri in &e.rules {
             let r = &a.rules[ri];
             let Ok(expr) = &r.parsed else { continue };
-            let bad = expr
-                .selectors
-                .iter()
-                .find(|s| !s.in_absent && s.constrains("job") && !jobs.iter().any(|j| s.admits("job", &j.name)));
-            if let Some(s) = bad {
+            // A selector inside `absent()` is meant to find nothing, and one that cannot match only
+            // matters when the expression needs it: `up{job="a"} or up{job="b"}` still fires for `a`,
+            // and the right side of `unless` never has to match.
+            let admitted =
+                |s: &Selector| s.in_absent || !s.constrains("job") || jobs.iter().any(|j| s.admits("job", &j.name));
+            if expr.feasible(&admitted) {
+                continue;
+            }
+            if let Some(s) = expr.selectors.iter().find(|s| !admitted(s)) {
                 let wanted: Vec<String> =
                     s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
                 let have: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
@@ -219,7 +224,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
                     &JOB_MISMATCH,
                     r,
                     format!(
-                        "alert {} on {} selects job {} , which {} never scrapes",
+                        "alert {} on {} selects job {}, which {} never scrapes",
                         r.alert,
                         e.id,
                         wanted.join("|"),
