@@ -1,8 +1,9 @@
 //! What an alert expression reads: its selectors, and whether it can return anything at all.
 //! An expression is kept as a [`Query`], not as its syntax tree: the selectors and the shape of its
 //! operators are all the coverage analysis reads, and compiled regular expressions are shared
-//! between rules (a render repeats `namespace=~".*"` hundreds of times): one `Arc<Regex>` per
-//! pattern, since every clone of a `Regex` carries its own cache pool (about a kilobyte).
+//! between rules (a render repeats `namespace=~".*"` hundreds of times): one `Arc<Pattern>` per
+//! pattern, since every clone of a `Regex` carries its own cache pool (about a kilobyte), and each
+//! compiled only when a value is first matched against it (`pattern.rs`).
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -12,7 +13,9 @@ use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
 use regex::Regex;
 
+mod pattern;
 mod rewrite;
+pub use pattern::Pattern;
 use rewrite::{Marked, Restored};
 
 /// A vector selector of an expression, with its metric name folded out of `__name__` matchers.
@@ -36,8 +39,8 @@ pub struct LabelMatcher {
 pub enum Op {
     Equal,
     NotEqual,
-    Re(Arc<Regex>),
-    NotRe(Arc<Regex>),
+    Re(Arc<Pattern>),
+    NotRe(Arc<Pattern>),
 }
 
 impl LabelMatcher {
@@ -51,22 +54,26 @@ impl LabelMatcher {
     }
 }
 
-/// Compiled regular expressions by pattern, shared by every rule parsed with the same interner.
+/// Regex patterns, shared by every rule parsed with the same interner.
 #[derive(Default)]
-pub struct Interner(Mutex<HashMap<String, Option<Arc<Regex>>>>);
+pub struct Interner(Mutex<HashMap<String, Option<Arc<Pattern>>>>);
 
 impl Interner {
-    /// The compiled `pattern`: `compiled` when the parser already built it, else built here; None
-    /// when it does not compile.
-    fn regex(&self, pattern: &str, compiled: Option<&Regex>) -> Option<Arc<Regex>> {
+    /// The shared `pattern` (with `compiled` when the parser already built it); None when
+    /// promql-parser rejects it.
+    fn regex(&self, pattern: &str, compiled: Option<&Regex>) -> Option<Arc<Pattern>> {
         // A poisoned lock only means another rule's parse panicked; the map is still valid.
         let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(re) = lock().get(pattern) {
             return re.clone();
         }
-        // Compiled without the lock, so that the other threads keep parsing meanwhile; two threads
-        // may both compile a pattern once, and the first one in is kept.
-        let re = compiled.cloned().or_else(|| rewrite::compile(pattern)).map(Arc::new);
+        // Judged without the lock, so that the other threads keep parsing meanwhile; two threads
+        // may both judge a pattern once, and the first one in is kept.
+        let re = match compiled {
+            Some(re) => Some(Pattern::compiled(pattern, re)),
+            None => Pattern::judge(pattern),
+        };
+        let re = re.map(Arc::new);
         lock().entry(pattern.to_owned()).or_insert(re).clone()
     }
 }
@@ -95,8 +102,9 @@ impl Reader<'_> {
     }
 
     /// The interner's copy of a pattern the parser compiled.
-    fn shared(&self, pattern: &str, compiled: &Regex) -> Arc<Regex> {
-        self.interner.regex(pattern, Some(compiled)).unwrap_or_else(|| Arc::new(compiled.clone()))
+    fn shared(&self, pattern: &str, compiled: &Regex) -> Arc<Pattern> {
+        let own = || Arc::new(Pattern::compiled(pattern, compiled));
+        self.interner.regex(pattern, Some(compiled)).unwrap_or_else(own)
     }
 
     /// A matcher of the marked text: as it was, or the regex matcher it stands for.

@@ -1,0 +1,164 @@
+//! A regex matcher's pattern, compiled the first time a label value is matched against it.
+//!
+//! A render's rule files hold thousands of distinct patterns (`pod=~"checkout-121.*"`), and the
+//! analysis matches values against few of them: compiling each one up front was a tenth of a check
+//! and 16 MB of its memory at 10,000 objects (docs/performance.md). Whether a pattern is valid must
+//! still be known up front (`alerts/promql-invalid`), exactly as promql-parser decides it: the
+//! pattern is parsed with `regex-syntax` (the parser the `regex` crate itself runs, with the same
+//! defaults), and only a pattern that could come near the compiled-size limit is compiled at once.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::utf8::Utf8Sequences;
+
+pub struct Pattern {
+    source: String,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    /// A pattern the parser has already compiled.
+    pub fn compiled(source: &str, re: &Regex) -> Pattern {
+        Pattern { source: source.to_owned(), compiled: OnceLock::from(Some(re.clone())) }
+    }
+
+    /// The pattern as promql-parser reads it, or None when promql-parser rejects it.
+    pub fn judge(source: &str) -> Option<Pattern> {
+        let compiled = if certainly_compiles(source) {
+            OnceLock::new()
+        } else {
+            OnceLock::from(Some(super::rewrite::compile(source)?))
+        };
+        Some(Pattern { source: source.to_owned(), compiled })
+    }
+
+    pub fn is_match(&self, value: &str) -> bool {
+        self.regex().is_some_and(|re| re.is_match(value))
+    }
+
+    fn regex(&self) -> Option<&Regex> {
+        // `judge` only leaves a pattern uncompiled when it compiles (see `certainly_compiles`).
+        self.compiled.get_or_init(|| super::rewrite::compile(&self.source)).as_ref()
+    }
+}
+
+/// The regex it compiles to (compiling it), so that two readings of an expression compare equal
+/// exactly when they match alike.
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pattern").field(&self.regex().map(Regex::as_str)).finish()
+    }
+}
+
+/// `regex` refuses a pattern that does not parse, or whose compiled automaton would exceed its
+/// size limit (10 MiB; `\w{300}` does). promql-parser compiles `^(?:pattern)$` first; true here
+/// means that text parses and its automaton stays far below the limit, so it compiles as is.
+pub fn certainly_compiles(pattern: &str) -> bool {
+    bound(pattern).is_some_and(|bytes| bytes <= MAX_UNITS * UNIT_BYTES)
+}
+
+/// An upper bound on the bytes the compiled `^(?:pattern)$` takes in the NFA builder's accounting
+/// (which its size limit is checked against), or None when it does not parse or is past any use.
+fn bound(pattern: &str) -> Option<u64> {
+    let hir = regex_syntax::Parser::new().parse(&format!("^(?:{pattern})$")).ok()?;
+    // The unanchored prefix, the match state and the implicit capture group around it all.
+    Some((units(&hir)? + 32) * UNIT_BYTES)
+}
+
+/// A unit is at most one automaton state with one transition and two alternates: at most
+/// `UNIT_BYTES` of the NFA builder's own accounting, so 4,096 units stay 50 times below the limit.
+const MAX_UNITS: u64 = 4096;
+const UNIT_BYTES: u64 = 48;
+
+/// An upper bound on the units the Thompson compiler builds for `hir`, forwards or in reverse;
+/// None once it is past any use.
+fn units(hir: &Hir) -> Option<u64> {
+    let n = match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Literal(l) => l.0.len() as u64,
+        // A range of scalars compiles to its UTF-8 sequences, one state per byte range at most.
+        HirKind::Class(Class::Unicode(c)) => {
+            let sequences = c.ranges().iter().flat_map(|r| Utf8Sequences::new(r.start(), r.end()));
+            sequences.map(|s| s.len() as u64 + 1).sum::<u64>() + 2
+        }
+        HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64 + 2,
+        HirKind::Capture(c) => units(&c.sub)? + 2,
+        HirKind::Repetition(r) => {
+            // `x{m,n}` is n copies of x, `x{m,}` m copies and a loop, each with its alternation.
+            let copies = u64::from(r.max.unwrap_or(r.min + 1).max(r.min).max(1));
+            copies.checked_mul(units(&r.sub)? + 2)?
+        }
+        HirKind::Concat(v) | HirKind::Alternation(v) => {
+            v.iter().try_fold(v.len() as u64 + 1, |sum, h| sum.checked_add(units(h)?))?
+        }
+    };
+    // Past the limit the exact figure no longer matters; stopping there keeps the sums from overflowing.
+    (n <= MAX_UNITS).then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usual_patterns_are_left_for_later_and_oversized_ones_are_judged_now() {
+        for p in [".*", "5..", "checkout-121.*", "kube-system|monitoring", "(?i)Prometheus.*", "[a-z0-9-]{1,63}"] {
+            assert!(certainly_compiles(p), "{p}");
+            assert!(Pattern::judge(p).is_some_and(|p| p.compiled.get().is_none()), "{p}");
+        }
+        for p in [r"\w{300}", r"(\pL|\d){1000}", "a{100000}", "(", "x{2,1}"] {
+            assert!(!certainly_compiles(p), "{p}");
+        }
+        assert!(Pattern::judge(r"\w{300}").is_none(), "past the size limit: promql-parser rejects it");
+        assert!(Pattern::judge("(").is_none());
+        // Go's `{` that starts no repetition: promql-parser escapes it and compiles the result.
+        assert!(Pattern::judge("a{").is_some_and(|p| p.is_match("a{")));
+    }
+
+    #[test]
+    fn a_pattern_compiled_later_matches_as_one_compiled_now() {
+        let lazy = Pattern::judge("kube-.*|monitoring").unwrap();
+        let eager = super::super::rewrite::compile("kube-.*|monitoring").unwrap();
+        for v in ["kube-system", "monitoring", "monitoring2", "", "x-kube-system"] {
+            assert_eq!(lazy.is_match(v), eager.is_match(v), "{v}");
+        }
+    }
+
+    fn atom() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let atoms =
+            vec!["a", "é", ".", r"\w", r"\d", r"\s", "[a-z]", "[^x]", r"\pL", "(?i)k", "[a-zа-я0-9]", r"\b", "^", "日"];
+        proptest::sample::select(atoms).prop_map(str::to_owned)
+    }
+
+    fn regex() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        atom().prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                proptest::collection::vec(inner.clone(), 2..4).prop_map(|v| format!("(?:{})", v.join("|"))),
+                (inner.clone(), 0..40u32, proptest::option::of(0..80u32)).prop_map(|(x, m, n)| match n {
+                    Some(n) => format!("(?:{x}){{{},{}}}", m.min(n), m.max(n)),
+                    None => format!("(?:{x}){{{m},}}"),
+                }),
+                (inner.clone(), proptest::sample::select(vec!["*", "+", "?", "*?"]))
+                    .prop_map(|(x, q)| format!("({x}){q}")),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// The bound is a bound: the pattern compiles under a size limit of the bound itself.
+        #[test]
+        fn the_bound_holds(p in regex()) {
+            use proptest::prelude::*;
+            if let Some(bytes) = bound(&p) {
+                let built = regex::RegexBuilder::new(&format!("^(?:{p})$")).size_limit(bytes as usize).build();
+                prop_assert!(built.is_ok(), "{p}: {bytes} bytes: {built:?}");
+            }
+        }
+    }
+}
