@@ -137,8 +137,8 @@ pub struct Common {
     /// Target Kubernetes version (1.NN) for API removal checks [default: the config's kube_version, else 1.37].
     #[arg(long)]
     pub kube_version: Option<String>,
-    /// Stop reading an input past this many bytes.
-    #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES)]
+    /// Stop reading an input past this many bytes (at most 4 GiB - 1: positions are 32-bit).
+    #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub max_input_bytes: u64,
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,

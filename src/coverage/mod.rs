@@ -204,8 +204,8 @@ fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, e: &Evaluator) -> b
 }
 
 fn alert_labels(r: &AlertRule, t: &Target) -> BTreeMap<String, String> {
-    let mut l: BTreeMap<String, String> = r.labels.iter().cloned().collect();
-    l.insert("alertname".into(), r.alert.clone());
+    let mut l: BTreeMap<String, String> = r.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    l.insert("alertname".into(), r.alert.to_string());
     l.insert("namespace".into(), t.namespace.clone());
     l
 }
@@ -305,7 +305,7 @@ pub fn analyze(
                         continue;
                     }
                     let item = Item {
-                        alert: r.alert.clone(),
+                        alert: r.alert.to_string(),
                         rule_object: r.holder.to_string(),
                         evaluator: e.id.clone(),
                         reaches: reaches(e, &alert_labels(r, &t)),

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::input::node::{Pos, Style};
 use crate::input::{Inputs, Node, SourceId, Span, yaml};
 use crate::model::{Model, ObjectId};
@@ -18,14 +20,16 @@ pub enum Origin {
     File(usize),
 }
 
+/// Names, durations and labels are `CompactString`s: a render holds tens of thousands of rules, and
+/// these are short enough to be stored inline instead of allocated one by one.
 #[derive(Debug)]
 pub struct AlertRule {
-    pub alert: String,
+    pub alert: CompactString,
     pub expr: String,
     pub parsed: Result<std::sync::Arc<super::promql::Query>, String>,
-    pub for_: Option<String>,
+    pub for_: Option<CompactString>,
     /// Sorted by name, one value each (a map of two labels costs a whole B-tree node).
-    pub labels: Vec<(String, String)>,
+    pub labels: Vec<(CompactString, CompactString)>,
     pub origin: Origin,
     /// Where the `expr` stands.
     pub source: SourceId,
@@ -84,16 +88,14 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
                 Some(e) => Span { start: e.map(expr_node.span.start), end: e.map(expr_node.span.start) },
                 None => expr_node.span,
             };
-            let labels = crate::model::string_map(r.get("labels"))
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
+            let labels =
+                crate::model::string_map(r.get("labels")).into_iter().map(|(k, v)| (k.into(), v.into())).collect();
             out.push(AlertRule {
-                alert: alert.to_owned(),
+                alert: alert.into(),
                 // Parsed below, all rules at once on all cores.
                 parsed: Err(String::new()),
                 expr,
-                for_: r.str_at(&["for"]).map(str::to_owned),
+                for_: r.str_at(&["for"]).map(CompactString::from),
                 labels,
                 origin: origin.clone(),
                 source,

@@ -11,7 +11,8 @@ pub struct Source {
     /// The path as the user gave it, or `<stdin>`.
     pub name: String,
     pub text: Arc<str>,
-    line_starts: Vec<usize>,
+    /// 32-bit: `--max-input-bytes` stops below 4 GiB, and a render has millions of lines.
+    line_starts: Vec<u32>,
 }
 
 /// A problem met while decoding the bytes, before any YAML is read.
@@ -24,8 +25,11 @@ pub struct DecodeProblem {
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Source {
         let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(memchr_all(b'\n', text.as_bytes()).map(|i| i + 1));
+        let newlines = || memchr::memchr_iter(b'\n', text.as_bytes());
+        let mut line_starts = Vec::with_capacity(newlines().count() + 1);
+        line_starts.push(0);
+        // An offset past u32 only exists in a text the input limit refused; it saturates.
+        line_starts.extend(newlines().map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)));
         Source { name: name.into(), text, line_starts }
     }
 
@@ -82,23 +86,20 @@ impl Source {
     pub fn line(&self, line: u32) -> &str {
         let i = (line as usize).saturating_sub(1);
         let Some(&start) = self.line_starts.get(i) else { return "" };
-        let end = self.line_starts.get(i + 1).copied().unwrap_or(self.text.len());
+        let start = (start as usize).min(self.text.len());
+        let end = self.line_starts.get(i + 1).map_or(self.text.len(), |&e| e as usize).clamp(start, self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
     /// The byte offset of a position, clamped into the text.
     pub fn offset(&self, pos: Pos) -> usize {
         let i = (pos.line as usize).saturating_sub(1).min(self.line_starts.len() - 1);
-        let start = self.line_starts[i];
+        let start = (self.line_starts[i] as usize).min(self.text.len());
         let line = self.line(i as u32 + 1);
         let within =
             line.char_indices().nth((pos.col as usize).saturating_sub(1)).map(|(b, _)| b).unwrap_or(line.len());
         start + within
     }
-}
-
-fn memchr_all(needle: u8, hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    hay.iter().enumerate().filter(move |(_, b)| **b == needle).map(|(i, _)| i)
 }
 
 fn pos_of_byte(text: &str, at: usize) -> Pos {
