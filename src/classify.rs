@@ -87,10 +87,16 @@ fn annotation<'a>(model: &Model<'a>, w: &Workload<'a>) -> Option<&'a str> {
 }
 
 pub fn classify(model: &Model<'_>, config: &Config) -> Vec<Classification> {
+    use rayon::prelude::*;
     let cat = catalogue();
-    let direct: Vec<Option<Direct>> = model.workloads.iter().map(|w| direct_match(cat, model, w)).collect();
-    let mut out: Vec<Classification> =
-        model.workloads.iter().zip(&direct).map(|(w, d)| first_verdict(model, config, cat, w, d.as_ref())).collect();
+    // Per workload on all cores, in workload order.
+    let direct: Vec<Option<Direct>> = model.workloads.par_iter().map(|w| direct_match(cat, model, w)).collect();
+    let mut out: Vec<Classification> = model
+        .workloads
+        .par_iter()
+        .zip(&direct)
+        .map(|(w, d)| first_verdict(model, config, cat, w, d.as_ref()))
+        .collect();
     // Feeders: the Prometheus a metering component reads, and feeders in a metering namespace.
     let referenced = crate::model::references::prometheus_readers(model, &out);
     for (i, w) in model.workloads.iter().enumerate() {
