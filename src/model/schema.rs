@@ -14,15 +14,72 @@ use super::{ModelProblem, Object};
 use crate::input::node::{Kind, Resolved};
 use crate::input::{Node, Span};
 
-type Schemas = HashMap<&'static str, Value>;
-
-fn schema_of<T: JsonSchema>() -> Value {
-    let generator = SchemaSettings::draft2020_12().into_generator();
-    generator.into_root_schema_for::<T>().to_value()
+/// A schema as the walk reads it, with its `$ref`s resolved to indices into [`Compiled::shapes`]:
+/// the walk visits every node of every workload, and looking each key up in the schema's JSON
+/// (`$ref`, `type`, `properties`...) cost more than the walk itself.
+#[derive(Default)]
+struct Shape {
+    ty: Option<String>,
+    props: Option<Props>,
+    /// Present when the schema has `additionalProperties`: a map of free keys (labels, data).
+    additional: Option<usize>,
+    items: Option<usize>,
 }
 
-fn schemas() -> &'static Schemas {
-    static CELL: OnceLock<Schemas> = OnceLock::new();
+struct Props {
+    /// In the schema's order, which the did-you-mean's tie-break follows.
+    ordered: Vec<(String, usize)>,
+    /// Indices into `ordered`, by name.
+    sorted: Vec<usize>,
+}
+
+impl Props {
+    fn get(&self, key: &str) -> Option<usize> {
+        let at = self.sorted.binary_search_by(|&i| self.ordered[i].0.as_str().cmp(key)).ok()?;
+        Some(self.ordered[self.sorted[at]].1)
+    }
+}
+
+/// One kind's schema; the root is shape 0.
+struct Compiled {
+    shapes: Vec<Shape>,
+}
+
+fn schema_of<T: JsonSchema>() -> Compiled {
+    let generator = SchemaSettings::draft2020_12().into_generator();
+    let root = generator.into_root_schema_for::<T>().to_value();
+    let defs = root.get("$defs").unwrap_or(&Value::Null);
+    let mut compiled = Compiled { shapes: Vec::new() };
+    compile(&root, defs, &mut compiled.shapes, &mut HashMap::new());
+    compiled
+}
+
+/// Compiles `schema` (and what it refers to) once; a schema reached again, recursive ones
+/// included, gets the index it already has.
+fn compile(schema: &Value, defs: &Value, shapes: &mut Vec<Shape>, seen: &mut HashMap<*const Value, usize>) -> usize {
+    let schema = resolve(schema, defs);
+    if let Some(&at) = seen.get(&std::ptr::from_ref(schema)) {
+        return at;
+    }
+    let at = shapes.len();
+    shapes.push(Shape::default());
+    seen.insert(std::ptr::from_ref(schema), at);
+    let props = schema.get("properties").and_then(Value::as_object).map(|p| {
+        let ordered: Vec<(String, usize)> =
+            p.iter().map(|(k, sub)| (k.clone(), compile(sub, defs, shapes, seen))).collect();
+        let mut sorted: Vec<usize> = (0..ordered.len()).collect();
+        sorted.sort_by(|&a, &b| ordered[a].0.cmp(&ordered[b].0));
+        Props { ordered, sorted }
+    });
+    let additional = schema.get("additionalProperties").map(|a| compile(a, defs, shapes, seen));
+    let items = schema.get("items").map(|i| compile(i, defs, shapes, seen));
+    let ty = schema.get("type").and_then(Value::as_str).map(str::to_owned);
+    shapes[at] = Shape { ty, props, additional, items };
+    at
+}
+
+fn schemas() -> &'static HashMap<&'static str, Compiled> {
+    static CELL: OnceLock<HashMap<&'static str, Compiled>> = OnceLock::new();
     CELL.get_or_init(|| {
         let mut m = HashMap::new();
         m.insert("apps/Deployment", schema_of::<apps::v1::Deployment>());
@@ -52,11 +109,10 @@ struct Found {
 pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
     let key = format!("{}/{}", obj.id.group(), obj.id.kind);
     let Some(schema) = schemas().get(key.as_str()) else { return };
-    let defs = schema.get("$defs").unwrap_or(&Value::Null);
     let mut found = Found::default();
     // A Secret's values never appear in a message, not even a mistyped one.
     let reveal = obj.id.kind != "Secret";
-    walk(obj.node, schema, defs, &mut String::new(), &mut found, 0);
+    walk(obj.node, &schema.shapes, 0, &mut String::new(), &mut found, 0);
     for (span, path, what) in found.mistyped {
         let what = if reveal { what.full } else { what.bare };
         problems.push(ModelProblem::invalid_type(obj, container_of(&path), span, format!("`{path}`: {what}")));
@@ -113,16 +169,17 @@ fn resolve<'s>(mut schema: &'s Value, defs: &'s Value) -> &'s Value {
     schema
 }
 
-fn walk(node: &Node, schema: &Value, defs: &Value, path: &mut String, found: &mut Found, depth: usize) {
+fn walk(node: &Node, shapes: &[Shape], at: usize, path: &mut String, found: &mut Found, depth: usize) {
+    use std::fmt::Write as _;
     if depth > 64 {
         return;
     }
-    let schema = resolve(schema, defs);
-    if let Some(what) = mistyped(node, schema) {
+    let shape = &shapes[at];
+    if let Some(what) = mistyped(node, shape.ty.as_deref()) {
         found.mistyped.push((node.span, path.clone(), what));
         return;
     }
-    if let (Some(entries), Some(props)) = (node.as_map(), schema.get("properties").and_then(Value::as_object)) {
+    if let (Some(entries), Some(props)) = (node.as_map(), &shape.props) {
         for e in entries {
             let Some(k) = e.key.as_str() else { continue };
             let len = path.len();
@@ -131,11 +188,12 @@ fn walk(node: &Node, schema: &Value, defs: &Value, path: &mut String, found: &mu
             }
             path.push_str(k);
             match props.get(k) {
-                Some(sub) => walk(&e.value, sub, defs, path, found, depth + 1),
-                None if schema.get("additionalProperties").is_none() => {
+                Some(sub) => walk(&e.value, shapes, sub, path, found, depth + 1),
+                None if shape.additional.is_none() => {
                     let suggestion = props
-                        .keys()
-                        .map(|p| (strsim::jaro_winkler(k, p), p))
+                        .ordered
+                        .iter()
+                        .map(|(p, _)| (strsim::jaro_winkler(k, p), p))
                         .filter(|(score, _)| *score > 0.8)
                         .max_by(|a, b| a.0.total_cmp(&b.0))
                         .map(|(_, p)| p.clone());
@@ -145,23 +203,24 @@ fn walk(node: &Node, schema: &Value, defs: &Value, path: &mut String, found: &mu
             }
             path.truncate(len);
         }
-    } else if let (Some(entries), Some(values)) = (node.as_map(), schema.get("additionalProperties")) {
+    } else if let (Some(entries), Some(values)) = (node.as_map(), shape.additional) {
         // A map such as labels (string to string): every value against the one schema.
         for e in entries {
             let Some(k) = e.key.as_str() else { continue };
             let len = path.len();
-            path.push_str(&format!("[{k}]"));
-            walk(&e.value, values, defs, path, found, depth + 1);
+            let _ = write!(path, "[{k}]"); // writing to a String cannot fail
+            walk(&e.value, shapes, values, path, found, depth + 1);
             path.truncate(len);
         }
-    } else if let (Some(items), Some(item_schema)) = (node.as_seq(), schema.get("items")) {
+    } else if let (Some(items), Some(item_shape)) = (node.as_seq(), shape.items) {
         for (i, item) in items.iter().enumerate() {
             let len = path.len();
-            match item.str_at(&["name"]) {
-                Some(n) => path.push_str(&format!("[name={n}]")),
-                None => path.push_str(&format!("[{i}]")),
-            }
-            walk(item, item_schema, defs, path, found, depth + 1);
+            // Writing to a String cannot fail.
+            let _ = match item.str_at(&["name"]) {
+                Some(n) => write!(path, "[name={n}]"),
+                None => write!(path, "[{i}]"),
+            };
+            walk(item, shapes, item_shape, path, found, depth + 1);
             path.truncate(len);
         }
     }
@@ -175,8 +234,8 @@ struct Mistyped {
     bare: String,
 }
 
-fn mistyped(node: &Node, schema: &Value) -> Option<Mistyped> {
-    let expected = schema.get("type")?.as_str()?;
+fn mistyped(node: &Node, expected: Option<&str>) -> Option<Mistyped> {
+    let expected = expected?;
     let (kind, found) = match &node.kind {
         Kind::Map(_) => ("a mapping", String::new()),
         Kind::Seq(_) => ("a list", String::new()),
