@@ -48,7 +48,7 @@ pub fn render(inputs: &mut Inputs, chart: &Path, release: &str, args: &[String])
         ));
     }
     let first_doc = inputs.documents.len();
-    inputs.add_bytes(&format!("{} (rendered)", chart.display()), &out.stdout);
+    inputs.add_owned(&format!("{} (rendered)", chart.display()), out.stdout);
     let parent = chart.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(parent) = parent {
         for d in &mut inputs.documents[first_doc..] {

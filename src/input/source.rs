@@ -1,7 +1,5 @@
 //! Where the bytes came from, and how to turn a line and column back into a byte offset.
 
-use std::sync::Arc;
-
 use super::node::Pos;
 
 pub type SourceId = usize;
@@ -10,7 +8,7 @@ pub type SourceId = usize;
 pub struct Source {
     /// The path as the user gave it, or `<stdin>`.
     pub name: String,
-    pub text: Arc<str>,
+    pub text: String,
     /// 32-bit: `--max-input-bytes` stops below 4 GiB, and a render has millions of lines.
     line_starts: Vec<u32>,
 }
@@ -23,7 +21,7 @@ pub struct DecodeProblem {
 }
 
 impl Source {
-    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
         let text = text.into();
         let newlines = || memchr::memchr_iter(b'\n', text.as_bytes());
         let mut line_starts = Vec::with_capacity(newlines().count() + 1);
@@ -34,13 +32,13 @@ impl Source {
     }
 
     /// Decodes bytes as Kubernetes tooling would: UTF-8 with or without a BOM, or UTF-16 with a BOM.
-    /// Invalid UTF-8 is replaced (so the rest can still be analyzed) and reported.
-    pub fn decode(name: impl Into<String>, bytes: &[u8]) -> (Source, Option<DecodeProblem>) {
+    /// Invalid UTF-8 is replaced (so the rest can still be analyzed) and reported. Valid UTF-8
+    /// becomes the text without a copy: a render can be hundreds of megabytes.
+    pub fn decode(name: impl Into<String>, mut bytes: Vec<u8>) -> (Source, Option<DecodeProblem>) {
         let name = name.into();
-        if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-            return Source::decode(name, rest);
-        }
-        let utf16 = match bytes {
+        let boms = bytes.chunks(3).take_while(|c| *c == b"\xEF\xBB\xBF").count();
+        bytes.drain(..boms * 3);
+        let utf16 = match bytes.as_slice() {
             [0xFF, 0xFE, rest @ ..] => Some((rest, false)),
             [0xFE, 0xFF, rest @ ..] => Some((rest, true)),
             _ => None,
@@ -60,9 +58,10 @@ impl Source {
             });
             return (Source::new(name, text), problem);
         }
-        match std::str::from_utf8(bytes) {
+        match String::from_utf8(bytes) {
             Ok(s) => (Source::new(name, s), None),
             Err(e) => {
+                let (e, bytes) = (e.utf8_error(), e.into_bytes());
                 let valid = e.valid_up_to();
                 // The prefix is valid UTF-8 by the error's own contract.
                 let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
@@ -72,7 +71,7 @@ impl Source {
                         "invalid UTF-8 at byte {valid}: Kubernetes rejects the file; the bytes were replaced to analyze the rest"
                     ),
                 };
-                let text = String::from_utf8_lossy(bytes).into_owned();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
                 (Source::new(name, text), Some(problem))
             }
         }
@@ -122,16 +121,16 @@ mod tests {
 
     #[test]
     fn decodes_bom_and_utf16() {
-        let (s, p) = Source::decode("x", b"\xEF\xBB\xBFa: 1");
+        let (s, p) = Source::decode("x", b"\xEF\xBB\xBFa: 1".to_vec());
         assert_eq!(&*s.text, "a: 1");
         assert!(p.is_none());
         let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a: 1".encode_utf16().flat_map(u16::to_le_bytes)).collect();
-        assert_eq!(&*Source::decode("x", &utf16).0.text, "a: 1");
+        assert_eq!(&*Source::decode("x", utf16).0.text, "a: 1");
     }
 
     #[test]
     fn invalid_utf8_is_located() {
-        let (s, p) = Source::decode("x", b"a: 1\nb: \xFF\n");
+        let (s, p) = Source::decode("x", b"a: 1\nb: \xFF\n".to_vec());
         let p = p.expect("problem reported");
         assert_eq!(p.pos, Pos { line: 2, col: 4 });
         assert!(s.text.contains('\u{FFFD}'));
