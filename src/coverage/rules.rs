@@ -145,7 +145,10 @@ pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
     // Per object on all cores, joined in object order.
     let per_object: Vec<Vec<AlertRule>> =
         model.objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o, inputs)).collect();
-    let mut out: Vec<AlertRule> = per_object.into_iter().flatten().collect();
+    // One allocation of the final size: collecting a flattened iterator grows by doubling, and a
+    // render holds hundreds of thousands of rules.
+    let mut out: Vec<AlertRule> = Vec::with_capacity(per_object.iter().map(Vec::len).sum());
+    out.extend(per_object.into_iter().flatten());
     for (i, f) in model.rule_files.iter().enumerate() {
         let place = Place {
             origin: Origin::File(i),
