@@ -130,14 +130,21 @@ fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
     out
 }
 
+/// An open collection; its items or entries so far are `Builder::items[first..]` or
+/// `Builder::entries[first..]`.
 enum Frame {
-    Seq { start: Pos, anchor: usize, items: Vec<Node> },
-    Map { start: Pos, anchor: usize, entries: Vec<Entry>, key: Option<Node>, merges: Vec<Node> },
+    Seq { start: Pos, anchor: usize, first: usize },
+    Map { start: Pos, anchor: usize, first: usize, key: Option<Node>, merges: Vec<Node> },
 }
 
 struct Builder {
     line_offset: u32,
     stack: Vec<Frame>,
+    /// The items and entries of all open collections, innermost last: each collection is moved
+    /// out in one allocation of its final size when it closes (growing a vector per collection and
+    /// shrinking it at the end allocated three times as often, and the tree is most of the memory).
+    items: Vec<Node>,
+    entries: Vec<Entry>,
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
     documents: Vec<Node>,
@@ -149,6 +156,8 @@ impl Builder {
         Builder {
             line_offset: first_line - 1,
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
             documents: Vec::new(),
@@ -199,31 +208,34 @@ impl Builder {
             }
             Event::SequenceStart(anchor, _) => {
                 self.open(span.start)?;
-                self.stack.push(Frame::Seq { start: span.start, anchor, items: Vec::new() });
+                self.stack.push(Frame::Seq { start: span.start, anchor, first: self.items.len() });
             }
             Event::MappingStart(anchor, _) => {
                 self.open(span.start)?;
                 self.stack.push(Frame::Map {
                     start: span.start,
                     anchor,
-                    entries: Vec::new(),
+                    first: self.entries.len(),
                     key: None,
                     merges: Vec::new(),
                 });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { start, anchor, mut items }) = self.stack.pop() {
-                    // The tree is kept for the whole run: no spare capacity in it.
-                    items.shrink_to_fit();
+                if let Some(Frame::Seq { start, anchor, first }) = self.stack.pop() {
+                    let items: Vec<Node> = self.items.drain(first..).collect();
                     let node = Node { span: Span { start, end: span.end }, kind: Kind::Seq(items) };
                     self.complete(node, anchor)?;
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { start, anchor, mut entries, merges, .. }) = self.stack.pop() {
-                    apply_merges(&mut entries, merges);
+                if let Some(Frame::Map { start, anchor, first, merges, .. }) = self.stack.pop() {
+                    let mut entries: Vec<Entry> = self.entries.drain(first..).collect();
+                    if !merges.is_empty() {
+                        apply_merges(&mut entries, merges);
+                        // The tree is kept for the whole run: no spare capacity in it.
+                        entries.shrink_to_fit();
+                    }
                     self.check_duplicates(&entries);
-                    entries.shrink_to_fit();
                     let node = Node { span: Span { start, end: span.end }, kind: Kind::Map(entries) };
                     self.complete(node, anchor)?;
                 }
@@ -267,8 +279,8 @@ impl Builder {
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, merges, .. }) => match key.take() {
+            Some(Frame::Seq { .. }) => self.items.push(node),
+            Some(Frame::Map { key, merges, .. }) => match key.take() {
                 None => {
                     if node.as_scalar().is_none() {
                         return Err(self.syntax(node.span.start, "a mapping key must be a scalar".into()));
@@ -280,7 +292,7 @@ impl Builder {
                     if is_merge {
                         merges.push(node);
                     } else {
-                        entries.push(Entry { key: k, value: node });
+                        self.entries.push(Entry { key: k, value: node });
                     }
                 }
             },
