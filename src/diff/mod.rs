@@ -4,14 +4,14 @@
 pub mod compare;
 pub mod emit;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use crate::check::{self, Analysis, Options, Report};
 use crate::input::{Inputs, Node, SourceId};
 use crate::model::references::{selects, services_selecting};
-use crate::model::{Model, ObjectId, identity_key, string_map};
+use crate::model::{Model, Object, ObjectId, identity_key, string_map};
 use crate::rules::{Finding, changes};
 use compare::FieldChange;
 
@@ -52,11 +52,21 @@ pub struct DiffReport<'a> {
     pub new: Analysis<'a>,
 }
 
-type Key = (String, String, String, String);
+type Key<'m> = (&'m str, &'m str, &'m str, &'m str);
 
 /// Objects that matter for metering: metering workloads and what they depend on.
-fn relevant(model: &Model<'_>, classes: &[crate::classify::Classification]) -> BTreeSet<Key> {
+fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification]) -> BTreeSet<Key<'m>> {
     let mut out = BTreeSet::new();
+    // By kind, namespace and name (the first of duplicates, as a search would find), and PDBs by
+    // namespace: a lookup per reference instead of a pass over all objects.
+    let mut by_name: HashMap<(&str, &str, &str), &Object<'_>> = HashMap::new();
+    let mut pdbs: HashMap<&str, Vec<&Object<'_>>> = HashMap::new();
+    for o in &model.objects {
+        by_name.entry((o.id.kind.as_str(), o.namespace(), o.id.name.as_str())).or_insert(o);
+        if o.id.kind == "PodDisruptionBudget" {
+            pdbs.entry(o.namespace()).or_default().push(o);
+        }
+    }
     for o in &model.objects {
         let k = &o.id.kind;
         if o.id.group() == "monitoring.coreos.com" {
@@ -77,9 +87,7 @@ fn relevant(model: &Model<'_>, classes: &[crate::classify::Classification]) -> B
             out.insert(identity_key(&s.id));
         }
         let mut named = |kind: &str, name: &str| {
-            if let Some(o) =
-                model.objects.iter().find(|o| o.id.kind == kind && o.id.name == name && o.namespace() == ns)
-            {
+            if let Some(o) = by_name.get(&(kind, ns, name)) {
                 out.insert(identity_key(&o.id));
             }
         };
@@ -106,7 +114,7 @@ fn relevant(model: &Model<'_>, classes: &[crate::classify::Classification]) -> B
                 }
             }
         }
-        for pdb in model.objects.iter().filter(|o| o.id.kind == "PodDisruptionBudget" && o.namespace() == ns) {
+        for pdb in pdbs.get(ns).into_iter().flatten() {
             if selects(&string_map(pdb.node.path(&["spec", "selector", "matchLabels"])), &w.pod_labels) {
                 out.insert(identity_key(&pdb.id));
             }
@@ -115,7 +123,7 @@ fn relevant(model: &Model<'_>, classes: &[crate::classify::Classification]) -> B
     out
 }
 
-fn index(model: &Model<'_>) -> BTreeMap<Key, usize> {
+fn index<'m>(model: &'m Model<'_>) -> BTreeMap<Key<'m>, usize> {
     model.objects.iter().enumerate().map(|(i, o)| (identity_key(&o.id), i)).collect()
 }
 
@@ -125,7 +133,7 @@ fn is_secret(id: &ObjectId) -> bool {
 
 pub fn object_changes(old: &Analysis<'_>, new: &Analysis<'_>) -> Vec<ObjectChange> {
     let (oi, ni) = (index(&old.model), index(&new.model));
-    let rel: BTreeSet<Key> =
+    let rel: BTreeSet<Key<'_>> =
         relevant(&old.model, &old.classes).into_iter().chain(relevant(&new.model, &new.classes)).collect();
     let mut out = Vec::new();
     for (k, &n) in &ni {

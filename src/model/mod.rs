@@ -7,7 +7,7 @@ pub mod references;
 pub mod schema;
 pub mod workload;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -129,9 +129,9 @@ pub struct Model<'a> {
     pub rule_files: Vec<RuleFile<'a>>,
     pub workloads: Vec<Workload<'a>>,
     pub problems: Vec<ModelProblem>,
-    /// Services by (namespace, the first label of their selector): the Services that may select a
-    /// workload are found from its pod labels without a pass over every object.
-    pub services: std::collections::HashMap<(String, String, String), Vec<usize>>,
+    /// Services by namespace and the first label of their selector: the Services that may select
+    /// a workload are found from its pod labels without a pass over every object.
+    pub services: HashMap<String, HashMap<(&'a str, &'a str), Vec<usize>>>,
 }
 
 /// Kinds that have no namespace: their identity keeps `namespace: null`.
@@ -173,7 +173,8 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     duplicates(&mut model);
     for (i, o) in model.objects.iter().enumerate().filter(|(_, o)| o.is("", "Service")) {
         if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
-            model.services.entry((o.namespace().to_owned(), k.to_owned(), v.to_owned())).or_default().push(i);
+            let by_label = model.services.entry(o.namespace().to_owned()).or_default();
+            by_label.entry((k, v)).or_default().push(i);
         }
     }
     // Per object and independent: on all cores, joined in object order.
@@ -269,12 +270,12 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
 }
 
 /// Objects are the same object when group, kind, namespace and name agree (the version may differ).
-pub fn identity_key(id: &ObjectId) -> (String, String, String, String) {
-    (id.group().to_owned(), id.kind.clone(), id.namespace.clone().unwrap_or_default(), id.name.clone())
+pub fn identity_key(id: &ObjectId) -> (&str, &str, &str, &str) {
+    (id.group(), id.kind.as_str(), id.namespace.as_deref().unwrap_or_default(), id.name.as_str())
 }
 
 fn duplicates(model: &mut Model<'_>) {
-    let mut seen: std::collections::HashMap<(String, String, String, String), usize> = std::collections::HashMap::new();
+    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::with_capacity(model.objects.len());
     for (i, o) in model.objects.iter().enumerate() {
         if let Some(&first) = seen.get(&identity_key(&o.id)) {
             let f = &model.objects[first];

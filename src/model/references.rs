@@ -15,11 +15,11 @@ pub fn selects(selector: &BTreeMap<&str, &str>, labels: &BTreeMap<&str, &str>) -
 
 /// The Services in the workload's namespace whose selector matches its pods.
 pub fn services_selecting<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec<&'m Object<'a>> {
-    let ns = model.objects[w.object].namespace();
+    let Some(by_label) = model.services.get(model.objects[w.object].namespace()) else { return Vec::new() };
     let mut found: Vec<usize> = w
         .pod_labels
         .iter()
-        .filter_map(|(k, v)| model.services.get(&(ns.to_owned(), (*k).to_owned(), (*v).to_owned())))
+        .filter_map(|(k, v)| by_label.get(&(*k, *v)))
         .flatten()
         .copied()
         .filter(|&i| selects(&string_map(model.objects[i].node.path(&["spec", "selector"])), &w.pod_labels))

@@ -101,9 +101,9 @@ pub static RULES: &[&Rule] = &[
     &IMAGE_MAJOR_BUMP,
 ];
 
-type Key = (String, String, String, String);
+type Key<'m> = (&'m str, &'m str, &'m str, &'m str);
 
-fn by_key<'m>(ctx: &Context<'m, '_>) -> BTreeMap<Key, usize> {
+fn by_key<'m>(ctx: &Context<'m, '_>) -> BTreeMap<Key<'m>, usize> {
     ctx.model.workloads.iter().enumerate().map(|(i, w)| (identity_key(&ctx.model.objects[w.object].id), i)).collect()
 }
 
@@ -514,7 +514,7 @@ fn alerts(
 ) {
     let new_rules: std::collections::BTreeSet<(&str, &str)> =
         new_cov.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect();
-    let new_by_key: BTreeMap<Key, usize> = by_key(new);
+    let new_by_key: BTreeMap<Key<'_>, usize> = by_key(new);
     for r in &old_cov.rules {
         if new_rules.contains(&(&*r.holder, r.alert.as_str())) {
             continue;
