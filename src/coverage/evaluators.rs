@@ -77,7 +77,7 @@ fn namespace_selected(model: &Model<'_>, sel: Option<&Node>, own_ns: &str, ns: &
         None => ns == own_ns,
         Some(s) if s.is_null() => ns == own_ns,
         Some(s) => {
-            let obj = model.objects.iter().find(|o| o.is("", "Namespace") && o.id.name == ns);
+            let obj = model.core_object("Namespace", "", ns);
             let mut labels = obj.map(|o| o.labels()).unwrap_or_default();
             labels.insert("kubernetes.io/metadata.name", ns);
             if obj.is_none() {
@@ -131,13 +131,7 @@ fn sources_of(model: &Model<'_>, classes: &[Classification], targets: &BTreeSet<
 }
 
 fn workloads_in(model: &Model<'_>, ns: &str, selector: &BTreeMap<&str, &str>) -> BTreeSet<usize> {
-    model
-        .workloads
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| model.objects[w.object].namespace() == ns && selects(selector, &w.pod_labels))
-        .map(|(i, _)| i)
-        .collect()
+    model.workloads_in(ns).iter().copied().filter(|&i| selects(selector, &model.workloads[i].pod_labels)).collect()
 }
 
 fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>) -> Vec<String> {
@@ -192,7 +186,7 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
             let mut found = false;
             for ns in monitor_namespaces(model, mon) {
                 if kind == "ServiceMonitor" {
-                    for svc in model.objects.iter().filter(|o| o.is("", "Service") && o.namespace() == ns) {
+                    for svc in model.of_kind("Service", &ns).filter(|o| o.is("", "Service")) {
                         if target_sel.is_empty() || !selects(&target_sel, &svc.labels()) {
                             continue;
                         }

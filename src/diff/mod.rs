@@ -4,14 +4,14 @@
 pub mod compare;
 pub mod emit;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::check::{self, Analysis, Options, Report};
 use crate::input::{Inputs, Node, SourceId};
 use crate::model::references::{selects, services_selecting};
-use crate::model::{Model, Object, ObjectId, identity_key, string_map};
+use crate::model::{Model, ObjectId, identity_key, string_map};
 use crate::rules::{Finding, changes};
 use compare::FieldChange;
 
@@ -57,16 +57,6 @@ type Key<'m> = (&'m str, &'m str, &'m str, &'m str);
 /// Objects that matter for metering: metering workloads and what they depend on.
 fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification]) -> BTreeSet<Key<'m>> {
     let mut out = BTreeSet::new();
-    // By kind, namespace and name (the first of duplicates, as a search would find), and PDBs by
-    // namespace: a lookup per reference instead of a pass over all objects.
-    let mut by_name: HashMap<(&str, &str, &str), &Object<'_>> = HashMap::new();
-    let mut pdbs: HashMap<&str, Vec<&Object<'_>>> = HashMap::new();
-    for o in &model.objects {
-        by_name.entry((o.id.kind.as_str(), o.namespace(), o.id.name.as_str())).or_insert(o);
-        if o.id.kind == "PodDisruptionBudget" {
-            pdbs.entry(o.namespace()).or_default().push(o);
-        }
-    }
     for o in &model.objects {
         let k = &o.id.kind;
         if o.id.group() == "monitoring.coreos.com" {
@@ -87,7 +77,7 @@ fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification
             out.insert(identity_key(&s.id));
         }
         let mut named = |kind: &str, name: &str| {
-            if let Some(o) = by_name.get(&(kind, ns, name)) {
+            if let Some(o) = model.core_object(kind, ns, name) {
                 out.insert(identity_key(&o.id));
             }
         };
@@ -114,7 +104,7 @@ fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification
                 }
             }
         }
-        for pdb in pdbs.get(ns).into_iter().flatten() {
+        for pdb in model.of_kind("PodDisruptionBudget", ns) {
             if selects(&string_map(pdb.node.path(&["spec", "selector", "matchLabels"])), &w.pod_labels) {
                 out.insert(identity_key(&pdb.id));
             }

@@ -132,6 +132,28 @@ pub struct Model<'a> {
     /// Services by namespace and the first label of their selector: the Services that may select
     /// a workload are found from its pod labels without a pass over every object.
     pub services: HashMap<String, HashMap<(&'a str, &'a str), Vec<usize>>>,
+    /// Objects by kind, then namespace (`""` for cluster-scoped kinds), in input order; and
+    /// workloads by namespace. Cross-object lookups go through these, not a pass over all objects.
+    by_kind: HashMap<String, HashMap<String, Vec<usize>>>,
+    workloads_by_ns: HashMap<String, Vec<usize>>,
+}
+
+impl<'a> Model<'a> {
+    /// The objects of a kind (of any API group) in a namespace, in input order.
+    pub fn of_kind<'m>(&'m self, kind: &str, namespace: &str) -> impl Iterator<Item = &'m Object<'a>> + 'm {
+        let found = self.by_kind.get(kind).and_then(|by_ns| by_ns.get(namespace));
+        found.into_iter().flatten().map(|&i| &self.objects[i])
+    }
+
+    /// The first object of the core API group with this kind, namespace and name.
+    pub fn core_object(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object<'a>> {
+        self.of_kind(kind, namespace).find(|o| o.id.name == name && o.id.group().is_empty())
+    }
+
+    /// The workloads of a namespace, in input order.
+    pub fn workloads_in(&self, namespace: &str) -> &[usize] {
+        self.workloads_by_ns.get(namespace).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Kinds that have no namespace: their identity keeps `namespace: null`.
@@ -171,6 +193,10 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     }
     model.objects.sort_by_key(|a| (a.source, a.node.span.start));
     duplicates(&mut model);
+    for (i, o) in model.objects.iter().enumerate() {
+        let by_ns = model.by_kind.entry(o.id.kind.clone()).or_default();
+        by_ns.entry(o.namespace().to_owned()).or_default().push(i);
+    }
     for (i, o) in model.objects.iter().enumerate().filter(|(_, o)| o.is("", "Service")) {
         if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
             let by_label = model.services.entry(o.namespace().to_owned()).or_default();
@@ -195,6 +221,9 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     for (problems, w) in per_object {
         model.problems.extend(problems);
         model.workloads.extend(w);
+    }
+    for (i, w) in model.workloads.iter().enumerate() {
+        model.workloads_by_ns.entry(model.objects[w.object].namespace().to_owned()).or_default().push(i);
     }
     // The typed model and the schema walk can both find the same wrong type: report it once.
     let mut seen = std::collections::HashSet::new();

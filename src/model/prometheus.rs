@@ -106,8 +106,7 @@ pub fn file_in_configmap<'a>(
         None => path.strip_prefix(mount_path)?.trim_start_matches('/').to_owned(),
     };
     let ns = model.objects[w.object].namespace();
-    let configmap =
-        model.objects.iter().find(|o| o.is("", "ConfigMap") && o.id.name == cm_name && o.namespace() == ns)?;
+    let configmap = model.core_object("ConfigMap", ns, &cm_name)?;
     let text = configmap.node.path(&["data"])?.get(&key)?.as_scalar()?;
     let parsed = crate::input::yaml::parse_stream(&text.text.clone());
     let value = parsed.documents.first().map(|d| d.root.to_json()).unwrap_or(Value::Null);

@@ -54,8 +54,7 @@ fn endpoint_values<'a>(model: &'a Model<'a>, w: &Workload<'a>) -> Vec<(String, S
             if let Some(v) = &env.value {
                 out.push((env.name.clone(), v.clone()));
             } else if let Some(r) = env.value_from.as_ref().and_then(|f| f.config_map_key_ref.as_ref()) {
-                let cm =
-                    model.objects.iter().find(|o| o.is("", "ConfigMap") && o.id.name == r.name && o.namespace() == ns);
+                let cm = model.core_object("ConfigMap", ns, &r.name);
                 if let Some(v) =
                     cm.and_then(|cm| cm.node.path(&["data"])).and_then(|d| d.get(&r.key)).and_then(Node::as_str)
                 {

@@ -421,10 +421,7 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
     } else if let Some((vnode, v)) = volume {
         if let Some(claim) = &v.persistent_volume_claim {
             let ns = ctx.model.objects[w.object].namespace();
-            let pvc =
-                ctx.model.objects.iter().find(|o| {
-                    o.is("", "PersistentVolumeClaim") && o.id.name == claim.claim_name && o.namespace() == ns
-                });
+            let pvc = ctx.model.core_object("PersistentVolumeClaim", ns, &claim.claim_name);
             (true, pvc.and_then(|p| storage_of(p.node)))
         } else {
             (false, quantity(vnode.path(&["emptyDir", "sizeLimit"])))
@@ -488,14 +485,14 @@ fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize
 }
 
 fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
+    let kept: std::collections::HashSet<Key<'_>> = new.model.objects.iter().map(|n| identity_key(&n.id)).collect();
     for o in old
         .model
         .objects
         .iter()
         .filter(|o| o.is("monitoring.coreos.com", "ServiceMonitor") || o.is("monitoring.coreos.com", "PodMonitor"))
     {
-        let key = identity_key(&o.id);
-        if new.model.objects.iter().any(|n| identity_key(&n.id) == key) {
+        if kept.contains(&identity_key(&o.id)) {
             continue;
         }
         let span = o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span);
