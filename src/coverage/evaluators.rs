@@ -2,7 +2,7 @@
 //! can notify: prometheus-operator `Prometheus` objects, raw Prometheus servers, evaluators the
 //! config declares, and an unknown one when the evaluator is not in the input.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -155,13 +155,19 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
     let spec = p.node.get("spec");
     let own = p.namespace();
     let mut jobs: Vec<Job> = Vec::new();
-    let mut add = |job: Job| match jobs.iter_mut().find(|j| j.name == job.name) {
-        Some(j) => {
+    // Jobs by name: a monorepo's Prometheus has thousands of monitors.
+    let mut named: HashMap<String, usize> = HashMap::new();
+    let mut add = |job: Job| match named.get(&job.name) {
+        Some(&at) => {
+            let j = &mut jobs[at];
             j.sources.extend(job.sources);
             j.targets.extend(job.targets);
             j.ksm_major = j.ksm_major.or(job.ksm_major);
         }
-        None => jobs.push(job),
+        None => {
+            named.insert(job.name.clone(), jobs.len());
+            jobs.push(job);
+        }
     };
     for (kind, sel_key, ns_key) in [
         ("ServiceMonitor", "serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
@@ -312,6 +318,21 @@ pub struct Found {
     pub unknown_loaded: bool,
 }
 
+/// The rules held by PrometheusRule objects that `selects` (by object index): judged once per
+/// object, not once per rule (an object holds hundreds).
+fn selected_rules(rules: &[AlertRule], mut selects: impl FnMut(usize) -> bool) -> Vec<usize> {
+    let mut judged: HashMap<usize, bool> = HashMap::new();
+    let mut out = Vec::new();
+    for (ri, r) in rules.iter().enumerate() {
+        if let Origin::PrometheusRule(i) = r.origin
+            && *judged.entry(i).or_insert_with(|| selects(i))
+        {
+            out.push(ri);
+        }
+    }
+    out
+}
+
 pub fn find(
     model: &Model<'_>,
     classes: &[Classification],
@@ -324,15 +345,7 @@ pub fn find(
         let o = &model.objects[w.object];
         if w.operator_prometheus {
             let spec = o.node.get("spec");
-            let selected = rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| match r.origin {
-                    Origin::PrometheusRule(i) => operator_selects(model, o, &model.objects[i]),
-                    _ => false,
-                })
-                .map(|(i, _)| i)
-                .collect();
+            let selected = selected_rules(rules, |i| operator_selects(model, o, &model.objects[i]));
             let ams =
                 spec.and_then(|s| s.path(&["alerting", "alertmanagers"])).and_then(Node::as_seq).unwrap_or_default();
             let notify = match ams.first() {
@@ -376,20 +389,12 @@ pub fn find(
         let selector: BTreeMap<&str, &str> = ext.rule_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let ns_selector: BTreeMap<&str, &str> =
             ext.rule_namespace_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let selected = rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| match r.origin {
-                Origin::PrometheusRule(i) => {
-                    let ro = &model.objects[i];
-                    let labels = ro.labels();
-                    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-                        && ns_selector.get("kubernetes.io/metadata.name").is_none_or(|n| *n == ro.namespace())
-                }
-                _ => false,
-            })
-            .map(|(i, _)| i)
-            .collect();
+        let selected = selected_rules(rules, |i| {
+            let ro = &model.objects[i];
+            let labels = ro.labels();
+            selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+                && ns_selector.get("kubernetes.io/metadata.name").is_none_or(|n| *n == ro.namespace())
+        });
         let all: BTreeSet<usize> = (0..model.workloads.len()).collect();
         let jobs = ext
             .jobs

@@ -154,8 +154,11 @@ fn identity_admits(sel: &Selector, t: &Target) -> bool {
 /// The evaluator scrapes something under a `job` this selector accepts (unknown jobs: assume so).
 fn job_ok(sel: &Selector, e: &Evaluator, source: Option<&str>, target: Option<usize>) -> bool {
     let Some(jobs) = &e.jobs else { return true };
+    // With `job="x"` only the job named x can pass: a string compare per job, not every matcher.
+    let named = sel.matchers.iter().find(|m| m.name == "job" && matches!(m.op, promql::Op::Equal));
     jobs.iter().any(|j| {
-        sel.admits("job", &j.name)
+        named.is_none_or(|m| m.value == j.name)
+            && sel.admits("job", &j.name)
             && source.is_none_or(|s| j.sources.contains(s))
             && target.is_none_or(|t| j.targets.contains(&t))
     })

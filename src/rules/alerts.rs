@@ -2,7 +2,11 @@
 //! OOM-killed? The analysis itself lives in `crate::coverage`.
 
 use super::{Context, Finding, Rule, Severity, rule};
-use crate::coverage::{self, Analysis, evaluators::Notify, promql::Selector};
+use std::collections::{HashMap, HashSet};
+
+use crate::coverage::evaluators::Notify;
+use crate::coverage::promql::{LabelMatcher, Op, Selector};
+use crate::coverage::{self, Analysis};
 
 rule!(
     DOWN_UNCOVERED,
@@ -204,21 +208,40 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     }
     for e in &a.evaluators {
         let Some(jobs) = &e.jobs else { continue };
+        let names: HashSet<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        let mut sorted: Vec<&str> = names.iter().copied().collect();
+        sorted.sort_unstable();
+        // Thousands of rules share a few job matchers, and a monorepo's Prometheus scrapes
+        // thousands of jobs: each distinct set of matchers is judged once.
+        let mut judged: HashMap<Vec<(u8, String)>, bool> = HashMap::new();
+        let mut job_admitted = |s: &Selector| {
+            let matchers: Vec<&LabelMatcher> = s.matchers.iter().filter(|m| m.name == "job").collect();
+            if let Some(eq) = matchers.iter().find(|m| matches!(m.op, Op::Equal)) {
+                return names.contains(eq.value.as_str()) && s.admits("job", &eq.value);
+            }
+            let op = |m: &LabelMatcher| match m.op {
+                Op::Equal => 0,
+                Op::NotEqual => 1,
+                Op::Re(_) => 2,
+                Op::NotRe(_) => 3,
+            };
+            let key = matchers.iter().map(|m| (op(m), m.value.clone())).collect();
+            *judged.entry(key).or_insert_with(|| jobs.iter().any(|j| s.admits("job", &j.name)))
+        };
         for &ri in &e.rules {
             let r = &a.rules[ri];
             let Ok(expr) = &r.parsed else { continue };
             // A selector inside `absent()` is meant to find nothing, and one that cannot match only
             // matters when the expression needs it: `up{job="a"} or up{job="b"}` still fires for `a`,
             // and the right side of `unless` never has to match.
-            let admitted =
-                |s: &Selector| s.in_absent || !s.constrains("job") || jobs.iter().any(|j| s.admits("job", &j.name));
-            if expr.feasible(&admitted) {
+            let admitted: Vec<bool> =
+                expr.selectors.iter().map(|s| s.in_absent || !s.constrains("job") || job_admitted(s)).collect();
+            if expr.feasible_given(&|i| admitted[i]) {
                 continue;
             }
-            if let Some(s) = expr.selectors.iter().find(|s| !admitted(s)) {
+            if let Some((s, _)) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok) {
                 let wanted: Vec<String> =
                     s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
-                let have: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
                 out.push(rule_finding(
                     ctx,
                     &JOB_MISMATCH,
@@ -230,7 +253,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
                         wanted.join("|"),
                         e.id
                     ),
-                    format!("its scrape jobs are: {}", have.join(", ")),
+                    nearest_jobs(&wanted, &sorted),
                 ));
             }
         }
@@ -270,4 +293,21 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             "declare the evaluator in .meterguard.yaml (alerting.external), or pass --assume-rules-loaded".into(),
         ));
     }
+}
+
+/// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
+/// alphabetical order (the ones that share most of its beginning: `kube-state-metrics` finds
+/// `kube-state-metrics-v2`). `sorted` holds every job name, sorted.
+fn nearest_jobs(wanted: &[String], sorted: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    if sorted.len() <= SHOWN {
+        return format!("its scrape jobs are: {}", sorted.join(", "));
+    }
+    let at = wanted.first().map_or(0, |w| sorted.partition_point(|n| *n < w.as_str()));
+    let start = at.saturating_sub(SHOWN / 2).min(sorted.len() - SHOWN);
+    format!(
+        "of its {} scrape jobs, these come nearest by name: {}",
+        sorted.len(),
+        sorted[start..start + SHOWN].join(", ")
+    )
 }

@@ -300,15 +300,20 @@ impl Reader<'_> {
 impl Query {
     /// Can the expression return a sample, given which selectors can?
     pub fn feasible(&self, ok: &dyn Fn(&Selector) -> bool) -> bool {
-        fn eval(s: &Shape, sels: &[Selector], ok: &dyn Fn(&Selector) -> bool) -> bool {
+        self.feasible_given(&|i| ok(&self.selectors[i]))
+    }
+
+    /// `feasible`, with each selector judged by its index in `selectors`.
+    pub fn feasible_given(&self, ok: &dyn Fn(usize) -> bool) -> bool {
+        fn eval(s: &Shape, ok: &dyn Fn(usize) -> bool) -> bool {
             match s {
                 Shape::Always => true,
-                Shape::Needs(i) => ok(&sels[*i]),
-                Shape::All(v) => v.iter().all(|x| eval(x, sels, ok)),
-                Shape::Any(v) => v.iter().any(|x| eval(x, sels, ok)),
+                Shape::Needs(i) => ok(*i),
+                Shape::All(v) => v.iter().all(|x| eval(x, ok)),
+                Shape::Any(v) => v.iter().any(|x| eval(x, ok)),
             }
         }
-        eval(&self.shape, &self.selectors, ok)
+        eval(&self.shape, ok)
     }
 
     /// An always-firing expression (Watchdog's `vector(1)`): no selector at all.
