@@ -1,7 +1,8 @@
 //! Realistic manifest streams for benchmarks and the `gen-manifests` example: Deployments,
-//! StatefulSets, DaemonSets, Services, ConfigMaps with large embedded files, CRDs of a few hundred
-//! KB, PrometheusRules with hundreds of rules, and a few percent metering workloads. The same seed
-//! gives the same bytes.
+//! StatefulSets, DaemonSets, Services (half of them with a ServiceMonitor), ConfigMaps with large
+//! embedded files, CRDs of a few hundred KB, PrometheusRules with hundreds of rules, the
+//! prometheus-operator `Prometheus` that loads them and the monitors, and a few percent metering
+//! workloads. The same seed gives the same bytes.
 
 use std::fmt::Write;
 
@@ -69,6 +70,20 @@ fn service(out: &mut String, g: &mut Gen, i: usize) {
     let _ = write!(
         out,
         "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\n  namespace: {team}\n  labels: {{app.kubernetes.io/name: {team}-{i}}}\nspec:\n  selector:\n    app.kubernetes.io/name: {team}-{i}\n  ports:\n    - name: http\n      port: 80\n      targetPort: http\n"
+    );
+    if i.is_multiple_of(2) {
+        let _ = write!(
+            out,
+            "---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: svc-{i}\n  namespace: {team}\n  labels: {{release: kps}}\nspec:\n  selector:\n    matchLabels: {{app.kubernetes.io/name: {team}-{i}}}\n  endpoints:\n    - port: http\n      interval: 30s\n"
+        );
+    }
+}
+
+/// The monitoring stack's Prometheus: it loads every PrometheusRule and ServiceMonitor labelled
+/// `release: kps`, in any namespace, as kube-prometheus-stack's does.
+fn operator_prometheus(out: &mut String) {
+    out.push_str(
+        "---\n# Source: kube-prometheus-stack/templates/prometheus/prometheus.yaml\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: kps-prometheus\n  namespace: monitoring\n  labels: {release: kps}\nspec:\n  replicas: 1\n  retention: 10d\n  ruleSelector:\n    matchLabels: {release: kps}\n  ruleNamespaceSelector: {}\n  serviceMonitorSelector:\n    matchLabels: {release: kps}\n  serviceMonitorNamespaceSelector: {}\n  resources:\n    requests: {cpu: \"1\", memory: 8Gi}\n    limits: {memory: 12Gi}\n  storage:\n    volumeClaimTemplate:\n      spec:\n        resources:\n          requests: {storage: 100Gi}\n",
     );
 }
 
@@ -147,6 +162,7 @@ fn prometheus_rule(out: &mut String, g: &mut Gen, i: usize) {
 pub fn manifests(objects: usize, seed: u64) -> String {
     let mut g = Gen { rng: ChaCha8Rng::seed_from_u64(seed) };
     let mut out = String::with_capacity(objects * 1100);
+    operator_prometheus(&mut out);
     for i in 0..objects {
         match g.below(1000) {
             0 => crd(&mut out, &mut g, i),
