@@ -2,11 +2,14 @@
 //! can notify: prometheus-operator `Prometheus` objects, raw Prometheus servers, evaluators the
 //! config declares, and an unknown one when the evaluator is not in the input.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use serde_json::Value;
 
 use super::notify::{self, AlertmanagerConfig};
+use super::promql::{LabelMatcher, Op, Selector};
 use super::rules::{AlertRule, Origin};
 use crate::classify::Classification;
 use crate::config::Config;
@@ -48,6 +51,74 @@ pub struct Evaluator {
     pub jobs: Option<Vec<Job>>,
     pub rules: Vec<usize>,
     pub notify: Notify,
+}
+
+/// A selector's `job` matchers other than `=`: operator (1 `!=`, 2 `=~`, 3 `!~`) and value.
+type JobMatchers = Vec<(u8, String)>;
+
+/// An evaluator's scrape jobs as selectors look them up: by name for `job="x"`, and once per
+/// distinct set of other `job` matchers (thousands of rules share a few, and a monorepo's
+/// Prometheus scrapes thousands of jobs).
+pub struct JobIndex<'e> {
+    pub jobs: &'e [Job],
+    by_name: HashMap<&'e str, usize>,
+    /// Job names in order, each with its index in `jobs`.
+    sorted: Vec<(&'e str, usize)>,
+    judged: RefCell<HashMap<JobMatchers, Rc<[usize]>>>,
+}
+
+impl<'e> JobIndex<'e> {
+    pub fn new(jobs: &'e [Job]) -> JobIndex<'e> {
+        let mut by_name = HashMap::with_capacity(jobs.len());
+        for (i, j) in jobs.iter().enumerate() {
+            by_name.entry(j.name.as_str()).or_insert(i);
+        }
+        let mut sorted: Vec<(&str, usize)> = jobs.iter().enumerate().map(|(i, j)| (j.name.as_str(), i)).collect();
+        sorted.sort_unstable();
+        JobIndex { jobs, by_name, sorted, judged: RefCell::default() }
+    }
+
+    /// Indices into `jobs` of the jobs `sel`'s `job` matchers admit: all of them when it has none.
+    pub fn admitted(&self, sel: &Selector) -> Rc<[usize]> {
+        let matchers: Vec<&LabelMatcher> = sel.matchers.iter().filter(|m| m.name == "job").collect();
+        if let Some(eq) = matchers.iter().find(|m| matches!(m.op, Op::Equal)) {
+            let named = self.by_name.get(eq.value.as_str()).filter(|_| sel.admits("job", &eq.value));
+            return named.copied().into_iter().collect();
+        }
+        let op = |m: &LabelMatcher| match m.op {
+            Op::Equal => 0,
+            Op::NotEqual => 1,
+            Op::Re(_) => 2,
+            Op::NotRe(_) => 3,
+        };
+        let key: JobMatchers = matchers.iter().map(|m| (op(m), m.value.clone())).collect();
+        if let Some(found) = self.judged.borrow().get(&key) {
+            return found.clone();
+        }
+        let found: Rc<[usize]> =
+            self.candidates(&matchers).filter(|&i| sel.admits("job", &self.jobs[i].name)).collect();
+        self.judged.borrow_mut().insert(key, found.clone());
+        found
+    }
+
+    /// The jobs that can pass `matchers`, in index order: with a regex matcher whose matches all
+    /// start with known literals, only the names under those; else every job.
+    fn candidates(&self, matchers: &[&LabelMatcher]) -> Box<dyn Iterator<Item = usize> + '_> {
+        let prefixes = matchers.iter().find_map(|m| match &m.op {
+            Op::Re(p) => p.prefixes(),
+            _ => None,
+        });
+        let Some(prefixes) = prefixes else { return Box::new(0..self.jobs.len()) };
+        let mut found: Vec<usize> = Vec::new();
+        for p in &prefixes {
+            let start = self.sorted.partition_point(|(n, _)| n.as_bytes() < p.as_slice());
+            let under = self.sorted[start..].iter().take_while(|(n, _)| n.as_bytes().starts_with(p));
+            found.extend(under.map(|&(_, i)| i));
+        }
+        found.sort_unstable();
+        found.dedup();
+        Box::new(found.into_iter())
+    }
 }
 
 /// `null` selects nothing or (for namespaces) the own namespace; `{}` everything.
@@ -130,8 +201,44 @@ fn sources_of(model: &Model<'_>, classes: &[Classification], targets: &BTreeSet<
     }
 }
 
-fn workloads_in(model: &Model<'_>, ns: &str, selector: &BTreeMap<&str, &str>) -> BTreeSet<usize> {
-    model.workloads_in(ns).iter().copied().filter(|&i| selects(selector, &model.workloads[i].pod_labels)).collect()
+/// Services by namespace and each of their labels, workloads by namespace and each of their pod
+/// labels: the first pair of a selector narrows its candidates to those that carry it, so that
+/// thousands of monitors in one namespace do not each pass over all its Services and workloads.
+struct ByLabel<'m, 'a> {
+    services: HashMap<(&'m str, &'a str, &'a str), Vec<&'m Object<'a>>>,
+    workloads: HashMap<(&'m str, &'a str, &'a str), Vec<usize>>,
+}
+
+impl<'m, 'a> ByLabel<'m, 'a> {
+    fn new(model: &'m Model<'a>) -> ByLabel<'m, 'a> {
+        let mut services: HashMap<_, Vec<_>> = HashMap::new();
+        for svc in model.objects.iter().filter(|o| o.is("", "Service")) {
+            for (k, v) in svc.labels() {
+                services.entry((svc.namespace(), k, v)).or_default().push(svc);
+            }
+        }
+        let mut workloads: HashMap<_, Vec<_>> = HashMap::new();
+        for (i, w) in model.workloads.iter().enumerate() {
+            for (k, v) in &w.pod_labels {
+                workloads.entry((model.objects[w.object].namespace(), *k, *v)).or_default().push(i);
+            }
+        }
+        ByLabel { services, workloads }
+    }
+
+    /// The Services of `ns` whose labels hold every pair of `selector` (none for an empty one).
+    fn services(&self, ns: &str, selector: &BTreeMap<&str, &str>) -> Vec<&'m Object<'a>> {
+        let Some((k, v)) = selector.iter().next() else { return Vec::new() };
+        let candidates = self.services.get(&(ns, *k, *v)).map_or(&[][..], Vec::as_slice);
+        candidates.iter().copied().filter(|svc| selects(selector, &svc.labels())).collect()
+    }
+
+    /// The workloads of `ns` whose pod labels hold every pair of `selector` (none for an empty one).
+    fn workloads(&self, model: &Model<'_>, ns: &str, selector: &BTreeMap<&str, &str>) -> BTreeSet<usize> {
+        let Some((k, v)) = selector.iter().next() else { return BTreeSet::new() };
+        let candidates = self.workloads.get(&(ns, *k, *v)).map_or(&[][..], Vec::as_slice);
+        candidates.iter().copied().filter(|&i| selects(selector, &model.workloads[i].pod_labels)).collect()
+    }
 }
 
 fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>) -> Vec<String> {
@@ -155,6 +262,7 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
     let spec = p.node.get("spec");
     let own = p.namespace();
     let mut jobs: Vec<Job> = Vec::new();
+    let by_label = ByLabel::new(model);
     // Jobs by name: a monorepo's Prometheus has thousands of monitors.
     let mut named: HashMap<String, usize> = HashMap::new();
     let mut add = |job: Job| match named.get(&job.name) {
@@ -192,15 +300,12 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
             let mut found = false;
             for ns in monitor_namespaces(model, mon) {
                 if kind == "ServiceMonitor" {
-                    for svc in model.of_kind("Service", &ns).filter(|o| o.is("", "Service")) {
-                        if target_sel.is_empty() || !selects(&target_sel, &svc.labels()) {
-                            continue;
-                        }
+                    for svc in by_label.services(&ns, &target_sel) {
                         found = true;
                         let name = job_label
                             .and_then(|l| svc.labels().get(l).map(|v| v.to_string()))
                             .unwrap_or_else(|| svc.id.name.clone());
-                        let targets = workloads_in(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
+                        let targets = by_label.workloads(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
                         let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
                         if cadvisor {
                             job.sources.insert(CADVISOR);
@@ -210,7 +315,7 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
                         add(job);
                     }
                 } else {
-                    let targets = workloads_in(model, &ns, &target_sel);
+                    let targets = by_label.workloads(model, &ns, &target_sel);
                     if targets.is_empty() {
                         continue;
                     }
@@ -467,4 +572,37 @@ pub fn find(
 
 fn has_alertmanagers(config: &Value) -> bool {
     config.pointer("/alerting/alertmanagers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_lookups_agree_with_a_pass_over_every_job() {
+        let names =
+            ["kube-state-metrics", "kube-state-metrics-v2", "node-exporter", "payments-1", "payments-10", "web"];
+        let jobs: Vec<Job> = names
+            .iter()
+            .map(|n| Job { name: (*n).into(), sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() })
+            .collect();
+        let index = JobIndex::new(&jobs);
+        for m in [
+            r#"{job="node-exporter"}"#,
+            r#"{job="missing"}"#,
+            r#"{job=~"kube-.*"}"#,
+            r#"{job=~"payments-1.*", job!="payments-10"}"#,
+            r#"{job=~".*-v2|web"}"#,
+            r#"{job=~"(?i)KUBE.*"}"#,
+            r#"{job!~"kube.*"}"#,
+            r#"{job=~"a{"}"#,
+            r#"{instance="x"}"#,
+        ] {
+            let q = crate::coverage::promql::parse(&format!("up{m}")).unwrap();
+            let sel = &q.selectors[0];
+            let every: Vec<usize> = (0..jobs.len()).filter(|&i| sel.admits("job", &jobs[i].name)).collect();
+            assert_eq!(index.admitted(sel).to_vec(), every, "{m}");
+            assert_eq!(index.admitted(sel).to_vec(), every, "{m}, judged again");
+        }
+    }
 }

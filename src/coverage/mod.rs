@@ -17,7 +17,7 @@ use crate::input::{Inputs, Span};
 use crate::knowledge::signals;
 use crate::model::references::services_selecting;
 use crate::model::{Model, Workload};
-use evaluators::{Evaluator, Notify};
+use evaluators::{Evaluator, JobIndex, Notify};
 use promql::Selector;
 use rules::AlertRule;
 
@@ -152,31 +152,29 @@ fn identity_admits(sel: &Selector, t: &Target) -> bool {
 }
 
 /// The evaluator scrapes something under a `job` this selector accepts (unknown jobs: assume so).
-fn job_ok(sel: &Selector, e: &Evaluator, source: Option<&str>, target: Option<usize>) -> bool {
-    let Some(jobs) = &e.jobs else { return true };
-    // With `job="x"` only the job named x can pass: a string compare per job, not every matcher.
-    let named = sel.matchers.iter().find(|m| m.name == "job" && matches!(m.op, promql::Op::Equal));
-    jobs.iter().any(|j| {
-        named.is_none_or(|m| m.value == j.name)
-            && sel.admits("job", &j.name)
-            && source.is_none_or(|s| j.sources.contains(s))
-            && target.is_none_or(|t| j.targets.contains(&t))
-    })
+fn job_ok(sel: &Selector, jobs: Option<&JobIndex>, source: Option<&str>, target: Option<usize>) -> bool {
+    let Some(jobs) = jobs else { return true };
+    jobs.admitted(sel)
+        .iter()
+        .map(|&j| &jobs.jobs[j])
+        .any(|j| source.is_none_or(|s| j.sources.contains(s)) && target.is_none_or(|t| j.targets.contains(&t)))
 }
 
 /// Can this selector return series on this evaluator at all?
-fn selector_possible(sel: &Selector, e: &Evaluator) -> bool {
+fn selector_possible(sel: &Selector, jobs: Option<&JobIndex>) -> bool {
     if let Some(m) = sel.metric.as_deref()
         && let Some(only) = signals().ksm_only.iter().find(|k| k.metric == m)
-        && let Some(jobs) = &e.jobs
+        && let Some(jobs) = jobs
     {
-        let ok =
-            jobs.iter().any(|j| j.sources.contains(evaluators::KSM) && j.ksm_major.is_none_or(|v| v == only.major));
+        let ok = jobs
+            .jobs
+            .iter()
+            .any(|j| j.sources.contains(evaluators::KSM) && j.ksm_major.is_none_or(|v| v == only.major));
         if !ok {
             return false;
         }
     }
-    !sel.constrains("job") || job_ok(sel, e, None, None)
+    !sel.constrains("job") || job_ok(sel, jobs, None, None)
 }
 
 /// The namespace a selector's series must carry (`namespace="x"`), if it names one.
@@ -184,7 +182,7 @@ fn required_namespace(sel: &Selector) -> Option<String> {
     sel.matchers.iter().find(|m| m.name == "namespace" && matches!(m.op, promql::Op::Equal)).map(|m| m.value.clone())
 }
 
-fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, e: &Evaluator) -> bool {
+fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, jobs: Option<&JobIndex>) -> bool {
     let Some(metric) = sel.metric.as_deref() else { return false };
     let Some(signal) = signals().get(metric) else { return false };
     let Some(values) = signal.modes.get(mode) else { return false };
@@ -201,8 +199,8 @@ fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, e: &Evaluator) -> b
         return false;
     }
     match signal.source.as_str() {
-        "target" => job_ok(sel, e, Some(evaluators::TARGET), Some(wi)),
-        s => job_ok(sel, e, Some(if s == "cadvisor" { evaluators::CADVISOR } else { evaluators::KSM }), None),
+        "target" => job_ok(sel, jobs, Some(evaluators::TARGET), Some(wi)),
+        s => job_ok(sel, jobs, Some(if s == "cadvisor" { evaluators::CADVISOR } else { evaluators::KSM }), None),
     }
 }
 
@@ -241,6 +239,8 @@ pub fn analyze(
 ) -> Analysis {
     let rules = rules::extract(model, inputs);
     let found = evaluators::find(model, classes, config, &rules, assume_loaded);
+    let job_indexes: Vec<Option<JobIndex>> =
+        found.evaluators.iter().map(|e| e.jobs.as_deref().map(JobIndex::new)).collect();
     // Per evaluator, once: the rules that can fire there and read at least one signal, with their
     // signal selectors, and the always-firing rules (dead man's switches). Workloads only look
     // these up, through an index on the namespace the selectors require, so that the work grows
@@ -254,7 +254,8 @@ pub fn analyze(
     let prepared: Vec<Prepared> = found
         .evaluators
         .iter()
-        .map(|e| {
+        .zip(&job_indexes)
+        .map(|(e, jobs)| {
             let mut p = Prepared {
                 candidates: Vec::new(),
                 anywhere: Vec::new(),
@@ -269,7 +270,7 @@ pub fn analyze(
                 }
                 let is_signal = |s: &Selector| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some());
                 let sels: Vec<Selector> = expr.selectors.iter().filter(|s| is_signal(s)).cloned().collect();
-                if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, e)) {
+                if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, jobs.as_ref())) {
                     continue;
                 }
                 let c = p.candidates.len();
@@ -298,13 +299,13 @@ pub fn analyze(
         let t = target(model, w);
         let mut cov = WorkloadCoverage::default();
         let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
-        for (e, p) in found.evaluators.iter().zip(&prepared) {
+        for ((e, p), jobs) in found.evaluators.iter().zip(&prepared).zip(&job_indexes) {
             let dead_mans_switch = p.constants.iter().any(|r| reaches(e, &alert_labels(r, &t)));
             let near = p.by_namespace.get(&t.namespace).map(Vec::as_slice).unwrap_or_default();
             for (ri, sels) in p.anywhere.iter().chain(near).map(|&c| &p.candidates[c]) {
                 let r = &rules[*ri];
                 for mode in MODES {
-                    if !sels.iter().any(|s| covers(s, mode, &t, wi, e)) {
+                    if !sels.iter().any(|s| covers(s, mode, &t, wi, jobs.as_ref())) {
                         continue;
                     }
                     let item = Item {

@@ -2,10 +2,7 @@
 //! OOM-killed? The analysis itself lives in `crate::coverage`.
 
 use super::{Context, Finding, Rule, Severity, rule};
-use std::collections::{HashMap, HashSet};
-
-use crate::coverage::evaluators::Notify;
-use crate::coverage::promql::{LabelMatcher, Op, Selector};
+use crate::coverage::evaluators::{JobIndex, Notify};
 use crate::coverage::{self, Analysis};
 
 rule!(
@@ -208,34 +205,20 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     }
     for e in &a.evaluators {
         let Some(jobs) = &e.jobs else { continue };
-        let names: HashSet<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        let mut sorted: Vec<&str> = names.iter().copied().collect();
+        let index = JobIndex::new(jobs);
+        let mut sorted: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
         sorted.sort_unstable();
-        // Thousands of rules share a few job matchers, and a monorepo's Prometheus scrapes
-        // thousands of jobs: each distinct set of matchers is judged once.
-        let mut judged: HashMap<Vec<(u8, String)>, bool> = HashMap::new();
-        let mut job_admitted = |s: &Selector| {
-            let matchers: Vec<&LabelMatcher> = s.matchers.iter().filter(|m| m.name == "job").collect();
-            if let Some(eq) = matchers.iter().find(|m| matches!(m.op, Op::Equal)) {
-                return names.contains(eq.value.as_str()) && s.admits("job", &eq.value);
-            }
-            let op = |m: &LabelMatcher| match m.op {
-                Op::Equal => 0,
-                Op::NotEqual => 1,
-                Op::Re(_) => 2,
-                Op::NotRe(_) => 3,
-            };
-            let key = matchers.iter().map(|m| (op(m), m.value.clone())).collect();
-            *judged.entry(key).or_insert_with(|| jobs.iter().any(|j| s.admits("job", &j.name)))
-        };
         for &ri in &e.rules {
             let r = &a.rules[ri];
             let Ok(expr) = &r.parsed else { continue };
             // A selector inside `absent()` is meant to find nothing, and one that cannot match only
             // matters when the expression needs it: `up{job="a"} or up{job="b"}` still fires for `a`,
             // and the right side of `unless` never has to match.
-            let admitted: Vec<bool> =
-                expr.selectors.iter().map(|s| s.in_absent || !s.constrains("job") || job_admitted(s)).collect();
+            let admitted: Vec<bool> = expr
+                .selectors
+                .iter()
+                .map(|s| s.in_absent || !s.constrains("job") || !index.admitted(s).is_empty())
+                .collect();
             if expr.feasible_given(&|i| admitted[i]) {
                 continue;
             }

@@ -34,6 +34,21 @@ impl Pattern {
         Some(Pattern { source: source.to_owned(), compiled })
     }
 
+    /// Literals that every value this pattern matches starts with, when there are finitely many
+    /// (`kube-.*` gives `kube-`; `.*x` gives none): a sorted list of names only needs the range
+    /// under each.
+    pub fn prefixes(&self) -> Option<Vec<Vec<u8>>> {
+        let hir = regex_syntax::Parser::new().parse(&format!("^(?:{})$", self.source)).ok()?;
+        // The text promql-parser compiled is this one unless it only compiled when escaped.
+        if self.regex()?.as_str() != format!("^(?:{})$", self.source) {
+            return None;
+        }
+        let mut extractor = regex_syntax::hir::literal::Extractor::new();
+        extractor.kind(regex_syntax::hir::literal::ExtractKind::Prefix);
+        let seq = extractor.extract(&hir);
+        Some(seq.literals()?.iter().map(|l| l.as_bytes().to_vec()).collect())
+    }
+
     pub fn is_match(&self, value: &str) -> bool {
         self.regex().is_some_and(|re| re.is_match(value))
     }
