@@ -25,11 +25,18 @@ impl Pattern {
     }
 
     /// The pattern as promql-parser reads it, or None when promql-parser rejects it.
+    /// promql-parser also refuses a pattern whose compiled form passes regex's size limit
+    /// (`\w{300}`), but Prometheus, whose Go regexp has no such limit, loads it (promtool agrees:
+    /// tests/promtool.rs): such a pattern is valid here, and compiled under a larger limit.
     pub fn judge(source: &str) -> Option<Pattern> {
         let compiled = if certainly_compiles(source) {
             OnceLock::new()
+        } else if let Some(re) = super::rewrite::compile(source) {
+            OnceLock::from(Some(re))
+        } else if parses(source) {
+            OnceLock::from(compile_large(source))
         } else {
-            OnceLock::from(Some(super::rewrite::compile(source)?))
+            return None;
         };
         Some(Pattern { source: source.to_owned(), compiled })
     }
@@ -72,6 +79,16 @@ impl std::fmt::Debug for Pattern {
 /// means that text parses and its automaton stays far below the limit, so it compiles as is.
 pub fn certainly_compiles(pattern: &str) -> bool {
     bound(pattern).is_some_and(|bytes| bytes <= MAX_UNITS * UNIT_BYTES)
+}
+
+fn parses(pattern: &str) -> bool {
+    regex_syntax::Parser::new().parse(&format!("^(?:{pattern})$")).is_ok()
+}
+
+/// The anchored pattern compiled with room for what regex's default limit refuses (None if even
+/// that is not enough: values are then matched by nothing).
+fn compile_large(pattern: &str) -> Option<Regex> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$")).size_limit(1 << 30).build().ok()
 }
 
 /// An upper bound on the bytes the compiled `^(?:pattern)$` takes in the NFA builder's accounting
@@ -126,7 +143,8 @@ mod tests {
         for p in [r"\w{300}", r"(\pL|\d){1000}", "a{100000}", "(", "x{2,1}"] {
             assert!(!certainly_compiles(p), "{p}");
         }
-        assert!(Pattern::judge(r"\w{300}").is_none(), "past the size limit: promql-parser rejects it");
+        let large = Pattern::judge(r"\w{300}").expect("Prometheus loads it, past regex's default size limit");
+        assert!(large.is_match(&"a".repeat(300)) && !large.is_match("a"));
         assert!(Pattern::judge("(").is_none());
         // Go's `{` that starts no repetition: promql-parser escapes it and compiles the result.
         assert!(Pattern::judge("a{").is_some_and(|p| p.is_match("a{")));

@@ -7,7 +7,9 @@
 //! them, so strings and comments are never touched); the matchers are then turned back, and each
 //! distinct pattern is compiled once, by the crate's own `Matcher::new_matcher`. The caller parses
 //! the original text instead whenever the two could read differently (`Restored::Diverged`, a
-//! pattern that does not compile, a selector the parser would have rejected as empty).
+//! pattern that does not parse, a selector the parser would have rejected as empty). One
+//! difference is wanted: a pattern that only passes regex's compiled-size limit is read as valid,
+//! as Prometheus reads it (`pattern.rs`).
 
 use lrpar::{Lexeme as _, Lexer as _};
 use promql_parser::label::{MatchOp, Matcher};
