@@ -199,16 +199,27 @@ pub fn parse(expr: &str) -> Result<Query, String> {
 }
 
 pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
-    if let Some(marked) = rewrite::mark(expr)
-        && let Ok(e) = parse_guarded(&marked.text)
-    {
-        let mut r = Reader { interner, marked: Some(&marked), restored: vec![false; marked.count()], diverged: false };
-        let q = r.query(&e);
-        if !r.diverged && r.restored.iter().all(|&b| b) {
-            return Ok(q);
+    let q = parse_marked(expr, interner).map_or_else(|| parse_original(expr, interner), Ok)?;
+    // Prometheus's Go regexp refuses more than 1,000 copies of anything, which Rust's regex accepts.
+    let patterns = q.selectors.iter().flat_map(|s| &s.matchers).filter_map(|m| match &m.op {
+        Op::Re(p) | Op::NotRe(p) => Some((m, p)),
+        _ => None,
+    });
+    for (m, p) in patterns {
+        if !p.repeats_within_go_limit() {
+            return Err(format!("invalid repeat count in regex {:?}: Prometheus allows at most 1000", m.value));
         }
     }
-    parse_original(expr, interner)
+    Ok(q)
+}
+
+/// The reading of the marked text, when it is the parser's reading of `expr` (see `rewrite`).
+fn parse_marked(expr: &str, interner: &Interner) -> Option<Query> {
+    let marked = rewrite::mark(expr)?;
+    let e = parse_guarded(&marked.text).ok()?;
+    let mut r = Reader { interner, marked: Some(&marked), restored: vec![false; marked.count()], diverged: false };
+    let q = r.query(&e);
+    (!r.diverged && r.restored.iter().all(|&b| b)).then_some(q)
 }
 
 fn parse_original(expr: &str, interner: &Interner) -> Result<Query, String> {

@@ -56,6 +56,42 @@ impl Pattern {
         Some(seq.literals()?.iter().map(|l| l.as_bytes().to_vec()).collect())
     }
 
+    /// Go's regexp (Prometheus's) refuses a counted repeat `{n,m}` that, with the repeats around
+    /// it, makes more than 1,000 copies (`a{1001}`, `(a{100}){20}`): its `repeatIsValid`.
+    pub fn repeats_within_go_limit(&self) -> bool {
+        use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
+        // On the syntax as written: the high-level form simplifies `(a{0}){5000}` away.
+        fn valid(ast: &Ast, n: u32) -> bool {
+            match ast {
+                Ast::Repetition(r) => {
+                    let (min, max) = match &r.op.kind {
+                        RepetitionKind::Range(RepetitionRange::Exactly(x)) => (*x, Some(*x)),
+                        RepetitionKind::Range(RepetitionRange::AtLeast(x)) => (*x, None),
+                        RepetitionKind::Range(RepetitionRange::Bounded(x, y)) => (*x, Some(*y)),
+                        _ => return valid(&r.ast, n),
+                    };
+                    if min > 1000 || max.is_some_and(|m| m > 1000) {
+                        return false;
+                    }
+                    if max == Some(0) {
+                        return true;
+                    }
+                    let m = max.unwrap_or(min);
+                    m <= n && valid(&r.ast, n.checked_div(m).unwrap_or(n))
+                }
+                Ast::Group(g) => valid(&g.ast, n),
+                Ast::Concat(c) => c.asts.iter().all(|a| valid(a, n)),
+                Ast::Alternation(a) => a.asts.iter().all(|a| valid(a, n)),
+                _ => true,
+            }
+        }
+        // A pattern regex-syntax cannot read was compiled escaped (promql-parser's fallback).
+        match regex_syntax::ast::parse::Parser::new().parse(&format!("^(?:{})$", self.source)) {
+            Ok(ast) => valid(&ast, 1000),
+            Err(_) => true,
+        }
+    }
+
     pub fn is_match(&self, value: &str) -> bool {
         self.regex().is_some_and(|re| re.is_match(value))
     }
@@ -148,6 +184,23 @@ mod tests {
         assert!(Pattern::judge("(").is_none());
         // Go's `{` that starts no repetition: promql-parser escapes it and compiles the result.
         assert!(Pattern::judge("a{").is_some_and(|p| p.is_match("a{")));
+    }
+
+    #[test]
+    fn repeats_are_held_to_gos_limit() {
+        for (p, ok) in [
+            ("a{1000}", true),
+            ("a{1001}", false),
+            ("a{2,1001}", false),
+            ("(a{10}){100}", true),
+            ("(a{100}){20}", false),
+            ("(a{0}){5000}", false),
+            ("(a*){1000}b+c?", true),
+            ("a{", true),
+        ] {
+            let pattern = Pattern::judge(p).unwrap_or_else(|| panic!("{p} compiles"));
+            assert_eq!(pattern.repeats_within_go_limit(), ok, "{p}");
+        }
     }
 
     #[test]
