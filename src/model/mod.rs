@@ -132,10 +132,9 @@ pub struct Model<'a> {
     /// Services by namespace and the first label of their selector: the Services that may select
     /// a workload are found from its pod labels without a pass over every object.
     pub services: HashMap<String, HashMap<(&'a str, &'a str), Vec<usize>>>,
-    /// Objects by kind, then namespace (`""` for cluster-scoped kinds), in input order; and
-    /// workloads by namespace. Cross-object lookups go through these, not a pass over all objects.
+    /// Objects by kind, then namespace (`""` for cluster-scoped kinds), in input order:
+    /// cross-object lookups go through it, not a pass over all objects.
     by_kind: HashMap<String, HashMap<String, Vec<usize>>>,
-    workloads_by_ns: HashMap<String, Vec<usize>>,
 }
 
 impl<'a> Model<'a> {
@@ -148,11 +147,6 @@ impl<'a> Model<'a> {
     /// The first object of the core API group with this kind, namespace and name.
     pub fn core_object(&self, kind: &str, namespace: &str, name: &str) -> Option<&Object<'a>> {
         self.of_kind(kind, namespace).find(|o| o.id.name == name && o.id.group().is_empty())
-    }
-
-    /// The workloads of a namespace, in input order.
-    pub fn workloads_in(&self, namespace: &str) -> &[usize] {
-        self.workloads_by_ns.get(namespace).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -221,9 +215,6 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     for (problems, w) in per_object {
         model.problems.extend(problems);
         model.workloads.extend(w);
-    }
-    for (i, w) in model.workloads.iter().enumerate() {
-        model.workloads_by_ns.entry(model.objects[w.object].namespace().to_owned()).or_default().push(i);
     }
     // The typed model and the schema walk can both find the same wrong type: report it once.
     let mut seen = std::collections::HashSet::new();
