@@ -16,12 +16,14 @@ use regex_syntax::utf8::Utf8Sequences;
 pub struct Pattern {
     source: String,
     compiled: OnceLock<Option<Regex>>,
+    /// Judged once per pattern, as the interner shares it between the rules that repeat it.
+    within_go_limit: bool,
 }
 
 impl Pattern {
     /// A pattern the parser has already compiled.
     pub fn compiled(source: &str, re: &Regex) -> Pattern {
-        Pattern { source: source.to_owned(), compiled: OnceLock::from(Some(re.clone())) }
+        Pattern::new(source, OnceLock::from(Some(re.clone())))
     }
 
     /// The pattern as promql-parser reads it, or None when promql-parser rejects it.
@@ -38,16 +40,20 @@ impl Pattern {
         } else {
             return None;
         };
-        Some(Pattern { source: source.to_owned(), compiled })
+        Some(Pattern::new(source, compiled))
+    }
+
+    fn new(source: &str, compiled: OnceLock<Option<Regex>>) -> Pattern {
+        Pattern { source: source.to_owned(), compiled, within_go_limit: repeats_within_go_limit(source) }
     }
 
     /// Literals that every value this pattern matches starts with, when there are finitely many
     /// (`kube-.*` gives `kube-`; `.*x` gives none): a sorted list of names only needs the range
     /// under each.
     pub fn prefixes(&self) -> Option<Vec<Vec<u8>>> {
-        let hir = regex_syntax::Parser::new().parse(&format!("^(?:{})$", self.source)).ok()?;
+        let hir = regex_syntax::Parser::new().parse(&anchored(&self.source)).ok()?;
         // The text promql-parser compiled is this one unless it only compiled when escaped.
-        if self.regex()?.as_str() != format!("^(?:{})$", self.source) {
+        if self.regex()?.as_str() != anchored(&self.source) {
             return None;
         }
         let mut extractor = regex_syntax::hir::literal::Extractor::new();
@@ -57,39 +63,9 @@ impl Pattern {
     }
 
     /// Go's regexp (Prometheus's) refuses a counted repeat `{n,m}` that, with the repeats around
-    /// it, makes more than 1,000 copies (`a{1001}`, `(a{100}){20}`): its `repeatIsValid`.
+    /// it, makes more than 1,000 copies (`a{1001}`, `(a{100}){20}`).
     pub fn repeats_within_go_limit(&self) -> bool {
-        use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
-        // On the syntax as written: the high-level form simplifies `(a{0}){5000}` away.
-        fn valid(ast: &Ast, n: u32) -> bool {
-            match ast {
-                Ast::Repetition(r) => {
-                    let (min, max) = match &r.op.kind {
-                        RepetitionKind::Range(RepetitionRange::Exactly(x)) => (*x, Some(*x)),
-                        RepetitionKind::Range(RepetitionRange::AtLeast(x)) => (*x, None),
-                        RepetitionKind::Range(RepetitionRange::Bounded(x, y)) => (*x, Some(*y)),
-                        _ => return valid(&r.ast, n),
-                    };
-                    if min > 1000 || max.is_some_and(|m| m > 1000) {
-                        return false;
-                    }
-                    if max == Some(0) {
-                        return true;
-                    }
-                    let m = max.unwrap_or(min);
-                    m <= n && valid(&r.ast, n.checked_div(m).unwrap_or(n))
-                }
-                Ast::Group(g) => valid(&g.ast, n),
-                Ast::Concat(c) => c.asts.iter().all(|a| valid(a, n)),
-                Ast::Alternation(a) => a.asts.iter().all(|a| valid(a, n)),
-                _ => true,
-            }
-        }
-        // A pattern regex-syntax cannot read was compiled escaped (promql-parser's fallback).
-        match regex_syntax::ast::parse::Parser::new().parse(&format!("^(?:{})$", self.source)) {
-            Ok(ast) => valid(&ast, 1000),
-            Err(_) => true,
-        }
+        self.within_go_limit
     }
 
     pub fn is_match(&self, value: &str) -> bool {
@@ -110,6 +86,41 @@ impl std::fmt::Debug for Pattern {
     }
 }
 
+/// Go's `repeatIsValid`, on the syntax as written.
+fn repeats_within_go_limit(pattern: &str) -> bool {
+    use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
+    // On the syntax as written: the high-level form simplifies `(a{0}){5000}` away.
+    fn valid(ast: &Ast, n: u32) -> bool {
+        match ast {
+            Ast::Repetition(r) => {
+                let (min, max) = match &r.op.kind {
+                    RepetitionKind::Range(RepetitionRange::Exactly(x)) => (*x, Some(*x)),
+                    RepetitionKind::Range(RepetitionRange::AtLeast(x)) => (*x, None),
+                    RepetitionKind::Range(RepetitionRange::Bounded(x, y)) => (*x, Some(*y)),
+                    _ => return valid(&r.ast, n),
+                };
+                if min > 1000 || max.is_some_and(|m| m > 1000) {
+                    return false;
+                }
+                if max == Some(0) {
+                    return true;
+                }
+                let m = max.unwrap_or(min);
+                m <= n && valid(&r.ast, n.checked_div(m).unwrap_or(n))
+            }
+            Ast::Group(g) => valid(&g.ast, n),
+            Ast::Concat(c) => c.asts.iter().all(|a| valid(a, n)),
+            Ast::Alternation(a) => a.asts.iter().all(|a| valid(a, n)),
+            _ => true,
+        }
+    }
+    // A pattern regex-syntax cannot read was compiled escaped (promql-parser's fallback).
+    match regex_syntax::ast::parse::Parser::new().parse(&anchored(pattern)) {
+        Ok(ast) => valid(&ast, 1000),
+        Err(_) => true,
+    }
+}
+
 /// `regex` refuses a pattern that does not parse, or whose compiled automaton would exceed its
 /// size limit (10 MiB; `\w{300}` does). promql-parser compiles `^(?:pattern)$` first; true here
 /// means that text parses and its automaton stays far below the limit, so it compiles as is.
@@ -117,20 +128,25 @@ pub fn certainly_compiles(pattern: &str) -> bool {
     bound(pattern).is_some_and(|bytes| bytes <= MAX_UNITS * UNIT_BYTES)
 }
 
+/// The text promql-parser compiles for a pattern.
+fn anchored(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
+}
+
 fn parses(pattern: &str) -> bool {
-    regex_syntax::Parser::new().parse(&format!("^(?:{pattern})$")).is_ok()
+    regex_syntax::Parser::new().parse(&anchored(pattern)).is_ok()
 }
 
 /// The anchored pattern compiled with room for what regex's default limit refuses (None if even
 /// that is not enough: values are then matched by nothing).
 fn compile_large(pattern: &str) -> Option<Regex> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$")).size_limit(1 << 30).build().ok()
+    regex::RegexBuilder::new(&anchored(pattern)).size_limit(1 << 30).build().ok()
 }
 
 /// An upper bound on the bytes the compiled `^(?:pattern)$` takes in the NFA builder's accounting
 /// (which its size limit is checked against), or None when it does not parse or is past any use.
 fn bound(pattern: &str) -> Option<u64> {
-    let hir = regex_syntax::Parser::new().parse(&format!("^(?:{pattern})$")).ok()?;
+    let hir = regex_syntax::Parser::new().parse(&anchored(pattern)).ok()?;
     // The unanchored prefix, the match state and the implicit capture group around it all.
     Some((units(&hir)? + 32) * UNIT_BYTES)
 }
@@ -242,7 +258,7 @@ mod tests {
         fn the_bound_holds(p in regex()) {
             use proptest::prelude::*;
             if let Some(bytes) = bound(&p) {
-                let built = regex::RegexBuilder::new(&format!("^(?:{p})$")).size_limit(bytes as usize).build();
+                let built = regex::RegexBuilder::new(&anchored(&p)).size_limit(bytes as usize).build();
                 prop_assert!(built.is_ok(), "{p}: {bytes} bytes: {built:?}");
             }
         }
