@@ -101,6 +101,14 @@ impl<'e> JobIndex<'e> {
         found
     }
 
+    /// `count` job names in alphabetical order around where `name` would stand (all of them when
+    /// there are no more): the ones that share most of its beginning.
+    pub fn names_near(&self, name: &str, count: usize) -> Vec<&'e str> {
+        let at = self.sorted.partition_point(|(n, _)| *n < name);
+        let start = at.saturating_sub(count / 2).min(self.sorted.len().saturating_sub(count));
+        self.sorted[start..].iter().take(count).map(|&(n, _)| n).collect()
+    }
+
     /// The jobs that can pass `matchers`, in index order: with a regex matcher whose matches all
     /// start with known literals, only the names under those; else every job.
     fn candidates(&self, matchers: &[&LabelMatcher]) -> Box<dyn Iterator<Item = usize> + '_> {

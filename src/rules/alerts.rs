@@ -206,8 +206,6 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     for e in &a.evaluators {
         let Some(jobs) = &e.jobs else { continue };
         let index = JobIndex::new(jobs);
-        let mut sorted: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        sorted.sort_unstable();
         for &ri in &e.rules {
             let r = &a.rules[ri];
             let Ok(expr) = &r.parsed else { continue };
@@ -236,7 +234,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
                         wanted.join("|"),
                         e.id
                     ),
-                    nearest_jobs(&wanted, &sorted),
+                    nearest_jobs(&wanted, &index),
                 ));
             }
         }
@@ -280,17 +278,12 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
 
 /// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
 /// alphabetical order (the ones that share most of its beginning: `kube-state-metrics` finds
-/// `kube-state-metrics-v2`). `sorted` holds every job name, sorted.
-fn nearest_jobs(wanted: &[String], sorted: &[&str]) -> String {
+/// `kube-state-metrics-v2`).
+fn nearest_jobs(wanted: &[String], index: &JobIndex<'_>) -> String {
     const SHOWN: usize = 8;
-    if sorted.len() <= SHOWN {
-        return format!("its scrape jobs are: {}", sorted.join(", "));
+    let near = index.names_near(wanted.first().map_or("", String::as_str), SHOWN);
+    if index.jobs.len() <= SHOWN {
+        return format!("its scrape jobs are: {}", near.join(", "));
     }
-    let at = wanted.first().map_or(0, |w| sorted.partition_point(|n| *n < w.as_str()));
-    let start = at.saturating_sub(SHOWN / 2).min(sorted.len() - SHOWN);
-    format!(
-        "of its {} scrape jobs, these come nearest by name: {}",
-        sorted.len(),
-        sorted[start..start + SHOWN].join(", ")
-    )
+    format!("of its {} scrape jobs, these come nearest by name: {}", index.jobs.len(), near.join(", "))
 }
