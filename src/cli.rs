@@ -381,14 +381,20 @@ fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Pr
     Some(Prepared { inputs, opts, fail_on, split })
 }
 
-fn render_check(report: &check::Report<'_>, format: Format, common: &Common) -> String {
-    match format {
+fn render_check(
+    report: &check::Report<'_>,
+    format: Format,
+    common: &Common,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let text = match format {
         Format::Human => report::human::render(report, &style(common)),
-        Format::Json => report::json::render(report),
+        Format::Json => return report::json::write(report, out),
         Format::Markdown => report::markdown::render(report),
         Format::Sarif => report::sarif::render(report),
         Format::Github => report::github::render(report),
-    }
+    };
+    out.write_all(text.as_bytes())
 }
 
 /// Each `--output` belongs to the `--format` before it on the command line; a format without one
@@ -423,22 +429,30 @@ pub fn pair_outputs(matches: &clap::ArgMatches, common: &mut Common) -> Result<(
 }
 
 /// Renders each requested format to its output; false (after saying why) when one cannot be written.
-fn write_outputs(common: &Common, render: impl Fn(Format) -> String) -> bool {
+fn write_outputs(common: &Common, render: impl Fn(Format, &mut dyn Write) -> std::io::Result<()>) -> bool {
     let paired = if common.paired.is_empty() {
         common.format.iter().map(|f| (*f, None)).collect()
     } else {
         common.paired.clone()
     };
     for (format, output) in paired {
-        let text = render(format);
         match output {
             Some(path) => {
-                if let Err(e) = std::fs::write(&path, text) {
+                let written = std::fs::File::create(&path).and_then(|f| {
+                    let mut out = std::io::BufWriter::new(f);
+                    render(format, &mut out)?;
+                    out.flush()
+                });
+                if let Err(e) = written {
                     eprintln!("meterguard: cannot write {path}: {e}");
                     return false;
                 }
             }
-            None => print(&text),
+            None => {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                // A closed pipe (`meterguard check | head`) is not an error worth reporting.
+                let _ = render(format, &mut out).and_then(|()| out.flush());
+            }
         }
     }
     true
@@ -473,13 +487,13 @@ fn run_check(args: CheckArgs) -> i32 {
     let Some(p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
     let status = if base.is_some() {
         let d = crate::diff::run(&p.inputs, p.split, &p.opts);
-        let written = write_outputs(&args.common, |format| render_check(&d.check, format, &args.common));
+        let written = write_outputs(&args.common, |format, out| render_check(&d.check, format, &args.common, out));
         let status = if written { exit_status(&d.check, p.fail_on) } else { 2 };
         leave(d);
         status
     } else {
         let (report, a) = check::run_keeping(&p.inputs, &p.opts);
-        let written = write_outputs(&args.common, |format| render_check(&report, format, &args.common));
+        let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
         let status = if written { exit_status(&report, p.fail_on) } else { 2 };
         leave(a);
         status
@@ -522,7 +536,7 @@ fn run_helm(args: HelmArgs) -> i32 {
         }
     }
     let (report, a) = check::run_keeping(&p.inputs, &p.opts);
-    let written = write_outputs(&args.common, |format| render_check(&report, format, &args.common));
+    let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
     let status = if written { exit_status(&report, p.fail_on) } else { 2 };
     leave(a);
     status
@@ -538,12 +552,15 @@ fn run_diff(args: DiffArgs) -> i32 {
     };
     let d = crate::diff::run(&p.inputs, p.split, &p.opts);
     let settings = report::annotate::Settings { context: args.context, show_noise: args.show_noise, split: p.split };
-    let written = write_outputs(&args.common, |format| match format {
-        Format::Human => report::human::render_diff(&d, &settings, args.all, &style(&args.common)),
-        Format::Json => report::json::render_diff(&d, args.all, args.show_noise),
-        Format::Markdown => report::markdown::render_diff(&d, &settings, args.all),
-        Format::Sarif => report::sarif::render(&d.check),
-        Format::Github => report::github::render(&d.check),
+    let written = write_outputs(&args.common, |format, out| {
+        let text = match format {
+            Format::Human => report::human::render_diff(&d, &settings, args.all, &style(&args.common)),
+            Format::Json => return report::json::write_diff(&d, args.all, args.show_noise, out),
+            Format::Markdown => report::markdown::render_diff(&d, &settings, args.all),
+            Format::Sarif => report::sarif::render(&d.check),
+            Format::Github => report::github::render(&d.check),
+        };
+        out.write_all(text.as_bytes())
     });
     let status = if written { exit_status(&d.check, p.fail_on) } else { 2 };
     leave(d);

@@ -1,5 +1,7 @@
 //! `--format json`: the stable machine contract (schema_version 1).
 
+use std::io::Write;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -44,15 +46,39 @@ fn finding<'r>(report: &'r Report<'_>, f: &'r Finding) -> FindingOut<'r> {
     }
 }
 
-/// Pretty JSON and a final newline. Serializing borrowed strings, numbers and maps with string
-/// keys cannot fail.
-fn pretty<T: Serialize>(doc: &T) -> String {
-    let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
-    s.push('\n');
-    s
+/// The findings as a sequence written one by one, not collected first.
+struct Findings<'r>(&'r Report<'r>);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.findings.iter().map(|f| finding(self.0, f)))
+    }
+}
+
+/// Pretty JSON and a final newline, written as it is serialized: the report of a large render is
+/// never held whole in memory. Only the writer can fail: the document is borrowed strings, numbers
+/// and maps with string keys.
+fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    out.write_all(b"\n")
+}
+
+fn to_string(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> String {
+    let mut buf = Vec::new();
+    // Writing into a Vec cannot fail, and serde_json writes UTF-8.
+    let _ = write(&mut buf);
+    String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 pub fn render(report: &Report<'_>) -> String {
+    to_string(|out| write(report, out))
+}
+
+pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool) -> String {
+    to_string(|out| write_diff(d, all, show_noise, out))
+}
+
+pub fn write(report: &Report<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     #[derive(Serialize)]
     struct Summary {
         errors: usize,
@@ -73,7 +99,7 @@ pub fn render(report: &Report<'_>) -> String {
     #[derive(Serialize)]
     struct Doc<'r> {
         schema_version: u32,
-        findings: Vec<FindingOut<'r>>,
+        findings: Findings<'r>,
         workloads: Vec<WorkloadOut<'r>>,
         summary: Summary,
     }
@@ -88,9 +114,9 @@ pub fn render(report: &Report<'_>) -> String {
             coverage: &w.coverage,
         })
         .collect();
-    pretty(&Doc {
+    let doc = Doc {
         schema_version: 1,
-        findings: report.findings.iter().map(|f| finding(report, f)).collect(),
+        findings: Findings(report),
         workloads,
         summary: Summary {
             errors: report.count(Severity::Error),
@@ -100,10 +126,16 @@ pub fn render(report: &Report<'_>) -> String {
             objects: report.objects,
             metering_workloads: report.metering_workloads(),
         },
-    })
+    };
+    write_pretty(&doc, out)
 }
 
-pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool) -> String {
+pub fn write_diff(
+    d: &crate::diff::DiffReport<'_>,
+    all: bool,
+    show_noise: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let report = &d.check;
     let changes: Vec<Value> = crate::report::annotate::shown(d, all)
         .map(|c| {
@@ -120,7 +152,7 @@ pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool)
     let doc = json!({
         "schema_version": 1,
         "changes": changes,
-        "findings": report.findings.iter().map(|f| finding(report, f)).collect::<Vec<_>>(),
+        "findings": Findings(report),
         "summary": {
             "added": count(crate::diff::Change::Added),
             "removed": count(crate::diff::Change::Removed),
@@ -131,5 +163,5 @@ pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool)
             "suppressed": report.suppressed(),
         },
     });
-    pretty(&doc)
+    write_pretty(&doc, out)
 }
