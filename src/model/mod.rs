@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::input::{Document, Inputs, Node, SourceId, Span};
 
-pub use workload::{ContainerInfo, ContainerRole, Workload};
+pub use workload::{ContainerInfo, ContainerRole, ContainerSpec, Workload};
 
 /// The identity of an object, as printed in every output format.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, Volume};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvFromSource, EnvVar, PersistentVolumeClaim, Probe, ResourceRequirements, Volume,
+};
 use serde::de::DeserializeOwned;
 
 use super::{ModelProblem, Object, string_map};
@@ -21,7 +23,41 @@ pub struct ContainerInfo<'a> {
     pub name: String,
     pub role: ContainerRole,
     pub node: &'a Node,
-    pub spec: Container,
+    pub spec: ContainerSpec,
+}
+
+/// The fields of a container that the rules read, moved out of the typed `Container` once it has
+/// been checked. A whole `Container` is 2.3 KB before its strings, and a large render holds tens of
+/// thousands of them; the rest of a container is read from its node.
+#[derive(Debug)]
+pub struct ContainerSpec {
+    pub image: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    pub env: Option<Vec<EnvVar>>,
+    pub env_from: Option<Vec<EnvFromSource>>,
+    pub ports: Option<Vec<ContainerPort>>,
+    pub resources: Option<ResourceRequirements>,
+    pub liveness_probe: Option<Box<Probe>>,
+    pub readiness_probe: Option<Box<Probe>>,
+    pub startup_probe: Option<Box<Probe>>,
+}
+
+impl From<Container> for ContainerSpec {
+    fn from(c: Container) -> ContainerSpec {
+        ContainerSpec {
+            image: c.image,
+            command: c.command,
+            args: c.args,
+            env: c.env,
+            env_from: c.env_from,
+            ports: c.ports,
+            resources: c.resources,
+            liveness_probe: c.liveness_probe.map(Box::new),
+            readiness_probe: c.readiness_probe.map(Box::new),
+            startup_probe: c.startup_probe.map(Box::new),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -139,7 +175,7 @@ fn add_containers<'a>(
         } else {
             role
         };
-        w.containers.push(ContainerInfo { name: spec.name.clone(), role, node: c, spec });
+        w.containers.push(ContainerInfo { name: spec.name.clone(), role, node: c, spec: spec.into() });
     }
 }
 

@@ -1,14 +1,14 @@
 //! Probes: will the kubelet kill a metering container while it is still starting, or route
 //! traffic to it before it can answer?
 
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Context, Finding, Rule, rule};
 use crate::input::Node;
 use crate::knowledge::Profile;
 use crate::model::references::services_selecting;
-use crate::model::{ContainerInfo, ContainerRole, Workload};
+use crate::model::{ContainerInfo, ContainerRole, ContainerSpec, Workload};
 
 rule!(
     READINESS_MISSING,
@@ -151,7 +151,7 @@ fn check_startup(
     }
 }
 
-fn declares(c: &Container, port: &IntOrString) -> bool {
+fn declares(c: &ContainerSpec, port: &IntOrString) -> bool {
     c.ports.iter().flatten().any(|p| match port {
         IntOrString::Int(n) => p.container_port == *n,
         IntOrString::String(s) => p.name.as_deref() == Some(s.as_str()),
@@ -169,9 +169,9 @@ fn check_ports(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, o
     for key in ["livenessProbe", "readinessProbe", "startupProbe"] {
         let Some(probe_node) = c.node.get(key) else { continue };
         let probe: Option<&Probe> = match key {
-            "livenessProbe" => c.spec.liveness_probe.as_ref(),
-            "readinessProbe" => c.spec.readiness_probe.as_ref(),
-            _ => c.spec.startup_probe.as_ref(),
+            "livenessProbe" => c.spec.liveness_probe.as_deref(),
+            "readinessProbe" => c.spec.readiness_probe.as_deref(),
+            _ => c.spec.startup_probe.as_deref(),
         };
         let Some(probe) = probe else { continue };
         let (port, handler) = if let Some(h) = &probe.http_get {
