@@ -42,8 +42,8 @@ pub fn apply(
                 .node
                 .path(&["metadata", "annotations"])
                 .and_then(|a| a.entry(IGNORE))
-                .map(|e| e.key.span)
-                .unwrap_or(obj.node.span);
+                .map(|e| e.key.span())
+                .unwrap_or(obj.node.span());
             extra.push(Finding {
                 rule: rules::config::SUPPRESSION_WITHOUT_REASON.id,
                 severity: rules::config::SUPPRESSION_WITHOUT_REASON.severity,

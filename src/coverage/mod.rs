@@ -367,5 +367,5 @@ pub fn unrouted(a: &Analysis) -> BTreeMap<String, BTreeSet<(usize, &'static str)
 
 pub fn workload_span(model: &Model<'_>, w: &Workload<'_>) -> Span {
     let o = &model.objects[w.object];
-    o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span)
+    o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span())
 }

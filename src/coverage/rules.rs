@@ -85,8 +85,8 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
             let Some(expr_node) = r.get("expr") else { continue };
             let expr = expr_node.as_scalar().map(|s| s.text.to_string()).unwrap_or_default();
             let span = match embed {
-                Some(e) => Span { start: e.map(expr_node.span.start), end: e.map(expr_node.span.start) },
-                None => expr_node.span,
+                Some(e) => Span { start: e.map(expr_node.span().start), end: e.map(expr_node.span().start) },
+                None => expr_node.span(),
             };
             let labels =
                 crate::model::string_map(r.get("labels")).into_iter().map(|(k, v)| (k.into(), v.into())).collect();
@@ -122,14 +122,14 @@ fn rules_of(i: usize, o: &crate::model::Object<'_>, inputs: &Inputs) -> Vec<Aler
             if !text.text.contains("groups") {
                 continue;
             }
-            let parsed = yaml::parse_stream(&text.text);
+            let parsed = yaml::parse_stream(text.text);
             let Some(doc) = parsed.documents.first() else { continue };
             if doc.root.get("groups").is_none() {
                 continue;
             }
             // A block scalar's content starts on the next line, indented.
             let embed = (text.style == Style::Block).then(|| {
-                let line = e.value.span.start.line + 1;
+                let line = e.value.span().start.line + 1;
                 let src = inputs.sources[o.source].line(line);
                 Embedding { line, col: (src.len() - src.trim_start().len()) as u32 }
             });

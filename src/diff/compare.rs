@@ -66,8 +66,8 @@ fn change(out: &mut Vec<FieldChange>, path: &[String], old: Option<&Node>, new: 
         old: old.map(|n| value(n, secret, path)),
         new: new.map(|n| value(n, secret, path)),
         noise: is_noise(&noise_path),
-        old_span: old.map(|n| n.span),
-        new_span: new.map(|n| n.span),
+        old_span: old.map(|n| n.span()),
+        new_span: new.map(|n| n.span()),
     });
 }
 
@@ -129,7 +129,7 @@ fn walk(old: Option<&Node>, new: Option<&Node>, secret: bool, path: &mut Vec<Str
                 }
             }
             (Kind::Scalar(a), Kind::Scalar(b)) => {
-                if a.text != b.text || o.to_json() != n.to_json() {
+                if a != b || o.to_json() != n.to_json() {
                     change(out, path, old, new, secret);
                 }
             }

@@ -48,12 +48,12 @@ pub fn list_key(items: &[Node]) -> Option<&'static str> {
     }
     ["name", "alert", "record", "mountPath", "containerPort", "port"].into_iter().find(|k| {
         let mut seen = std::collections::HashSet::new();
-        items.iter().all(|i| i.get(k).and_then(Node::as_scalar).is_some_and(|s| seen.insert(s.text.as_str())))
+        items.iter().all(|i| i.get(k).and_then(Node::as_scalar).is_some_and(|s| seen.insert(s.text)))
     })
 }
 
 pub fn item_id<'n>(item: &'n Node, key: &str) -> Option<&'n str> {
-    item.get(key).and_then(Node::as_scalar).map(|s| s.text.as_str())
+    item.get(key).and_then(Node::as_scalar).map(|s| s.text)
 }
 
 pub fn emit(node: &Node, opts: &Options<'_>) -> Emitted {
@@ -98,8 +98,8 @@ fn scalar_text(n: &Node) -> String {
             Resolved::Null => "null".into(),
             _ => s.text.to_string(),
         },
-        _ if plain_ok(&s.text) => s.text.to_string(),
-        _ => quoted(&s.text),
+        _ if plain_ok(s.text) => s.text.to_string(),
+        _ => quoted(s.text),
     }
 }
 
@@ -128,15 +128,15 @@ impl Emitter<'_, '_> {
             // is printed as one mask.
             let value = secret_mask(node, other, self.opts.side);
             match prefix {
-                Some(p) => self.push(node.span.start.line, format!("{p} {value}")),
-                None => self.push(node.span.start.line, format!("{pad}{value}")),
+                Some(p) => self.push(node.span().start.line, format!("{p} {value}")),
+                None => self.push(node.span().start.line, format!("{pad}{value}")),
             }
             return;
         }
         match &node.kind {
-            Kind::Scalar(s) => {
-                let line = node.span.start.line;
-                let value = if s.text.contains('\n') && s.style != Style::Plain {
+            Kind::Scalar(text) => {
+                let line = node.span().start.line;
+                let value = if text.contains('\n') && node.as_scalar().is_some_and(|s| s.style != Style::Plain) {
                     self.block(node, indent, path, prefix);
                     return;
                 } else {
@@ -150,11 +150,11 @@ impl Emitter<'_, '_> {
             Kind::Seq(items) => {
                 if items.is_empty() {
                     let text = prefix.map(|p| format!("{p} []")).unwrap_or_else(|| format!("{pad}[]"));
-                    self.push(node.span.start.line, text);
+                    self.push(node.span().start.line, text);
                     return;
                 }
                 if let Some(p) = prefix {
-                    self.push(node.span.start.line, p);
+                    self.push(node.span().start.line, p);
                 }
                 let other_items = other.and_then(Node::as_seq);
                 for (item, counterpart) in ordered_items(items, other_items, self.opts.side) {
@@ -172,11 +172,11 @@ impl Emitter<'_, '_> {
             Kind::Map(entries) => {
                 if entries.is_empty() {
                     let text = prefix.map(|p| format!("{p} {{}}")).unwrap_or_else(|| format!("{pad}{{}}"));
-                    self.push(node.span.start.line, text);
+                    self.push(node.span().start.line, text);
                     return;
                 }
                 if let Some(p) = prefix {
-                    self.push(node.span.start.line, p);
+                    self.push(node.span().start.line, p);
                 }
                 self.map(node, other, indent, path, None);
             }
@@ -234,7 +234,7 @@ impl Emitter<'_, '_> {
     }
 
     fn block(&mut self, node: &Node, indent: usize, _path: &[String], prefix: Option<String>) {
-        let text = node.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
+        let text = node.as_scalar().map(|s| s.text).unwrap_or_default();
         let trailing = text.len() - text.trim_end_matches('\n').len();
         let chomp = match trailing {
             0 => "-",
@@ -243,7 +243,7 @@ impl Emitter<'_, '_> {
         };
         let indicator = if text.starts_with(' ') { "2" } else { "" };
         let head = format!("|{indicator}{chomp}");
-        let line = node.span.start.line;
+        let line = node.span().start.line;
         match prefix {
             Some(p) => self.push(line, format!("{p} {head}")),
             None => self.push(line, format!("{}{head}", " ".repeat(indent))),
@@ -277,9 +277,11 @@ fn ordered_entries<'n>(
     other: Option<&'n Node>,
     side: Side,
 ) -> Vec<Ordered<'n>> {
-    let key = |e: &'n crate::input::node::Entry| e.key.as_scalar().map(|s| s.text.as_str()).unwrap_or_default();
-    let mut out: Vec<Ordered<'n>> =
-        entries.iter().map(|e| (key(e), e.key.span.start.line, &e.value, other.and_then(|o| o.get(key(e))))).collect();
+    let key = |e: &'n crate::input::node::Entry| e.key.as_scalar().map(|s| s.text).unwrap_or_default();
+    let mut out: Vec<Ordered<'n>> = entries
+        .iter()
+        .map(|e| (key(e), e.key.span().start.line, &e.value, other.and_then(|o| o.get(key(e)))))
+        .collect();
     if side == Side::Old
         && let Some(o) = other.and_then(Node::as_map)
     {

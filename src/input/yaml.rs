@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 
-use super::node::{Entry, Kind, Node, Pos, Scalar, Span, Style};
+use super::node::{Entry, Kind, Node, Pos, Span, Style};
 
 /// Deeper than any real manifest (CRD schemas nest about 30 levels); bounds recursion later on.
 pub const MAX_DEPTH: usize = 256;
@@ -201,9 +201,13 @@ impl Builder {
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
                 };
+                let quotes = if style == Style::Quoted { 2 } else { 0 };
+                let width = (span.end.line == span.start.line).then(|| span.end.col.saturating_sub(span.start.col));
+                let chars = if text.is_ascii() { text.len() } else { text.chars().count() };
+                let exact = width.is_some_and(|w| w as usize == chars + quotes);
                 // Most scalars (keys, names, small values) fit inline: no allocation of their own.
                 let text = compact_str::CompactString::from(text.as_ref());
-                let node = Node { span, kind: Kind::Scalar(Scalar { text, style }) };
+                let node = Node::scalar(span.start, text, style, exact);
                 self.complete(node, anchor)?;
             }
             Event::SequenceStart(anchor, _) => {
@@ -222,8 +226,8 @@ impl Builder {
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { start, anchor, first }) = self.stack.pop() {
-                    let items: Vec<Node> = self.items.drain(first..).collect();
-                    let node = Node { span: Span { start, end: span.end }, kind: Kind::Seq(items) };
+                    let items: Box<[Node]> = self.items.drain(first..).collect();
+                    let node = Node::seq(start, items);
                     self.complete(node, anchor)?;
                 }
             }
@@ -232,11 +236,10 @@ impl Builder {
                     let mut entries: Vec<Entry> = self.entries.drain(first..).collect();
                     if !merges.is_empty() {
                         apply_merges(&mut entries, merges);
-                        // The tree is kept for the whole run: no spare capacity in it.
-                        entries.shrink_to_fit();
                     }
                     self.check_duplicates(&entries);
-                    let node = Node { span: Span { start, end: span.end }, kind: Kind::Map(entries) };
+                    // The tree is kept for the whole run: no spare capacity in it.
+                    let node = Node::map(start, entries.into_boxed_slice());
                     self.complete(node, anchor)?;
                 }
             }
@@ -254,8 +257,7 @@ impl Builder {
                         ),
                     });
                 }
-                let mut copy = target.clone();
-                copy.span = span;
+                let copy = target.clone().moved_to(span.start);
                 self.complete(copy, 0)?;
             }
         }
@@ -283,7 +285,7 @@ impl Builder {
             Some(Frame::Map { key, merges, .. }) => match key.take() {
                 None => {
                     if node.as_scalar().is_none() {
-                        return Err(self.syntax(node.span.start, "a mapping key must be a scalar".into()));
+                        return Err(self.syntax(node.start(), "a mapping key must be a scalar".into()));
                     }
                     *key = Some(node);
                 }
@@ -305,15 +307,15 @@ impl Builder {
         let mut dups = Vec::new();
         for e in entries {
             let Some(k) = e.key.as_scalar() else { continue };
-            if !seen.insert(k.text.as_str()) {
+            if !seen.insert(k.text) {
                 let first = entries
                     .iter()
                     .find(|f| f.key.as_scalar().is_some_and(|s| s.text == k.text))
-                    .map(|f| f.key.span.start)
+                    .map(|f| f.key.start())
                     .unwrap_or_default();
                 dups.push(Problem {
                     rule: "schema/duplicate-key",
-                    pos: e.key.span.start,
+                    pos: e.key.start(),
                     message: format!(
                         "duplicate key `{}` (first at line {}, column {}): Kubernetes rejects the object; other tools keep one value silently",
                         k.text, first.line, first.col
@@ -330,14 +332,14 @@ fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>) {
     for m in merges {
         let sources: Vec<Node> = match m.kind {
             Kind::Map(_) => vec![m],
-            Kind::Seq(items) => items,
+            Kind::Seq(items) => items.into_vec(),
             Kind::Scalar(_) => continue,
         };
         for src in sources {
             if let Kind::Map(extra) = src.kind {
                 for e in extra {
-                    let key = e.key.as_scalar().map(|s| s.text.as_str());
-                    if !entries.iter().any(|x| x.key.as_scalar().map(|s| s.text.as_str()) == key) {
+                    let key = e.key.as_scalar().map(|s| s.text);
+                    if !entries.iter().any(|x| x.key.as_scalar().map(|s| s.text) == key) {
                         entries.push(e);
                     }
                 }
@@ -358,8 +360,9 @@ mod tests {
         assert_eq!(p.documents.len(), 2);
         assert_eq!(p.documents[0].template.as_deref(), Some("chart/templates/a.yaml"));
         let c = p.documents[1].root.path(&["b", "c"]).unwrap();
-        assert_eq!(c.span.start, Pos { line: 8, col: 6 });
-        assert_eq!(p.documents[0].root.get("a").unwrap().span.start, Pos { line: 3, col: 4 });
+        assert_eq!(c.start(), Pos { line: 8, col: 6 });
+        let a = p.documents[0].root.get("a").unwrap();
+        assert_eq!(a.span(), Span { start: Pos { line: 3, col: 4 }, end: Pos { line: 3, col: 5 } });
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub fn string_map(node: Option<&Node>) -> BTreeMap<&str, &str> {
     if let Some(entries) = node.and_then(Node::as_map) {
         for e in entries {
             if let (Some(k), Some(v)) = (e.key.as_str(), e.value.as_scalar()) {
-                m.insert(k, v.text.as_str());
+                m.insert(k, v.text);
             }
         }
     }
@@ -185,7 +185,7 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     for doc in inputs.documents.iter().filter(|d| take(d.source)) {
         add_document(&mut model, doc, &doc.root, default_namespace, true);
     }
-    model.objects.sort_by_key(|a| (a.source, a.node.span.start));
+    model.objects.sort_by_key(|a| (a.source, a.node.span().start));
     duplicates(&mut model);
     for (i, o) in model.objects.iter().enumerate() {
         let by_ns = model.by_kind.entry(o.id.kind.clone()).or_default();
@@ -238,7 +238,7 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
         let what = if top { "document" } else { "List item" };
         model.problems.push(problem(
             "input/not-an-object",
-            node.span,
+            node.span(),
             format!("this {what} is not a mapping, so it is not a Kubernetes object; it was skipped"),
         ));
         return;
@@ -271,8 +271,8 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
             .iter()
             .zip([api_version, kind, name])
             .find_map(|(n, ok)| if ok.is_none() { *n } else { None })
-            .map(|n| n.span)
-            .unwrap_or(node.span);
+            .map(|n| n.span())
+            .unwrap_or(node.span());
         model.problems.push(problem(
             "input/missing-identity",
             at,
@@ -306,8 +306,8 @@ fn duplicates(model: &mut Model<'_>) {
                 template: o.template.map(str::to_owned),
                 object: Some(o.id.clone()),
                 container: None,
-                span: o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span),
-                message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.span.start.line),
+                span: o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span()),
+                message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.span().start.line),
                 help: "the second definition replaces the first when applied (Helm refuses the release); keep one"
                     .into(),
             });

@@ -108,7 +108,7 @@ pub fn file_in_configmap<'a>(
     let ns = model.objects[w.object].namespace();
     let configmap = model.core_object("ConfigMap", ns, &cm_name)?;
     let text = configmap.node.path(&["data"])?.get(&key)?.as_scalar()?;
-    let parsed = crate::input::yaml::parse_stream(&text.text.clone());
+    let parsed = crate::input::yaml::parse_stream(text.text);
     let value = parsed.documents.first().map(|d| d.root.to_json()).unwrap_or(Value::Null);
     Some(ConfigFile { configmap, key, value })
 }

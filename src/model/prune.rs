@@ -53,7 +53,7 @@ pub fn unread_bodies(root: &mut Node) {
         return;
     }
     if let Kind::Map(entries) = &mut root.kind {
-        entries.retain(|e| e.key.as_str().is_some_and(|k| KEPT_FIELDS.contains(&k)));
-        entries.shrink_to_fit();
+        let kept = std::mem::take(entries).into_vec().into_iter();
+        *entries = kept.filter(|e| e.key.as_str().is_some_and(|k| KEPT_FIELDS.contains(&k))).collect();
     }
 }

@@ -137,7 +137,7 @@ pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
             template: obj.template.map(str::to_owned),
             object: Some(obj.id.clone()),
             container,
-            span: entry_key.span,
+            span: entry_key.span(),
             message: format!(
                 "`{path}` is not a field of {}{}",
                 obj.id.kind,
@@ -176,7 +176,7 @@ fn walk(node: &Node, shapes: &[Shape], at: usize, path: &mut String, found: &mut
     }
     let shape = &shapes[at];
     if let Some(what) = mistyped(node, shape.ty.as_deref()) {
-        found.mistyped.push((node.span, path.clone(), what));
+        found.mistyped.push((node.span(), path.clone(), what));
         return;
     }
     if let (Some(entries), Some(props)) = (node.as_map(), &shape.props) {
@@ -236,10 +236,10 @@ struct Mistyped {
 
 fn mistyped(node: &Node, expected: Option<&str>) -> Option<Mistyped> {
     let expected = expected?;
-    let (kind, found) = match &node.kind {
-        Kind::Map(_) => ("a mapping", String::new()),
-        Kind::Seq(_) => ("a list", String::new()),
-        Kind::Scalar(s) => match s.resolve() {
+    let (kind, found) = match node.as_scalar() {
+        None if node.as_map().is_some() => ("a mapping", String::new()),
+        None => ("a list", String::new()),
+        Some(s) => match s.resolve() {
             Resolved::Null => return None,
             Resolved::Bool(b) => match expected {
                 "boolean" => return None,

@@ -194,7 +194,7 @@ fn typed<T: DeserializeOwned>(
         Err(e) => {
             let path = e.path().to_string();
             let at = locate(node, e.path());
-            problems.push(ModelProblem::invalid_type(obj, container, at.span, format!("`{path}`: {}", e.inner())));
+            problems.push(ModelProblem::invalid_type(obj, container, at.span(), format!("`{path}`: {}", e.inner())));
             None
         }
     }

@@ -52,6 +52,58 @@ pub fn around(src: &Source, name: &str, start: Pos, len_chars: usize) -> (Excerp
 }
 
 /// A character as it can be printed: C0 and C1 controls (but tab) and DEL become visible symbols.
+/// How many characters of `rest` (a line from a finding's column) its underline spans, when the
+/// tree did not keep the token's end (it keeps it only for a scalar written as its text reads):
+/// a quoted scalar to its closing quote, a flow collection to its closing bracket, anything else
+/// (a key, a block scalar's header) up to its colon. A token that goes on past the line is
+/// underlined up to its colon too.
+pub fn token_len(rest: &str) -> usize {
+    let chars: Vec<char> = rest.chars().collect();
+    let closed = match chars.first() {
+        Some('"' | '\'') => quoted_end(&chars, 0),
+        Some('[' | '{') => flow_end(&chars),
+        _ => None,
+    };
+    closed.map(|end| end + 1).unwrap_or_else(|| chars.iter().position(|c| *c == ':').unwrap_or(0).max(1))
+}
+
+/// The index of the quote that closes the quoted scalar opening at `open`.
+fn quoted_end(chars: &[char], open: usize) -> Option<usize> {
+    let quote = chars[open];
+    let mut i = open + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if quote == '"' => i += 1,
+            '\'' if quote == '\'' && chars.get(i + 1) == Some(&'\'') => i += 1,
+            c if c == quote => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of the bracket that closes the flow collection opening at 0, past quoted scalars.
+fn flow_end(chars: &[char]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '[' | '{' => depth += 1,
+            ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            '"' | '\'' => i = quoted_end(chars, i)?,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 fn printable(c: char) -> char {
     match c {
         '\t' => c,
@@ -91,6 +143,18 @@ impl SourceCode for Excerpt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_without_a_kept_end_are_underlined_whole() {
+        assert_eq!(token_len(r#""up{job=\"a\"} == 0" # note"#), 20);
+        assert_eq!(token_len("'it''s: here' x"), 13);
+        assert_eq!(token_len("[a, \"]\", {b: c}] # x"), 16);
+        assert_eq!(token_len("memory: 2Gi"), 6);
+        assert_eq!(token_len("|-"), 1);
+        // Goes on past the line: up to the colon, as a key.
+        assert_eq!(token_len("\"starts here: and"), 12);
+        assert_eq!(token_len(""), 1);
+    }
 
     #[test]
     fn long_lines_are_cut_around_the_column() {

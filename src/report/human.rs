@@ -98,9 +98,10 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item
             let len = if f.span.end.line == f.span.start.line && f.span.end.col > f.span.start.col {
                 (f.span.end.col - f.span.start.col) as usize
             } else {
-                let rest = src.line(f.span.start.line);
-                let from: String = rest.chars().skip(f.span.start.col.max(1) as usize - 1).collect();
-                from.find([':', '\n', '\r']).map(|b| from[..b].chars().count()).unwrap_or(0).max(1)
+                let line = src.line(f.span.start.line);
+                let from =
+                    line.char_indices().nth(f.span.start.col.max(1) as usize - 1).map_or("", |(b, _)| &line[b..]);
+                excerpt::token_len(from)
             };
             let (e, offset, len) = excerpt::around(src, file, f.span.start, len);
             (Some(e), offset, len)

@@ -131,9 +131,9 @@ fn object_finding(ctx: &Context<'_, '_>, rule: &'static Rule, object: usize, mes
     let span = o
         .node
         .path(&["metadata", "labels"])
-        .map(|n| n.span)
-        .or_else(|| o.node.path(&["metadata", "name"]).map(|n| n.span))
-        .unwrap_or(o.node.span);
+        .map(|n| n.span())
+        .or_else(|| o.node.path(&["metadata", "name"]).map(|n| n.span()))
+        .unwrap_or(o.node.span());
     Finding::on_object(rule, o, ctx.inputs, span, message, help)
 }
 

@@ -109,7 +109,7 @@ fn by_key<'m>(ctx: &Context<'m, '_>) -> BTreeMap<Key<'m>, usize> {
 
 fn quantity(n: Option<&Node>) -> Option<(Quantity, Span)> {
     let n = n?;
-    Some((Quantity::parse(&n.as_scalar()?.text).ok()?, n.span))
+    Some((Quantity::parse(n.as_scalar()?.text).ok()?, n.span()))
 }
 
 fn text(n: Option<&Node>) -> String {
@@ -258,7 +258,7 @@ fn probes(
     nc: &ContainerInfo<'_>,
     out: &mut Vec<Finding>,
 ) {
-    let name_at = nc.node.entry("name").map(|e| e.key.span).unwrap_or(nc.node.span);
+    let name_at = nc.node.entry("name").map(|e| e.key.span()).unwrap_or(nc.node.span());
     for (key, present_old, present_new) in [
         ("livenessProbe", oc.spec.liveness_probe.is_some(), nc.spec.liveness_probe.is_some()),
         ("readinessProbe", oc.spec.readiness_probe.is_some(), nc.spec.readiness_probe.is_some()),
@@ -290,7 +290,7 @@ fn probes(
     if let (Some(o), Some(n)) = (&oc.spec.liveness_probe, &nc.spec.liveness_probe) {
         let (ob, nb) = (super::probes::budget(o), super::probes::budget(n));
         if nb < ob {
-            let at = nc.node.entry("livenessProbe").map(|e| e.key.span).unwrap_or(name_at);
+            let at = nc.node.entry("livenessProbe").map(|e| e.key.span()).unwrap_or(name_at);
             out.push(ctx.finding(
                 &PROBE_LOOSENED,
                 w,
@@ -315,7 +315,7 @@ fn images(
     if nm <= om {
         return;
     }
-    let span = nc.node.get("image").map(|n| n.span).unwrap_or(nc.node.span);
+    let span = nc.node.get("image").map(|n| n.span()).unwrap_or(nc.node.span());
     let is_prom =
         ni.contains("prometheus") && !ni.contains("exporter") && !ni.contains("operator") && !ni.contains("reloader");
     let known = image_majors().iter().find(|m| is_prom && m.component == "prometheus" && m.from == om && m.to == nm);
@@ -371,7 +371,7 @@ fn replicas(
     let (o, n) = (count(ow, old), count(nw, ctx));
     if n < o {
         let obj = &ctx.model.objects[nw.object];
-        let span = obj.node.path(&["spec", "replicas"]).map(|n| n.span).unwrap_or(obj.node.span);
+        let span = obj.node.path(&["spec", "replicas"]).map(|n| n.span()).unwrap_or(obj.node.span());
         out.push(ctx.finding(
             &REPLICAS_REDUCED,
             nw,
@@ -401,11 +401,11 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
         return Some(Store {
             persistent: s.path(&["storage", "volumeClaimTemplate"]).is_some(),
             size: quantity(claim).map(|(q, _)| q.as_f64()),
-            size_at: claim.map(|n| n.span),
+            size_at: claim.map(|n| n.span()),
             retention_time: s.str_at(&["retention"]).and_then(seconds),
-            retention_time_at: s.get("retention").map(|n| n.span),
+            retention_time_at: s.get("retention").map(|n| n.span()),
             retention_size: s.str_at(&["retentionSize"]).and_then(super::storage::prom_bytes),
-            retention_size_at: s.get("retentionSize").map(|n| n.span),
+            retention_size_at: s.get("retentionSize").map(|n| n.span()),
         });
     }
     let c = class.primary.as_deref().and_then(|p| w.container(p))?;
@@ -437,9 +437,9 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
         size: sized.as_ref().map(|(q, _)| q.as_f64()),
         size_at: sized.map(|(_, s)| s),
         retention_time: rt.and_then(|f| f.value.as_deref()).and_then(seconds),
-        retention_time_at: rt.map(|f| f.node.span),
+        retention_time_at: rt.map(|f| f.node.span()),
         retention_size: rs.and_then(|f| f.value.as_deref()).and_then(super::storage::prom_bytes),
-        retention_size_at: rs.map(|f| f.node.span),
+        retention_size_at: rs.map(|f| f.node.span()),
     })
 }
 
@@ -495,7 +495,7 @@ fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>
         if kept.contains(&identity_key(&o.id)) {
             continue;
         }
-        let span = o.node.path(&["metadata", "name"]).map(|n| n.span).unwrap_or(o.node.span);
+        let span = o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span());
         let message = format!("{} is removed: what it scraped is no longer scraped", o.id.display());
         let help = "alerts on its metrics, and on `up`, go silent".into();
         out.push(Finding::on_object(&MONITOR_REMOVED, o, old.inputs, span, message, help));

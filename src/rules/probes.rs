@@ -105,7 +105,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             if let (Some(l), Some(r)) = (c.node.get("livenessProbe"), c.node.get("readinessProbe"))
                 && l.to_json() == r.to_json()
             {
-                let at = c.node.entry("livenessProbe").map(|e| e.key.span).unwrap_or(l.span);
+                let at = c.node.entry("livenessProbe").map(|e| e.key.span()).unwrap_or(l.span());
                 out.push(ctx.finding(&IDENTICAL_LIVENESS_READINESS, w, Some(c), at,
                         format!("container {}: livenessProbe is identical to readinessProbe", c.name),
                         "point liveness at an endpoint that answers while the process is alive but busy, with a longer budget".into()));
@@ -134,7 +134,7 @@ fn check_startup(
     if b >= worst {
         return;
     }
-    let at = c.node.entry("livenessProbe").map(|e| e.key.span).unwrap_or(c.node.span);
+    let at = c.node.entry("livenessProbe").map(|e| e.key.span()).unwrap_or(c.node.span());
     let path = path_of(live);
     let gated = path.is_some_and(|p| profile.startup_gated_paths.iter().any(|g| g == p))
         || c.node.get("livenessProbe").map(Node::to_json) == c.node.get("readinessProbe").map(Node::to_json);
@@ -186,7 +186,7 @@ fn check_ports(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, o
         if declares(&c.spec, &port) {
             continue;
         }
-        let at = probe_node.path(&[handler, "port"]).map(|n| n.span).unwrap_or(probe_node.span);
+        let at = probe_node.path(&[handler, "port"]).map(|n| n.span()).unwrap_or(probe_node.span());
         let owner = w.containers.iter().find(|o| o.name != c.name && declares(&o.spec, &port));
         let p = port_text(&port);
         let (message, help) = match (owner, &port) {
@@ -241,7 +241,7 @@ fn check_readiness(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Findin
         serving.into_iter().copied().collect()
     };
     for c in candidates.into_iter().filter(|c| c.spec.readiness_probe.is_none()) {
-        let at = c.node.entry("name").map(|e| e.key.span).unwrap_or(c.node.span);
+        let at = c.node.entry("name").map(|e| e.key.span()).unwrap_or(c.node.span());
         out.push(ctx.finding(
             &READINESS_MISSING,
             w,

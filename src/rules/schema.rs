@@ -174,7 +174,7 @@ pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         for &(field, base64) in data {
             let Some(entry) = o.node.entry(field) else { continue };
             let Some(entries) = entry.value.as_map() else { continue };
-            first.get_or_insert(entry.key.span);
+            first.get_or_insert(entry.key.span());
             for e in entries {
                 let len = e.value.as_scalar().map(|s| s.text.len()).unwrap_or(0);
                 total += if base64 { len / 4 * 3 } else { len };
@@ -210,7 +210,7 @@ pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
                     &OBJECT_TOO_LARGE,
                     o,
                     ctx.inputs,
-                    e.key.span,
+                    e.key.span(),
                     format!("the annotations of {} add up to {}; the API server accepts at most 256 KiB", o.id.display(), bytes_human(size as f64)),
                     "move large values out of annotations; with `kubectl apply`, use --server-side so the object is not copied into the last-applied annotation".into(),
                 ));
@@ -228,7 +228,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
                 for e in entries {
                     let resource = e.key.as_str().unwrap_or_default();
                     if let Some(f) = judge(resource, &e.value) {
-                        out.push(ctx.finding(f.0, w, Some(c), e.value.span, f.1, f.2).with_severity(f.3));
+                        out.push(ctx.finding(f.0, w, Some(c), e.value.span(), f.1, f.2).with_severity(f.3));
                     }
                 }
             }
@@ -237,7 +237,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             if let Some(v) = node.path(&["emptyDir", "sizeLimit"])
                 && let Some(f) = judge("sizeLimit", v)
             {
-                out.push(ctx.finding(f.0, w, None, v.span, f.1, f.2).with_severity(f.3));
+                out.push(ctx.finding(f.0, w, None, v.span(), f.1, f.2).with_severity(f.3));
             }
         }
     }
@@ -246,7 +246,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
 type Judged = (&'static Rule, String, String, Severity);
 
 fn judge(resource: &str, value: &Node) -> Option<Judged> {
-    let text = value.as_scalar()?.text.as_str();
+    let text = value.as_scalar()?.text;
     let q = match Quantity::parse(text) {
         Ok(q) => q,
         Err(e) => {

@@ -93,7 +93,8 @@ struct Resources<'a> {
 
 impl<'a> Resources<'a> {
     fn of(owner: &'a Node) -> Resources<'a> {
-        let anchor = owner.entry("resources").or_else(|| owner.entry("name")).map(|e| e.key.span).unwrap_or(owner.span);
+        let anchor =
+            owner.entry("resources").or_else(|| owner.entry("name")).map(|e| e.key.span()).unwrap_or(owner.span());
         Resources { node: owner.get("resources"), anchor }
     }
 
@@ -104,7 +105,7 @@ impl<'a> Resources<'a> {
 
     fn get(&self, section: &str, resource: &str) -> Option<(Quantity, &'a Node)> {
         let n = self.node?.path(&[section, resource])?;
-        Some((Quantity::parse(n.as_scalar()?.text.as_str()).ok()?, n))
+        Some((Quantity::parse(n.as_scalar()?.text).ok()?, n))
     }
 }
 
@@ -213,7 +214,7 @@ fn check_owner(
                 &LIMIT_BELOW_REQUEST,
                 w,
                 c,
-                ln.span,
+                ln.span(),
                 format!("{resource} limit {} is below its request {}", text(ln), r),
                 format!("the API server rejects this; raise limits.{resource} to at least {r}"),
             ));
@@ -232,7 +233,7 @@ fn check_owner(
         {
             let lim_text =
                 lim.as_ref().map(|(_, l)| format!("the limit at {}", text(l))).unwrap_or_else(|| "no limit".into());
-            out.push(ctx.finding(&MEMORY_BELOW_FLOOR, w, c, n.span,
+            out.push(ctx.finding(&MEMORY_BELOW_FLOOR, w, c, n.span(),
                     format!("memory request {} is below the {} that Prometheus needs to replay its write-ahead log after a restart", text(n), bytes_human(f.peak)),
                     format!("At the next restart (an OOM kill, a node drain, the upgrade itself) Prometheus replays its WAL at about {}x steady state; \
 with the request at {} and {lim_text} it is evicted or OOM-killed mid-replay, restarts, and replays the same WAL again: a crash loop that loses metering data until someone notices. \
@@ -243,7 +244,7 @@ Set requests.memory: {} and limits.memory: {}. Arithmetic: {}.",
             && let Some((l, ln)) = &lim
             && l.as_f64() < f.limit
         {
-            out.push(ctx.finding(&MEMORY_HEADROOM, w, c, ln.span,
+            out.push(ctx.finding(&MEMORY_HEADROOM, w, c, ln.span(),
                         format!("memory limit {} leaves less than {}x headroom over the {} replay peak (needs {})", text(ln), catalogue().sizing_model.limit_headroom.value, bytes_human(f.peak), bytes_human(f.limit)),
                         format!("When the container is OOM-killed, its data directory survives and the same WAL is replayed into the same {} limit: it is killed again, forever. \
 Set limits.memory: {}. Arithmetic: {}.", text(ln), quantity_text(f.limit), f.arithmetic)));
@@ -272,7 +273,7 @@ fn check_fixed_floor(
             &MEMORY_HEADROOM,
             w,
             c,
-            ln.span,
+            ln.span(),
             format!(
                 "memory limit {} is below {ratio}x the {} floor of profile {profile_name}",
                 text(ln),
@@ -288,7 +289,7 @@ fn check_fixed_floor(
             &MEMORY_BELOW_FLOOR,
             w,
             c,
-            n.span,
+            n.span(),
             format!("memory request {} is below the {} floor of profile {profile_name}", text(n), bytes_human(floor)),
             format!(
                 "Set requests.memory to at least {}. Source: {}.",
@@ -316,7 +317,7 @@ fn check_gomemlimit(
             &GOMEMLIMIT_EXCEEDS_LIMIT,
             w,
             Some(c),
-            vn.span,
+            vn.span(),
             format!("GOMEMLIMIT {} is at or above the memory limit {limit}", text(vn)),
             format!("set GOMEMLIMIT to about 90% of the limit: {}", go_text(limit.as_f64() * 0.9)),
         ));
@@ -329,7 +330,7 @@ fn check_gomemlimit(
             &GOMEMLIMIT_EXCEEDS_LIMIT,
             w,
             Some(c),
-            f.node.span,
+            f.node.span(),
             format!(
                 "--auto-gomemlimit.ratio={} puts GOMEMLIMIT at or above the memory limit {limit}",
                 f.value.as_deref().unwrap_or_default()

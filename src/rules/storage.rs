@@ -59,7 +59,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         if let Some(f) = prometheus::flag(&flags, "storage.tsdb.retention.size")
             && let Some(size) = f.value.as_deref().and_then(prom_bytes)
         {
-            retention(ctx, w, Some(c), &store, size, f.node.span, f.value.as_deref().unwrap_or_default(), out);
+            retention(ctx, w, Some(c), &store, size, f.node.span(), f.value.as_deref().unwrap_or_default(), out);
         }
     }
 }
@@ -137,7 +137,7 @@ fn retention(
 }
 
 fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, data: &str) -> Store {
-    let name_at = c.node.entry("name").map(|e| e.key.span).unwrap_or(c.node.span);
+    let name_at = c.node.entry("name").map(|e| e.key.span()).unwrap_or(c.node.span());
     let Some(mount) = prometheus::mount_for(c, data) else { return Store::None { at: name_at } };
     let Some(vol_name) = mount.str_at(&["name"]) else { return Store::Unknown };
     if let Some((_, pvc)) = w.claim_templates.iter().find(|(_, p)| p.metadata.name.as_deref() == Some(vol_name)) {
@@ -151,7 +151,7 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
     }
     let Some((vnode, vol)) = w.volume(vol_name) else { return Store::Unknown };
     if let Some(ed) = &vol.empty_dir {
-        let at = vnode.entry("emptyDir").map(|e| e.key.span).unwrap_or(vnode.span);
+        let at = vnode.entry("emptyDir").map(|e| e.key.span()).unwrap_or(vnode.span());
         let size_limit = ed.size_limit.as_ref().and_then(|q| Quantity::parse(&q.0).ok()).map(|q| q.as_f64());
         let eph_limit = c
             .spec
@@ -182,7 +182,7 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
         return Store::Persistent { size };
     }
     if vol.ephemeral.is_some() {
-        let at = vnode.entry("ephemeral").map(|e| e.key.span).unwrap_or(vnode.span);
+        let at = vnode.entry("ephemeral").map(|e| e.key.span()).unwrap_or(vnode.span());
         return Store::EmptyDir { at, size: None, medium_memory: false };
     }
     Store::Persistent { size: None }
@@ -191,7 +191,7 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
 fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding>) {
     let spec = w.pod;
     let obj = &ctx.model.objects[w.object];
-    let spec_at = obj.node.entry("spec").map(|e| e.key.span).unwrap_or(spec.span);
+    let spec_at = obj.node.entry("spec").map(|e| e.key.span()).unwrap_or(spec.span());
     let storage = spec.get("storage");
     let claim_size = storage
         .and_then(|s| s.path(&["volumeClaimTemplate", "spec", "resources", "requests", "storage"]))
@@ -201,11 +201,11 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     let store = match storage {
         Some(s) if s.get("volumeClaimTemplate").is_some() => Store::Persistent { size: claim_size },
         Some(s) if s.get("emptyDir").is_some() => {
-            let at = s.entry("emptyDir").map(|e| e.key.span).unwrap_or(s.span);
+            let at = s.entry("emptyDir").map(|e| e.key.span()).unwrap_or(s.span());
             let size = s.str_at(&["emptyDir", "sizeLimit"]).and_then(|q| Quantity::parse(q).ok()).map(|q| q.as_f64());
             Store::EmptyDir { at, size, medium_memory: s.str_at(&["emptyDir", "medium"]) == Some("Memory") }
         }
-        Some(s) if s.get("ephemeral").is_some() => Store::EmptyDir { at: s.span, size: None, medium_memory: false },
+        Some(s) if s.get("ephemeral").is_some() => Store::EmptyDir { at: s.span(), size: None, medium_memory: false },
         _ => Store::None { at: spec_at },
     };
     let remote = spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty());
@@ -213,7 +213,7 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     if let Some(r) = spec.get("retentionSize")
         && let Some(size) = r.as_str().and_then(prom_bytes)
     {
-        retention(ctx, w, None, &store, size, r.span, r.as_str().unwrap_or_default(), out);
+        retention(ctx, w, None, &store, size, r.span(), r.as_str().unwrap_or_default(), out);
     }
 }
 

@@ -50,7 +50,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         } else {
             continue;
         };
-        let span = o.node.get("apiVersion").map(|n| n.span).unwrap_or(o.node.span);
+        let span = o.node.get("apiVersion").map(|n| n.span()).unwrap_or(o.node.span());
         let help = format!("use {} (source: {})", r.replacement, r.source);
         out.push(Finding::on_object(rule, o, ctx.inputs, span, message, help));
     }
