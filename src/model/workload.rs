@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvFromSource, EnvVar, PersistentVolumeClaim, Probe, ResourceRequirements, Volume,
+    Container, ContainerPort, EnvFromSource, EnvVar, PersistentVolumeClaim, Probe, Volume,
 };
 use serde::de::DeserializeOwned;
 
@@ -37,7 +37,6 @@ pub struct ContainerSpec {
     pub env: Option<Vec<EnvVar>>,
     pub env_from: Option<Vec<EnvFromSource>>,
     pub ports: Option<Vec<ContainerPort>>,
-    pub resources: Option<ResourceRequirements>,
     pub liveness_probe: Option<Box<Probe>>,
     pub readiness_probe: Option<Box<Probe>>,
     pub startup_probe: Option<Box<Probe>>,
@@ -52,7 +51,6 @@ impl From<Container> for ContainerSpec {
             env: c.env,
             env_from: c.env_from,
             ports: c.ports,
-            resources: c.resources,
             liveness_probe: c.liveness_probe.map(Box::new),
             readiness_probe: c.readiness_probe.map(Box::new),
             startup_probe: c.startup_probe.map(Box::new),
@@ -77,6 +75,15 @@ pub struct Workload<'a> {
 }
 
 impl<'a> Workload<'a> {
+    /// Without spare capacity: a pushed vector holds room for four containers, and a large
+    /// render holds tens of thousands of workloads with one.
+    fn fitted(mut self) -> Workload<'a> {
+        self.containers.shrink_to_fit();
+        self.volumes.shrink_to_fit();
+        self.claim_templates.shrink_to_fit();
+        self
+    }
+
     pub fn container(&self, name: &str) -> Option<&ContainerInfo<'a>> {
         self.containers.iter().find(|c| c.name == name)
     }
@@ -127,7 +134,7 @@ pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProbl
         };
         // The operator generates the `prometheus` container; extra containers here override or add to it.
         add_containers(&mut w, obj, spec.get("containers"), ContainerRole::Main, problems);
-        return Some(w);
+        return Some(w.fitted());
     }
     let path = pod_template_path(&obj.id.kind)?;
     let template = obj.node.path(path)?;
@@ -157,7 +164,7 @@ pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProbl
             }
         }
     }
-    Some(w)
+    Some(w.fitted())
 }
 
 fn add_containers<'a>(

@@ -154,12 +154,9 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
         let at = vnode.entry("emptyDir").map(|e| e.key.span()).unwrap_or(vnode.span());
         let size_limit = ed.size_limit.as_ref().and_then(|q| Quantity::parse(&q.0).ok()).map(|q| q.as_f64());
         let eph_limit = c
-            .spec
-            .resources
-            .as_ref()
-            .and_then(|r| r.limits.as_ref())
-            .and_then(|l| l.get("ephemeral-storage"))
-            .and_then(|q| Quantity::parse(&q.0).ok())
+            .node
+            .str_at(&["resources", "limits", "ephemeral-storage"])
+            .and_then(|q| Quantity::parse(q).ok())
             .map(|q| q.as_f64());
         let size = match (size_limit, eph_limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
