@@ -51,9 +51,15 @@ impl Pattern {
     /// (`kube-.*` gives `kube-`; `.*x` gives none): a sorted list of names only needs the range
     /// under each.
     pub fn prefixes(&self) -> Option<Vec<Vec<u8>>> {
-        let hir = regex_syntax::Parser::new().parse(&anchored(&self.source)).ok()?;
-        // The text promql-parser compiled is this one unless it only compiled when escaped.
-        if self.regex()?.as_str() != anchored(&self.source) {
+        let text = anchored(&self.source);
+        let hir = regex_syntax::Parser::new().parse(&text).ok()?;
+        // The text promql-parser compiled is this one unless it only compiled when escaped. A
+        // pattern `judge` left uncompiled compiles as written, and is not compiled to find out.
+        let as_written = match self.compiled.get() {
+            None => true,
+            Some(re) => re.as_ref().is_some_and(|re| re.as_str() == text),
+        };
+        if !as_written {
             return None;
         }
         let mut extractor = regex_syntax::hir::literal::Extractor::new();
