@@ -303,6 +303,20 @@ impl Builder {
     }
 
     fn check_duplicates(&mut self, entries: &[Entry]) {
+        // Most mappings have a handful of keys: comparing them pairwise costs less than hashing
+        // them into a set of their own (1.8 million mappings at 100k objects).
+        const PAIRWISE: usize = 16;
+        fn key(e: &Entry) -> Option<&str> {
+            e.key.as_scalar().map(|s| s.text)
+        }
+        if entries.len() <= PAIRWISE
+            && entries
+                .iter()
+                .enumerate()
+                .all(|(i, e)| key(e).is_none_or(|k| entries[..i].iter().all(|f| key(f) != Some(k))))
+        {
+            return;
+        }
         let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len());
         let mut dups = Vec::new();
         for e in entries {
