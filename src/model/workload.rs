@@ -196,6 +196,10 @@ fn typed<T: DeserializeOwned>(
 ) -> Option<T> {
     let mut json = node.to_json();
     quantities_as_strings(node, &mut json);
+    // Most values are well typed: the path of the wrong value is only tracked when there is one.
+    if let Ok(v) = T::deserialize(&json) {
+        return Some(v);
+    }
     match serde_path_to_error::deserialize::<_, T>(json) {
         Ok(v) => Some(v),
         Err(e) => {
