@@ -102,7 +102,7 @@ pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -
     let config = &opts.config.config;
     let classes = classify::classify(&model, config);
     let profiles = crate::config::effective_profiles(config);
-    let coverage = coverage::analyze(&model, inputs, &classes, config, opts.assume_rules_loaded);
+    let coverage = coverage::analyze(&model, &classes, config, opts.assume_rules_loaded);
     Analysis { model, classes, profiles, coverage }
 }
 

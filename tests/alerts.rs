@@ -252,3 +252,36 @@ fn kube_state_metrics_1x_names_only_work_with_kube_state_metrics_1x() {
     );
     assert_eq!(findings(&v2, "alerts/oom-uncovered").len(), 1);
 }
+
+#[test]
+fn rule_files_in_configmaps_are_located_in_the_manifest_in_every_format() {
+    // The parser places a block scalar at its first character of content, after its leading blank
+    // lines; a quoted scalar's inside cannot be mapped, so its rules point at it.
+    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: rules\n  data:\n    block.yml: |\n\n      groups:\n      - name: g\n        rules:\n        - alert: InBlock\n          expr: up{job=~\"(\"} == 0\n    quoted.yml: \"groups:\\n- name: q\\n  rules:\\n  - alert: InQuotes\\n    expr: up{job=~\\\"(\\\"}\\n\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(&dir, "input.yaml", text);
+    let v = json(&meterguard(&["check", "--format", "json", f.as_str()]));
+    let at: Vec<(i64, i64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "alerts/promql-invalid")
+        .map(|f| (f["line"].as_i64().unwrap(), f["column"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(at, [(15, 17), (16, 17)], "{v:#}");
+    let human = String::from_utf8(meterguard(&["check", "--format", "human", f.as_str()]).stdout).unwrap();
+    assert!(
+        human.contains("input.yaml:15:17: alert InBlock") && human.contains("input.yaml:16:17: alert InQuotes"),
+        "{human}"
+    );
+    let sarif = json(&meterguard(&["check", "--format", "sarif", f.as_str()]));
+    let regions: Vec<(i64, i64)> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "alerts/promql-invalid")
+        .map(|r| &r["locations"][0]["physicalLocation"]["region"])
+        .map(|r| (r["startLine"].as_i64().unwrap(), r["startColumn"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(regions, at);
+}

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::classify::Classification;
 use crate::config::Config;
-use crate::input::{Inputs, Span};
+use crate::input::Span;
 use crate::knowledge::signals;
 use crate::model::references::services_selecting;
 use crate::model::{Model, Workload};
@@ -230,14 +230,8 @@ pub struct Analysis {
     pub unknown_loaded: bool,
 }
 
-pub fn analyze(
-    model: &Model<'_>,
-    inputs: &Inputs,
-    classes: &[Classification],
-    config: &Config,
-    assume_loaded: bool,
-) -> Analysis {
-    let rules = rules::extract(model, inputs);
+pub fn analyze(model: &Model<'_>, classes: &[Classification], config: &Config, assume_loaded: bool) -> Analysis {
+    let rules = rules::extract(model);
     let found = evaluators::find(model, classes, config, &rules, assume_loaded);
     let job_indexes: Vec<Option<JobIndex>> =
         found.evaluators.iter().map(|e| e.jobs.as_deref().map(JobIndex::new)).collect();

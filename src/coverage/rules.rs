@@ -7,7 +7,7 @@ use std::sync::Arc;
 use compact_str::CompactString;
 
 use crate::input::node::{Pos, Style};
-use crate::input::{Inputs, Node, SourceId, Span, yaml};
+use crate::input::{Node, SourceId, Span, yaml};
 use crate::model::{Model, ObjectId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,16 +41,36 @@ pub struct AlertRule {
     pub holder: Arc<str>,
 }
 
-/// Maps positions inside a rule file embedded in a block scalar back to the manifest.
+/// Maps positions inside a rule file embedded in a ConfigMap value back to the manifest.
 #[derive(Clone, Copy)]
-struct Embedding {
-    line: u32,
-    col: u32,
+enum Embedding {
+    /// A block scalar: the file's lines are the manifest's, indented by `col`; its first line is
+    /// the manifest's line `line`.
+    Block { line: u32, col: u32 },
+    /// A quoted scalar: a position inside it cannot be told from its text (escaped line ends,
+    /// folded lines), so rules point at the scalar.
+    Scalar(Pos),
 }
 
 impl Embedding {
+    /// The parser places a block scalar at its first character of content, after the blank lines
+    /// its text starts with.
+    fn of(value: &Node, text: &str) -> Embedding {
+        let start = value.start();
+        match value.as_scalar().map(|s| s.style) {
+            Some(Style::Block) => {
+                let blank = u32::try_from(text.bytes().take_while(|b| *b == b'\n').count()).unwrap_or(u32::MAX);
+                Embedding::Block { line: start.line.saturating_sub(blank), col: start.col.saturating_sub(1) }
+            }
+            _ => Embedding::Scalar(start),
+        }
+    }
+
     fn map(&self, p: Pos) -> Pos {
-        Pos { line: self.line + p.line - 1, col: p.col + self.col }
+        match *self {
+            Embedding::Block { line, col } => Pos { line: line + p.line - 1, col: p.col + col },
+            Embedding::Scalar(at) => at,
+        }
     }
 }
 
@@ -109,7 +129,7 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
 }
 
 /// The alert rules one object holds: a PrometheusRule's, or those of rule files in a ConfigMap.
-fn rules_of(i: usize, o: &crate::model::Object<'_>, inputs: &Inputs) -> Vec<AlertRule> {
+fn rules_of(i: usize, o: &crate::model::Object<'_>) -> Vec<AlertRule> {
     let mut out = Vec::new();
     if o.is("monitoring.coreos.com", "PrometheusRule") {
         if let Some(spec) = o.node.get("spec") {
@@ -127,24 +147,18 @@ fn rules_of(i: usize, o: &crate::model::Object<'_>, inputs: &Inputs) -> Vec<Aler
             if doc.root.get("groups").is_none() {
                 continue;
             }
-            // A block scalar's content starts on the next line, indented.
-            let embed = (text.style == Style::Block).then(|| {
-                let line = e.value.span().start.line + 1;
-                let src = inputs.sources[o.source].line(line);
-                Embedding { line, col: (src.len() - src.trim_start().len()) as u32 }
-            });
+            let embed = Embedding::of(&e.value, text.text);
             let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
-            push_groups(&mut out, &doc.root, Place::of(origin, o, embed));
+            push_groups(&mut out, &doc.root, Place::of(origin, o, Some(embed)));
         }
     }
     out
 }
 
-pub fn extract(model: &Model<'_>, inputs: &Inputs) -> Vec<AlertRule> {
+pub fn extract(model: &Model<'_>) -> Vec<AlertRule> {
     use rayon::prelude::*;
     // Per object on all cores, joined in object order.
-    let per_object: Vec<Vec<AlertRule>> =
-        model.objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o, inputs)).collect();
+    let per_object: Vec<Vec<AlertRule>> = model.objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
     // One allocation of the final size: collecting a flattened iterator grows by doubling, and a
     // render holds hundreds of thousands of rules.
     let mut out: Vec<AlertRule> = Vec::with_capacity(per_object.iter().map(Vec::len).sum());
