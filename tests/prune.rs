@@ -1,4 +1,5 @@
-//! A plain check drops the bodies of kinds no rule reads (src/model/prune.rs). That must change no
+//! A plain check drops the bodies of kinds no rule reads (src/model/prune.rs), and, when no report
+//! shows snippets, the source text once parsed (`Source::release_text`). That must change no
 //! finding and no workload verdict: every fixture, and a generated stream with CRDs, custom
 //! resources, PrometheusRules and metering workloads, gives the same JSON report either way.
 
@@ -10,7 +11,8 @@ use meterguard::input::Inputs;
 use meterguard::model::prune::unread_bodies;
 
 fn report(name: &str, text: &str, prune: bool) -> String {
-    let mut inputs = Inputs { prune: prune.then_some(unread_bodies as fn(&mut _)), ..Inputs::default() };
+    let mut inputs =
+        Inputs { prune: prune.then_some(unread_bodies as fn(&mut _)), release_text: prune, ..Inputs::default() };
     inputs.add_bytes(name, text.as_bytes());
     let opts = Options { today: jiff::civil::date(2026, 11, 25), ..Options::default() };
     meterguard::report::json::render(&check::run(&inputs, &opts))

@@ -40,6 +40,9 @@ pub struct Inputs {
     /// Applied to every document as it is parsed, to drop what no later step reads (a plain
     /// check sets `model::prune::unread_bodies`; a diff keeps everything).
     pub prune: Option<fn(&mut Node)>,
+    /// Each source's text is released once it is parsed (`Source::release_text`): set for a run
+    /// whose reports show no snippets of the input.
+    pub release_text: bool,
 }
 
 impl Inputs {
@@ -62,6 +65,10 @@ impl Inputs {
             });
         }
         let parsed = yaml::parse_stream_pruned(&source.text, self.prune);
+        let mut source = source;
+        if self.release_text {
+            source.release_text();
+        }
         self.sources.push(source);
         for p in parsed.problems {
             self.problems.push(InputProblem {

@@ -81,6 +81,13 @@ impl Source {
         self.line_starts.len()
     }
 
+    /// Frees the text, once parsed, for a run whose reports show no snippets (nothing else reads
+    /// it): a render's text is its whole size again in memory. `line` then answers "".
+    pub fn release_text(&mut self) {
+        self.text = String::new();
+        self.line_starts = vec![0];
+    }
+
     /// The text of a 1-based line, without its line end.
     pub fn line(&self, line: u32) -> &str {
         let i = (line as usize).saturating_sub(1);
@@ -88,16 +95,6 @@ impl Source {
         let start = (start as usize).min(self.text.len());
         let end = self.line_starts.get(i + 1).map_or(self.text.len(), |&e| e as usize).clamp(start, self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
-    }
-
-    /// The byte offset of a position, clamped into the text.
-    pub fn offset(&self, pos: Pos) -> usize {
-        let i = (pos.line as usize).saturating_sub(1).min(self.line_starts.len() - 1);
-        let start = (self.line_starts[i] as usize).min(self.text.len());
-        let line = self.line(i as u32 + 1);
-        let within =
-            line.char_indices().nth((pos.col as usize).saturating_sub(1)).map(|(b, _)| b).unwrap_or(line.len());
-        start + within
     }
 }
 
@@ -113,10 +110,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offsets_count_characters() {
-        let s = Source::new("x", "a: 1\nnäme: 2\n");
-        assert_eq!(s.offset(Pos { line: 2, col: 7 }), 5 + 7);
-        assert_eq!(s.line(2), "näme: 2");
+    fn lines_are_read_until_the_text_is_released() {
+        let mut s = Source::new("x", "a: 1\nnäme: 2\n");
+        assert_eq!((s.line(2), s.line(9)), ("näme: 2", ""));
+        s.release_text();
+        assert_eq!((s.text.as_str(), s.line(1), s.line(2), s.line_count()), ("", "", "", 1));
     }
 
     #[test]
