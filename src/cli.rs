@@ -357,9 +357,9 @@ fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Pr
     let mut inputs = Inputs::default();
     if old.is_none() {
         inputs.prune = Some(crate::model::prune::unread_bodies);
-        // Only the human report shows snippets of the input, and only a diff compares texts.
-        inputs.release_text = !common.format.contains(&Format::Human);
     }
+    // Only the human report shows snippets of the input; a diff compares trees.
+    inputs.release_text = !common.format.contains(&Format::Human);
     if let Some(old) = old {
         inputs.extend_paths(old, common.max_input_bytes);
     }
