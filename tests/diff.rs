@@ -175,3 +175,19 @@ fn markdown_stays_under_budget_with_balanced_fences() {
     assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
     assert!(md.trim_end().lines().last().unwrap().contains("left out"), "says what was left out");
 }
+
+#[test]
+fn reports_without_snippets_are_the_same_when_the_texts_are_released() {
+    // With the human report among the outputs the texts are kept for its snippets; without, they
+    // are released once parsed. The JSON must not tell the difference, for diff and check alike.
+    let dir = tempfile::tempdir().unwrap();
+    let human = dir.path().join("report.txt").to_string_lossy().into_owned();
+    let (old, new) = ("examples/incident/incident.yaml", "examples/incident/fix.yaml");
+    for args in [vec!["diff", old, new], vec!["check", "--base", old, new], vec!["check", new]] {
+        let released = meterguard(&[args.as_slice(), &["--format", "json"]].concat());
+        let kept =
+            meterguard(&[args.as_slice(), &["--format", "human", "--output", &human, "--format", "json"]].concat());
+        assert!(!released.stdout.is_empty() && std::fs::metadata(&human).unwrap().len() > 0, "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&released.stdout), String::from_utf8_lossy(&kept.stdout), "{args:?}");
+    }
+}
