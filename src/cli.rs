@@ -393,7 +393,7 @@ fn render_check(
         Format::Human => report::human::render(report, &style(common)),
         Format::Json => return report::json::write(report, out),
         Format::Markdown => report::markdown::render(report),
-        Format::Sarif => report::sarif::render(report),
+        Format::Sarif => return report::sarif::write(report, out),
         Format::Github => report::github::render(report),
     };
     out.write_all(text.as_bytes())
@@ -559,7 +559,7 @@ fn run_diff(args: DiffArgs) -> i32 {
             Format::Human => report::human::render_diff(&d, &settings, args.all, &style(&args.common)),
             Format::Json => return report::json::write_diff(&d, args.all, args.show_noise, out),
             Format::Markdown => report::markdown::render_diff(&d, &settings, args.all),
-            Format::Sarif => report::sarif::render(&d.check),
+            Format::Sarif => return report::sarif::write(&d.check, out),
             Format::Github => report::github::render(&d.check),
         };
         out.write_all(text.as_bytes())

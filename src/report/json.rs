@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{file_of, line_col};
+use super::{file_of, line_col, to_string, write_pretty};
 use crate::check::Report;
 use crate::rules::{Finding, Severity};
 
@@ -53,21 +53,6 @@ impl Serialize for Findings<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.findings.iter().map(|f| finding(self.0, f)))
     }
-}
-
-/// Pretty JSON and a final newline, written as it is serialized: the report of a large render is
-/// never held whole in memory. Only the writer can fail: the document is borrowed strings, numbers
-/// and maps with string keys.
-fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, doc)?;
-    out.write_all(b"\n")
-}
-
-fn to_string(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> String {
-    let mut buf = Vec::new();
-    // Writing into a Vec cannot fail, and serde_json writes UTF-8.
-    let _ = write(&mut buf);
-    String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 pub fn render(report: &Report<'_>) -> String {

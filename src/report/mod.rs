@@ -8,8 +8,28 @@ pub mod json;
 pub mod markdown;
 pub mod sarif;
 
+use std::io::Write;
+
+use serde::Serialize;
+
 use crate::input::Inputs;
 use crate::rules::Finding;
+
+/// Pretty JSON and a final newline, written as it is serialized: the report of a large render is
+/// never held whole in memory. Only the writer can fail: the documents are strings, numbers and
+/// maps with string keys.
+pub fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    out.write_all(b"\n")
+}
+
+/// What a `write` function writes, as a string.
+pub fn to_string(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> String {
+    let mut buf = Vec::new();
+    // Writing into a Vec cannot fail, and serde_json writes UTF-8.
+    let _ = write(&mut buf);
+    String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
 
 /// 1-based line and column of a finding, as every format prints them.
 pub fn line_col(f: &Finding) -> (u32, u32) {

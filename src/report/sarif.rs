@@ -2,6 +2,7 @@
 //! regions, the Helm template as a related location, fingerprints that ignore line numbers, and
 //! suppressions.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -65,61 +66,85 @@ fn rule_descriptor(r: &rules::Rule) -> Value {
     })
 }
 
+/// The results, each built and written in turn: a large render has a hundred thousand.
+struct Results<'r> {
+    report: &'r Report<'r>,
+    all: &'r [&'r rules::Rule],
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.report.findings.iter().map(|f| result(self.report, self.all, f)))
+    }
+}
+
 pub fn render(report: &Report<'_>) -> String {
+    super::to_string(|out| write(report, out))
+}
+
+pub fn write(report: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'r> {
+        #[serde(rename = "$schema")]
+        schema: &'static str,
+        version: &'static str,
+        runs: [Run<'r>; 1],
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Run<'r> {
+        tool: Value,
+        column_kind: &'static str,
+        results: Results<'r>,
+    }
     let all: Vec<&rules::Rule> = rules::all().collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let (line, col) = line_col(f);
-            let mut r = json!({
-                "ruleId": f.rule,
-                "ruleIndex": all.iter().position(|x| x.id == f.rule).unwrap_or(0),
-                "level": level(f.severity),
-                "message": {"text": if f.help.is_empty() { f.message.clone() } else { format!("{}\n{}", f.message, f.help) }},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri(file_of(report.inputs, f))},
-                        "region": {"startLine": line, "startColumn": col},
-                    },
-                    "logicalLocations": f.object.as_ref().map(|o| vec![json!({
-                        "name": o.name,
-                        "fullyQualifiedName": o.display(),
-                        "kind": "object",
-                    })]).unwrap_or_default(),
-                }],
-                "partialFingerprints": {"meterguardFinding/v1": fingerprint(report, f)},
-            });
-            if let Some(t) = &f.template {
-                r["relatedLocations"] = json!([{
-                    "id": 1,
-                    "message": {"text": "Helm template that renders this object"},
-                    "physicalLocation": {"artifactLocation": {"uri": uri(t)}},
-                }]);
-            }
-            if let Some(s) = &f.suppressed {
-                let kind = if s.by.starts_with("annotation") { "inSource" } else { "external" };
-                r["suppressions"] = json!([{"kind": kind, "justification": s.reason.clone().unwrap_or_else(|| s.by.clone())}]);
-            }
-            r
-        })
-        .collect();
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "meterguard",
-                "version": env!("CARGO_PKG_VERSION"),
-                "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/meterguard/meterguard",
-                "rules": all.iter().map(|r| rule_descriptor(r)).collect::<Vec<_>>(),
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
+    let tool = json!({"driver": {
+        "name": "meterguard",
+        "version": env!("CARGO_PKG_VERSION"),
+        "semanticVersion": env!("CARGO_PKG_VERSION"),
+        "informationUri": "https://github.com/meterguard/meterguard",
+        "rules": all.iter().map(|r| rule_descriptor(r)).collect::<Vec<_>>(),
+    }});
+    let doc = Doc {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs: [Run { tool, column_kind: "unicodeCodePoints", results: Results { report, all: &all } }],
+    };
+    super::write_pretty(&doc, out)
+}
+
+fn result(report: &Report<'_>, all: &[&rules::Rule], f: &Finding) -> Value {
+    let (line, col) = line_col(f);
+    let mut r = json!({
+        "ruleId": f.rule,
+        "ruleIndex": all.iter().position(|x| x.id == f.rule).unwrap_or(0),
+        "level": level(f.severity),
+        "message": {"text": if f.help.is_empty() { f.message.clone() } else { format!("{}\n{}", f.message, f.help) }},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri(file_of(report.inputs, f))},
+                "region": {"startLine": line, "startColumn": col},
+            },
+            "logicalLocations": f.object.as_ref().map(|o| vec![json!({
+                "name": o.name,
+                "fullyQualifiedName": o.display(),
+                "kind": "object",
+            })]).unwrap_or_default(),
         }],
+        "partialFingerprints": {"meterguardFinding/v1": fingerprint(report, f)},
     });
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+    if let Some(t) = &f.template {
+        r["relatedLocations"] = json!([{
+            "id": 1,
+            "message": {"text": "Helm template that renders this object"},
+            "physicalLocation": {"artifactLocation": {"uri": uri(t)}},
+        }]);
+    }
+    if let Some(s) = &f.suppressed {
+        let kind = if s.by.starts_with("annotation") { "inSource" } else { "external" };
+        r["suppressions"] = json!([{"kind": kind, "justification": s.reason.clone().unwrap_or_else(|| s.by.clone())}]);
+    }
+    r
 }
 
 #[cfg(test)]
