@@ -194,3 +194,56 @@ proptest! {
         })?;
     }
 }
+
+/// A scalar as written in YAML: plain, single-quoted or double-quoted (with escapes).
+fn scalar_token() -> impl Strategy<Value = String> {
+    let any = "[a-zA-Z0-9é日 _.:/#\"'\\\\\t-]{0,12}";
+    prop_oneof![
+        "[a-zA-Z][a-zA-Z0-9é日_./-]{0,10}",
+        any.prop_map(|t| format!("'{}'", t.replace('\'', "''"))),
+        any.prop_map(|t| serde_json::to_string(&t).expect("strings print")),
+    ]
+}
+
+fn scalars<'n>(n: &'n meterguard::input::Node, out: &mut Vec<&'n meterguard::input::Node>) {
+    match &n.kind {
+        meterguard::input::Kind::Scalar(_) => out.push(n),
+        meterguard::input::Kind::Seq(items) => items.iter().for_each(|i| scalars(i, out)),
+        meterguard::input::Kind::Map(entries) => entries.iter().for_each(|e| {
+            scalars(&e.key, out);
+            scalars(&e.value, out);
+        }),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// The tree keeps a node's start and computes its end: where it has one, the text between
+    /// them is the token, which reads back as the node's text; plain keys always have one.
+    #[test]
+    fn scalar_spans_cover_their_tokens(tokens in prop::collection::vec(scalar_token(), 1..8)) {
+        let mut text = String::new();
+        for (i, t) in tokens.iter().enumerate() {
+            text.push_str(&format!("k{i}: {t}\nl{i}: [{t}, x]\n"));
+        }
+        let parsed = meterguard::input::yaml::parse_stream(&text);
+        prop_assert!(parsed.problems.is_empty(), "{text}\n{:?}", parsed.problems);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut found = Vec::new();
+        scalars(&parsed.documents[0].root, &mut found);
+        for n in found {
+            let (span, s) = (n.span(), n.as_scalar().expect("a scalar"));
+            if span.end == span.start {
+                prop_assert!(s.text.contains(['\\', '\t', '\'', '"']), "{text}: {:?} has no end", s.text);
+                continue;
+            }
+            let line = lines[span.start.line as usize - 1];
+            let token: String =
+                line.chars().skip(span.start.col as usize - 1).take((span.end.col - span.start.col) as usize).collect();
+            let again = meterguard::input::yaml::parse_stream(&format!("x: {token}\n"));
+            let read = again.documents[0].root.get("x").and_then(|x| x.as_scalar()).map(|x| x.text);
+            prop_assert_eq!(read, Some(s.text), "{}", text);
+        }
+    }
+}
