@@ -390,7 +390,7 @@ fn render_check(
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let text = match format {
-        Format::Human => report::human::render(report, &style(common)),
+        Format::Human => return report::human::write(report, &style(common), out),
         Format::Json => return report::json::write(report, out),
         Format::Markdown => report::markdown::render(report),
         Format::Sarif => return report::sarif::write(report, out),

@@ -116,17 +116,25 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item
 }
 
 pub fn render(report: &Report<'_>, style: &Style) -> String {
+    super::to_string(|out| write(report, style, out))
+}
+
+/// The report, each finding written as it is rendered: a large render has a hundred thousand.
+pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) -> std::io::Result<()> {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let mut out = String::new();
     let mut masked = Masked::new();
     for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
+        out.clear();
         let it = item(report, f, &mut masked);
         if handler.render_report(&mut out, &it).is_err() {
             out.push_str(&format!("{it}\n"));
         }
         out.push('\n');
+        to.write_all(out.as_bytes())?;
     }
+    out.clear();
     let metering: Vec<_> = report.workloads.iter().filter(|w| w.class.metering).collect();
     if !metering.is_empty() {
         out.push_str("Metering workloads:\n");
@@ -173,7 +181,7 @@ pub fn render(report: &Report<'_>, style: &Style) -> String {
         report.metering_workloads(),
         plural(report.metering_workloads()),
     ));
-    out
+    to.write_all(out.as_bytes())
 }
 
 fn plural(n: usize) -> &'static str {
