@@ -174,3 +174,22 @@ fn output_is_deterministic() {
     let b = meterguard(&["check", "examples/incident/incident.yaml"]);
     assert_eq!(a.stdout, b.stdout);
 }
+
+#[test]
+fn reports_do_not_depend_on_the_thread_count() {
+    // Parsing, the model, the rules and the human snippets run on all cores; every format must
+    // come out byte for byte the same on one thread or several.
+    let run = |threads: &str, format: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meterguard"))
+            .args(["check", "--format", format, "tests/fixtures", "examples/incident/incident.yaml"])
+            .current_dir(root())
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(out.stdout.len() > 1000, "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    for format in ["human", "json", "sarif", "markdown", "github"] {
+        assert!(run("1", format) == run("3", format), "{format} differs on 1 and 3 threads");
+    }
+}

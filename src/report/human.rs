@@ -68,10 +68,20 @@ pub struct Style {
     pub width: usize,
 }
 
-/// Source texts with Secret values masked, computed once per source.
-type Masked = std::collections::HashMap<usize, Option<crate::input::Source>>;
+/// Source texts with Secret values masked, for the sources that findings point into and that
+/// hold a Secret.
+type Masked = std::collections::HashMap<usize, crate::input::Source>;
 
-fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item<'a> {
+fn masked_sources(report: &Report<'_>) -> Masked {
+    let ids: std::collections::BTreeSet<usize> = report.findings.iter().filter_map(|f| f.source).collect();
+    ids.into_iter()
+        .map(|id| (id, &report.inputs.sources[id]))
+        .filter(|(_, s)| s.text.contains("Secret"))
+        .map(|(id, s)| (id, crate::input::Source::new(s.name.clone(), crate::input::redact::mask_secrets(&s.text))))
+        .collect()
+}
+
+fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &Masked) -> Item<'a> {
     let (line, col) = line_col(f);
     let file = file_of(report.inputs, f);
     let mut heading = format!("{}:{line}:{col}: {}", file, f.message);
@@ -85,15 +95,7 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &mut Masked) -> Item
         Some(id) => {
             // Snippets show neighbouring lines: a Secret's values must not be among them, so the
             // snippet comes from a masked copy of any source that holds a Secret.
-            let original = &report.inputs.sources[id];
-            let src: &crate::input::Source = match masked.entry(id).or_insert_with(|| {
-                original.text.contains("Secret").then(|| {
-                    crate::input::Source::new(original.name.clone(), crate::input::redact::mask_secrets(&original.text))
-                })
-            }) {
-                Some(m) => m,
-                None => original,
-            };
+            let src = masked.get(&id).unwrap_or(&report.inputs.sources[id]);
             // Underline the token: a scalar's text, or a key's name up to its colon.
             let len = if f.span.end.line == f.span.start.line && f.span.end.col > f.span.start.col {
                 (f.span.end.col - f.span.start.col) as usize
@@ -123,18 +125,26 @@ pub fn render(report: &Report<'_>, style: &Style) -> String {
 pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) -> std::io::Result<()> {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
-    let mut out = String::new();
-    let mut masked = Masked::new();
-    for f in report.findings.iter().filter(|f| f.suppressed.is_none()) {
-        out.clear();
-        let it = item(report, f, &mut masked);
-        if handler.render_report(&mut out, &it).is_err() {
-            out.push_str(&format!("{it}\n"));
-        }
-        out.push('\n');
-        to.write_all(out.as_bytes())?;
+    let masked = masked_sources(report);
+    let shown: Vec<&Finding> = report.findings.iter().filter(|f| f.suppressed.is_none()).collect();
+    // Rendered on all cores, a few hundred at a time, and written in order.
+    for chunk in shown.chunks(256) {
+        use rayon::prelude::*;
+        let rendered: Vec<String> = chunk
+            .par_iter()
+            .map(|f| {
+                let mut out = String::new();
+                let it = item(report, f, &masked);
+                if handler.render_report(&mut out, &it).is_err() {
+                    out.push_str(&format!("{it}\n"));
+                }
+                out.push('\n');
+                out
+            })
+            .collect();
+        rendered.iter().try_for_each(|r| to.write_all(r.as_bytes()))?;
     }
-    out.clear();
+    let mut out = String::new();
     let metering: Vec<_> = report.workloads.iter().filter(|w| w.class.metering).collect();
     if !metering.is_empty() {
         out.push_str("Metering workloads:\n");
