@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::knowledge::{Catalogue, Component, ComponentKind, catalogue};
-use crate::model::{ContainerInfo, Model, Workload};
+use crate::model::{ContainerInfo, LabelSet, Model, Workload};
 
 pub const ANNOTATION: &str = "meterguard.io/metering";
 
@@ -58,19 +58,19 @@ fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> 
     }
     let meta_labels = obj.labels();
     for comp in cat.components.iter().filter(|c| c.args_any.is_empty()) {
-        for labels in [&w.pod_labels, &meta_labels] {
+        for labels in [&w.pod_labels as &dyn LabelSet, &meta_labels] {
             for (k, values) in &comp.labels {
-                if let Some(v) = labels.get(k.as_str())
+                if let Some(v) = labels.label(k)
                     && values.iter().any(|x| x == v)
                 {
                     return Some(Direct { component: comp, container: None, why: format!("label {k}={v}") });
                 }
             }
-            if let Some(k) = comp.label_keys.iter().find(|k| labels.contains_key(k.as_str())) {
+            if let Some(k) = comp.label_keys.iter().find(|k| labels.label(k).is_some()) {
                 return Some(Direct { component: comp, container: None, why: format!("label key {k}") });
             }
             for key in ["helm.sh/chart", "chart"] {
-                if let Some(chart) = labels.get(key)
+                if let Some(chart) = labels.label(key)
                     && comp.charts.iter().any(|p| chart.starts_with(p.as_str()))
                 {
                     return Some(Direct { component: comp, container: None, why: format!("label {key}={chart}") });
@@ -83,7 +83,7 @@ fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> 
 
 fn annotation<'a>(model: &Model<'a>, w: &Workload<'a>) -> Option<&'a str> {
     let obj = &model.objects[w.object];
-    obj.annotations().get(ANNOTATION).copied().or_else(|| w.pod_annotations.get(ANNOTATION).copied())
+    obj.annotations().get(ANNOTATION).copied().or_else(|| w.pod_annotations.get(ANNOTATION))
 }
 
 pub fn classify(model: &Model<'_>, config: &Config) -> Vec<Classification> {

@@ -186,7 +186,7 @@ impl Selector {
             && (self.images.is_empty()
                 || w.containers.iter().any(|c| any_matches(&self.images, c.spec.image.as_deref().unwrap_or_default())))
             && self.labels.iter().all(|(k, pat)| {
-                let v = w.pod_labels.get(k.as_str()).or_else(|| labels.get(k.as_str()));
+                let v = w.pod_labels.get(k).or_else(|| labels.get(k.as_str()).copied());
                 v.is_some_and(|v| pattern_matches(pat, v))
             })
     }

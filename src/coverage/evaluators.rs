@@ -227,8 +227,8 @@ impl<'m, 'a> ByLabel<'m, 'a> {
         }
         let mut workloads: HashMap<_, Vec<_>> = HashMap::new();
         for (i, w) in model.workloads.iter().enumerate() {
-            for (k, v) in &w.pod_labels {
-                workloads.entry((model.objects[w.object].namespace(), *k, *v)).or_default().push(i);
+            for (k, v) in w.pod_labels.iter() {
+                workloads.entry((model.objects[w.object].namespace(), k, v)).or_default().push(i);
             }
         }
         ByLabel { services, workloads }
@@ -358,7 +358,7 @@ fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: u
         .workloads
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.pod_annotations.get("prometheus.io/scrape") == Some(&"true"))
+        .filter(|(_, w)| w.pod_annotations.get("prometheus.io/scrape") == Some("true"))
         .map(|(i, _)| i)
         .chain(ksm.iter().copied())
         .collect();

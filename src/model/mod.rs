@@ -68,6 +68,45 @@ impl<'a> Object<'a> {
     }
 }
 
+/// Labels (or annotations) kept for the whole run: pairs sorted by key, one value each. A
+/// `BTreeMap` allocates a 368-byte node for the two labels of a typical pod, and a render holds
+/// tens of thousands of pods.
+#[derive(Debug, Clone, Default)]
+pub struct Labels<'a>(Box<[(&'a str, &'a str)]>);
+
+impl<'a> Labels<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.0.binary_search_by(|(k, _)| (*k).cmp(key)).ok().map(|i| self.0[i].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl<'a> From<BTreeMap<&'a str, &'a str>> for Labels<'a> {
+    fn from(m: BTreeMap<&'a str, &'a str>) -> Labels<'a> {
+        Labels(m.into_iter().collect())
+    }
+}
+
+/// Looking a label up, in a `Labels` or in a map made for the moment.
+pub trait LabelSet {
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+impl LabelSet for Labels<'_> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key)
+    }
+}
+
+impl LabelSet for BTreeMap<&str, &str> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).copied()
+    }
+}
+
 pub fn string_map(node: Option<&Node>) -> BTreeMap<&str, &str> {
     let mut m = BTreeMap::new();
     if let Some(entries) = node.and_then(Node::as_map) {

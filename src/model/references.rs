@@ -3,14 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Model, Object, Workload, string_map};
+use super::{LabelSet, Model, Object, Workload, string_map};
 use crate::classify::Classification;
 use crate::input::Node;
 use crate::knowledge::catalogue;
 
 /// A Service (or anything with an equality selector) selects pods whose labels hold every pair.
-pub fn selects(selector: &BTreeMap<&str, &str>, labels: &BTreeMap<&str, &str>) -> bool {
-    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+pub fn selects(selector: &BTreeMap<&str, &str>, labels: &impl LabelSet) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.label(k) == Some(*v))
 }
 
 /// The Services in the workload's namespace whose selector matches its pods.
@@ -19,7 +19,7 @@ pub fn services_selecting<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec
     let mut found: Vec<usize> = w
         .pod_labels
         .iter()
-        .filter_map(|(k, v)| by_label.get(&(*k, *v)))
+        .filter_map(|(k, v)| by_label.get(&(k, v)))
         .flatten()
         .copied()
         .filter(|&i| selects(&string_map(model.objects[i].node.path(&["spec", "selector"])), &w.pod_labels))

@@ -1,13 +1,11 @@
 //! Pod-bearing objects and their containers, typed with k8s-openapi.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvFromSource, EnvVar, PersistentVolumeClaim, Probe, Volume,
 };
 use serde::de::DeserializeOwned;
 
-use super::{ModelProblem, Object, string_map};
+use super::{Labels, ModelProblem, Object, string_map};
 use crate::input::Node;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +63,8 @@ pub struct Workload<'a> {
     /// The pod spec (`spec.template.spec`, or `spec` of a Pod); for a prometheus-operator
     /// `Prometheus` the object's `spec`.
     pub pod: &'a Node,
-    pub pod_labels: BTreeMap<&'a str, &'a str>,
-    pub pod_annotations: BTreeMap<&'a str, &'a str>,
+    pub pod_labels: Labels<'a>,
+    pub pod_annotations: Labels<'a>,
     pub containers: Vec<ContainerInfo<'a>>,
     pub volumes: Vec<(&'a Node, Volume)>,
     pub claim_templates: Vec<(&'a Node, PersistentVolumeClaim)>,
@@ -125,8 +123,8 @@ pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProbl
         let mut w = Workload {
             object: index,
             pod: spec,
-            pod_labels,
-            pod_annotations: string_map(spec.path(&["podMetadata", "annotations"])),
+            pod_labels: pod_labels.into(),
+            pod_annotations: string_map(spec.path(&["podMetadata", "annotations"])).into(),
             containers: Vec::new(),
             volumes: Vec::new(),
             claim_templates: Vec::new(),
@@ -143,8 +141,8 @@ pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProbl
     let mut w = Workload {
         object: index,
         pod,
-        pod_labels: string_map(meta.and_then(|m| m.get("labels"))),
-        pod_annotations: string_map(meta.and_then(|m| m.get("annotations"))),
+        pod_labels: string_map(meta.and_then(|m| m.get("labels"))).into(),
+        pod_annotations: string_map(meta.and_then(|m| m.get("annotations"))).into(),
         containers: Vec::new(),
         volumes: Vec::new(),
         claim_templates: Vec::new(),
