@@ -51,8 +51,9 @@ pub enum Kind {
 }
 
 /// A node's start and, packed beside its column, the scalar's style and whether the scalar's text
-/// is its token's width: 8 bytes where a `Span` and a style took 20. The tree holds millions of
-/// nodes (9.3 million at 100k objects), so a node is 32 bytes instead of 48.
+/// is its token's width: 8 bytes, where a `Span` took 16 and the style grew every scalar from 24
+/// bytes to 32. The tree holds millions of nodes (9.3 million at 100k objects): a node is 32 bytes
+/// instead of 48.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct At {
     line: u32,
