@@ -82,21 +82,21 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             let node = locate(&doc.root, &path);
             if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } = e.kind() {
                 let key = unexpected.first().cloned().unwrap_or_default();
-                let at = node.entry(&key).map(|x| x.key.span().start).unwrap_or(node.span().start);
+                let at = node.entry(&key).map(|x| x.key.start()).unwrap_or(node.start());
                 let allowed = allowed_keys(&schema, &path);
                 let hint = strsim_best(&key, &allowed).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
                 let place = if path.is_empty() { "the top level".to_owned() } else { format!("`{}`", path.join(".")) };
                 return err(at, format!("unknown key `{key}` in {place}{hint}; allowed: {}", allowed.join(", ")));
             }
             let place = if path.is_empty() { "config".to_owned() } else { path.join(".") };
-            err(node.span().start, format!("{place}: {e}"))
+            err(node.start(), format!("{place}: {e}"))
         })
         .collect();
     errors.sort_by_key(|e| e.pos);
     if let Some(e) = errors.into_iter().next() {
         return Err(e);
     }
-    let config: Config = serde_json::from_value(json).map_err(|e| err(doc.root.span().start, e.to_string()))?;
+    let config: Config = serde_json::from_value(json).map_err(|e| err(doc.root.start(), e.to_string()))?;
     check_patterns(&config, &doc.root).map_err(|(pos, m)| err(pos, m))?;
     Ok(config)
 }
@@ -176,7 +176,7 @@ fn check_patterns(config: &Config, root: &Node) -> Result<(), (Pos, String)> {
     for (path, sel) in selectors {
         if let Some((pattern, why)) = sel.bad_patterns().into_iter().next() {
             let node = locate(root, &path);
-            let at = find_scalar(node, &pattern).unwrap_or(node.span().start);
+            let at = find_scalar(node, &pattern).unwrap_or(node.start());
             return Err((at, format!("`{pattern}` is not a valid pattern: {why}")));
         }
     }
@@ -185,7 +185,7 @@ fn check_patterns(config: &Config, root: &Node) -> Result<(), (Pos, String)> {
             && date.parse::<jiff::civil::Date>().is_err()
         {
             let node = locate(root, &["exemptions".into(), i.to_string(), "expires".into()]);
-            return Err((node.span().start, format!("expires: `{date}` is not a date (YYYY-MM-DD)")));
+            return Err((node.start(), format!("expires: `{date}` is not a date (YYYY-MM-DD)")));
         }
     }
     Ok(())
@@ -193,7 +193,7 @@ fn check_patterns(config: &Config, root: &Node) -> Result<(), (Pos, String)> {
 
 fn find_scalar(node: &Node, text: &str) -> Option<Pos> {
     if node.as_scalar().is_some_and(|s| s.text == text) {
-        return Some(node.span().start);
+        return Some(node.start());
     }
     let children: Vec<&Node> = match &node.kind {
         crate::input::Kind::Seq(items) => items.iter().collect(),
@@ -209,7 +209,7 @@ pub fn exemption_pos(text: &str, i: usize) -> Pos {
     parsed
         .documents
         .first()
-        .map(|d| locate(&d.root, &["exemptions".into(), i.to_string()]).span().start)
+        .map(|d| locate(&d.root, &["exemptions".into(), i.to_string()]).start())
         .unwrap_or(Pos { line: 1, col: 1 })
 }
 

@@ -55,11 +55,11 @@ enum Embedding {
 impl Embedding {
     /// The parser places a block scalar at its first character of content, after the blank lines
     /// its text starts with.
-    fn of(value: &Node, text: &str) -> Embedding {
+    fn of(value: &Node) -> Embedding {
         let start = value.start();
-        match value.as_scalar().map(|s| s.style) {
-            Some(Style::Block) => {
-                let blank = u32::try_from(text.bytes().take_while(|b| *b == b'\n').count()).unwrap_or(u32::MAX);
+        match value.as_scalar() {
+            Some(s) if s.style == Style::Block => {
+                let blank = u32::try_from(s.text.bytes().take_while(|b| *b == b'\n').count()).unwrap_or(u32::MAX);
                 Embedding::Block { line: start.line.saturating_sub(blank), col: start.col.saturating_sub(1) }
             }
             _ => Embedding::Scalar(start),
@@ -105,7 +105,7 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
             let Some(expr_node) = r.get("expr") else { continue };
             let expr = expr_node.as_scalar().map(|s| s.text.to_string()).unwrap_or_default();
             let span = match embed {
-                Some(e) => Span { start: e.map(expr_node.span().start), end: e.map(expr_node.span().start) },
+                Some(e) => Span::point(e.map(expr_node.start())),
                 None => expr_node.span(),
             };
             let labels =
@@ -147,7 +147,7 @@ fn rules_of(i: usize, o: &crate::model::Object<'_>) -> Vec<AlertRule> {
             if doc.root.get("groups").is_none() {
                 continue;
             }
-            let embed = Embedding::of(&e.value, text.text);
+            let embed = Embedding::of(&e.value);
             let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
             push_groups(&mut out, &doc.root, Place::of(origin, o, Some(embed)));
         }

@@ -128,14 +128,14 @@ impl Emitter<'_, '_> {
             // is printed as one mask.
             let value = secret_mask(node, other, self.opts.side);
             match prefix {
-                Some(p) => self.push(node.span().start.line, format!("{p} {value}")),
-                None => self.push(node.span().start.line, format!("{pad}{value}")),
+                Some(p) => self.push(node.start().line, format!("{p} {value}")),
+                None => self.push(node.start().line, format!("{pad}{value}")),
             }
             return;
         }
         match &node.kind {
             Kind::Scalar(text) => {
-                let line = node.span().start.line;
+                let line = node.start().line;
                 let value = if text.contains('\n') && node.as_scalar().is_some_and(|s| s.style != Style::Plain) {
                     self.block(node, indent, path, prefix);
                     return;
@@ -150,11 +150,11 @@ impl Emitter<'_, '_> {
             Kind::Seq(items) => {
                 if items.is_empty() {
                     let text = prefix.map(|p| format!("{p} []")).unwrap_or_else(|| format!("{pad}[]"));
-                    self.push(node.span().start.line, text);
+                    self.push(node.start().line, text);
                     return;
                 }
                 if let Some(p) = prefix {
-                    self.push(node.span().start.line, p);
+                    self.push(node.start().line, p);
                 }
                 let other_items = other.and_then(Node::as_seq);
                 for (item, counterpart) in ordered_items(items, other_items, self.opts.side) {
@@ -172,11 +172,11 @@ impl Emitter<'_, '_> {
             Kind::Map(entries) => {
                 if entries.is_empty() {
                     let text = prefix.map(|p| format!("{p} {{}}")).unwrap_or_else(|| format!("{pad}{{}}"));
-                    self.push(node.span().start.line, text);
+                    self.push(node.start().line, text);
                     return;
                 }
                 if let Some(p) = prefix {
-                    self.push(node.span().start.line, p);
+                    self.push(node.start().line, p);
                 }
                 self.map(node, other, indent, path, None);
             }
@@ -243,7 +243,7 @@ impl Emitter<'_, '_> {
         };
         let indicator = if text.starts_with(' ') { "2" } else { "" };
         let head = format!("|{indicator}{chomp}");
-        let line = node.span().start.line;
+        let line = node.start().line;
         match prefix {
             Some(p) => self.push(line, format!("{p} {head}")),
             None => self.push(line, format!("{}{head}", " ".repeat(indent))),
@@ -278,10 +278,8 @@ fn ordered_entries<'n>(
     side: Side,
 ) -> Vec<Ordered<'n>> {
     let key = |e: &'n crate::input::node::Entry| e.key.as_scalar().map(|s| s.text).unwrap_or_default();
-    let mut out: Vec<Ordered<'n>> = entries
-        .iter()
-        .map(|e| (key(e), e.key.span().start.line, &e.value, other.and_then(|o| o.get(key(e)))))
-        .collect();
+    let mut out: Vec<Ordered<'n>> =
+        entries.iter().map(|e| (key(e), e.key.start().line, &e.value, other.and_then(|o| o.get(key(e))))).collect();
     if side == Side::Old
         && let Some(o) = other.and_then(Node::as_map)
     {

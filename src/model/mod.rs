@@ -224,7 +224,7 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     for doc in inputs.documents.iter().filter(|d| take(d.source)) {
         add_document(&mut model, doc, &doc.root, default_namespace, true);
     }
-    model.objects.sort_by_key(|a| (a.source, a.node.span().start));
+    model.objects.sort_by_key(|a| (a.source, a.node.start()));
     duplicates(&mut model);
     for (i, o) in model.objects.iter().enumerate() {
         let by_ns = model.by_kind.entry(o.id.kind.clone()).or_default();
@@ -346,7 +346,7 @@ fn duplicates(model: &mut Model<'_>) {
                 object: Some(o.id.clone()),
                 container: None,
                 span: o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span()),
-                message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.span().start.line),
+                message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.start().line),
                 help: "the second definition replaces the first when applied (Helm refuses the release); keep one"
                     .into(),
             });

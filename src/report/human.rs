@@ -68,12 +68,12 @@ pub struct Style {
     pub width: usize,
 }
 
-/// Source texts with Secret values masked, for the sources that findings point into and that
-/// hold a Secret.
+/// Source texts with Secret values masked, for the sources that shown findings point into and
+/// that hold a Secret.
 type Masked = std::collections::HashMap<usize, crate::input::Source>;
 
-fn masked_sources(report: &Report<'_>) -> Masked {
-    let ids: std::collections::BTreeSet<usize> = report.findings.iter().filter_map(|f| f.source).collect();
+fn masked_sources(report: &Report<'_>, shown: &[&Finding]) -> Masked {
+    let ids: std::collections::BTreeSet<usize> = shown.iter().filter_map(|f| f.source).collect();
     ids.into_iter()
         .map(|id| (id, &report.inputs.sources[id]))
         .filter(|(_, s)| s.text.contains("Secret"))
@@ -125,8 +125,8 @@ pub fn render(report: &Report<'_>, style: &Style) -> String {
 pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) -> std::io::Result<()> {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
-    let masked = masked_sources(report);
     let shown: Vec<&Finding> = report.findings.iter().filter(|f| f.suppressed.is_none()).collect();
+    let masked = masked_sources(report, &shown);
     // Rendered on all cores, a few hundred at a time, and written in order.
     for chunk in shown.chunks(256) {
         use rayon::prelude::*;
