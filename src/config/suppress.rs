@@ -1,7 +1,7 @@
 //! Applying the user's decisions to findings: rule severities, annotations on objects, and
 //! exemptions in the config. Suppressed findings are kept and marked, never dropped.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::load::{Loaded, exemption_pos};
 use super::{RuleSetting, pattern_matches};
@@ -21,12 +21,17 @@ pub fn apply(
     today: jiff::civil::Date,
 ) {
     let mut extra = Vec::new();
-    // Annotations on objects.
-    let mut by_object: HashMap<&ObjectId, usize> = HashMap::new();
-    for (i, o) in model.objects.iter().enumerate() {
-        by_object.insert(&o.id, i);
-    }
-    let mut warned = std::collections::HashSet::new();
+    // Annotations on objects: only the few objects that carry one are indexed, so that a render of
+    // a hundred thousand objects does not hash every identity for none (a lookup in an empty map
+    // hashes nothing).
+    let by_object: HashMap<&ObjectId, usize> = model
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.node.path(&["metadata", "annotations"]).and_then(|a| a.get(IGNORE)).is_some())
+        .map(|(i, o)| (&o.id, i))
+        .collect();
+    let mut warned = foldhash::HashSet::default();
     for f in findings.iter_mut() {
         let Some(obj) = f.object.as_ref().and_then(|id| by_object.get(id)).map(|i| &model.objects[*i]) else {
             continue;
