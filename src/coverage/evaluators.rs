@@ -2,8 +2,9 @@
 //! can notify: prometheus-operator `Prometheus` objects, raw Prometheus servers, evaluators the
 //! config declares, and an unknown one when the evaluator is not in the input.
 
+use foldhash::{HashMap, HashMapExt};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -529,7 +530,15 @@ pub fn find(
         });
     }
     // Rules that nothing in the input evaluates.
-    let loaded: BTreeSet<usize> = evaluators.iter().flat_map(|e| e.rules.iter().copied()).collect();
+    let mut loaded = vec![false; rules.len()];
+    // PrometheusRule objects by index, those at least one evaluator loads a rule of.
+    let mut held = vec![false; model.objects.len()];
+    for &r in evaluators.iter().flat_map(|e| &e.rules) {
+        loaded[r] = true;
+        if let Origin::PrometheusRule(o) = rules[r].origin {
+            held[o] = true;
+        }
+    }
     let operator_ps: Vec<&Object> =
         model.workloads.iter().filter(|w| w.operator_prometheus).map(|w| &model.objects[w.object]).collect();
     let mut unselected = Vec::new();
@@ -540,9 +549,7 @@ pub fn find(
         for (o, obj) in
             model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "PrometheusRule"))
         {
-            let held_by = |e: &Evaluator| e.rules.iter().any(|r| rules[*r].origin == Origin::PrometheusRule(o));
-            let selected_somewhere =
-                evaluators.iter().any(held_by) || operator_ps.iter().any(|p| operator_selects(model, p, obj));
+            let selected_somewhere = held[o] || operator_ps.iter().any(|p| operator_selects(model, p, obj));
             if !selected_somewhere {
                 let labels = obj.labels();
                 let mut lacks: Vec<String> = operator_ps
@@ -555,7 +562,7 @@ pub fn find(
         }
     }
     for (i, r) in rules.iter().enumerate() {
-        if loaded.contains(&i) {
+        if loaded[i] {
             continue;
         }
         match r.origin {

@@ -7,7 +7,8 @@ pub mod notify;
 pub mod promql;
 pub mod rules;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 

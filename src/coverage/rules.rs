@@ -1,7 +1,7 @@
 //! Alert rules from the input: PrometheusRule objects, rule files held in ConfigMaps, and plain
 //! rule files.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use compact_str::CompactString;

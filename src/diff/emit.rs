@@ -3,7 +3,7 @@
 //! other side's key and list order (so reordering is not a change), noise folded, and Secret
 //! values masked before they are ever turned into text.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::input::node::{Resolved, Style, resolve_plain};
 use crate::input::{Kind, Node};
@@ -47,7 +47,7 @@ pub fn list_key(items: &[Node]) -> Option<&'static str> {
         return None;
     }
     ["name", "alert", "record", "mountPath", "containerPort", "port"].into_iter().find(|k| {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::default();
         items.iter().all(|i| i.get(k).and_then(Node::as_scalar).is_some_and(|s| seen.insert(s.text)))
     })
 }

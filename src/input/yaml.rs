@@ -5,7 +5,7 @@
 //! event stream and built into a [`Node`] tree here, because this is where the limits a hostile
 //! input needs live: nesting depth, alias expansion, duplicate keys and merge keys.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 

@@ -7,7 +7,8 @@ pub mod references;
 pub mod schema;
 pub mod workload;
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -256,7 +257,7 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
         model.workloads.extend(w);
     }
     // The typed model and the schema walk can both find the same wrong type: report it once.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = foldhash::HashSet::default();
     model.problems.retain(|p| p.rule != "schema/invalid-type" || seen.insert((p.source, p.span.start)));
     model
 }

@@ -1,7 +1,8 @@
 //! Links between objects: which Service selects which workload, and which Prometheus a
 //! metering component reads through its endpoint setting.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 use super::{LabelSet, Model, Object, Workload, string_map};
 use crate::classify::Classification;

@@ -3,7 +3,7 @@
 //! held with it; a wrong type (`value: yes`, a boolean to Kubernetes' YAML 1.1 reader) fails the apply.
 //! The schemas come from k8s-openapi's generated `schemars` implementations.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::{apps, batch, core, policy};

@@ -2,7 +2,7 @@
 //! OOM-killed? The analysis itself lives in `crate::coverage`.
 
 use super::{Context, Finding, Rule, Severity, rule};
-use crate::coverage::evaluators::{JobIndex, Notify};
+use crate::coverage::evaluators::{Evaluator, Job, JobIndex, Notify};
 use crate::coverage::{self, Analysis};
 
 rule!(
@@ -205,39 +205,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     }
     for e in &a.evaluators {
         let Some(jobs) = &e.jobs else { continue };
-        let index = JobIndex::new(jobs);
-        for &ri in &e.rules {
-            let r = &a.rules[ri];
-            let Ok(expr) = &r.parsed else { continue };
-            // A selector inside `absent()` is meant to find nothing, and one that cannot match only
-            // matters when the expression needs it: `up{job="a"} or up{job="b"}` still fires for `a`,
-            // and the right side of `unless` never has to match.
-            let admitted: Vec<bool> = expr
-                .selectors
-                .iter()
-                .map(|s| s.in_absent || !s.constrains("job") || !index.admitted(s).is_empty())
-                .collect();
-            if expr.feasible_given(&|i| admitted[i]) {
-                continue;
-            }
-            if let Some((s, _)) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok) {
-                let wanted: Vec<String> =
-                    s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
-                out.push(rule_finding(
-                    ctx,
-                    &JOB_MISMATCH,
-                    r,
-                    format!(
-                        "alert {} on {} selects job {}, which {} never scrapes",
-                        r.alert,
-                        e.id,
-                        wanted.join("|"),
-                        e.id
-                    ),
-                    nearest_jobs(&wanted, &index),
-                ));
-            }
-        }
+        job_mismatches(ctx, a, e, jobs, out);
     }
     for (eval_id, affected) in coverage::unrouted(a) {
         let Some(e) = a.evaluators.iter().find(|e| e.id == eval_id) else { continue };
@@ -273,6 +241,61 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             "alert rules in the input are evaluated by no Prometheus in it; they are assumed to be loaded".into(),
             "declare the evaluator in .meterguard.yaml (alerting.external), or pass --assume-rules-loaded".into(),
         ));
+    }
+}
+
+/// `JOB_MISMATCH` for the rules `e` loads, on all cores: a monorepo's Prometheus loads hundreds of
+/// thousands. Each chunk has its own index (its cache of regex verdicts is not shared), and the
+/// chunks are joined in rule order.
+fn job_mismatches(ctx: &Context<'_, '_>, a: &Analysis, e: &Evaluator, jobs: &[Job], out: &mut Vec<Finding>) {
+    use rayon::prelude::*;
+    let chunk = e.rules.len().div_ceil(rayon::current_num_threads()).max(1024);
+    let per_chunk: Vec<Vec<Finding>> = e
+        .rules
+        .par_chunks(chunk)
+        .map(|rules| {
+            let index = JobIndex::new(jobs);
+            let mut out = Vec::new();
+            for &ri in rules {
+                let r = &a.rules[ri];
+                let Ok(expr) = &r.parsed else { continue };
+                // A selector inside `absent()` is meant to find nothing, and one that cannot match
+                // only matters when the expression needs it: `up{job="a"} or up{job="b"}` still
+                // fires for `a`, and the right side of `unless` never has to match.
+                let admitted: Vec<bool> = expr
+                    .selectors
+                    .iter()
+                    .map(|s| s.in_absent || !s.constrains("job") || !index.admitted(s).is_empty())
+                    .collect();
+                if expr.feasible_given(&|i| admitted[i]) {
+                    continue;
+                }
+                if let Some((s, _)) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok) {
+                    let wanted: Vec<String> =
+                        s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
+                    out.push(rule_finding(
+                        ctx,
+                        &JOB_MISMATCH,
+                        r,
+                        format!(
+                            "alert {} on {} selects job {}, which {} never scrapes",
+                            r.alert,
+                            e.id,
+                            wanted.join("|"),
+                            e.id
+                        ),
+                        nearest_jobs(&wanted, &index),
+                    ));
+                }
+            }
+            out
+        })
+        .collect();
+    // Moved once into room made for all of them: a hundred thousand findings copied through a
+    // growing vector would hold several copies at once.
+    out.reserve(per_chunk.iter().map(Vec::len).sum());
+    for mut chunk in per_chunk {
+        out.append(&mut chunk);
     }
 }
 

@@ -485,7 +485,7 @@ fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize
 }
 
 fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
-    let kept: std::collections::HashSet<Key<'_>> = new.model.objects.iter().map(|n| identity_key(&n.id)).collect();
+    let kept: foldhash::HashSet<Key<'_>> = new.model.objects.iter().map(|n| identity_key(&n.id)).collect();
     for o in old
         .model
         .objects

@@ -5,8 +5,8 @@
 //! pattern, since every clone of a `Regex` carries its own cache pool (about a kilobyte), and each
 //! compiled only when a value is first matched against it (`pattern.rs`).
 
+use foldhash::HashMap;
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Once};
 
 use promql_parser::label::{MatchOp, Matcher};
