@@ -1,6 +1,7 @@
 //! The `check` pipeline: input -> model -> classify -> rules -> one report.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::classify::{self, Classification};
 use crate::config::load::Loaded;
@@ -39,7 +40,7 @@ impl Default for Options {
 
 #[derive(Debug, Clone)]
 pub struct WorkloadVerdict {
-    pub object: ObjectId,
+    pub object: Arc<ObjectId>,
     pub class: Classification,
     /// Alert coverage by failure mode; metering workloads only.
     pub coverage: Option<WorkloadCoverage>,
@@ -110,7 +111,7 @@ fn rule_severity(id: &str) -> Severity {
     rules::find(id).map(|r| r.severity).unwrap_or(Severity::Error)
 }
 
-fn from_model_problem(inputs: &Inputs, p: ModelProblem) -> Finding {
+fn from_model_problem(p: ModelProblem) -> Finding {
     Finding {
         rule: rules::find(p.rule).map(|r| r.id).unwrap_or(p.rule),
         severity: rule_severity(p.rule),
@@ -119,7 +120,7 @@ fn from_model_problem(inputs: &Inputs, p: ModelProblem) -> Finding {
         object: p.object,
         container: p.container,
         source: Some(p.source),
-        file: inputs.sources[p.source].name.clone(),
+        file: String::new(),
         span: p.span,
         template: p.template,
         suppressed: None,
@@ -148,7 +149,7 @@ pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn
         .collect();
     let ctx = a.context(inputs, opts);
     let skip = |p: &&ModelProblem| opts.ignore_non_manifests && p.not_manifest;
-    findings.extend(a.model.problems.iter().filter(|p| !skip(p)).cloned().map(|p| from_model_problem(inputs, p)));
+    findings.extend(a.model.problems.iter().filter(|p| !skip(p)).cloned().map(from_model_problem));
     // Two halves of about equal cost on two cores, joined in the order they used to run in.
     let (first, second) = rayon::join(
         || {
@@ -170,7 +171,7 @@ pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn
 
 /// Applies suppressions, sorts, and builds the report.
 pub fn finish<'a>(inputs: &'a Inputs, a: &Analysis<'_>, mut findings: Vec<Finding>, opts: &Options) -> Report<'a> {
-    crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &a.model, inputs, opts.today);
+    crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &a.model, opts.today);
     findings.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
     findings.dedup();
     let workloads = a
@@ -206,7 +207,7 @@ pub fn generate_alerts(inputs: &Inputs, opts: &Options) -> Option<String> {
 }
 
 /// For `explain sizing/memory-below-floor`: the Prometheus floor arithmetic of each metering Prometheus.
-pub fn sizing_arithmetic(inputs: &Inputs, opts: &Options) -> Vec<(ObjectId, String)> {
+pub fn sizing_arithmetic(inputs: &Inputs, opts: &Options) -> Vec<(Arc<ObjectId>, String)> {
     let a = analyze(inputs, opts, &|_| true);
     let ctx = a.context(inputs, opts);
     ctx.metering()

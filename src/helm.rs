@@ -53,7 +53,7 @@ pub fn render(inputs: &mut Inputs, chart: &Path, release: &str, args: &[String])
     if let Some(parent) = parent {
         for d in &mut inputs.documents[first_doc..] {
             if let Some(t) = &d.template {
-                d.template = Some(parent.join(t).to_string_lossy().into_owned());
+                d.template = Some(parent.join(&**t).to_string_lossy().into());
             }
         }
     }

@@ -5,7 +5,7 @@ use foldhash::HashMap;
 
 use super::load::{Loaded, exemption_pos};
 use super::{RuleSetting, pattern_matches};
-use crate::input::{Inputs, SourceId, Span};
+use crate::input::{SourceId, Span};
 use crate::model::{Model, ObjectId};
 use crate::rules::{self, Finding, Severity, Suppression};
 
@@ -17,7 +17,6 @@ pub fn apply(
     loaded: &Loaded,
     config_source: Option<SourceId>,
     model: &Model<'_>,
-    inputs: &Inputs,
     today: jiff::civil::Date,
 ) {
     let mut extra = Vec::new();
@@ -29,11 +28,11 @@ pub fn apply(
         .iter()
         .enumerate()
         .filter(|(_, o)| o.node.path(&["metadata", "annotations"]).and_then(|a| a.get(IGNORE)).is_some())
-        .map(|(i, o)| (&o.id, i))
+        .map(|(i, o)| (&*o.id, i))
         .collect();
     let mut warned = foldhash::HashSet::default();
     for f in findings.iter_mut() {
-        let Some(obj) = f.object.as_ref().and_then(|id| by_object.get(id)).map(|i| &model.objects[*i]) else {
+        let Some(obj) = f.object.as_deref().and_then(|id| by_object.get(id)).map(|i| &model.objects[*i]) else {
             continue;
         };
         let ann = obj.annotations();
@@ -57,13 +56,13 @@ pub fn apply(
                 object: Some(obj.id.clone()),
                 container: None,
                 source: Some(obj.source),
-                file: inputs.sources[obj.source].name.clone(),
+                file: String::new(),
                 span: at,
-                template: obj.template.map(str::to_owned),
+                template: obj.template.cloned(),
                 suppressed: None,
             });
         }
-        f.suppressed = Some(Suppression { by: format!("annotation {IGNORE}"), reason });
+        f.suppressed = Some(Box::new(Suppression { by: format!("annotation {IGNORE}"), reason }));
     }
     // Exemptions in the config.
     let file = loaded.file.clone().unwrap_or_else(|| super::load::FILE_NAME.into());
@@ -92,11 +91,11 @@ pub fn apply(
             continue;
         }
         for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
-            if ex.matches(f.rule, f.object.as_ref()) {
-                f.suppressed = Some(Suppression {
+            if ex.matches(f.rule, f.object.as_deref()) {
+                f.suppressed = Some(Box::new(Suppression {
                     by: format!("exemption at {file}:{}:{}", pos.line, pos.col),
                     reason: Some(ex.reason.clone()),
-                });
+                }));
             }
         }
     }

@@ -89,8 +89,8 @@ impl Place {
         Place {
             origin,
             source: o.source,
-            template: o.template.map(Arc::from),
-            object: Some(Arc::new(o.id.clone())),
+            template: o.template.cloned(),
+            object: Some(o.id.clone()),
             holder: format!("{}/{}", o.namespace(), o.id.name).into(),
             embed,
         }

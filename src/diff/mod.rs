@@ -5,6 +5,7 @@ pub mod compare;
 pub mod emit;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -25,7 +26,7 @@ pub enum Change {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectChange {
-    pub object: ObjectId,
+    pub object: Arc<ObjectId>,
     pub change: Change,
     pub fields: Vec<FieldChange>,
     /// Index in the old / new model.

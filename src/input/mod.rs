@@ -7,6 +7,7 @@ pub mod yaml;
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 pub use node::{Kind, Node, Pos, Span};
 pub use source::{Source, SourceId};
@@ -17,7 +18,8 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 512 * 1024 * 1024;
 #[derive(Debug)]
 pub struct Document {
     pub source: SourceId,
-    pub template: Option<String>,
+    /// Shared with the objects and findings of the document.
+    pub template: Option<Arc<str>>,
     pub root: Node,
 }
 

@@ -21,7 +21,7 @@ pub struct RawDocument {
     /// 1-based line where the document's text starts in its source.
     pub start_line: u32,
     /// The Helm template named by a `# Source:` comment before the document.
-    pub template: Option<String>,
+    pub template: Option<std::sync::Arc<str>>,
     pub root: Node,
 }
 
@@ -116,7 +116,7 @@ pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>) -> Parsed {
 
 fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
     let mut out = Parsed::default();
-    let template = template_of(chunk.text);
+    let template: Option<std::sync::Arc<str>> = template_of(chunk.text).map(Into::into);
     let mut builder = Builder::new(chunk.first_line);
     if let Err(p) = builder.run(chunk.text) {
         out.problems.push(p);

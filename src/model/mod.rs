@@ -9,6 +9,7 @@ pub mod workload;
 
 use foldhash::{HashMap, HashMapExt};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -45,9 +46,10 @@ impl ObjectId {
 
 #[derive(Debug)]
 pub struct Object<'a> {
-    pub id: ObjectId,
+    /// Shared with the findings about the object.
+    pub id: Arc<ObjectId>,
     pub source: SourceId,
-    pub template: Option<&'a str>,
+    pub template: Option<&'a Arc<str>>,
     pub node: &'a Node,
 }
 
@@ -125,8 +127,8 @@ pub fn string_map(node: Option<&Node>) -> BTreeMap<&str, &str> {
 pub struct ModelProblem {
     pub rule: &'static str,
     pub source: SourceId,
-    pub template: Option<String>,
-    pub object: Option<ObjectId>,
+    pub template: Option<Arc<str>>,
+    pub object: Option<Arc<ObjectId>>,
     pub container: Option<String>,
     pub span: Span,
     pub message: String,
@@ -143,7 +145,7 @@ impl ModelProblem {
             not_manifest: false,
             rule: "schema/invalid-type",
             source: obj.source,
-            template: obj.template.map(str::to_owned),
+            template: obj.template.cloned(),
             object: Some(obj.id.clone()),
             container,
             span,
@@ -326,7 +328,7 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
         Some(node.str_at(&["metadata", "namespace"]).unwrap_or(default_ns).to_owned())
     };
     let id = ObjectId { api_version: api_version.to_owned(), kind: kind.to_owned(), namespace, name: name.to_owned() };
-    model.objects.push(Object { id, source: doc.source, template: doc.template.as_deref(), node });
+    model.objects.push(Object { id: Arc::new(id), source: doc.source, template: doc.template.as_ref(), node });
 }
 
 /// Objects are the same object when group, kind, namespace and name agree (the version may differ).
@@ -343,7 +345,7 @@ fn duplicates(model: &mut Model<'_>) {
                 not_manifest: false,
                 rule: "schema/duplicate-object",
                 source: o.source,
-                template: o.template.map(str::to_owned),
+                template: o.template.cloned(),
                 object: Some(o.id.clone()),
                 container: None,
                 span: o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span()),

@@ -134,7 +134,7 @@ pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
             not_manifest: false,
             rule: "schema/unknown-field",
             source: obj.source,
-            template: obj.template.map(str::to_owned),
+            template: obj.template.cloned(),
             object: Some(obj.id.clone()),
             container,
             span: entry_key.span(),

@@ -17,15 +17,15 @@ struct FindingOut<'r> {
     severity: Severity,
     message: &'r str,
     help: &'r str,
-    object: &'r Option<crate::model::ObjectId>,
+    object: &'r Option<std::sync::Arc<crate::model::ObjectId>>,
     container: &'r Option<String>,
     file: &'r str,
     line: u32,
     column: u32,
-    template: &'r Option<String>,
+    template: &'r Option<std::sync::Arc<str>>,
     suppressed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    suppression: &'r Option<crate::rules::Suppression>,
+    suppression: &'r Option<Box<crate::rules::Suppression>>,
 }
 
 fn finding<'r>(report: &'r Report<'_>, f: &'r Finding) -> FindingOut<'r> {

@@ -104,24 +104,18 @@ pub static RULES: &[&Rule] = &[
     &EVALUATOR_UNKNOWN,
 ];
 
-fn rule_finding(
-    ctx: &Context<'_, '_>,
-    rule: &'static Rule,
-    r: &coverage::rules::AlertRule,
-    message: String,
-    help: String,
-) -> Finding {
+fn rule_finding(rule: &'static Rule, r: &coverage::rules::AlertRule, message: String, help: String) -> Finding {
     Finding {
         rule: rule.id,
         severity: rule.severity,
         message,
         help,
-        object: r.object.as_deref().cloned(),
+        object: r.object.clone(),
         container: None,
         source: Some(r.source),
-        file: ctx.inputs.sources[r.source].name.clone(),
+        file: String::new(),
         span: r.span,
-        template: r.template.as_deref().map(str::to_owned),
+        template: r.template.clone(),
         suppressed: None,
     }
 }
@@ -134,14 +128,13 @@ fn object_finding(ctx: &Context<'_, '_>, rule: &'static Rule, object: usize, mes
         .map(|n| n.span())
         .or_else(|| o.node.path(&["metadata", "name"]).map(|n| n.span()))
         .unwrap_or(o.node.span());
-    Finding::on_object(rule, o, ctx.inputs, span, message, help)
+    Finding::on_object(rule, o, span, message, help)
 }
 
 pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     for r in &a.rules {
         if let Err(e) = &r.parsed {
             out.push(rule_finding(
-                ctx,
                 &PROMQL_INVALID,
                 r,
                 format!("alert {}: invalid PromQL: {}", r.alert, e.lines().next().unwrap_or(e)),
@@ -205,7 +198,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     }
     for e in &a.evaluators {
         let Some(jobs) = &e.jobs else { continue };
-        job_mismatches(ctx, a, e, jobs, out);
+        job_mismatches(a, e, jobs, out);
     }
     for (eval_id, affected) in coverage::unrouted(a) {
         let Some(e) = a.evaluators.iter().find(|e| e.id == eval_id) else { continue };
@@ -235,7 +228,6 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     {
         let r = &a.rules[*r];
         out.push(rule_finding(
-            ctx,
             &EVALUATOR_UNKNOWN,
             r,
             "alert rules in the input are evaluated by no Prometheus in it; they are assumed to be loaded".into(),
@@ -247,7 +239,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
 /// `JOB_MISMATCH` for the rules `e` loads, on all cores: a monorepo's Prometheus loads hundreds of
 /// thousands. Each chunk has its own index (its cache of regex verdicts is not shared), and the
 /// chunks are joined in rule order.
-fn job_mismatches(ctx: &Context<'_, '_>, a: &Analysis, e: &Evaluator, jobs: &[Job], out: &mut Vec<Finding>) {
+fn job_mismatches(a: &Analysis, e: &Evaluator, jobs: &[Job], out: &mut Vec<Finding>) {
     use rayon::prelude::*;
     let chunk = e.rules.len().div_ceil(rayon::current_num_threads()).max(1024);
     let per_chunk: Vec<Vec<Finding>> = e
@@ -274,7 +266,6 @@ fn job_mismatches(ctx: &Context<'_, '_>, a: &Analysis, e: &Evaluator, jobs: &[Jo
                     let wanted: Vec<String> =
                         s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
                     out.push(rule_finding(
-                        ctx,
                         &JOB_MISMATCH,
                         r,
                         format!(

@@ -498,7 +498,7 @@ fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>
         let span = o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span());
         let message = format!("{} is removed: what it scraped is no longer scraped", o.id.display());
         let help = "alerts on its metrics, and on `up`, go silent".into();
-        out.push(Finding::on_object(&MONITOR_REMOVED, o, old.inputs, span, message, help));
+        out.push(Finding::on_object(&MONITOR_REMOVED, o, span, message, help));
     }
 }
 
@@ -548,12 +548,12 @@ fn alerts(
             severity,
             message,
             help: "keep the alert, or add one that covers the same failure".into(),
-            object: r.object.as_deref().cloned(),
+            object: r.object.clone(),
             container: None,
             source: Some(r.source),
-            file: old.inputs.sources[r.source].name.clone(),
+            file: String::new(),
             span: r.span,
-            template: r.template.as_deref().map(str::to_owned),
+            template: r.template.clone(),
             suppressed: None,
         });
     }

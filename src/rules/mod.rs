@@ -11,6 +11,8 @@ pub mod sizing;
 pub mod storage;
 pub mod upgrade;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::classify::Classification;
@@ -75,14 +77,16 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     pub help: String,
-    pub object: Option<ObjectId>,
+    /// Shared with the model's object: a render's findings name a few objects many times.
+    pub object: Option<Arc<ObjectId>>,
     pub container: Option<String>,
     pub source: Option<SourceId>,
-    /// The file as named when there is no source (a file that could not be read).
+    /// The file as named when there is no source (a file that could not be read), else empty:
+    /// `report::file_of` names a finding's file.
     pub file: String,
     pub span: Span,
-    pub template: Option<String>,
-    pub suppressed: Option<Suppression>,
+    pub template: Option<Arc<str>>,
+    pub suppressed: Option<Box<Suppression>>,
 }
 
 impl Finding {
@@ -90,7 +94,6 @@ impl Finding {
     pub fn on_object(
         rule: &'static Rule,
         o: &crate::model::Object<'_>,
-        inputs: &Inputs,
         span: Span,
         message: String,
         help: String,
@@ -103,9 +106,9 @@ impl Finding {
             object: Some(o.id.clone()),
             container: None,
             source: Some(o.source),
-            file: inputs.sources[o.source].name.clone(),
+            file: String::new(),
             span,
-            template: o.template.map(str::to_owned),
+            template: o.template.cloned(),
             suppressed: None,
         }
     }
@@ -156,9 +159,9 @@ impl<'m, 'a> Context<'m, 'a> {
             object: Some(obj.id.clone()),
             container: container.map(|c| c.name.clone()),
             source: Some(obj.source),
-            file: self.inputs.sources[obj.source].name.clone(),
+            file: String::new(),
             span,
-            template: obj.template.map(str::to_owned),
+            template: obj.template.cloned(),
             suppressed: None,
         }
     }

@@ -186,7 +186,6 @@ pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             out.push(Finding::on_object(
                 &OBJECT_TOO_LARGE,
                 o,
-                ctx.inputs,
                 span,
                 format!(
                     "{} holds {} of data; the API server accepts at most 1 MiB",
@@ -209,7 +208,6 @@ pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
                 out.push(Finding::on_object(
                     &OBJECT_TOO_LARGE,
                     o,
-                    ctx.inputs,
                     e.key.span(),
                     format!("the annotations of {} add up to {}; the API server accepts at most 256 KiB", o.id.display(), bytes_human(size as f64)),
                     "move large values out of annotations; with `kubectl apply`, use --server-side so the object is not copied into the last-applied annotation".into(),

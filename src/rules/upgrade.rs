@@ -52,6 +52,6 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         };
         let span = o.node.get("apiVersion").map(|n| n.span()).unwrap_or(o.node.span());
         let help = format!("use {} (source: {})", r.replacement, r.source);
-        out.push(Finding::on_object(rule, o, ctx.inputs, span, message, help));
+        out.push(Finding::on_object(rule, o, span, message, help));
     }
 }
