@@ -127,23 +127,15 @@ pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) ->
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let shown: Vec<&Finding> = report.findings.iter().filter(|f| f.suppressed.is_none()).collect();
     let masked = masked_sources(report, &shown);
-    // Rendered on all cores, a few hundred at a time, and written in order.
-    for chunk in shown.chunks(256) {
-        use rayon::prelude::*;
-        let rendered: Vec<String> = chunk
-            .par_iter()
-            .map(|f| {
-                let mut out = String::new();
-                let it = item(report, f, &masked);
-                if handler.render_report(&mut out, &it).is_err() {
-                    out.push_str(&format!("{it}\n"));
-                }
-                out.push('\n');
-                out
-            })
-            .collect();
-        rendered.iter().try_for_each(|r| to.write_all(r.as_bytes()))?;
-    }
+    super::write_rendered(&shown, to, |_, f, buf| {
+        let mut out = String::new();
+        let it = item(report, f, &masked);
+        if handler.render_report(&mut out, &it).is_err() {
+            out.push_str(&format!("{it}\n"));
+        }
+        out.push('\n');
+        buf.extend_from_slice(out.as_bytes());
+    })?;
     let mut out = String::new();
     let metering: Vec<_> = report.workloads.iter().filter(|w| w.class.metering).collect();
     if !metering.is_empty() {

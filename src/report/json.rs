@@ -46,7 +46,44 @@ fn finding<'r>(report: &'r Report<'_>, f: &'r Finding) -> FindingOut<'r> {
     }
 }
 
-/// The findings as a sequence written one by one, not collected first.
+/// `items` as serde_json's pretty printer writes an array standing `depth` levels deep, the items
+/// serialized on all cores (`super::write_rendered`). serde_json escapes a newline inside a
+/// string, so a newline only stands between tokens, and indenting after each one nests an item
+/// pretty-printed alone. tests/corpus.rs holds the output to serde_json's own.
+/// `item` writes one with `write_nested` at the depth it is given.
+fn write_array<T: Sync>(
+    items: &[T],
+    depth: usize,
+    out: &mut dyn Write,
+    item: impl Fn(&T, usize, &mut Vec<u8>) + Sync,
+) -> std::io::Result<()> {
+    if items.is_empty() {
+        return out.write_all(b"[]");
+    }
+    out.write_all(b"[")?;
+    super::write_rendered(items, out, |i, it, buf| {
+        buf.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        item(it, depth + 1, buf);
+    })?;
+    out.write_all(format!("\n{}]", "  ".repeat(depth)).as_bytes())
+}
+
+/// `value` pretty-printed as it stands `depth` levels deep, preceded by its indentation.
+fn write_nested<S: Serialize>(value: &S, depth: usize, buf: &mut Vec<u8>) {
+    let indent = "  ".repeat(depth);
+    let mut alone = Vec::new();
+    // Into a Vec, of strings, numbers and maps with string keys: cannot fail.
+    let _ = serde_json::to_writer_pretty(&mut alone, value);
+    buf.extend_from_slice(indent.as_bytes());
+    for line in alone.split_inclusive(|&b| b == b'\n') {
+        buf.extend_from_slice(line);
+        if line.ends_with(b"\n") {
+            buf.extend_from_slice(indent.as_bytes());
+        }
+    }
+}
+
+/// The findings as a sequence written one by one, not collected first (the diff's document).
 struct Findings<'r>(&'r Report<'r>);
 
 impl Serialize for Findings<'_> {
@@ -81,38 +118,34 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         reason: &'r str,
         coverage: &'r Option<crate::coverage::WorkloadCoverage>,
     }
-    #[derive(Serialize)]
-    struct Doc<'r> {
-        schema_version: u32,
-        findings: Findings<'r>,
-        workloads: Vec<WorkloadOut<'r>>,
-        summary: Summary,
-    }
-    let workloads = report
-        .workloads
-        .iter()
-        .map(|w| WorkloadOut {
+    let summary = Summary {
+        errors: report.count(Severity::Error),
+        warnings: report.count(Severity::Warning),
+        infos: report.count(Severity::Info),
+        suppressed: report.suppressed(),
+        objects: report.objects,
+        metering_workloads: report.metering_workloads(),
+    };
+    // The document {schema_version, findings, workloads, summary}, its two long arrays written
+    // by `write_array`.
+    out.write_all(b"{\n  \"schema_version\": 1,\n  \"findings\": ")?;
+    write_array(&report.findings, 1, out, |f, depth, buf| write_nested(&finding(report, f), depth, buf))?;
+    out.write_all(b",\n  \"workloads\": ")?;
+    write_array(&report.workloads, 1, out, |w, depth, buf| {
+        let view = WorkloadOut {
             object: &w.object,
             metering: w.class.metering,
             profile: &w.class.profile,
             reason: &w.class.reason,
             coverage: &w.coverage,
-        })
-        .collect();
-    let doc = Doc {
-        schema_version: 1,
-        findings: Findings(report),
-        workloads,
-        summary: Summary {
-            errors: report.count(Severity::Error),
-            warnings: report.count(Severity::Warning),
-            infos: report.count(Severity::Info),
-            suppressed: report.suppressed(),
-            objects: report.objects,
-            metering_workloads: report.metering_workloads(),
-        },
-    };
-    write_pretty(&doc, out)
+        };
+        write_nested(&view, depth, buf)
+    })?;
+    out.write_all(b",\n  \"summary\": ")?;
+    let mut buf = Vec::new();
+    write_nested(&summary, 1, &mut buf);
+    out.write_all(buf.trim_ascii_start())?;
+    out.write_all(b"\n}\n")
 }
 
 pub fn write_diff(

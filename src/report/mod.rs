@@ -23,6 +23,31 @@ pub fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> std::io::Resu
     out.write_all(b"\n")
 }
 
+/// Renders `items` on all cores, a few hundred at a time, and writes them in order: the report of
+/// a large render holds a hundred thousand findings, and rendering them is most of writing it.
+/// `render` gets each item's index in `items`.
+pub fn write_rendered<T: Sync>(
+    items: &[T],
+    out: &mut dyn Write,
+    render: impl Fn(usize, &T, &mut Vec<u8>) + Sync,
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 256;
+    for (c, chunk) in items.chunks(CHUNK).enumerate() {
+        let rendered: Vec<Vec<u8>> = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let mut buf = Vec::new();
+                render(c * CHUNK + i, item, &mut buf);
+                buf
+            })
+            .collect();
+        rendered.iter().try_for_each(|r| out.write_all(r))?;
+    }
+    Ok(())
+}
+
 /// What a `write` function writes, as a string.
 pub fn to_string(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> String {
     let mut buf = Vec::new();
