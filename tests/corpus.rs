@@ -195,15 +195,17 @@ fn reports_do_not_depend_on_the_thread_count() {
 }
 
 #[test]
-fn json_is_written_as_serde_json_pretty_prints_it() {
-    // The report's long arrays are written piece by piece on all cores (report/json.rs): the
-    // bytes must be those serde_json's pretty printer gives the same document, with findings,
-    // with workloads, and with neither.
+fn json_and_sarif_are_written_as_serde_json_pretty_prints_them() {
+    // The reports' long arrays are written piece by piece on all cores (report::write_array):
+    // the bytes must be those serde_json's pretty printer gives the same document, with
+    // findings, with workloads, and with neither.
     for path in ["tests/fixtures", "examples/incident/incident.yaml", "tests/fixtures/rules/sizing-good.yaml"] {
-        let out = meterguard(&["check", "--format", "json", path]);
-        let text = String::from_utf8(out.stdout).unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(text, serde_json::to_string_pretty(&doc).unwrap() + "\n", "{path}");
+        for format in ["json", "sarif"] {
+            let out = meterguard(&["check", "--format", format, path]);
+            let text = String::from_utf8(out.stdout).unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(text, serde_json::to_string_pretty(&doc).unwrap() + "\n", "{format} of {path}");
+        }
     }
     let quiet = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: b}\ndata: {k: v}\n";
     let empty = meterguard_stdin(&["check", "--format", "json", "-"], quiet);

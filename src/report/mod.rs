@@ -48,6 +48,43 @@ pub fn write_rendered<T: Sync>(
     Ok(())
 }
 
+/// `items` as serde_json's pretty printer writes an array standing `depth` levels deep, the items
+/// serialized on all cores (`write_rendered`); `item` writes one with `write_nested` at the depth
+/// it is given. serde_json escapes a newline inside a string, so a newline only stands between
+/// tokens, and indenting after each one nests an item pretty-printed alone. tests/corpus.rs holds
+/// the JSON and SARIF reports to serde_json's own pretty print.
+pub fn write_array<T: Sync>(
+    items: &[T],
+    depth: usize,
+    out: &mut dyn Write,
+    item: impl Fn(&T, usize, &mut Vec<u8>) + Sync,
+) -> std::io::Result<()> {
+    if items.is_empty() {
+        return out.write_all(b"[]");
+    }
+    out.write_all(b"[")?;
+    write_rendered(items, out, |i, it, buf| {
+        buf.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        item(it, depth + 1, buf);
+    })?;
+    out.write_all(format!("\n{}]", "  ".repeat(depth)).as_bytes())
+}
+
+/// `value` pretty-printed as it stands `depth` levels deep, preceded by its indentation.
+pub fn write_nested<S: Serialize>(value: &S, depth: usize, buf: &mut Vec<u8>) {
+    let indent = "  ".repeat(depth);
+    let mut alone = Vec::new();
+    // Into a Vec, of strings, numbers and maps with string keys: cannot fail.
+    let _ = serde_json::to_writer_pretty(&mut alone, value);
+    buf.extend_from_slice(indent.as_bytes());
+    for line in alone.split_inclusive(|&b| b == b'\n') {
+        buf.extend_from_slice(line);
+        if line.ends_with(b"\n") {
+            buf.extend_from_slice(indent.as_bytes());
+        }
+    }
+}
+
 /// What a `write` function writes, as a string.
 pub fn to_string(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> String {
     let mut buf = Vec::new();

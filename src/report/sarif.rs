@@ -2,11 +2,10 @@
 //! regions, the Helm template as a related location, fingerprints that ignore line numbers, and
 //! suppressions.
 
-use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{file_of, line_col};
+use super::{file_of, line_col, write_array, write_nested};
 use crate::check::Report;
 use crate::rules::{self, Finding, Severity};
 
@@ -66,37 +65,11 @@ fn rule_descriptor(r: &rules::Rule) -> Value {
     })
 }
 
-/// The results, each built and written in turn: a large render has a hundred thousand.
-struct Results<'r> {
-    report: &'r Report<'r>,
-    all: &'r [&'r rules::Rule],
-}
-
-impl Serialize for Results<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.report.findings.iter().map(|f| result(self.report, self.all, f)))
-    }
-}
-
 pub fn render(report: &Report<'_>) -> String {
     super::to_string(|out| write(report, out))
 }
 
 pub fn write(report: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'r> {
-        #[serde(rename = "$schema")]
-        schema: &'static str,
-        version: &'static str,
-        runs: [Run<'r>; 1],
-    }
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Run<'r> {
-        tool: Value,
-        column_kind: &'static str,
-        results: Results<'r>,
-    }
     let all: Vec<&rules::Rule> = rules::all().collect();
     let tool = json!({"driver": {
         "name": "meterguard",
@@ -105,12 +78,17 @@ pub fn write(report: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Resu
         "informationUri": "https://github.com/meterguard/meterguard",
         "rules": all.iter().map(|r| rule_descriptor(r)).collect::<Vec<_>>(),
     }});
-    let doc = Doc {
-        schema: "https://json.schemastore.org/sarif-2.1.0.json",
-        version: "2.1.0",
-        runs: [Run { tool, column_kind: "unicodeCodePoints", results: Results { report, all: &all } }],
-    };
-    super::write_pretty(&doc, out)
+    // The log with its one run, the results written by `write_array` (built on all cores: a large
+    // render has a hundred thousand, each with a SHA-256 fingerprint).
+    out.write_all(
+        b"{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n      \"tool\": ",
+    )?;
+    let mut buf = Vec::new();
+    write_nested(&tool, 3, &mut buf);
+    out.write_all(buf.trim_ascii_start())?;
+    out.write_all(b",\n      \"columnKind\": \"unicodeCodePoints\",\n      \"results\": ")?;
+    write_array(&report.findings, 3, out, |f, depth, buf| write_nested(&result(report, &all, f), depth, buf))?;
+    out.write_all(b"\n    }\n  ]\n}\n")
 }
 
 fn result(report: &Report<'_>, all: &[&rules::Rule], f: &Finding) -> Value {
