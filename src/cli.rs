@@ -497,7 +497,7 @@ fn run_check(args: CheckArgs) -> i32 {
         let (report, a) = check::run_keeping(&p.inputs, &p.opts);
         let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
         let status = if written { exit_status(&report, p.fail_on) } else { 2 };
-        leave(a);
+        leave((report, a));
         status
     };
     leave(p);
@@ -540,7 +540,7 @@ fn run_helm(args: HelmArgs) -> i32 {
     let (report, a) = check::run_keeping(&p.inputs, &p.opts);
     let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
     let status = if written { exit_status(&report, p.fail_on) } else { 2 };
-    leave(a);
+    leave((report, a));
     status
 }
 

@@ -246,28 +246,53 @@ pub fn analyze(model: &Model<'_>, classes: &[Classification], config: &Config, a
         by_namespace: HashMap<String, Vec<usize>>,
         constants: Vec<&'r AlertRule>,
     }
+    /// One loaded rule as `Prepared` files it.
+    enum Judged {
+        Constant(usize),
+        Candidate(usize, Vec<Selector>),
+    }
+    let judge = |ri: usize, jobs: Option<&JobIndex>| {
+        let Ok(expr) = &rules[ri].parsed else { return None };
+        if expr.is_constant() {
+            return Some(Judged::Constant(ri));
+        }
+        let is_signal = |s: &Selector| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some());
+        let sels: Vec<Selector> = expr.selectors.iter().filter(|s| is_signal(s)).cloned().collect();
+        if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, jobs)) {
+            return None;
+        }
+        Some(Judged::Candidate(ri, sels))
+    };
     let prepared: Vec<Prepared> = found
         .evaluators
         .iter()
-        .zip(&job_indexes)
-        .map(|(e, jobs)| {
+        .map(|e| {
+            // Judged on all cores in chunks, each with its own job index (a monorepo's Prometheus
+            // loads hundreds of thousands of rules), then filed in rule order.
+            use rayon::prelude::*;
+            let chunk = e.rules.len().div_ceil(rayon::current_num_threads()).max(1024);
+            let judged: Vec<Vec<Judged>> = e
+                .rules
+                .par_chunks(chunk)
+                .map(|rs| {
+                    let jobs = e.jobs.as_deref().map(JobIndex::new);
+                    rs.iter().filter_map(|&ri| judge(ri, jobs.as_ref())).collect()
+                })
+                .collect();
             let mut p = Prepared {
                 candidates: Vec::new(),
                 anywhere: Vec::new(),
                 by_namespace: HashMap::new(),
                 constants: Vec::new(),
             };
-            for &ri in &e.rules {
-                let Ok(expr) = &rules[ri].parsed else { continue };
-                if expr.is_constant() {
-                    p.constants.push(&rules[ri]);
-                    continue;
-                }
-                let is_signal = |s: &Selector| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some());
-                let sels: Vec<Selector> = expr.selectors.iter().filter(|s| is_signal(s)).cloned().collect();
-                if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, jobs.as_ref())) {
-                    continue;
-                }
+            for j in judged.into_iter().flatten() {
+                let (ri, sels) = match j {
+                    Judged::Constant(ri) => {
+                        p.constants.push(&rules[ri]);
+                        continue;
+                    }
+                    Judged::Candidate(ri, sels) => (ri, sels),
+                };
                 let c = p.candidates.len();
                 let required: Option<Vec<String>> = sels.iter().map(required_namespace).collect();
                 match required {

@@ -230,8 +230,17 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
     model.objects.sort_by_key(|a| (a.source, a.node.start()));
     duplicates(&mut model);
     for (i, o) in model.objects.iter().enumerate() {
-        let by_ns = model.by_kind.entry(o.id.kind.clone()).or_default();
-        by_ns.entry(o.namespace().to_owned()).or_default().push(i);
+        // Keys are copied once per kind and namespace, not once per object.
+        if !model.by_kind.contains_key(&o.id.kind) {
+            model.by_kind.insert(o.id.kind.clone(), HashMap::new());
+        }
+        let Some(by_ns) = model.by_kind.get_mut(&o.id.kind) else { continue };
+        match by_ns.get_mut(o.namespace()) {
+            Some(objects) => objects.push(i),
+            None => {
+                by_ns.insert(o.namespace().to_owned(), vec![i]);
+            }
+        }
     }
     for (i, o) in model.objects.iter().enumerate().filter(|(_, o)| o.is("", "Service")) {
         if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
@@ -339,7 +348,8 @@ pub fn identity_key(id: &ObjectId) -> (&str, &str, &str, &str) {
 fn duplicates(model: &mut Model<'_>) {
     let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::with_capacity(model.objects.len());
     for (i, o) in model.objects.iter().enumerate() {
-        if let Some(&first) = seen.get(&identity_key(&o.id)) {
+        let first = *seen.entry(identity_key(&o.id)).or_insert(i);
+        if first != i {
             let f = &model.objects[first];
             model.problems.push(ModelProblem {
                 not_manifest: false,
@@ -353,8 +363,6 @@ fn duplicates(model: &mut Model<'_>) {
                 help: "the second definition replaces the first when applied (Helm refuses the release); keep one"
                     .into(),
             });
-        } else {
-            seen.insert(identity_key(&o.id), i);
         }
     }
 }
