@@ -25,7 +25,7 @@ pub enum Origin {
 #[derive(Debug)]
 pub struct AlertRule {
     pub alert: CompactString,
-    pub expr: String,
+    /// The expression as read; its text is not kept (`extract` parses each distinct one once).
     pub parsed: Result<std::sync::Arc<super::promql::Query>, String>,
     pub for_: Option<CompactString>,
     /// Sorted by name, one value each (a map of two labels costs a whole B-tree node).
@@ -97,7 +97,10 @@ impl Place {
     }
 }
 
-fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
+/// A rule as read, and the text of its expression, until `extract` parses them.
+pub type Pending = (AlertRule, String);
+
+fn push_groups(out: &mut Vec<Pending>, root: &Node, place: Place) {
     let Place { origin, source, template, object, holder, embed } = place;
     for g in root.get("groups").and_then(Node::as_seq).unwrap_or_default() {
         for r in g.get("rules").and_then(Node::as_seq).unwrap_or_default() {
@@ -110,11 +113,10 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
             };
             let labels =
                 crate::model::string_map(r.get("labels")).into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-            out.push(AlertRule {
+            let rule = AlertRule {
                 alert: alert.into(),
-                // Parsed below, all rules at once on all cores.
+                // Parsed in `extract`, all rules at once on all cores.
                 parsed: Err(String::new()),
-                expr,
                 for_: r.str_at(&["for"]).map(CompactString::from),
                 labels,
                 origin: origin.clone(),
@@ -123,13 +125,14 @@ fn push_groups(out: &mut Vec<AlertRule>, root: &Node, place: Place) {
                 template: template.clone(),
                 object: object.clone(),
                 holder: holder.clone(),
-            });
+            };
+            out.push((rule, expr));
         }
     }
 }
 
 /// The alert rules one object holds: a PrometheusRule's, or those of rule files in a ConfigMap.
-fn rules_of(i: usize, o: &crate::model::Object<'_>) -> Vec<AlertRule> {
+fn rules_of(i: usize, o: &crate::model::Object<'_>) -> Vec<Pending> {
     let mut out = Vec::new();
     if o.is("monitoring.coreos.com", "PrometheusRule") {
         if let Some(spec) = o.node.get("spec") {
@@ -155,13 +158,15 @@ fn rules_of(i: usize, o: &crate::model::Object<'_>) -> Vec<AlertRule> {
     out
 }
 
-pub fn extract(model: &Model<'_>) -> Vec<AlertRule> {
+/// Every alert rule of the input with its expression's text, unparsed, in the order `extract`
+/// returns them.
+pub fn read(model: &Model<'_>) -> Vec<Pending> {
     use rayon::prelude::*;
     // Per object on all cores, joined in object order.
-    let per_object: Vec<Vec<AlertRule>> = model.objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
+    let per_object: Vec<Vec<Pending>> = model.objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
     // One allocation of the final size: collecting a flattened iterator grows by doubling, and a
     // render holds hundreds of thousands of rules.
-    let mut out: Vec<AlertRule> = Vec::with_capacity(per_object.iter().map(Vec::len).sum());
+    let mut out: Vec<Pending> = Vec::with_capacity(per_object.iter().map(Vec::len).sum());
     out.extend(per_object.into_iter().flatten());
     for (i, f) in model.rule_files.iter().enumerate() {
         let place = Place {
@@ -174,27 +179,36 @@ pub fn extract(model: &Model<'_>) -> Vec<AlertRule> {
         };
         push_groups(&mut out, f.node, place);
     }
-    {
-        // Each distinct expression once: a monorepo renders the same chart for several
-        // environments, and the same rules with it.
-        let interner = super::promql::Interner::default();
-        let mut distinct: HashMap<&str, usize> = HashMap::new();
-        let slots: Vec<usize> = out
-            .iter()
-            .map(|r| {
-                let next = distinct.len();
-                *distinct.entry(r.expr.as_str()).or_insert(next)
-            })
-            .collect();
-        let mut exprs = vec![""; distinct.len()];
-        for (e, i) in distinct {
-            exprs[i] = e;
-        }
-        let parsed: Vec<_> =
-            exprs.par_iter().map(|e| super::promql::parse_with(e, &interner).map(std::sync::Arc::new)).collect();
-        for (r, slot) in out.iter_mut().zip(slots) {
-            r.parsed = parsed[slot].clone();
-        }
-    }
     out
+}
+
+/// Every alert rule of the input, its expression parsed.
+pub fn extract(model: &Model<'_>) -> Vec<AlertRule> {
+    use rayon::prelude::*;
+    let out = read(model);
+    // Each distinct expression once: a monorepo renders the same chart for several environments,
+    // and the same rules with it. The texts are dropped once parsed (30 MB at 100k objects).
+    let interner = super::promql::Interner::default();
+    let mut distinct: HashMap<&str, usize> = HashMap::new();
+    let slots: Vec<usize> = out
+        .iter()
+        .map(|(_, expr)| {
+            let next = distinct.len();
+            *distinct.entry(expr.as_str()).or_insert(next)
+        })
+        .collect();
+    let mut exprs = vec![""; distinct.len()];
+    for (e, i) in distinct {
+        exprs[i] = e;
+    }
+    let parsed: Vec<_> =
+        exprs.par_iter().map(|e| super::promql::parse_with(e, &interner).map(std::sync::Arc::new)).collect();
+    drop(exprs);
+    out.into_iter()
+        .zip(slots)
+        .map(|((mut rule, _), slot)| {
+            rule.parsed = parsed[slot].clone();
+            rule
+        })
+        .collect()
 }
