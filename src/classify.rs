@@ -44,8 +44,9 @@ fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> 
     // The first container decides: a pod's main container comes first by convention.
     for c in w.running() {
         let Some(image) = c.spec.image.as_deref() else { continue };
+        let candidate = globset::Candidate::new(image);
         for comp in &cat.components {
-            if comp.image_matches(image)
+            if comp.image_matches(&candidate)
                 && (comp.args_any.is_empty() || args_of(c).any(|a| comp.args_any.iter().any(|x| x == a)))
             {
                 return Some(Direct {

@@ -216,8 +216,10 @@ pub struct Catalogue {
 }
 
 impl Component {
-    pub fn image_matches(&self, image: &str) -> bool {
-        self.image_set.as_ref().is_some_and(|s| s.is_match(image))
+    /// `image` prepared once for every component (`globset::Candidate::new`): preparing it is
+    /// most of a match, and a render has tens of thousands of containers.
+    pub fn image_matches(&self, image: &globset::Candidate<'_>) -> bool {
+        self.image_set.as_ref().is_some_and(|s| s.is_match_candidate(image))
     }
 }
 
