@@ -6,6 +6,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -250,10 +251,12 @@ impl<'m, 'a> ByLabel<'m, 'a> {
     }
 }
 
-fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>) -> Vec<String> {
+/// `all` holds every namespace of the input once some monitor asked for them (`any: true`).
+fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>, all: &OnceLock<BTreeSet<String>>) -> Vec<String> {
     let ns_sel = mon.node.path(&["spec", "namespaceSelector"]);
     if ns_sel.and_then(|s| s.get("any")).and_then(Node::as_str) == Some("true") {
-        let mut all: BTreeSet<String> = model.objects.iter().filter_map(|o| o.id.namespace.clone()).collect();
+        let all = all.get_or_init(|| model.objects.iter().filter_map(|o| o.id.namespace.clone()).collect());
+        let mut all = all.clone();
         all.insert(mon.namespace().to_owned());
         return all.into_iter().collect();
     }
@@ -286,68 +289,89 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
             jobs.push(job);
         }
     };
+    let all_namespaces = OnceLock::new();
     for (kind, sel_key, ns_key) in [
         ("ServiceMonitor", "serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
         ("PodMonitor", "podMonitorSelector", "podMonitorNamespaceSelector"),
     ] {
         let sel = spec.and_then(|s| s.get(sel_key));
         let ns_sel = spec.and_then(|s| s.get(ns_key));
-        for mon in model.objects.iter().filter(|o| o.is("monitoring.coreos.com", kind)) {
-            if !object_selected(sel, &mon.labels()) || !namespace_selected(model, ns_sel, own, mon.namespace()) {
-                continue;
-            }
-            let job_label = mon.node.str_at(&["spec", "jobLabel"]);
-            let target_sel = string_map(mon.node.path(&["spec", "selector", "matchLabels"]));
-            let endpoints_key = if kind == "ServiceMonitor" { "endpoints" } else { "podMetricsEndpoints" };
-            let cadvisor = mon
-                .node
-                .path(&["spec", endpoints_key])
-                .and_then(Node::as_seq)
-                .unwrap_or_default()
-                .iter()
-                .any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
-            let mut found = false;
-            for ns in monitor_namespaces(model, mon) {
-                if kind == "ServiceMonitor" {
-                    for svc in by_label.services(&ns, &target_sel) {
-                        found = true;
-                        let name = job_label
-                            .and_then(|l| svc.labels().get(l).map(|v| v.to_string()))
-                            .unwrap_or_else(|| svc.id.name.clone());
-                        let targets = by_label.workloads(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
-                        let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
-                        if cadvisor {
-                            job.sources.insert(CADVISOR);
-                        }
-                        let t = job.targets.clone();
-                        sources_of(model, classes, &t, &mut job);
-                        add(job);
-                    }
-                } else {
-                    let targets = by_label.workloads(model, &ns, &target_sel);
-                    if targets.is_empty() {
-                        continue;
-                    }
-                    found = true;
-                    let name = format!("{}/{}", mon.namespace(), mon.id.name);
-                    let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
-                    let t = job.targets.clone();
-                    sources_of(model, classes, &t, &mut job);
-                    add(job);
-                }
-            }
-            if !found {
-                // Services the render does not hold (kubelet, apiserver): the job comes from the selector.
+        let monitors: Vec<&Object> = model
+            .objects
+            .iter()
+            .filter(|o| o.is("monitoring.coreos.com", kind))
+            .filter(|mon| {
+                object_selected(sel, &mon.labels()) && namespace_selected(model, ns_sel, own, mon.namespace())
+            })
+            .collect();
+        // Each monitor's jobs on all cores (a monorepo's Prometheus has thousands of monitors),
+        // merged by name in monitor order.
+        use rayon::prelude::*;
+        let per_monitor: Vec<Vec<Job>> = monitors
+            .par_iter()
+            .map(|mon| monitor_jobs(model, classes, &by_label, &all_namespaces, kind, mon))
+            .collect();
+        per_monitor.into_iter().flatten().for_each(&mut add);
+    }
+    jobs
+}
+
+/// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus.
+fn monitor_jobs(
+    model: &Model<'_>,
+    classes: &[Classification],
+    by_label: &ByLabel<'_, '_>,
+    all_namespaces: &OnceLock<BTreeSet<String>>,
+    kind: &str,
+    mon: &Object<'_>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let job_label = mon.node.str_at(&["spec", "jobLabel"]);
+    let target_sel = string_map(mon.node.path(&["spec", "selector", "matchLabels"]));
+    let endpoints_key = if kind == "ServiceMonitor" { "endpoints" } else { "podMetricsEndpoints" };
+    let cadvisor = mon
+        .node
+        .path(&["spec", endpoints_key])
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
+    for ns in monitor_namespaces(model, mon, all_namespaces) {
+        if kind == "ServiceMonitor" {
+            for svc in by_label.services(&ns, &target_sel) {
                 let name = job_label
-                    .and_then(|l| target_sel.get(l).map(|v| v.to_string()))
-                    .unwrap_or_else(|| mon.id.name.clone());
-                let mut job = Job { name, sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() };
+                    .and_then(|l| svc.labels().get(l).map(|v| v.to_string()))
+                    .unwrap_or_else(|| svc.id.name.clone());
+                let targets = by_label.workloads(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
+                let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
                 if cadvisor {
                     job.sources.insert(CADVISOR);
                 }
-                add(job);
+                let t = job.targets.clone();
+                sources_of(model, classes, &t, &mut job);
+                jobs.push(job);
             }
+        } else {
+            let targets = by_label.workloads(model, &ns, &target_sel);
+            if targets.is_empty() {
+                continue;
+            }
+            let name = format!("{}/{}", mon.namespace(), mon.id.name);
+            let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
+            let t = job.targets.clone();
+            sources_of(model, classes, &t, &mut job);
+            jobs.push(job);
         }
+    }
+    if jobs.is_empty() {
+        // Services the render does not hold (kubelet, apiserver): the job comes from the selector.
+        let name =
+            job_label.and_then(|l| target_sel.get(l).map(|v| v.to_string())).unwrap_or_else(|| mon.id.name.clone());
+        let mut job = Job { name, sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() };
+        if cadvisor {
+            job.sources.insert(CADVISOR);
+        }
+        jobs.push(job);
     }
     jobs
 }
