@@ -267,25 +267,14 @@ pub fn analyze(model: &Model<'_>, classes: &[Classification], config: &Config, a
         .evaluators
         .iter()
         .map(|e| {
-            // Judged on all cores in chunks, each with its own job index (a monorepo's Prometheus
-            // loads hundreds of thousands of rules), then filed in rule order.
-            use rayon::prelude::*;
-            let chunk = e.rules.len().div_ceil(rayon::current_num_threads()).max(1024);
-            let judged: Vec<Vec<Judged>> = e
-                .rules
-                .par_chunks(chunk)
-                .map(|rs| {
-                    let jobs = e.jobs.as_deref().map(JobIndex::new);
-                    rs.iter().filter_map(|&ri| judge(ri, jobs.as_ref())).collect()
-                })
-                .collect();
+            let judged = e.judge_rules(judge);
             let mut p = Prepared {
                 candidates: Vec::new(),
                 anywhere: Vec::new(),
                 by_namespace: HashMap::new(),
                 constants: Vec::new(),
             };
-            for j in judged.into_iter().flatten() {
+            for j in judged {
                 let (ri, sels) = match j {
                     Judged::Constant(ri) => {
                         p.constants.push(&rules[ri]);

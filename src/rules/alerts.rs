@@ -2,7 +2,7 @@
 //! OOM-killed? The analysis itself lives in `crate::coverage`.
 
 use super::{Context, Finding, Rule, Severity, rule};
-use crate::coverage::evaluators::{Evaluator, Job, JobIndex, Notify};
+use crate::coverage::evaluators::{Evaluator, JobIndex, Notify};
 use crate::coverage::{self, Analysis};
 
 rule!(
@@ -196,9 +196,8 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             format!("add the labels ({lacks}) so the Prometheus's ruleSelector picks it up"),
         ));
     }
-    for e in &a.evaluators {
-        let Some(jobs) = &e.jobs else { continue };
-        job_mismatches(a, e, jobs, out);
+    for e in a.evaluators.iter().filter(|e| e.jobs.is_some()) {
+        job_mismatches(a, e, out);
     }
     for (eval_id, affected) in coverage::unrouted(a) {
         let Some(e) = a.evaluators.iter().find(|e| e.id == eval_id) else { continue };
@@ -236,58 +235,33 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     }
 }
 
-/// `JOB_MISMATCH` for the rules `e` loads, on all cores: a monorepo's Prometheus loads hundreds of
-/// thousands. Each chunk has its own index (its cache of regex verdicts is not shared), and the
-/// chunks are joined in rule order.
-fn job_mismatches(a: &Analysis, e: &Evaluator, jobs: &[Job], out: &mut Vec<Finding>) {
-    use rayon::prelude::*;
-    let chunk = e.rules.len().div_ceil(rayon::current_num_threads()).max(1024);
-    let per_chunk: Vec<Vec<Finding>> = e
-        .rules
-        .par_chunks(chunk)
-        .map(|rules| {
-            let index = JobIndex::new(jobs);
-            let mut out = Vec::new();
-            for &ri in rules {
-                let r = &a.rules[ri];
-                let Ok(expr) = &r.parsed else { continue };
-                // A selector inside `absent()` is meant to find nothing, and one that cannot match
-                // only matters when the expression needs it: `up{job="a"} or up{job="b"}` still
-                // fires for `a`, and the right side of `unless` never has to match.
-                let admitted: Vec<bool> = expr
-                    .selectors
-                    .iter()
-                    .map(|s| s.in_absent || !s.constrains("job") || !index.admitted(s).is_empty())
-                    .collect();
-                if expr.feasible_given(&|i| admitted[i]) {
-                    continue;
-                }
-                if let Some((s, _)) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok) {
-                    let wanted: Vec<String> =
-                        s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
-                    out.push(rule_finding(
-                        &JOB_MISMATCH,
-                        r,
-                        format!(
-                            "alert {} on {} selects job {}, which {} never scrapes",
-                            r.alert,
-                            e.id,
-                            wanted.join("|"),
-                            e.id
-                        ),
-                        nearest_jobs(&wanted, &index),
-                    ));
-                }
-            }
-            out
-        })
-        .collect();
-    // Moved once into room made for all of them: a hundred thousand findings copied through a
-    // growing vector would hold several copies at once.
-    out.reserve(per_chunk.iter().map(Vec::len).sum());
-    for mut chunk in per_chunk {
-        out.append(&mut chunk);
-    }
+/// `JOB_MISMATCH` for the rules `e` loads, judged on all cores (`Evaluator::judge_rules`).
+fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
+    let mut found = e.judge_rules(|ri, index| {
+        let index = index?;
+        let r = &a.rules[ri];
+        let Ok(expr) = &r.parsed else { return None };
+        // A selector inside `absent()` is meant to find nothing, and one that cannot match only
+        // matters when the expression needs it: `up{job="a"} or up{job="b"}` still fires for `a`,
+        // and the right side of `unless` never has to match.
+        let admitted: Vec<bool> = expr
+            .selectors
+            .iter()
+            .map(|s| s.in_absent || !s.constrains("job") || !index.admitted(s).is_empty())
+            .collect();
+        if expr.feasible_given(&|i| admitted[i]) {
+            return None;
+        }
+        let (s, _) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok)?;
+        let wanted: Vec<String> = s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
+        Some(rule_finding(
+            &JOB_MISMATCH,
+            r,
+            format!("alert {} on {} selects job {}, which {} never scrapes", r.alert, e.id, wanted.join("|"), e.id),
+            nearest_jobs(&wanted, index),
+        ))
+    });
+    out.append(&mut found);
 }
 
 /// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
