@@ -243,18 +243,27 @@ struct ByLabel<'m, 'a> {
 
 impl<'m, 'a> ByLabel<'m, 'a> {
     fn new(model: &'m Model<'a>) -> ByLabel<'m, 'a> {
-        let mut services: HashMap<_, Vec<_>> = HashMap::new();
-        for svc in model.objects.iter().filter(|o| o.is("", "Service")) {
-            for (k, v) in svc.labels() {
-                services.entry((svc.namespace(), k, v)).or_default().push(svc);
-            }
-        }
-        let mut workloads: HashMap<_, Vec<_>> = HashMap::new();
-        for (i, w) in model.workloads.iter().enumerate() {
-            for (k, v) in w.pod_labels.iter() {
-                workloads.entry((model.objects[w.object].namespace(), k, v)).or_default().push(i);
-            }
-        }
+        // The two indexes are independent: built side by side.
+        let (services, workloads) = rayon::join(
+            || {
+                let mut services: HashMap<_, Vec<_>> = HashMap::new();
+                for svc in model.objects.iter().filter(|o| o.is("", "Service")) {
+                    for (k, v) in svc.labels() {
+                        services.entry((svc.namespace(), k, v)).or_default().push(svc);
+                    }
+                }
+                services
+            },
+            || {
+                let mut workloads: HashMap<_, Vec<_>> = HashMap::new();
+                for (i, w) in model.workloads.iter().enumerate() {
+                    for (k, v) in w.pod_labels.iter() {
+                        workloads.entry((model.objects[w.object].namespace(), k, v)).or_default().push(i);
+                    }
+                }
+                workloads
+            },
+        );
         ByLabel { services, workloads }
     }
 
