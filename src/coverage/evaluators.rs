@@ -224,8 +224,9 @@ fn ksm_major(model: &Model<'_>, w: usize) -> Option<u32> {
     model.workloads[w].running().find_map(|c| c.spec.image.as_deref().and_then(prometheus::major_version))
 }
 
-fn sources_of(model: &Model<'_>, classes: &[Classification], targets: &BTreeSet<usize>, job: &mut Job) {
-    for &t in targets {
+/// What a job's targets add to its sources: kube-state-metrics among them makes it a KSM job.
+fn sources_of(model: &Model<'_>, classes: &[Classification], job: &mut Job) {
+    for &t in &job.targets {
         if classes[t].component.as_deref() == Some("kube-state-metrics") {
             job.sources.insert(KSM);
             job.ksm_major = job.ksm_major.or_else(|| ksm_major(model, t));
@@ -378,8 +379,7 @@ fn monitor_jobs(
                 if cadvisor {
                     job.sources.insert(CADVISOR);
                 }
-                let t = job.targets.clone();
-                sources_of(model, classes, &t, &mut job);
+                sources_of(model, classes, &mut job);
                 jobs.push(job);
             }
         } else {
@@ -389,8 +389,7 @@ fn monitor_jobs(
             }
             let name = format!("{}/{}", mon.namespace(), mon.id.name);
             let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
-            let t = job.targets.clone();
-            sources_of(model, classes, &t, &mut job);
+            sources_of(model, classes, &mut job);
             jobs.push(job);
         }
     }

@@ -25,7 +25,8 @@ pub enum Origin {
 #[derive(Debug)]
 pub struct AlertRule {
     pub alert: CompactString,
-    /// The expression as read; its text is not kept (`extract` parses each distinct one once).
+    /// The parsed expression; its text is not kept (`extract` parses each distinct one once, and
+    /// `read` leaves an empty error here until then).
     pub parsed: Result<std::sync::Arc<super::promql::Query>, String>,
     pub for_: Option<CompactString>,
     /// Sorted by name, one value each (a map of two labels costs a whole B-tree node).
