@@ -36,8 +36,11 @@ fn promtool_agrees_on_validity() {
     .collect();
     let inputs = Inputs::read_paths(&paths, 1 << 30);
     let model = meterguard::model::build(&inputs, "default");
-    let rules = meterguard::coverage::rules::extract(&model);
-    let texts: Vec<String> = meterguard::coverage::rules::read(&model).into_iter().map(|(_, expr)| expr).collect();
+    let rules = meterguard::coverage::rules::extract(&model.objects, &model.rule_files);
+    let texts: Vec<String> = meterguard::coverage::rules::read(&model.objects, &model.rule_files)
+        .into_iter()
+        .map(|(_, expr)| expr)
+        .collect();
     assert_eq!(rules.len(), texts.len());
     assert!(rules.len() > 150, "{} rules", rules.len());
     let dir = tempfile::tempdir().unwrap();

@@ -231,8 +231,14 @@ pub struct Analysis {
     pub unknown_loaded: bool,
 }
 
-pub fn analyze(model: &Model<'_>, classes: &[Classification], config: &Config, assume_loaded: bool) -> Analysis {
-    let rules = rules::extract(model);
+/// `rules` are the model's alert rules (`rules::extract`), read beside the rest of the model.
+pub fn analyze(
+    model: &Model<'_>,
+    classes: &[Classification],
+    config: &Config,
+    rules: Vec<AlertRule>,
+    assume_loaded: bool,
+) -> Analysis {
     let found = evaluators::find(model, classes, config, &rules, assume_loaded);
     let job_indexes: Vec<Option<JobIndex>> =
         found.evaluators.iter().map(|e| e.jobs.as_deref().map(JobIndex::new)).collect();

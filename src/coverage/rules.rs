@@ -8,7 +8,7 @@ use compact_str::CompactString;
 
 use crate::input::node::{Pos, Style};
 use crate::input::{Node, SourceId, Span, yaml};
-use crate::model::{Model, ObjectId};
+use crate::model::{Object, ObjectId, RuleFile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -86,7 +86,7 @@ struct Place {
 }
 
 impl Place {
-    fn of(origin: Origin, o: &crate::model::Object<'_>, embed: Option<Embedding>) -> Place {
+    fn of(origin: Origin, o: &Object<'_>, embed: Option<Embedding>) -> Place {
         Place {
             origin,
             source: o.source,
@@ -133,7 +133,7 @@ fn push_groups(out: &mut Vec<Pending>, root: &Node, place: Place) {
 }
 
 /// The alert rules one object holds: a PrometheusRule's, or those of rule files in a ConfigMap.
-fn rules_of(i: usize, o: &crate::model::Object<'_>) -> Vec<Pending> {
+fn rules_of(i: usize, o: &Object<'_>) -> Vec<Pending> {
     let mut out = Vec::new();
     if o.is("monitoring.coreos.com", "PrometheusRule") {
         if let Some(spec) = o.node.get("spec") {
@@ -159,17 +159,18 @@ fn rules_of(i: usize, o: &crate::model::Object<'_>) -> Vec<Pending> {
     out
 }
 
-/// Every alert rule of the input with its expression's text, unparsed, in the order `extract`
-/// returns them.
-pub fn read(model: &Model<'_>) -> Vec<Pending> {
+/// Every alert rule of the objects and rule files with its expression's text, unparsed, in the
+/// order `extract` returns them. Only the model's objects and rule files are read
+/// (`model::collect`).
+pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Vec<Pending> {
     use rayon::prelude::*;
     // Per object on all cores, joined in object order.
-    let per_object: Vec<Vec<Pending>> = model.objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
+    let per_object: Vec<Vec<Pending>> = objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
     // One allocation of the final size: collecting a flattened iterator grows by doubling, and a
     // render holds hundreds of thousands of rules.
     let mut out: Vec<Pending> = Vec::with_capacity(per_object.iter().map(Vec::len).sum());
     out.extend(per_object.into_iter().flatten());
-    for (i, f) in model.rule_files.iter().enumerate() {
+    for (i, f) in rule_files.iter().enumerate() {
         let place = Place {
             origin: Origin::File(i),
             source: f.source,
@@ -183,10 +184,10 @@ pub fn read(model: &Model<'_>) -> Vec<Pending> {
     out
 }
 
-/// Every alert rule of the input, its expression parsed.
-pub fn extract(model: &Model<'_>) -> Vec<AlertRule> {
+/// Every alert rule of the objects and rule files, its expression parsed.
+pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Vec<AlertRule> {
     use rayon::prelude::*;
-    let out = read(model);
+    let out = read(objects, rule_files);
     // Each distinct expression once: a monorepo renders the same chart for several environments,
     // and the same rules with it. The texts are dropped once parsed (30 MB at 100k objects).
     let interner = super::promql::Interner::default();
