@@ -107,6 +107,44 @@ fn rules_without_the_release_label_are_not_selected() {
 }
 
 #[test]
+fn a_thanos_ruler_loads_the_rules_it_selects() {
+    let thanos = std::fs::read_to_string(root().join("tests/fixtures/alerts/thanos-ruler.yaml")).unwrap();
+    let text = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml") + "\n---\n" + &thanos;
+    let v = check_text(&text, &[]);
+    // The team's rule is loaded by the Thanos Ruler, not left unselected; the other is selected by neither.
+    let unselected = findings(&v, "alerts/rule-not-selected");
+    assert_eq!(unselected.len(), 1, "{unselected:?}");
+    assert_eq!(unselected[0]["object"]["name"], "finops-orphans");
+    let message = unselected[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no Prometheus or ThanosRuler") && message.contains("lacks release: kps, role: thanos-rules")
+    );
+    let oom = &v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["object"]["name"] == "kubecost-cost-analyzer")
+        .unwrap()["coverage"]["oom"];
+    assert_eq!(oom[0]["alert"], "KubecostCostAnalyzerOOMKilled");
+    assert_eq!(oom[0]["evaluator"], "ThanosRuler monitoring/kps-thanos-ruler");
+    // It names no Alertmanager: its alerts reach nobody, and the finding points at it.
+    let routes = findings(&v, "alerts/no-notification-route");
+    let ruler = routes.iter().find(|f| f["object"]["kind"] == "ThanosRuler").expect("an unrouted ThanosRuler");
+    assert!(ruler["message"].as_str().unwrap().contains("neither spec.alertmanagersUrl nor spec.alertmanagersConfig"));
+    assert!(ruler["message"].as_str().unwrap().contains("kubecost-cost-analyzer (oom)"));
+    // With an Alertmanager URL its alerts are taken to notify.
+    let routed = text.replacen(
+        "      role: thanos-rules\n  ruleNamespaceSelector: {}\n",
+        "      role: thanos-rules\n  ruleNamespaceSelector: {}\n  alertmanagersUrl:\n    - http://alertmanager-operated.monitoring:9093\n",
+        1,
+    );
+    assert_ne!(routed, text);
+    let v = check_text(&routed, &[]);
+    assert!(findings(&v, "alerts/no-notification-route").iter().all(|f| f["object"]["kind"] != "ThanosRuler"));
+    assert!(cov(&v, "kubecost-cost-analyzer", "oom").contains(&"KubecostCostAnalyzerOOMKilled".to_owned()));
+}
+
+#[test]
 fn narrowed_app_namespaces_exclude_kubecost() {
     let kps = corpus("kps-default.yaml").replace(r#"namespace=~".*""#, r#"namespace=~"kube-system|monitoring""#);
     let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &kps), &[]);

@@ -202,8 +202,8 @@ fn object_selected(sel: Option<&Node>, labels: &BTreeMap<&str, &str>) -> bool {
     }
 }
 
-/// Whether a prometheus-operator `Prometheus` loads a PrometheusRule (ruleSelector and
-/// ruleNamespaceSelector, with the operator's null and `{}` semantics).
+/// Whether a prometheus-operator `Prometheus` or `ThanosRuler` loads a PrometheusRule
+/// (ruleSelector and ruleNamespaceSelector, with the operator's null and `{}` semantics).
 fn operator_selects(model: &Model<'_>, p: &Object<'_>, rule: &Object<'_>) -> bool {
     let spec = p.node.get("spec");
     object_selected(spec.and_then(|s| s.get("ruleSelector")), &rule.labels())
@@ -553,6 +553,33 @@ pub fn find(
             });
         }
     }
+    // A ThanosRuler loads the PrometheusRules it selects as a Prometheus does, but queries through
+    // Thanos Query: the stores behind the query, and so the scrape jobs its rules see, are not in
+    // the input, and its rules are judged against none.
+    let thanos_rulers: Vec<(usize, &Object)> =
+        model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "ThanosRuler")).collect();
+    for &(oi, o) in &thanos_rulers {
+        let spec = o.node.get("spec");
+        let given = |key| {
+            spec.and_then(|s| s.get(key)).is_some_and(|n| !n.is_null() && n.as_seq().is_none_or(|s| !s.is_empty()))
+        };
+        let notify = if given("alertmanagersConfig") || given("alertmanagersUrl") {
+            Notify::Assumed
+        } else {
+            Notify::Nowhere(format!(
+                "ThanosRuler {} has neither spec.alertmanagersUrl nor spec.alertmanagersConfig",
+                o.id.name
+            ))
+        };
+        evaluators.push(Evaluator {
+            id: format!("ThanosRuler {}/{}", o.namespace(), o.id.name),
+            object: Some(oi),
+            workload: None,
+            jobs: None,
+            rules: selected_rules(rules, |i| operator_selects(model, o, &model.objects[i])),
+            notify,
+        });
+    }
     for ext in &config.alerting.external {
         let selector: BTreeMap<&str, &str> = ext.rule_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let ns_selector: BTreeMap<&str, &str> =
@@ -593,8 +620,14 @@ pub fn find(
             held[o] = true;
         }
     }
-    let operator_ps: Vec<&Object> =
-        model.workloads.iter().filter(|w| w.operator_prometheus).map(|w| &model.objects[w.object]).collect();
+    // Every object whose ruleSelector could load a PrometheusRule.
+    let operator_ps: Vec<&Object> = model
+        .workloads
+        .iter()
+        .filter(|w| w.operator_prometheus)
+        .map(|w| &model.objects[w.object])
+        .chain(thanos_rulers.iter().map(|(_, o)| *o))
+        .collect();
     let mut unselected = Vec::new();
     let mut unknown = Vec::new();
     let judge_selection = !operator_ps.is_empty() && !assume_loaded;

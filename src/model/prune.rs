@@ -28,6 +28,7 @@ pub const READ_KINDS: &[&str] = &[
     "Namespace",
     // prometheus-operator (model/workload.rs, coverage/).
     "Prometheus",
+    "ThanosRuler",
     "PrometheusRule",
     "ServiceMonitor",
     "PodMonitor",

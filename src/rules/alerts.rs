@@ -49,10 +49,10 @@ rule!(
     RULE_NOT_SELECTED,
     "alerts/rule-not-selected",
     Error,
-    "no Prometheus in the input selects this PrometheusRule",
-    "prometheus-operator loads a PrometheusRule only when its labels match the Prometheus's ruleSelector and its \
-     namespace matches ruleNamespaceSelector; kube-prometheus-stack selects `release: <release>`. An \
-     unselected rule never runs. Add the labels named in the message."
+    "no Prometheus (or ThanosRuler) in the input selects this PrometheusRule",
+    "prometheus-operator loads a PrometheusRule only when its labels match the ruleSelector of a Prometheus \
+     (or ThanosRuler) and its namespace matches ruleNamespaceSelector; kube-prometheus-stack selects \
+     `release: <release>`. An unselected rule never runs. Add the labels named in the message."
 );
 rule!(
     JOB_MISMATCH,
@@ -181,6 +181,12 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
                 .with_severity(severity));
         }
     }
+    let thanos = !a.unselected.is_empty() && a.evaluators.iter().any(|e| e.id.starts_with("ThanosRuler "));
+    let (selectors, whose) = if thanos {
+        ("Prometheus or ThanosRuler", "a ruleSelector")
+    } else {
+        ("Prometheus", "the Prometheus's ruleSelector")
+    };
     for (object, lacks) in &a.unselected {
         let o = &ctx.model.objects[*object];
         let lacks = if lacks.is_empty() {
@@ -192,8 +198,8 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             ctx,
             &RULE_NOT_SELECTED,
             *object,
-            format!("PrometheusRule {} is selected by no Prometheus in the input; it lacks {lacks}", o.id.name),
-            format!("add the labels ({lacks}) so the Prometheus's ruleSelector picks it up"),
+            format!("PrometheusRule {} is selected by no {selectors} in the input; it lacks {lacks}", o.id.name),
+            format!("add the labels ({lacks}) so {whose} picks it up"),
         ));
     }
     for e in a.evaluators.iter().filter(|e| e.jobs.is_some()) {
