@@ -132,6 +132,9 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
     let ruler = routes.iter().find(|f| f["object"]["kind"] == "ThanosRuler").expect("an unrouted ThanosRuler");
     assert!(ruler["message"].as_str().unwrap().contains("neither spec.alertmanagersUrl nor spec.alertmanagersConfig"));
     assert!(ruler["message"].as_str().unwrap().contains("kubecost-cost-analyzer (oom)"));
+    // Its OOM alert joins on the pod a restart of cost-analyzer pods: it says nothing of the others.
+    assert!(!ruler["message"].as_str().unwrap().contains("kubecost-forecasting"));
+    assert!(cov(&v, "kubecost-forecasting", "oom").is_empty());
     // With an Alertmanager URL its alerts are taken to notify.
     let routed = text.replacen(
         "      role: thanos-rules\n  ruleNamespaceSelector: {}\n",

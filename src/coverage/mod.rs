@@ -137,10 +137,13 @@ fn identity_values(t: &Target, label: &str) -> Option<Vec<String>> {
 
 /// The matchers of a selector on identity labels can all hold for this workload.
 fn identity_admits(sel: &Selector, t: &Target) -> bool {
-    for label in
-        ["namespace", "pod", "container", "service", "deployment", "statefulset", "daemonset", "cronjob", "job_name"]
-    {
-        if !sel.constrains(label) {
+    identity_admits_on(sel, t, promql::ALL_IDENTITY)
+}
+
+/// `identity_admits`, on the identity labels in `on` only.
+fn identity_admits_on(sel: &Selector, t: &Target, on: promql::Identity) -> bool {
+    for (bit, label) in promql::IDENTITY_LABELS.iter().enumerate() {
+        if on & (1 << bit) == 0 || !sel.constrains(label) {
             continue;
         }
         let values = identity_values(t, label).unwrap_or_default();
@@ -319,8 +322,16 @@ pub fn analyze(
             let near = p.by_namespace.get(&t.namespace).map(Vec::as_slice).unwrap_or_default();
             for (ri, sels) in p.anywhere.iter().chain(near).map(|&c| &p.candidates[c]) {
                 let r = &rules[*ri];
+                // Judged once per rule and workload, and only for a rule that reads a signal of it.
+                let mut about = None;
                 for mode in MODES {
                     if !sels.iter().any(|s| covers(s, mode, &t, wi, jobs.as_ref())) {
+                        continue;
+                    }
+                    let about = *about.get_or_insert_with(|| {
+                        r.parsed.as_ref().is_ok_and(|q| q.about(&|i, on| identity_admits_on(&q.selectors[i], &t, on)))
+                    });
+                    if !about {
                         continue;
                     }
                     let item = Item {

@@ -185,6 +185,21 @@ pub struct Query {
     shape: Shape,
 }
 
+/// Labels that tie a series to one workload: an operator that matches its operands' series on
+/// one of them pairs series of the same workload (`Query::about`).
+pub const IDENTITY_LABELS: [&str; 9] =
+    ["namespace", "pod", "container", "service", "deployment", "statefulset", "daemonset", "cronjob", "job_name"];
+
+/// A set of `IDENTITY_LABELS`, one bit each.
+pub type Identity = u16;
+
+pub const ALL_IDENTITY: Identity = (1 << IDENTITY_LABELS.len()) - 1;
+
+fn identity_of(labels: &promql_parser::label::Labels) -> Identity {
+    let bit = |l: &String| IDENTITY_LABELS.iter().position(|i| i == l).map_or(0, |p| 1 << p);
+    labels.labels.iter().map(bit).fold(0, |a, b| a | b)
+}
+
 /// Which selectors must return series for the expression to return a sample.
 #[derive(Debug, Clone)]
 enum Shape {
@@ -192,6 +207,16 @@ enum Shape {
     Needs(usize),
     All(Vec<Shape>),
     Any(Vec<Shape>),
+    /// A binary operator between series: a series of `kept` (whose labels the result carries)
+    /// comes out only paired with a series of `matched` that agrees on the labels it matches on,
+    /// of which `on` are identity labels.
+    Join {
+        kept: Box<Shape>,
+        matched: Box<Shape>,
+        on: Identity,
+    },
+    /// An aggregation, after which only these identity labels are left.
+    Keeps(Box<Shape>, Identity),
 }
 
 pub fn parse(expr: &str) -> Result<Query, String> {
@@ -281,23 +306,46 @@ impl Reader<'_> {
             Expr::VectorSelector(vs) => leaf(self, vs, out),
             Expr::MatrixSelector(ms) => leaf(self, &ms.vs, out),
             Expr::Aggregate(a) => {
+                use promql_parser::parser::LabelModifier;
+                use promql_parser::parser::token::{T_BOTTOMK, T_LIMIT_RATIO, T_LIMITK, T_TOPK};
                 let shape = self.build(&a.expr, in_absent, out);
                 if let Some(p) = &a.param {
                     self.build(p, in_absent, out);
                 }
-                shape
+                // topk and its kind pick series and keep their labels; the others keep `by`'s labels,
+                // or all but `without`'s, or none.
+                let keeps = match (a.op.id(), &a.modifier) {
+                    (T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO, _) => return shape,
+                    (_, Some(LabelModifier::Include(l))) => identity_of(l),
+                    (_, Some(LabelModifier::Exclude(l))) => ALL_IDENTITY & !identity_of(l),
+                    (_, None) => 0,
+                };
+                Shape::Keeps(Box::new(shape), keeps)
             }
             Expr::Unary(u) => self.build(&u.expr, in_absent, out),
             Expr::Paren(p) => self.build(&p.expr, in_absent, out),
             Expr::Subquery(s) => self.build(&s.expr, in_absent, out),
             Expr::Binary(b) => {
                 use promql_parser::parser::token::{T_LOR, T_LUNLESS};
+                use promql_parser::parser::{LabelModifier, VectorMatchCardinality};
                 let lhs = self.build(&b.lhs, in_absent, out);
                 let rhs = self.build(&b.rhs, in_absent, out);
                 match b.op.id() {
                     T_LOR => Shape::Any(vec![lhs, rhs]),
                     T_LUNLESS => lhs,
-                    _ => Shape::All(vec![lhs, rhs]),
+                    _ => {
+                        // Series match on every label but those ignored, or on those of on().
+                        let on = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+                            Some(LabelModifier::Include(l)) => identity_of(l),
+                            Some(LabelModifier::Exclude(l)) => ALL_IDENTITY & !identity_of(l),
+                            None => ALL_IDENTITY,
+                        };
+                        // group_right: the result carries the right side's labels.
+                        let right =
+                            b.modifier.as_ref().is_some_and(|m| matches!(m.card, VectorMatchCardinality::OneToMany(_)));
+                        let (kept, matched) = if right { (rhs, lhs) } else { (lhs, rhs) };
+                        Shape::Join { kept: Box::new(kept), matched: Box::new(matched), on }
+                    }
                 }
             }
             Expr::Call(c) if c.func.name.starts_with("absent") => {
@@ -306,6 +354,11 @@ impl Reader<'_> {
                 }
                 Shape::Always
             }
+            // scalar() drops every label.
+            Expr::Call(c) if c.func.name == "scalar" => Shape::Keeps(
+                Box::new(Shape::All(c.args.args.iter().map(|a| self.build(a, in_absent, out)).collect())),
+                0,
+            ),
             Expr::Call(c) => Shape::All(c.args.args.iter().map(|a| self.build(a, in_absent, out)).collect()),
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Shape::Always,
         }
@@ -320,15 +373,26 @@ impl Query {
 
     /// `feasible`, with each selector judged by its index in `selectors`.
     pub fn feasible_given(&self, ok: &dyn Fn(usize) -> bool) -> bool {
-        fn eval(s: &Shape, ok: &dyn Fn(usize) -> bool) -> bool {
+        self.about(&|i, _| ok(i))
+    }
+
+    /// Whether the expression can return a series about one workload, given whether each selector
+    /// (by its index) admits it on a set of identity labels. A series about the workload comes out
+    /// only paired with series of the other operands that agree on the identity labels they are
+    /// matched on, so those must admit it too: `restarts{pod=~"a-.*"} and on(pod) oom_killed` says
+    /// nothing about pod `b-1`. Labels an aggregation drops bind nothing.
+    pub fn about(&self, admits: &dyn Fn(usize, Identity) -> bool) -> bool {
+        fn eval(s: &Shape, must: Identity, admits: &dyn Fn(usize, Identity) -> bool) -> bool {
             match s {
                 Shape::Always => true,
-                Shape::Needs(i) => ok(*i),
-                Shape::All(v) => v.iter().all(|x| eval(x, ok)),
-                Shape::Any(v) => v.iter().any(|x| eval(x, ok)),
+                Shape::Needs(i) => admits(*i, must),
+                Shape::All(v) => v.iter().all(|x| eval(x, must, admits)),
+                Shape::Any(v) => v.iter().any(|x| eval(x, must, admits)),
+                Shape::Join { kept, matched, on } => eval(kept, must, admits) && eval(matched, must & on, admits),
+                Shape::Keeps(inner, keeps) => eval(inner, must & keeps, admits),
             }
         }
-        eval(&self.shape, ok)
+        eval(&self.shape, ALL_IDENTITY, admits)
     }
 
     /// An always-firing expression (Watchdog's `vector(1)`): no selector at all.
@@ -454,5 +518,32 @@ mod tests {
         let e = parse("absent(b)").unwrap();
         assert!(e.feasible(&no_b));
         assert!(parse("vector(1)").unwrap().is_constant());
+    }
+
+    #[test]
+    fn series_about_a_workload_need_matched_operands_that_admit_it() {
+        // Does the expression return a series about pod `b-1`? Each selector is judged on the
+        // identity labels it is matched on (pod is bit 1).
+        let about_b = |expr: &str| {
+            let q = parse(expr).unwrap();
+            q.about(&|i, on| on & 0b10 == 0 || q.selectors[i].admits("pod", "b-1"))
+        };
+        let oom = r#"kube_pod_container_status_last_terminated_reason{reason="OOMKilled"} == 1"#;
+        let restarts = r#"increase(kube_pod_container_status_restarts_total{pod=~"a-.*"}[15m]) > 0"#;
+        assert!(!about_b(&format!("({restarts}) and on (namespace, pod, container) ({oom})")));
+        assert!(!about_b(&format!("({oom}) and on (pod) ({restarts})")));
+        assert!(!about_b(&format!("({oom}) and ({restarts})")), "no modifier matches on every label");
+        assert!(about_b(&format!("({oom}) and on () ({restarts})")), "nothing of the workload is matched");
+        assert!(about_b(&format!("({oom}) and ignoring (pod) ({restarts})")));
+        assert!(about_b(&format!("({oom}) and on (namespace) sum by (namespace) ({restarts})")));
+        assert!(!about_b(&format!("({oom}) and on (pod) topk(1, {restarts})")), "topk keeps the pod");
+        assert!(about_b(&format!("({oom}) > scalar(sum({restarts}))")));
+        assert!(about_b(&format!("({restarts}) or ({oom})")));
+        assert!(about_b(&format!("({oom}) unless on (pod) ({restarts})")));
+        // group_right: the result is the right side's series.
+        assert!(!about_b(&format!("a * on (pod) group_right () ({restarts})")));
+        assert!(about_b(&format!("({restarts}) * on () group_right () b")));
+        assert!(!about_b(&format!("({restarts}) * on (pod) group_left () b")));
+        assert!(about_b(r#"sum by (namespace) (kube_pod_container_status_restarts_total{pod=~"a-.*"}) > 0"#));
     }
 }
