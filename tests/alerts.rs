@@ -148,6 +148,25 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
 }
 
 #[test]
+fn scrape_configs_and_probes_are_jobs_and_secret_scrape_configs_are_unknown() {
+    let extra = std::fs::read_to_string(root().join("tests/fixtures/alerts/scrape-configs.yaml")).unwrap();
+    let kps = corpus("kps-default.yaml");
+    let v = check_text(&(kps.clone() + "\n---\n" + &extra), &[]);
+    let mismatches = findings(&v, "alerts/job-mismatch");
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    let message = mismatches[0]["message"].as_str().unwrap();
+    assert!(message.starts_with("alert KubecostDown "), "{message}");
+    assert!(mismatches[0]["help"].as_str().unwrap().contains("opencost"));
+    // Scrape configs in a Secret may hold any job: none is reported.
+    let selector = "  probeSelector:\n    matchLabels:\n      release: \"kps\"\n";
+    let secret = "  additionalScrapeConfigs:\n    name: kps-scrape-configs\n    key: additional-scrape-configs.yaml\n";
+    let with_secret = kps.replacen(selector, &(selector.to_owned() + secret), 1);
+    assert_ne!(with_secret, kps);
+    let v = check_text(&(with_secret + "\n---\n" + &extra), &[]);
+    assert!(findings(&v, "alerts/job-mismatch").is_empty());
+}
+
+#[test]
 fn narrowed_app_namespaces_exclude_kubecost() {
     let kps = corpus("kps-default.yaml").replace(r#"namespace=~".*""#, r#"namespace=~"kube-system|monitoring""#);
     let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &kps), &[]);

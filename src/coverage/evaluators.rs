@@ -322,28 +322,42 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
         }
     };
     let all_namespaces = OnceLock::new();
+    // The objects of a kind this Prometheus's selector pair picks.
+    let selected = |kind: &str, sel_key: &str, ns_key: &str| -> Vec<&Object> {
+        let sel = spec.and_then(|s| s.get(sel_key));
+        let ns_sel = spec.and_then(|s| s.get(ns_key));
+        model
+            .objects
+            .iter()
+            .filter(|o| o.is("monitoring.coreos.com", kind))
+            .filter(|o| object_selected(sel, &o.labels()) && namespace_selected(model, ns_sel, own, o.namespace()))
+            .collect()
+    };
     for (kind, sel_key, ns_key) in [
         ("ServiceMonitor", "serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
         ("PodMonitor", "podMonitorSelector", "podMonitorNamespaceSelector"),
     ] {
-        let sel = spec.and_then(|s| s.get(sel_key));
-        let ns_sel = spec.and_then(|s| s.get(ns_key));
-        let monitors: Vec<&Object> = model
-            .objects
-            .iter()
-            .filter(|o| o.is("monitoring.coreos.com", kind))
-            .filter(|mon| {
-                object_selected(sel, &mon.labels()) && namespace_selected(model, ns_sel, own, mon.namespace())
-            })
-            .collect();
         // Each monitor's jobs on all cores (a monorepo's Prometheus has thousands of monitors),
         // merged by name in monitor order.
         use rayon::prelude::*;
-        let per_monitor: Vec<Vec<Job>> = monitors
+        let per_monitor: Vec<Vec<Job>> = selected(kind, sel_key, ns_key)
             .par_iter()
             .map(|mon| monitor_jobs(model, classes, &by_label, &all_namespaces, kind, mon))
             .collect();
         per_monitor.into_iter().flatten().for_each(&mut add);
+    }
+    // A ScrapeConfig or a Probe is one job, labelled `spec.jobName` or the operator's own name for
+    // it. What it scrapes (static targets, service discovery, probed URLs) is not told by the
+    // objects of the input, so the job gives no workload's signals; it only exists.
+    for (kind, sel_key, ns_key, prefix) in [
+        ("ScrapeConfig", "scrapeConfigSelector", "scrapeConfigNamespaceSelector", "scrapeConfig"),
+        ("Probe", "probeSelector", "probeNamespaceSelector", "probe"),
+    ] {
+        for o in selected(kind, sel_key, ns_key) {
+            let name = o.node.str_at(&["spec", "jobName"]).filter(|n| !n.is_empty()).map(str::to_owned);
+            let name = name.unwrap_or_else(|| format!("{prefix}/{}/{}", o.namespace(), o.id.name));
+            add(Job { name, sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() });
+        }
     }
     jobs
 }
@@ -524,11 +538,14 @@ pub fn find(
                     notify::operator_config(model, ns, name).map(Notify::Config).unwrap_or(Notify::Assumed)
                 }
             };
+            // Scrape configs kept in a Secret (additionalScrapeConfigs) add jobs that are not read
+            // here (a Secret's values are neither read nor shown): the scrape jobs are not known.
+            let secret_jobs = spec.and_then(|s| s.get("additionalScrapeConfigs")).is_some_and(|n| !n.is_null());
             evaluators.push(Evaluator {
                 id: format!("{}/{}", o.namespace(), o.id.name),
                 object: Some(w.object),
                 workload: Some(wi),
-                jobs: Some(operator_jobs(model, classes, o)),
+                jobs: (!secret_jobs).then(|| operator_jobs(model, classes, o)),
                 rules: selected,
                 notify,
             });

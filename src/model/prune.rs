@@ -32,6 +32,8 @@ pub const READ_KINDS: &[&str] = &[
     "PrometheusRule",
     "ServiceMonitor",
     "PodMonitor",
+    "ScrapeConfig",
+    "Probe",
     "Alertmanager",
     "AlertmanagerConfig",
 ];

@@ -63,7 +63,9 @@ rule!(
      example kube-prometheus-stack rules with job=\"kube-state-metrics\" on a Prometheus that scrapes \
      kube-state-metrics as kubernetes-service-endpoints), so it matches nothing and never fires. Only \
      selectors the expression needs are judged: one side of an `or`, the right side of `unless` and the \
-     argument of `absent()` may find nothing. Fix the matcher or the scrape job's name."
+     argument of `absent()` may find nothing. A prometheus-operator Prometheus's jobs come from the \
+     ServiceMonitors, PodMonitors, ScrapeConfigs and Probes it selects; one with additionalScrapeConfigs \
+     (kept in a Secret) may scrape any job, and is not judged. Fix the matcher or the scrape job's name."
 );
 rule!(
     NO_NOTIFICATION_ROUTE,
