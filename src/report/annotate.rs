@@ -59,13 +59,31 @@ pub fn object<'f>(d: &'f DiffReport<'_>, c: &ObjectChange, s: &Settings) -> Vec<
     let context = if c.change == Change::Changed { s.context } else { usize::MAX / 4 };
     let mut shown_new = std::collections::BTreeSet::new();
     let mut shown_old = std::collections::BTreeSet::new();
+    // A long line replaced by another is shown from where the two first differ: two base64 blobs
+    // of Helm values cut at the same width would look equal.
+    let mut differ_old: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut differ_new: BTreeMap<usize, usize> = BTreeMap::new();
+    for op in diff.ops() {
+        if let similar::DiffOp::Replace { old_index, old_len, new_index, new_len } = *op {
+            for k in 0..old_len.min(new_len) {
+                let at = first_difference(old_lines[old_index + k], new_lines[new_index + k]);
+                differ_old.insert(old_index + k, at);
+                differ_new.insert(new_index + k, at);
+            }
+        }
+    }
     for group in diff.grouped_ops(context) {
         let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
         let (or, nr) = (first.old_range().start..last.old_range().end, first.new_range().start..last.new_range().end);
         out.push(Line::Hunk(format!("@@ -{},{} +{},{} @@", or.start + 1, or.len(), nr.start + 1, nr.len())));
         for op in &group {
             for ch in diff.iter_changes(op) {
-                let text = shorten(ch.value());
+                let differs = match ch.tag() {
+                    ChangeTag::Delete => ch.old_index().and_then(|i| differ_old.get(&i)),
+                    ChangeTag::Insert => ch.new_index().and_then(|i| differ_new.get(&i)),
+                    ChangeTag::Equal => None,
+                };
+                let text = shorten(ch.value(), differs.copied().unwrap_or(0));
                 match ch.tag() {
                     ChangeTag::Equal => out.push(Line::Context(text)),
                     ChangeTag::Insert => out.push(Line::Added(text)),
@@ -103,11 +121,34 @@ pub fn object<'f>(d: &'f DiffReport<'_>, c: &ObjectChange, s: &Settings) -> Vec<
 /// Display width of a diff line: a base64 blob of Helm values is not worth 20,000 characters.
 const MAX_LINE: usize = 160;
 
-fn shorten(line: &str) -> String {
-    match line.char_indices().nth(MAX_LINE) {
-        Some((cut, _)) => format!("{}… ({} more characters)", &line[..cut], line[cut..].chars().count()),
-        None => line.to_owned(),
+/// Characters kept before the first difference of a shortened line.
+const LEAD: usize = 40;
+
+/// The line cut to `MAX_LINE` characters. When character `differs` would be cut off, the line's
+/// key is kept and the text resumes a little before it.
+fn shorten(line: &str, differs: usize) -> String {
+    let count = line.chars().count();
+    if count <= MAX_LINE {
+        return line.to_owned();
     }
+    let byte = |c: usize| line.char_indices().nth(c).map_or(line.len(), |(b, _)| b);
+    if differs + LEAD <= MAX_LINE {
+        let cut = byte(MAX_LINE);
+        return format!("{}… ({} more characters)", &line[..cut], count - MAX_LINE);
+    }
+    // The indentation and `key: ` (or `- `), when short.
+    let key = line.find(": ").map(|i| i + 2).filter(|&i| i <= LEAD).unwrap_or(0);
+    let key_chars = line[..key].chars().count();
+    let from = (differs - LEAD).min(count - MAX_LINE).max(key_chars);
+    let (start, end) = (byte(from), byte(from + MAX_LINE));
+    let rest = count.saturating_sub(from + MAX_LINE);
+    let more = if rest > 0 { format!("… ({rest} more characters)") } else { String::new() };
+    format!("{}… ({} characters) {}{more}", &line[..key], from - key_chars, &line[start..end])
+}
+
+/// The index, in characters, of the first character where two lines differ.
+fn first_difference(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }
 
 pub fn header(c: &ObjectChange) -> String {
@@ -155,4 +196,27 @@ pub fn finding_text(f: &Finding) -> String {
 /// Which changes a report shows: metering-relevant ones, or all with `--all`.
 pub fn shown<'c>(d: &'c DiffReport<'_>, all: bool) -> impl Iterator<Item = &'c ObjectChange> {
     d.changes.iter().filter(move |c| all || c.relevant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_where_they_differ() {
+        let blob = |c: char| format!("          value: {}{c}{}", "a".repeat(5_000), "b".repeat(3_000));
+        let (old, new) = (blob('x'), blob('y'));
+        let at = first_difference(&old, &new);
+        assert_eq!(at, 17 + 5_000);
+        let (o, n) = (shorten(&old, at), shorten(&new, at));
+        assert!(o.starts_with("          value: … (4960 characters) aaa"), "{o}");
+        assert!(o.contains(&format!("{}x", "a".repeat(LEAD))) && n.contains(&format!("{}y", "a".repeat(LEAD))));
+        assert!(o.ends_with("… (2881 more characters)"), "{o}");
+        // A difference within the first width, or a short line: cut at the width, or whole.
+        assert_eq!(shorten(&old, 3), format!("          value: {}… (7858 more characters)", "a".repeat(143)));
+        assert_eq!(shorten("key: value", 4), "key: value");
+        // Near the end: the last width of the line.
+        let tail = format!("k: {}", "é".repeat(170));
+        assert_eq!(shorten(&tail, 171), format!("k: … (10 characters) {}", "é".repeat(160)));
+    }
 }
