@@ -203,10 +203,14 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
             Store::EmptyDir { at, size, medium_memory: s.str_at(&["emptyDir", "medium"]) == Some("Memory") }
         }
         Some(s) if s.get("ephemeral").is_some() => Store::EmptyDir { at: s.span(), size: None, medium_memory: false },
-        _ => Store::None { at: spec_at },
+        // Without spec.storage the operator mounts an emptyDir for the TSDB
+        // (prometheus-operator.dev/docs/platform/storage: "by default, the operator configures
+        // Pods to store data on emptyDir volumes").
+        _ => Store::EmptyDir { at: spec_at, size: None, medium_memory: false },
     };
+    let what = if storage.is_some() { "storage (spec.storage)" } else { "TSDB (no spec.storage)" };
     let remote = spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty());
-    ephemeral(ctx, w, None, &store, remote, "storage (spec.storage)", out);
+    ephemeral(ctx, w, None, &store, remote, what, out);
     if let Some(r) = spec.get("retentionSize")
         && let Some(size) = r.as_str().and_then(prom_bytes)
     {
