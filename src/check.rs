@@ -105,7 +105,7 @@ pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -
     // rest of the model is built and classified: each side has stretches that keep one core busy.
     // Objects are handles (an `Arc` and references): the copy costs a few milliseconds.
     let (objects, rule_files) = (model.objects.clone(), model.rule_files.clone());
-    let ((model, classes), rules) = rayon::join(
+    let ((model, classes), (rules, recorded)) = rayon::join(
         move || {
             model::complete(&mut model);
             let classes = classify::classify(&model, config);
@@ -115,7 +115,7 @@ pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -
     );
     drop((objects, rule_files));
     let profiles = crate::config::effective_profiles(config);
-    let coverage = coverage::analyze(&model, &classes, config, rules, opts.assume_rules_loaded);
+    let coverage = coverage::analyze(&model, &classes, config, rules, &recorded, opts.assume_rules_loaded);
     Analysis { model, classes, profiles, coverage }
 }
 

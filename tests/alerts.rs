@@ -167,6 +167,34 @@ fn scrape_configs_and_probes_are_jobs_and_secret_scrape_configs_are_unknown() {
 }
 
 #[test]
+fn alerts_on_recorded_series_cover_through_the_recording_rule() {
+    let alert = std::fs::read_to_string(root().join("tests/fixtures/alerts/recorded-memory.yaml")).unwrap();
+    let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
+    let v = check_text(&(stack.clone() + "\n---\n" + &alert), &[]);
+    // kube-prometheus-stack records node_namespace_pod_container:container_memory_working_set_bytes
+    // from cAdvisor's working set, per container: the alert reads memory near the limit.
+    for name in KUBECOST {
+        assert_eq!(cov(&v, name, "oom"), ["KubecostMemoryNearLimit"], "{name}");
+    }
+    // Another namespace's alert covers nothing here.
+    let v =
+        check_text(&(stack.clone() + "\n---\n" + &alert.replace("namespace=\"kubecost\"", "namespace=\"other\"")), &[]);
+    assert!(cov(&v, "kubecost-cost-analyzer", "oom").is_empty());
+    // Without the recording rule the series is unknown, and covers nothing.
+    let unrecorded = stack.replace(
+        "record: node_namespace_pod_container:container_memory_working_set_bytes",
+        "record: something_else:container_memory_working_set_bytes",
+    );
+    assert_ne!(unrecorded, stack);
+    let v = check_text(&(unrecorded + "\n---\n" + &alert), &[]);
+    assert!(cov(&v, "kubecost-cost-analyzer", "oom").is_empty());
+    // kube-prometheus-stack's capacity alerts read pod phases through per-namespace sums: they
+    // say nothing of one pod being down.
+    let v = check_text(&stack, &[]);
+    assert!(!cov(&v, "kubecost-cost-analyzer", "down").iter().any(|a| a.ends_with("Overcommit")));
+}
+
+#[test]
 fn narrowed_app_namespaces_exclude_kubecost() {
     let kps = corpus("kps-default.yaml").replace(r#"namespace=~".*""#, r#"namespace=~"kube-system|monitoring""#);
     let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &kps), &[]);

@@ -36,8 +36,9 @@ fn promtool_agrees_on_validity() {
     .collect();
     let inputs = Inputs::read_paths(&paths, 1 << 30);
     let model = meterguard::model::build(&inputs, "default");
-    let rules = meterguard::coverage::rules::extract(&model.objects, &model.rule_files);
+    let (rules, _) = meterguard::coverage::rules::extract(&model.objects, &model.rule_files);
     let texts: Vec<String> = meterguard::coverage::rules::read(&model.objects, &model.rule_files)
+        .alerts
         .into_iter()
         .map(|(_, expr)| expr)
         .collect();

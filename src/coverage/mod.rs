@@ -20,7 +20,7 @@ use crate::model::references::services_selecting;
 use crate::model::{Model, Workload};
 use evaluators::{Evaluator, JobIndex, Notify};
 use promql::Selector;
-use rules::AlertRule;
+use rules::{AlertRule, Recorded};
 
 pub const MODES: [&str; 3] = ["down", "crashloop", "oom"];
 
@@ -234,12 +234,14 @@ pub struct Analysis {
     pub unknown_loaded: bool,
 }
 
-/// `rules` are the model's alert rules (`rules::extract`), read beside the rest of the model.
+/// `rules` are the model's alert rules and `recorded` its recorded series (`rules::extract`),
+/// read beside the rest of the model.
 pub fn analyze(
     model: &Model<'_>,
     classes: &[Classification],
     config: &Config,
     rules: Vec<AlertRule>,
+    recorded: &Recorded,
     assume_loaded: bool,
 ) -> Analysis {
     let found = evaluators::find(model, classes, config, &rules, assume_loaded);
@@ -265,8 +267,10 @@ pub fn analyze(
         if expr.is_constant() {
             return Some(Judged::Constant(ri));
         }
-        let is_signal = |s: &Selector| s.metric.as_deref().is_some_and(|m| signals().get(m).is_some());
-        let sels: Vec<Selector> = expr.selectors.iter().filter(|s| is_signal(s)).cloned().collect();
+        let mut sels: Vec<Selector> = Vec::new();
+        for s in expr.selectors.iter().filter(|s| !s.in_absent) {
+            signal_selectors(s, recorded, RECORDING_DEPTH, &mut sels);
+        }
         if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, jobs)) {
             return None;
         }
@@ -372,6 +376,47 @@ pub fn analyze(
         self_monitored,
         unselected: found.unselected,
         unknown_loaded: found.unknown_loaded,
+    }
+}
+
+/// How many recording rules deep a recorded series is followed to the signals it is made of.
+const RECORDING_DEPTH: usize = 3;
+
+fn is_signal(s: &Selector) -> bool {
+    s.metric.as_deref().is_some_and(|m| signals().get(m).is_some())
+}
+
+/// The signal selectors a selector stands for: itself if it reads a signal; for a series a
+/// recording rule of the input records (kube-prometheus-stack's
+/// `node_namespace_pod_container:container_memory_working_set_bytes`), the selectors of the
+/// recording rule's expression whose series the recorded ones still tell apart (they keep the
+/// signal's identity labels: a sum per namespace of pod phases says nothing of one pod), narrowed
+/// by this selector's matchers on identity labels.
+fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, out: &mut Vec<Selector>) {
+    if is_signal(s) {
+        out.push(s.clone());
+        return;
+    }
+    let Some(queries) = s.metric.as_deref().and_then(|m| recorded.get(m)) else { return };
+    if depth == 0 {
+        return;
+    }
+    let identity = s.matchers.iter().filter(|m| promql::IDENTITY_LABELS.contains(&m.name.as_str()));
+    for q in queries {
+        for (i, inner) in q.selectors.iter().enumerate().filter(|(_, t)| !t.in_absent) {
+            let needs = inner.metric.as_deref().and_then(|m| signals().get(m)).map_or(0, |sig| {
+                sig.identity
+                    .iter()
+                    .filter_map(|l| promql::IDENTITY_LABELS.iter().position(|i| i == l))
+                    .fold(0, |a, p| a | 1 << p)
+            });
+            if q.kept(i) & needs != needs {
+                continue;
+            }
+            let mut narrowed = inner.clone();
+            narrowed.matchers.extend(identity.clone().cloned());
+            signal_selectors(&narrowed, recorded, depth - 1, out);
+        }
     }
 }
 

@@ -101,13 +101,32 @@ impl Place {
 /// A rule as read, and the text of its expression, until `extract` parses them.
 pub type Pending = (AlertRule, String);
 
-fn push_groups(out: &mut Vec<Pending>, root: &Node, place: Place) {
+/// A recording rule as read: the series it records, and its expression's text.
+pub type PendingRecord = (CompactString, String);
+
+/// The alert and recording rules of the input, as read.
+#[derive(Default)]
+pub struct Read {
+    pub alerts: Vec<Pending>,
+    pub records: Vec<PendingRecord>,
+}
+
+/// The recorded series of the input, by name: what each recording rule's expression reads
+/// (parsed; a series recorded by several rules has each of them).
+pub type Recorded = HashMap<CompactString, Vec<Arc<super::promql::Query>>>;
+
+fn push_groups(out: &mut Read, root: &Node, place: Place) {
     let Place { origin, source, template, object, holder, embed } = place;
     for g in root.get("groups").and_then(Node::as_seq).unwrap_or_default() {
         for r in g.get("rules").and_then(Node::as_seq).unwrap_or_default() {
-            let Some(alert) = r.str_at(&["alert"]) else { continue };
             let Some(expr_node) = r.get("expr") else { continue };
             let expr = expr_node.as_scalar().map(|s| s.text.to_string()).unwrap_or_default();
+            let Some(alert) = r.str_at(&["alert"]) else {
+                if let Some(record) = r.str_at(&["record"]) {
+                    out.records.push((record.into(), expr));
+                }
+                continue;
+            };
             let span = match embed {
                 Some(e) => Span::point(e.map(expr_node.start())),
                 None => expr_node.span(),
@@ -127,14 +146,14 @@ fn push_groups(out: &mut Vec<Pending>, root: &Node, place: Place) {
                 object: object.clone(),
                 holder: holder.clone(),
             };
-            out.push((rule, expr));
+            out.alerts.push((rule, expr));
         }
     }
 }
 
-/// The alert rules one object holds: a PrometheusRule's, or those of rule files in a ConfigMap.
-fn rules_of(i: usize, o: &Object<'_>) -> Vec<Pending> {
-    let mut out = Vec::new();
+/// The rules one object holds: a PrometheusRule's, or those of rule files in a ConfigMap.
+fn rules_of(i: usize, o: &Object<'_>) -> Read {
+    let mut out = Read::default();
     if o.is("monitoring.coreos.com", "PrometheusRule") {
         if let Some(spec) = o.node.get("spec") {
             push_groups(&mut out, spec, Place::of(Origin::PrometheusRule(i), o, None));
@@ -159,17 +178,23 @@ fn rules_of(i: usize, o: &Object<'_>) -> Vec<Pending> {
     out
 }
 
-/// Every alert rule of the objects and rule files with its expression's text, unparsed, in the
-/// order `extract` returns them. Only the model's objects and rule files are read
-/// (`model::collect`).
-pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Vec<Pending> {
+/// Every alert and recording rule of the objects and rule files with its expression's text,
+/// unparsed, in the order `extract` returns them. Only the model's objects and rule files are
+/// read (`model::collect`).
+pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Read {
     use rayon::prelude::*;
     // Per object on all cores, joined in object order.
-    let per_object: Vec<Vec<Pending>> = objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
+    let per_object: Vec<Read> = objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
     // One allocation of the final size: collecting a flattened iterator grows by doubling, and a
     // render holds hundreds of thousands of rules.
-    let mut out: Vec<Pending> = Vec::with_capacity(per_object.iter().map(Vec::len).sum());
-    out.extend(per_object.into_iter().flatten());
+    let mut out = Read {
+        alerts: Vec::with_capacity(per_object.iter().map(|r| r.alerts.len()).sum()),
+        records: Vec::with_capacity(per_object.iter().map(|r| r.records.len()).sum()),
+    };
+    for r in per_object {
+        out.alerts.extend(r.alerts);
+        out.records.extend(r.records);
+    }
     for (i, f) in rule_files.iter().enumerate() {
         let place = Place {
             origin: Origin::File(i),
@@ -184,21 +209,21 @@ pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Vec<Pending>
     out
 }
 
-/// Every alert rule of the objects and rule files, its expression parsed.
-pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Vec<AlertRule> {
+/// Every alert rule of the objects and rule files, its expression parsed, and the series their
+/// recording rules record.
+pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<AlertRule>, Recorded) {
     use rayon::prelude::*;
-    let out = read(objects, rule_files);
+    let Read { alerts, records } = read(objects, rule_files);
     // Each distinct expression once: a monorepo renders the same chart for several environments,
     // and the same rules with it. The texts are dropped once parsed (30 MB at 100k objects).
     let interner = super::promql::Interner::default();
     let mut distinct: HashMap<&str, usize> = HashMap::new();
-    let slots: Vec<usize> = out
-        .iter()
-        .map(|(_, expr)| {
-            let next = distinct.len();
-            *distinct.entry(expr.as_str()).or_insert(next)
-        })
-        .collect();
+    fn slot<'e>(distinct: &mut HashMap<&'e str, usize>, expr: &'e str) -> usize {
+        let next = distinct.len();
+        *distinct.entry(expr).or_insert(next)
+    }
+    let slots: Vec<usize> = alerts.iter().map(|(_, expr)| slot(&mut distinct, expr)).collect();
+    let record_slots: Vec<usize> = records.iter().map(|(_, expr)| slot(&mut distinct, expr)).collect();
     let mut exprs = vec![""; distinct.len()];
     for (e, i) in distinct {
         exprs[i] = e;
@@ -206,11 +231,19 @@ pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Vec<Alert
     let parsed: Vec<_> =
         exprs.par_iter().map(|e| super::promql::parse_with(e, &interner).map(std::sync::Arc::new)).collect();
     drop(exprs);
-    out.into_iter()
+    let mut recorded = Recorded::new();
+    for ((record, _), slot) in records.into_iter().zip(record_slots) {
+        if let Ok(q) = &parsed[slot] {
+            recorded.entry(record).or_default().push(q.clone());
+        }
+    }
+    let rules = alerts
+        .into_iter()
         .zip(slots)
         .map(|((mut rule, _), slot)| {
             rule.parsed = parsed[slot].clone();
             rule
         })
-        .collect()
+        .collect();
+    (rules, recorded)
 }

@@ -395,6 +395,23 @@ impl Query {
         eval(&self.shape, ALL_IDENTITY, admits)
     }
 
+    /// The identity labels of selector `i` that the expression's result still carries, with the
+    /// selector's values: those an aggregation keeps, and on the matched side of an operator those
+    /// it matches on.
+    pub fn kept(&self, i: usize) -> Identity {
+        fn find(s: &Shape, i: usize, keeps: Identity) -> Option<Identity> {
+            match s {
+                Shape::Always => None,
+                Shape::Needs(j) => (*j == i).then_some(keeps),
+                Shape::All(v) | Shape::Any(v) => v.iter().find_map(|x| find(x, i, keeps)),
+                Shape::Join { kept, matched, on } => find(kept, i, keeps).or_else(|| find(matched, i, keeps & on)),
+                Shape::Keeps(inner, k) => find(inner, i, keeps & k),
+            }
+        }
+        // A selector the shape does not need (the right side of `unless`) gives the result nothing.
+        find(&self.shape, i, ALL_IDENTITY).unwrap_or(0)
+    }
+
     /// An always-firing expression (Watchdog's `vector(1)`): no selector at all.
     pub fn is_constant(&self) -> bool {
         self.selectors.is_empty()
@@ -545,5 +562,18 @@ mod tests {
         assert!(about_b(&format!("({restarts}) * on () group_right () b")));
         assert!(!about_b(&format!("({restarts}) * on (pod) group_left () b")));
         assert!(about_b(r#"sum by (namespace) (kube_pod_container_status_restarts_total{pod=~"a-.*"}) > 0"#));
+    }
+
+    #[test]
+    fn identity_labels_kept_through_aggregations_and_matches() {
+        let bits = |labels: &[&str]| {
+            labels.iter().map(|l| 1 << IDENTITY_LABELS.iter().position(|i| i == l).unwrap()).fold(0, |a, b| a | b)
+        };
+        let q = parse(r#"container_memory_working_set_bytes{image!=""} * on (namespace, pod) group_left(node) topk by (namespace, pod) (1, max by (namespace, pod, node) (kube_pod_info))"#).unwrap();
+        assert_eq!((q.kept(0), q.kept(1)), (ALL_IDENTITY, bits(&["namespace", "pod"])));
+        let q = parse(r#"sum by (namespace) (sum by (namespace, pod) (max by (namespace, pod, container) (a) * on (namespace, pod) group_left() max by (namespace, pod) (kube_pod_status_phase{phase=~"Pending|Running"} == 1)))"#).unwrap();
+        assert_eq!((q.kept(0), q.kept(1)), (bits(&["namespace"]), bits(&["namespace"])));
+        let q = parse("a unless b").unwrap();
+        assert_eq!((q.kept(0), q.kept(1)), (ALL_IDENTITY, 0));
     }
 }
