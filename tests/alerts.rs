@@ -64,6 +64,8 @@ fn kube_prometheus_stack_covers_crashloop_and_down_but_notifies_nobody() {
     let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml")), &[]);
     for name in KUBECOST {
         assert!(cov(&v, name, "crashloop").contains(&"KubePodCrashLooping".to_owned()), "{name}");
+        // Running and not ready: a crash-looping pod stays Running.
+        assert!(cov(&v, name, "crashloop").contains(&"KubePodNotReady".to_owned()), "{name}");
         assert!(cov(&v, name, "down").contains(&"KubeDeploymentReplicasMismatch".to_owned()), "{name}");
         assert!(cov(&v, name, "oom").is_empty(), "kube-prometheus-stack ships no OOM alert");
     }
@@ -135,6 +137,8 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
     // Its OOM alert joins on the pod a restart of cost-analyzer pods: it says nothing of the others.
     assert!(!ruler["message"].as_str().unwrap().contains("kubecost-forecasting"));
     assert!(cov(&v, "kubecost-forecasting", "oom").is_empty());
+    // It fires on restarts that were OOM kills: not on a crash loop of any cause.
+    assert!(!ruler["message"].as_str().unwrap().contains("(crashloop)"));
     // With an Alertmanager URL its alerts are taken to notify.
     let routed = text.replacen(
         "      role: thanos-rules\n  ruleNamespaceSelector: {}\n",
@@ -219,6 +223,8 @@ fn or_matchers_select_either_group() {
     let v = narrowed("kubecost");
     for name in KUBECOST {
         assert!(cov(&v, name, "crashloop").contains(&"KubePodCrashLooping".to_owned()), "{name}");
+        // Running and not ready: a crash-looping pod stays Running.
+        assert!(cov(&v, name, "crashloop").contains(&"KubePodNotReady".to_owned()), "{name}");
     }
 }
 

@@ -155,6 +155,23 @@ fn identity_admits_on(sel: &Selector, t: &Target, on: promql::Identity) -> bool 
     true
 }
 
+/// Whether a selector's matchers on a signal's state labels can hold during this failure: they
+/// must admit the state this failure gives the signal, and a selector pinned to the state of
+/// another failure finds nothing of this one. `reason="OOMKilled"` is not there in a crash loop of
+/// any cause, so `increase(restarts[15m]) > 0 and on(pod) last_terminated_reason{reason=
+/// "OOMKilled"}` reports OOM kills, not crash loops; `phase="Running"` is (a crash-looping pod
+/// stays Running).
+fn state_admits(sel: &Selector, mode: &str) -> bool {
+    let Some(signal) = sel.metric.as_deref().and_then(|m| signals().get(m)) else { return true };
+    let pinned_to = |values: &BTreeMap<String, String>| {
+        !values.is_empty() && values.iter().all(|(k, v)| sel.constrains(k) && sel.admits(k, v))
+    };
+    match signal.modes.get(mode) {
+        Some(values) => values.iter().all(|(k, v)| sel.admits(k, v)),
+        None => !signal.modes.values().any(pinned_to),
+    }
+}
+
 /// The evaluator scrapes something under a `job` this selector accepts (unknown jobs: assume so).
 fn job_ok(sel: &Selector, jobs: Option<&JobIndex>, source: Option<&str>, target: Option<usize>) -> bool {
     let Some(jobs) = jobs else { return true };
@@ -326,14 +343,16 @@ pub fn analyze(
             let near = p.by_namespace.get(&t.namespace).map(Vec::as_slice).unwrap_or_default();
             for (ri, sels) in p.anywhere.iter().chain(near).map(|&c| &p.candidates[c]) {
                 let r = &rules[*ri];
-                // Judged once per rule and workload, and only for a rule that reads a signal of it.
-                let mut about = None;
                 for mode in MODES {
                     if !sels.iter().any(|s| covers(s, mode, &t, wi, jobs.as_ref())) {
                         continue;
                     }
-                    let about = *about.get_or_insert_with(|| {
-                        r.parsed.as_ref().is_ok_and(|q| q.about(&|i, on| identity_admits_on(&q.selectors[i], &t, on)))
+                    // Operands matched with the workload's series must hold for it, in this failure.
+                    let about = r.parsed.as_ref().is_ok_and(|q| {
+                        q.about(&|i, on| {
+                            let s = &q.selectors[i];
+                            identity_admits_on(s, &t, on) && (on == 0 || state_admits(s, mode))
+                        })
                     });
                     if !about {
                         continue;
