@@ -301,8 +301,10 @@ pub fn complete<'a>(model: &mut Model<'a>) {
 }
 
 fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, default_ns: &str, top: bool) {
+    let not_manifest =
+        |rule: &str| rule == "input/not-an-object" || (node.get("apiVersion").is_none() && node.get("kind").is_none());
     let problem = |rule: &'static str, span: Span, message: String| ModelProblem {
-        not_manifest: rule == "input/not-an-object" || (node.get("apiVersion").is_none() && node.get("kind").is_none()),
+        not_manifest: not_manifest(rule),
         rule,
         source: doc.source,
         template: doc.template.clone(),
@@ -310,7 +312,13 @@ fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, de
         container: None,
         span,
         message,
-        help: String::new(),
+        help: if not_manifest(rule) {
+            "this is no Kubernetes object (a Helm values file, a config file?): check the rendered manifests \
+             (`helm template . | meterguard check -`), or pass --ignore-non-manifests to skip such documents"
+                .into()
+        } else {
+            String::new()
+        },
     };
     if node.as_map().is_none() {
         let what = if top { "document" } else { "List item" };
