@@ -97,3 +97,26 @@ fn cronjobs_pods_and_native_sidecars_are_workloads_and_opt_out_is_honoured() {
     assert_eq!(kc["metering"], false);
     assert!(kc["reason"].as_str().unwrap().contains("annotation"));
 }
+
+#[test]
+fn documents_that_are_no_objects_are_reported_or_skipped_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    // A chart directory: its values file beside a rendered manifest.
+    std::fs::write(dir.path().join("values.yaml"), "prometheus:\n  server:\n    persistentVolume: {}\n").unwrap();
+    std::fs::copy(root().join("tests/fixtures/rules/sizing-good.yaml"), dir.path().join("rendered.yaml")).unwrap();
+    let path = dir.path().to_string_lossy().into_owned();
+    let out = meterguard(&["check", "--format", "json", &path]);
+    let v = json(&out);
+    let missing = findings(&v, "input/missing-identity");
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0]["file"].as_str().unwrap().ends_with("values.yaml"));
+    assert!(missing[0]["help"].as_str().unwrap().contains("--ignore-non-manifests"));
+    assert_eq!(out.status.code(), Some(2), "input that is not what was expected fails closed");
+    let out = meterguard(&["check", "--format", "json", "--ignore-non-manifests", &path]);
+    let v = json(&out);
+    assert!(findings(&v, "input/missing-identity").is_empty());
+    assert_eq!(v["summary"]["metering_workloads"], 2, "the manifest is still checked");
+    let alone = meterguard(&["check", "--format", "json", &dir.path().join("rendered.yaml").to_string_lossy()]);
+    assert_eq!(out.status.code(), alone.status.code());
+    assert_eq!(v["findings"], json(&alone)["findings"]);
+}
