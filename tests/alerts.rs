@@ -137,6 +137,8 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
     // Its OOM alert joins on the pod a restart of cost-analyzer pods: it says nothing of the others.
     assert!(!ruler["message"].as_str().unwrap().contains("kubecost-forecasting"));
     assert!(cov(&v, "kubecost-forecasting", "oom").is_empty());
+    // absent() of the workload's scrape target reports it down.
+    assert!(cov(&v, "kubecost-cost-analyzer", "down").contains(&"KubecostCostAnalyzerAbsent".to_owned()));
     // It fires on restarts that were OOM kills: not on a crash loop of any cause.
     assert!(!ruler["message"].as_str().unwrap().contains("(crashloop)"));
     // With an Alertmanager URL its alerts are taken to notify.

@@ -285,7 +285,7 @@ pub fn analyze(
             return Some(Judged::Constant(ri));
         }
         let mut sels: Vec<Selector> = Vec::new();
-        for s in expr.selectors.iter().filter(|s| !s.in_absent) {
+        for s in &expr.selectors {
             signal_selectors(s, recorded, RECORDING_DEPTH, &mut sels);
         }
         if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, jobs)) {
@@ -434,6 +434,8 @@ fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, out: &mut V
             }
             let mut narrowed = inner.clone();
             narrowed.matchers.extend(identity.clone().cloned());
+            // absent() of a recorded series fires when its signals are missing.
+            narrowed.in_absent = s.in_absent;
             signal_selectors(&narrowed, recorded, depth - 1, out);
         }
     }
