@@ -1,5 +1,6 @@
-//! Arbitrary text as the expression of an alert that guards a Kubecost deployment: PromQL parsing,
-//! selector extraction, feasibility and the coverage verdict, through the real pipeline.
+//! Arbitrary text as the expression of an alert that guards a Kubecost deployment, and of a
+//! recording rule another alert reads: PromQL parsing, selector extraction, feasibility, the
+//! identity labels kept and matched, and the coverage verdict, through the real pipeline.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -34,11 +35,17 @@ spec:
     - alert: Fuzzed
       expr: EXPR
       labels: {severity: critical}
+    - record: fuzzed:series
+      expr: EXPR
+    - alert: OnTheRecordedSeries
+      expr: fuzzed:series{namespace="kubecost"} > 0 and on (pod) fuzzed:series
 "#;
 
 fuzz_target!(|expr: &str| {
     if let Ok(q) = meterguard::coverage::promql::parse(expr) {
         let _ = q.feasible(&|s| s.admits("namespace", "kubecost"));
+        let _ = q.about(&|i, on| on == 0 || q.selectors[i].admits("pod", "a-1"));
+        let _ = (0..q.selectors.len()).map(|i| q.kept(i)).count();
         let _ = q.is_constant();
         let _ = q.selectors.iter().map(|s| s.constrains("pod")).count();
     }
