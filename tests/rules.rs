@@ -120,3 +120,37 @@ fn documents_that_are_no_objects_are_reported_or_skipped_on_request() {
     assert_eq!(out.status.code(), alone.status.code());
     assert_eq!(v["findings"], json(&alone)["findings"]);
 }
+
+#[test]
+fn a_thanos_sidecar_uploading_blocks_makes_an_ephemeral_tsdb_a_warning() {
+    let bad = std::fs::read_to_string(root().join("tests/fixtures/rules/storage-bad.yaml")).unwrap();
+    let ephemeral = |text: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("storage.yaml");
+        std::fs::write(&path, text).unwrap();
+        let (_, v) = check_json(&path.to_string_lossy());
+        findings(&v, "storage/ephemeral-tsdb")
+            .iter()
+            .map(|f| {
+                (f["line"].as_u64().unwrap(), f["severity"].as_str().unwrap().to_owned(), f["message"].to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = ephemeral(&bad);
+    assert_eq!(before.iter().map(|(l, s, _)| (*l, s.as_str())).collect::<Vec<_>>(), [(43, "error"), (53, "error")]);
+    // kubecost 1.x's Thanos mode: a sidecar in the Prometheus pod; the operator's spec.thanos.
+    let sidecar = "        - name: thanos-sidecar\n          image: quay.io/thanos/thanos:v0.39.2\n          args: [sidecar, --tsdb.path=/data, --objstore.config-file=/etc/thanos/object-store.yaml]\n";
+    let with = bad.replacen("      volumes:\n", &format!("{sidecar}      volumes:\n"), 1).replacen(
+        "  retention: 15d\n",
+        "  retention: 15d\n  thanos:\n    objectStorageConfig: {name: thanos-objstore, key: objstore.yml}\n",
+        1,
+    );
+    let after = ephemeral(&with);
+    assert_eq!(after.len(), 2, "{after:?}");
+    for (line, severity, message) in &after {
+        assert_eq!(severity, "warning", "line {line}");
+        assert!(message.contains("Thanos sidecar uploads its blocks"), "{message}");
+    }
+    // Still at the emptyDir, three lines (the sidecar's) further down.
+    assert_eq!(after[0].0, 43 + 3);
+}

@@ -13,7 +13,8 @@ rule!(
     "An emptyDir is deleted with its pod: every reschedule (a node drain during an upgrade, an eviction) loses the \
      metering history it holds. Worse, it survives a container restart, so after an OOM kill the same write-ahead \
      log is replayed into the same memory limit, and the container crash-loops (the incident this tool was built \
-     for). With remote_write, only the unsent tail is lost, so it is a warning; without it, an error. Use a \
+     for). With remote_write, only the unsent tail is lost, and with a Thanos sidecar that uploads blocks to \
+     object storage, only the head (the last two hours), so it is a warning; otherwise an error. Use a \
      PersistentVolumeClaim (persistentVolume.enabled, or spec.storage.volumeClaimTemplate for the operator)."
 );
 rule!(
@@ -31,6 +32,15 @@ pub static RULES: &[&Rule] = &[&EPHEMERAL_TSDB, &RETENTION_EXCEEDS_VOLUME];
 
 /// Share of the volume that size-based retention may use (prometheus docs/storage.md: 80-85%).
 const RETENTION_SHARE: f64 = 0.8;
+
+/// What keeps a Prometheus's history beyond its own volume.
+#[derive(Clone, Copy, PartialEq)]
+enum Kept {
+    Nowhere,
+    RemoteWrite,
+    /// A Thanos sidecar uploads each finished block (two hours) to object storage.
+    ThanosUpload,
+}
 
 enum Store {
     Persistent { size: Option<f64> },
@@ -55,7 +65,14 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let remote_write = prometheus::config_file(ctx.model, w, c)
             .and_then(|f| f.value.get("remote_write").and_then(|r| r.as_array()).map(|a| !a.is_empty()))
             .unwrap_or(false);
-        ephemeral(ctx, w, Some(c), &store, remote_write, &format!("data directory {data}"), out);
+        let kept = if remote_write {
+            Kept::RemoteWrite
+        } else if w.running().any(uploads_blocks) {
+            Kept::ThanosUpload
+        } else {
+            Kept::Nowhere
+        };
+        ephemeral(ctx, w, Some(c), &store, kept, &format!("data directory {data}"), out);
         if let Some(f) = prometheus::flag(&flags, "storage.tsdb.retention.size")
             && let Some(size) = f.value.as_deref().and_then(prom_bytes)
         {
@@ -64,12 +81,19 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// A Thanos sidecar in the pod (`thanos sidecar`) with an object storage to upload blocks to.
+fn uploads_blocks(c: &ContainerInfo<'_>) -> bool {
+    let words = ["command", "args"].into_iter().flat_map(|k| c.node.get(k).and_then(Node::as_seq).unwrap_or_default());
+    let sidecar = words.filter_map(Node::as_str).any(|w| w == "sidecar");
+    sidecar && prometheus::flags(c).iter().any(|f| f.name == "objstore.config" || f.name == "objstore.config-file")
+}
+
 fn ephemeral(
     ctx: &Context<'_, '_>,
     w: &Workload<'_>,
     c: Option<&ContainerInfo<'_>>,
     store: &Store,
-    remote_write: bool,
+    kept: Kept,
     what: &str,
     out: &mut Vec<Finding>,
 ) {
@@ -81,16 +105,19 @@ fn ephemeral(
         Store::None { at } => (*at, "the container's own filesystem (no volume)"),
         _ => return,
     };
-    let (severity, consequence) = if remote_write {
-        (
+    let (severity, consequence) = match kept {
+        Kept::RemoteWrite => (
             Severity::Warning,
             "it remote-writes, so a reschedule loses only the unsent tail; but an OOM kill restarts the container on the same WAL, which is replayed into the same limit",
-        )
-    } else {
-        (
+        ),
+        Kept::ThanosUpload => (
+            Severity::Warning,
+            "a Thanos sidecar uploads its blocks to object storage, so a reschedule loses only the head (up to the last two hours); but an OOM kill restarts the container on the same WAL, which is replayed into the same limit",
+        ),
+        Kept::Nowhere => (
             Severity::Error,
             "it has no remote_write, so every reschedule (a node drain during the upgrade, an eviction) deletes the metering history",
-        )
+        ),
     };
     out.push(
         ctx.finding(&EPHEMERAL_TSDB, w, c, at,
@@ -209,8 +236,18 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
         _ => Store::EmptyDir { at: spec_at, size: None, medium_memory: false },
     };
     let what = if storage.is_some() { "storage (spec.storage)" } else { "TSDB (no spec.storage)" };
-    let remote = spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty());
-    ephemeral(ctx, w, None, &store, remote, what, out);
+    // The operator runs a Thanos sidecar that uploads blocks when spec.thanos names an object storage.
+    let upload = ["objectStorageConfig", "objectStorageConfigFile"]
+        .iter()
+        .any(|k| spec.path(&["thanos", k]).is_some_and(|n| !n.is_null()));
+    let kept = if spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty()) {
+        Kept::RemoteWrite
+    } else if upload {
+        Kept::ThanosUpload
+    } else {
+        Kept::Nowhere
+    };
+    ephemeral(ctx, w, None, &store, kept, what, out);
     if let Some(r) = spec.get("retentionSize")
         && let Some(size) = r.as_str().and_then(prom_bytes)
     {
