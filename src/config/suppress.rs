@@ -23,13 +23,17 @@ pub fn apply(
     // Annotations on objects: only the few objects that carry one are indexed, so that a render of
     // a hundred thousand objects does not hash every identity for none (a lookup in an empty map
     // hashes nothing).
-    let by_object: HashMap<&ObjectId, usize> = model
-        .objects
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.node.path(&["metadata", "annotations"]).and_then(|a| a.get(IGNORE)).is_some())
-        .map(|(i, o)| (&*o.id, i))
-        .collect();
+    let annotated: Vec<(&ObjectId, usize)> = {
+        use rayon::prelude::*;
+        model
+            .objects
+            .par_iter()
+            .enumerate()
+            .filter(|(_, o)| o.node.path(&["metadata", "annotations"]).and_then(|a| a.get(IGNORE)).is_some())
+            .map(|(i, o)| (&*o.id, i))
+            .collect()
+    };
+    let by_object: HashMap<&ObjectId, usize> = annotated.into_iter().collect();
     let mut warned = foldhash::HashSet::default();
     for f in findings.iter_mut() {
         let Some(obj) = f.object.as_deref().and_then(|id| by_object.get(id)).map(|i| &model.objects[*i]) else {
