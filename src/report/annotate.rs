@@ -219,4 +219,26 @@ mod tests {
         let tail = format!("k: {}", "é".repeat(170));
         assert_eq!(shorten(&tail, 171), format!("k: … (10 characters) {}", "é".repeat(160)));
     }
+
+    proptest::proptest! {
+        /// Any line, cut anywhere: at most the width of its text is shown, from its key or from a
+        /// little before the difference, and the difference itself is shown.
+        #[test]
+        fn a_cut_line_shows_its_difference(key in "[ a-z]{0,12}(: )?", body in "[aé.:]{0,400}", at in 0usize..420) {
+            use proptest::prelude::*;
+            let line = format!("{key}{body}");
+            let count = line.chars().count();
+            let cut = shorten(&line, at);
+            if count <= MAX_LINE {
+                prop_assert_eq!(&cut, &line);
+            } else {
+                // The text shown, the key and two notes of what was left out.
+                prop_assert!(cut.chars().count() <= MAX_LINE + key.len() + 60, "{}", cut);
+                if at < count {
+                    let from_difference: String = line.chars().skip(at).take(10).collect();
+                    prop_assert!(cut.contains(&from_difference), "{}", cut);
+                }
+            }
+        }
+    }
 }
