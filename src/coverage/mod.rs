@@ -285,8 +285,9 @@ pub fn analyze(
             return Some(Judged::Constant(ri));
         }
         let mut sels: Vec<Selector> = Vec::new();
+        let mut budget = RECORDING_BUDGET;
         for s in &expr.selectors {
-            signal_selectors(s, recorded, RECORDING_DEPTH, &mut sels);
+            signal_selectors(s, recorded, RECORDING_DEPTH, &mut budget, &mut sels);
         }
         if sels.is_empty() || !expr.feasible(&|s| selector_possible(s, jobs)) {
             return None;
@@ -400,6 +401,9 @@ pub fn analyze(
 
 /// How many recording rules deep a recorded series is followed to the signals it is made of.
 const RECORDING_DEPTH: usize = 3;
+/// How many selectors of recording rules one alert's expression may be followed through: rules
+/// that record the same series many times over, each reading it again, would otherwise multiply.
+const RECORDING_BUDGET: usize = 10_000;
 
 fn is_signal(s: &Selector) -> bool {
     s.metric.as_deref().is_some_and(|m| signals().get(m).is_some())
@@ -411,7 +415,7 @@ fn is_signal(s: &Selector) -> bool {
 /// recording rule's expression whose series the recorded ones still tell apart (they keep the
 /// signal's identity labels: a sum per namespace of pod phases says nothing of one pod), narrowed
 /// by this selector's matchers on identity labels.
-fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, out: &mut Vec<Selector>) {
+fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, budget: &mut usize, out: &mut Vec<Selector>) {
     if is_signal(s) {
         out.push(s.clone());
         return;
@@ -423,6 +427,10 @@ fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, out: &mut V
     let identity = s.matchers.iter().filter(|m| promql::IDENTITY_LABELS.contains(&m.name.as_str()));
     for q in queries {
         for (i, inner) in q.selectors.iter().enumerate().filter(|(_, t)| !t.in_absent) {
+            if *budget == 0 {
+                return;
+            }
+            *budget -= 1;
             let needs = inner.metric.as_deref().and_then(|m| signals().get(m)).map_or(0, |sig| {
                 sig.identity
                     .iter()
@@ -436,7 +444,7 @@ fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, out: &mut V
             narrowed.matchers.extend(identity.clone().cloned());
             // absent() of a recorded series fires when its signals are missing.
             narrowed.in_absent = s.in_absent;
-            signal_selectors(&narrowed, recorded, depth - 1, out);
+            signal_selectors(&narrowed, recorded, depth - 1, budget, out);
         }
     }
 }

@@ -111,3 +111,24 @@ fn duplicate_keys_are_errors_at_the_second_key() {
     assert_eq!(code, 1);
     assert_at(&v, "schema/duplicate-key", 7, 3, "`a`");
 }
+
+#[test]
+fn recording_rules_that_record_one_series_from_itself_are_followed_within_a_budget() {
+    // Two thousand rules record `x`, each from `x` five times over, and an alert reads `x`:
+    // followed without a bound, that is ten thousand to the third power selectors per alert.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::from(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: loop, namespace: kubecost}\n\
+         spec:\n  groups:\n  - name: loop\n    rules:\n    - alert: OnX\n      expr: x > 0\n",
+    );
+    for _ in 0..2_000 {
+        rules.push_str("    - record: x\n      expr: x + x + x + x + kube_pod_container_status_restarts_total\n");
+    }
+    let kubecost = std::fs::read_to_string(root().join("tests/fixtures/corpus/kubecost-2.3.3-default.yaml")).unwrap();
+    let (code, v) = check_text(dir.path(), "loop.yaml", format!("{kubecost}\n---\n{rules}{GOOD}").as_bytes());
+    assert_eq!(code, 1, "{:#}", v["findings"]);
+    // The recorded series reads restarts: the alert covers crash loops (it has no evaluator in the
+    // input, so it is assumed loaded).
+    let analyzer = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "kubecost-cost-analyzer");
+    assert_eq!(analyzer.unwrap()["coverage"]["crashloop"][0]["alert"], "OnX");
+}
