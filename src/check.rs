@@ -99,21 +99,10 @@ impl<'a> Analysis<'a> {
 }
 
 pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -> bool) -> Analysis<'a> {
-    let mut model = model::collect(inputs, &opts.namespace, take);
+    let model = model::build_from(inputs, &opts.namespace, take);
     let config = &opts.config.config;
-    // The alert rules are read from the objects alone, so their expressions are parsed while the
-    // rest of the model is built and classified: each side has stretches that keep one core busy.
-    // Objects are handles (an `Arc` and references): the copy costs a few milliseconds.
-    let (objects, rule_files) = (model.objects.clone(), model.rule_files.clone());
-    let ((model, classes), (rules, recorded)) = rayon::join(
-        move || {
-            model::complete(&mut model);
-            let classes = classify::classify(&model, config);
-            (model, classes)
-        },
-        || coverage::rules::extract(&objects, &rule_files),
-    );
-    drop((objects, rule_files));
+    let classes = classify::classify(&model, config);
+    let (rules, recorded) = coverage::rules::extract(&model.objects, &model.rule_files);
     let profiles = crate::config::effective_profiles(config);
     let coverage = coverage::analyze(&model, &classes, config, rules, &recorded, opts.assume_rules_loaded);
     Analysis { model, classes, profiles, coverage }

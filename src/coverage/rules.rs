@@ -179,8 +179,7 @@ fn rules_of(i: usize, o: &Object<'_>) -> Read {
 }
 
 /// Every alert and recording rule of the objects and rule files with its expression's text,
-/// unparsed, in the order `extract` returns them. Only the model's objects and rule files are
-/// read (`model::collect`).
+/// unparsed, in the order `extract` returns them.
 pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Read {
     use rayon::prelude::*;
     // Per object on all cores, joined in object order.

@@ -44,7 +44,7 @@ impl ObjectId {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Object<'a> {
     /// Shared with the findings about the object.
     pub id: Arc<ObjectId>,
@@ -159,7 +159,7 @@ impl ModelProblem {
 }
 
 /// A plain Prometheus rule file given as input (a document with top-level `groups:`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct RuleFile<'a> {
     pub source: SourceId,
     pub node: &'a Node,
@@ -223,40 +223,12 @@ pub fn build<'a>(inputs: &'a Inputs, default_namespace: &str) -> Model<'a> {
 
 /// The model of the documents whose source passes `take` (one side of a diff).
 pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn(SourceId) -> bool) -> Model<'a> {
-    let mut model = collect(inputs, default_namespace, take);
-    complete(&mut model);
-    model
-}
-
-/// The first half of `build_from`: the objects and rule files, in input order, and the documents
-/// that are neither. Nothing after this reorders or removes an object, so what is read from
-/// `objects` alone (the alert rules) can be read while `complete` runs.
-pub fn collect<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn(SourceId) -> bool) -> Model<'a> {
-    use rayon::prelude::*;
-    let documents: Vec<&Document> = inputs.documents.iter().filter(|d| take(d.source)).collect();
-    // Per document on all cores (an identity is four strings), joined in input order.
-    let parts: Vec<Model<'a>> = documents
-        .par_iter()
-        .map(|doc| {
-            let mut part = Model::default();
-            add_document(&mut part, doc, &doc.root, default_namespace, true);
-            part
-        })
-        .collect();
     let mut model = Model::default();
-    model.objects.reserve_exact(parts.iter().map(|p| p.objects.len()).sum());
-    for part in parts {
-        model.objects.extend(part.objects);
-        model.rule_files.extend(part.rule_files);
-        model.problems.extend(part.problems);
+    for doc in inputs.documents.iter().filter(|d| take(d.source)) {
+        add_document(&mut model, doc, &doc.root, default_namespace, true);
     }
     model.objects.sort_by_key(|a| (a.source, a.node.start()));
-    model
-}
-
-/// The second half: duplicates, the indexes, the schema walk and the workloads.
-pub fn complete<'a>(model: &mut Model<'a>) {
-    duplicates(model);
+    duplicates(&mut model);
     for (i, o) in model.objects.iter().enumerate() {
         // Keys are copied once per kind and namespace, not once per object.
         if !model.by_kind.contains_key(&o.id.kind) {
@@ -298,6 +270,7 @@ pub fn complete<'a>(model: &mut Model<'a>) {
     // The typed model and the schema walk can both find the same wrong type: report it once.
     let mut seen = foldhash::HashSet::default();
     model.problems.retain(|p| p.rule != "schema/invalid-type" || seen.insert((p.source, p.span.start)));
+    model
 }
 
 fn add_document<'a>(model: &mut Model<'a>, doc: &'a Document, node: &'a Node, default_ns: &str, top: bool) {
