@@ -638,7 +638,7 @@ pub fn find(
         }
     }
     // Every object whose ruleSelector could load a PrometheusRule.
-    let operator_ps: Vec<&Object> = model
+    let rule_selectors: Vec<&Object> = model
         .workloads
         .iter()
         .filter(|w| w.operator_prometheus)
@@ -647,16 +647,16 @@ pub fn find(
         .collect();
     let mut unselected = Vec::new();
     let mut unknown = Vec::new();
-    let judge_selection = !operator_ps.is_empty() && !assume_loaded;
+    let judge_selection = !rule_selectors.is_empty() && !assume_loaded;
     if judge_selection {
         // Every PrometheusRule, recording-only ones included: a recording rule nobody loads feeds nothing.
         for (o, obj) in
             model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "PrometheusRule"))
         {
-            let selected_somewhere = held[o] || operator_ps.iter().any(|p| operator_selects(model, p, obj));
+            let selected_somewhere = held[o] || rule_selectors.iter().any(|p| operator_selects(model, p, obj));
             if !selected_somewhere {
                 let labels = obj.labels();
-                let mut lacks: Vec<String> = operator_ps
+                let mut lacks: Vec<String> = rule_selectors
                     .iter()
                     .flat_map(|p| missing_labels(p.node.path(&["spec", "ruleSelector"]), &labels))
                     .collect();

@@ -251,8 +251,7 @@ pub struct Analysis {
     pub unknown_loaded: bool,
 }
 
-/// `rules` are the model's alert rules and `recorded` its recorded series (`rules::extract`),
-/// read beside the rest of the model.
+/// `rules` are the model's alert rules and `recorded` its recorded series (`rules::extract`).
 pub fn analyze(
     model: &Model<'_>,
     classes: &[Classification],
@@ -431,12 +430,8 @@ fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, budget: &mu
                 return;
             }
             *budget -= 1;
-            let needs = inner.metric.as_deref().and_then(|m| signals().get(m)).map_or(0, |sig| {
-                sig.identity
-                    .iter()
-                    .filter_map(|l| promql::IDENTITY_LABELS.iter().position(|i| i == l))
-                    .fold(0, |a, p| a | 1 << p)
-            });
+            let signal = inner.metric.as_deref().and_then(|m| signals().get(m));
+            let needs = signal.map_or(0, |sig| promql::identity(sig.identity.iter().map(String::as_str)));
             if q.kept(i) & needs != needs {
                 continue;
             }

@@ -183,7 +183,11 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
                 .with_severity(severity));
         }
     }
-    let thanos = !a.unselected.is_empty() && a.evaluators.iter().any(|e| e.id.starts_with("ThanosRuler "));
+    let thanos = !a.unselected.is_empty()
+        && a.evaluators
+            .iter()
+            .filter_map(|e| e.object)
+            .any(|o| ctx.model.objects[o].is("monitoring.coreos.com", "ThanosRuler"));
     let (selectors, whose) = if thanos {
         ("Prometheus or ThanosRuler", "a ruleSelector")
     } else {

@@ -34,12 +34,23 @@ pub static RULES: &[&Rule] = &[&EPHEMERAL_TSDB, &RETENTION_EXCEEDS_VOLUME];
 const RETENTION_SHARE: f64 = 0.8;
 
 /// What keeps a Prometheus's history beyond its own volume.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Kept {
     Nowhere,
     RemoteWrite,
     /// A Thanos sidecar uploads each finished block (two hours) to object storage.
     ThanosUpload,
+}
+
+impl Kept {
+    /// remote_write first: it loses less than an upload of finished blocks.
+    fn of(remote_write: bool, uploads_blocks: bool) -> Kept {
+        match (remote_write, uploads_blocks) {
+            (true, _) => Kept::RemoteWrite,
+            (false, true) => Kept::ThanosUpload,
+            (false, false) => Kept::Nowhere,
+        }
+    }
 }
 
 enum Store {
@@ -65,13 +76,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let remote_write = prometheus::config_file(ctx.model, w, c)
             .and_then(|f| f.value.get("remote_write").and_then(|r| r.as_array()).map(|a| !a.is_empty()))
             .unwrap_or(false);
-        let kept = if remote_write {
-            Kept::RemoteWrite
-        } else if w.running().any(uploads_blocks) {
-            Kept::ThanosUpload
-        } else {
-            Kept::Nowhere
-        };
+        let kept = Kept::of(remote_write, w.running().any(uploads_blocks));
         ephemeral(ctx, w, Some(c), &store, kept, &format!("data directory {data}"), out);
         if let Some(f) = prometheus::flag(&flags, "storage.tsdb.retention.size")
             && let Some(size) = f.value.as_deref().and_then(prom_bytes)
@@ -240,14 +245,8 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     let upload = ["objectStorageConfig", "objectStorageConfigFile"]
         .iter()
         .any(|k| spec.path(&["thanos", k]).is_some_and(|n| !n.is_null()));
-    let kept = if spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty()) {
-        Kept::RemoteWrite
-    } else if upload {
-        Kept::ThanosUpload
-    } else {
-        Kept::Nowhere
-    };
-    ephemeral(ctx, w, None, &store, kept, what, out);
+    let remote_write = spec.get("remoteWrite").and_then(Node::as_seq).is_some_and(|r| !r.is_empty());
+    ephemeral(ctx, w, None, &store, Kept::of(remote_write, upload), what, out);
     if let Some(r) = spec.get("retentionSize")
         && let Some(size) = r.as_str().and_then(prom_bytes)
     {

@@ -195,9 +195,14 @@ pub type Identity = u16;
 
 pub const ALL_IDENTITY: Identity = (1 << IDENTITY_LABELS.len()) - 1;
 
+/// The identity labels among these label names.
+pub fn identity<'l>(names: impl IntoIterator<Item = &'l str>) -> Identity {
+    let bit = |l: &str| IDENTITY_LABELS.iter().position(|i| *i == l).map_or(0, |p| 1 << p);
+    names.into_iter().map(bit).fold(0, |a, b| a | b)
+}
+
 fn identity_of(labels: &promql_parser::label::Labels) -> Identity {
-    let bit = |l: &String| IDENTITY_LABELS.iter().position(|i| i == l).map_or(0, |p| 1 << p);
-    labels.labels.iter().map(bit).fold(0, |a, b| a | b)
+    identity(labels.labels.iter().map(String::as_str))
 }
 
 /// Which selectors must return series for the expression to return a sample.
