@@ -9,8 +9,10 @@ pub struct Source {
     /// The path as the user gave it, or `<stdin>`.
     pub name: String,
     pub text: String,
-    /// 32-bit: `--max-input-bytes` stops below 4 GiB, and a render has millions of lines.
-    line_starts: Vec<u32>,
+    /// 32-bit: `--max-input-bytes` stops below 4 GiB, and a render has millions of lines. Found
+    /// when a snippet first needs them: a serial pass over the text (50 ms at 190 MB) that a run
+    /// without snippets, whose text is released after parsing, never makes.
+    line_starts: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// A problem met while decoding the bytes, before any YAML is read.
@@ -22,13 +24,18 @@ pub struct DecodeProblem {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        let text = text.into();
-        let newlines = || memchr::memchr_iter(b'\n', text.as_bytes());
-        let mut line_starts = Vec::with_capacity(newlines().count() + 1);
-        line_starts.push(0);
-        // An offset past u32 only exists in a text the input limit refused; it saturates.
-        line_starts.extend(newlines().map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)));
-        Source { name: name.into(), text, line_starts }
+        Source { name: name.into(), text: text.into(), line_starts: std::sync::OnceLock::new() }
+    }
+
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            let newlines = || memchr::memchr_iter(b'\n', self.text.as_bytes());
+            let mut starts = Vec::with_capacity(newlines().count() + 1);
+            starts.push(0);
+            // An offset past u32 only exists in a text the input limit refused; it saturates.
+            starts.extend(newlines().map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)));
+            starts
+        })
     }
 
     /// Decodes bytes as Kubernetes tooling would: UTF-8 with or without a BOM, or UTF-16 with a BOM.
@@ -78,22 +85,23 @@ impl Source {
     }
 
     pub fn line_count(&self) -> usize {
-        self.line_starts.len()
+        self.line_starts().len()
     }
 
     /// Frees the text, once parsed, for a run whose reports show no snippets (nothing else reads
     /// it): a render's text is its whole size again in memory. `line` then answers "".
     pub fn release_text(&mut self) {
         self.text = String::new();
-        self.line_starts = vec![0];
+        self.line_starts = std::sync::OnceLock::new();
     }
 
     /// The text of a 1-based line, without its line end.
     pub fn line(&self, line: u32) -> &str {
         let i = (line as usize).saturating_sub(1);
-        let Some(&start) = self.line_starts.get(i) else { return "" };
+        let starts = self.line_starts();
+        let Some(&start) = starts.get(i) else { return "" };
         let start = (start as usize).min(self.text.len());
-        let end = self.line_starts.get(i + 1).map_or(self.text.len(), |&e| e as usize).clamp(start, self.text.len());
+        let end = starts.get(i + 1).map_or(self.text.len(), |&e| e as usize).clamp(start, self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 }
