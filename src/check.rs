@@ -102,9 +102,9 @@ pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -
     let model = model::build_from(inputs, &opts.namespace, take);
     let config = &opts.config.config;
     let classes = classify::classify(&model, config);
-    let (rules, recorded) = coverage::rules::extract(&model.objects, &model.rule_files);
+    let (rules, records) = coverage::rules::extract(&model.objects, &model.rule_files);
     let profiles = crate::config::effective_profiles(config);
-    let coverage = coverage::analyze(&model, &classes, config, rules, &recorded, opts.assume_rules_loaded);
+    let coverage = coverage::analyze(&model, &classes, config, rules, &records, opts.assume_rules_loaded);
     Analysis { model, classes, profiles, coverage }
 }
 

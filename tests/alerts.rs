@@ -194,6 +194,20 @@ fn alerts_on_recorded_series_cover_through_the_recording_rule() {
     assert_ne!(unrecorded, stack);
     let v = check_text(&(unrecorded + "\n---\n" + &alert), &[]);
     assert!(cov(&v, "kubecost-cost-analyzer", "oom").is_empty());
+    // Loaded by another Prometheus, which records no such series (its scrape jobs are unknown, so
+    // only the recorded series decides), the alert covers nothing.
+    let elsewhere = alert.replace("release: kps", "release: other");
+    let other = "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: other\n  namespace: monitoring\n\
+                 spec:\n  ruleSelector:\n    matchLabels:\n      release: other\n  additionalScrapeConfigs:\n    \
+                 name: other-scrape\n    key: scrape.yaml\n";
+    let v = check_text(&[stack.as_str(), &elsewhere, other].join("\n---\n"), &[]);
+    assert!(findings(&v, "alerts/rule-not-selected").is_empty());
+    assert!(cov(&v, "kubecost-cost-analyzer", "oom").is_empty());
+    // A ThanosRuler that loads it queries through Thanos Query, which reads what kps records.
+    let ruler = "apiVersion: monitoring.coreos.com/v1\nkind: ThanosRuler\nmetadata:\n  name: ruler\n  namespace: monitoring\n\
+                 spec:\n  ruleSelector:\n    matchLabels:\n      release: other\n  alertmanagersUrl: [\"http://am:9093\"]\n";
+    let v = check_text(&[stack.as_str(), &elsewhere, other, ruler].join("\n---\n"), &[]);
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "oom"), ["KubecostMemoryNearLimit"]);
     // kube-prometheus-stack's capacity alerts read pod phases through per-namespace sums: they
     // say nothing of one pod being down.
     let v = check_text(&stack, &[]);

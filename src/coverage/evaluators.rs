@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::notify::{self, AlertmanagerConfig};
 use super::promql::{LabelMatcher, Op, Selector};
-use super::rules::{AlertRule, Origin};
+use super::rules::{AlertRule, Origin, Record};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::Node;
@@ -51,7 +51,10 @@ pub struct Evaluator {
     pub workload: Option<usize>,
     /// None when not known (the evaluator is not in the input).
     pub jobs: Option<Vec<Job>>,
+    /// The alert rules it loads, by index.
     pub rules: Vec<usize>,
+    /// The recording rules it loads, by index: the series its alerts can read besides scraped ones.
+    pub records: Vec<usize>,
     pub notify: Notify,
 }
 
@@ -464,10 +467,39 @@ fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: u
     jobs
 }
 
+/// The alert and recording rules an evaluator loads, by index, each list in input order.
+#[derive(Default)]
+struct Loaded {
+    rules: Vec<usize>,
+    records: Vec<usize>,
+}
+
+/// Where each alert rule and each recording rule of the input stands.
+struct Origins<'r> {
+    rules: Vec<&'r Origin>,
+    records: Vec<&'r Origin>,
+}
+
+impl Origins<'_> {
+    /// The rules and records whose origin `loads`.
+    fn loaded(&self, mut loads: impl FnMut(&Origin) -> bool) -> Loaded {
+        let mut pick =
+            |origins: &[&Origin]| origins.iter().enumerate().filter(|(_, o)| loads(o)).map(|(i, _)| i).collect();
+        Loaded { rules: pick(&self.rules), records: pick(&self.records) }
+    }
+
+    /// Those held by PrometheusRule objects that `selects` (by object index): judged once per
+    /// object, not once per rule (an object holds hundreds).
+    fn selected(&self, mut selects: impl FnMut(usize) -> bool) -> Loaded {
+        let mut judged: HashMap<usize, bool> = HashMap::new();
+        self.loaded(|o| matches!(*o, Origin::PrometheusRule(i) if *judged.entry(i).or_insert_with(|| selects(i))))
+    }
+}
+
 /// Rule files listed in `rule_files`, followed through mounts to ConfigMap keys.
-fn raw_rules(model: &Model<'_>, w: usize, config: &Value, rules: &[AlertRule]) -> Vec<usize> {
+fn raw_rules(model: &Model<'_>, w: usize, config: &Value, origins: &Origins<'_>) -> Loaded {
     let wl = &model.workloads[w];
-    let mut out = Vec::new();
+    let mut out = Loaded::default();
     let Some(c) = wl.running().next() else { return out };
     for path in config.get("rule_files").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         let Some(mount) = prometheus::mount_for(c, path) else { continue };
@@ -477,17 +509,15 @@ fn raw_rules(model: &Model<'_>, w: usize, config: &Value, rules: &[AlertRule]) -
         let file = path.strip_prefix(mount_path).unwrap_or(path).trim_start_matches('/');
         let glob = globset::Glob::new(file).ok().map(|g| g.compile_matcher());
         let ns = model.objects[wl.object].namespace();
-        for (i, r) in rules.iter().enumerate() {
-            if let Origin::ConfigMap { object, key } = &r.origin {
-                let o = &model.objects[*object];
-                if o.id.name == cm_name
-                    && o.namespace() == ns
-                    && (key == file || glob.as_ref().is_some_and(|g| g.is_match(key)))
-                {
-                    out.push(i);
-                }
-            }
-        }
+        let found = origins.loaded(|origin| {
+            let Origin::ConfigMap { object, key } = origin else { return false };
+            let o = &model.objects[*object];
+            o.id.name == cm_name
+                && o.namespace() == ns
+                && (key == file || glob.as_ref().is_some_and(|g| g.is_match(key)))
+        });
+        out.rules.extend(found.rules);
+        out.records.extend(found.records);
     }
     out
 }
@@ -500,34 +530,24 @@ pub struct Found {
     pub unknown_loaded: bool,
 }
 
-/// The rules held by PrometheusRule objects that `selects` (by object index): judged once per
-/// object, not once per rule (an object holds hundreds).
-fn selected_rules(rules: &[AlertRule], mut selects: impl FnMut(usize) -> bool) -> Vec<usize> {
-    let mut judged: HashMap<usize, bool> = HashMap::new();
-    let mut out = Vec::new();
-    for (ri, r) in rules.iter().enumerate() {
-        if let Origin::PrometheusRule(i) = r.origin
-            && *judged.entry(i).or_insert_with(|| selects(i))
-        {
-            out.push(ri);
-        }
-    }
-    out
-}
-
 pub fn find(
     model: &Model<'_>,
     classes: &[Classification],
     config: &Config,
     rules: &[AlertRule],
+    records: &[Record],
     assume_loaded: bool,
 ) -> Found {
+    let origins = Origins {
+        rules: rules.iter().map(|r| &r.origin).collect(),
+        records: records.iter().map(|r| &r.origin).collect(),
+    };
     let mut evaluators = Vec::new();
     for (wi, w) in model.workloads.iter().enumerate() {
         let o = &model.objects[w.object];
         if w.operator_prometheus {
             let spec = o.node.get("spec");
-            let selected = selected_rules(rules, |i| operator_selects(model, o, &model.objects[i]));
+            let selected = origins.selected(|i| operator_selects(model, o, &model.objects[i]));
             let ams =
                 spec.and_then(|s| s.path(&["alerting", "alertmanagers"])).and_then(Node::as_seq).unwrap_or_default();
             let notify = match ams.first() {
@@ -546,7 +566,8 @@ pub fn find(
                 object: Some(w.object),
                 workload: Some(wi),
                 jobs: (!secret_jobs).then(|| operator_jobs(model, classes, o)),
-                rules: selected,
+                rules: selected.rules,
+                records: selected.records,
                 notify,
             });
         } else if classes[wi].profile.as_deref() == Some("prometheus-server") {
@@ -555,6 +576,7 @@ pub fn find(
                 continue;
             };
             let Some(cfg) = prometheus::config_file(model, w, c) else { continue };
+            let loaded = raw_rules(model, wi, &cfg.value, &origins);
             let notify = if has_alertmanagers(&cfg.value) {
                 notify::configmap_config(model, o.namespace()).map(Notify::Config).unwrap_or(Notify::Assumed)
             } else {
@@ -565,7 +587,8 @@ pub fn find(
                 object: Some(w.object),
                 workload: Some(wi),
                 jobs: Some(raw_jobs(model, classes, &cfg.value, wi)),
-                rules: raw_rules(model, wi, &cfg.value, rules),
+                rules: loaded.rules,
+                records: loaded.records,
                 notify,
             });
         }
@@ -588,12 +611,14 @@ pub fn find(
                 o.id.name
             ))
         };
+        let selected = origins.selected(|i| operator_selects(model, o, &model.objects[i]));
         evaluators.push(Evaluator {
             id: format!("ThanosRuler {}/{}", o.namespace(), o.id.name),
             object: Some(oi),
             workload: None,
             jobs: None,
-            rules: selected_rules(rules, |i| operator_selects(model, o, &model.objects[i])),
+            rules: selected.rules,
+            records: selected.records,
             notify,
         });
     }
@@ -601,7 +626,7 @@ pub fn find(
         let selector: BTreeMap<&str, &str> = ext.rule_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let ns_selector: BTreeMap<&str, &str> =
             ext.rule_namespace_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let selected = selected_rules(rules, |i| {
+        let selected = origins.selected(|i| {
             let ro = &model.objects[i];
             let labels = ro.labels();
             selector.iter().all(|(k, v)| labels.get(k) == Some(v))
@@ -623,19 +648,35 @@ pub fn find(
             object: None,
             workload: None,
             jobs: Some(jobs),
-            rules: selected,
+            rules: selected.rules,
+            records: selected.records,
             notify: Notify::Assumed,
         });
     }
     // Rules that nothing in the input evaluates.
     let mut loaded = vec![false; rules.len()];
+    let mut recorded = vec![false; records.len()];
     // PrometheusRule objects by index, those at least one evaluator loads a rule of.
     let mut held = vec![false; model.objects.len()];
-    for &r in evaluators.iter().flat_map(|e| &e.rules) {
-        loaded[r] = true;
-        if let Origin::PrometheusRule(o) = rules[r].origin {
-            held[o] = true;
+    for e in &evaluators {
+        for &i in &e.rules {
+            loaded[i] = true;
+            if let Origin::PrometheusRule(o) = rules[i].origin {
+                held[o] = true;
+            }
         }
+        for &i in &e.records {
+            recorded[i] = true;
+            if let Origin::PrometheusRule(o) = records[i].origin {
+                held[o] = true;
+            }
+        }
+    }
+    // A ThanosRuler queries through Thanos Query, which also reads what the input's Prometheus
+    // servers record.
+    let everywhere: Vec<usize> = (0..records.len()).filter(|&i| recorded[i]).collect();
+    for e in evaluators.iter_mut().filter(|e| e.object.is_some_and(|o| thanos_rulers.iter().any(|&(t, _)| t == o))) {
+        e.records.clone_from(&everywhere);
     }
     // Every object whose ruleSelector could load a PrometheusRule.
     let rule_selectors: Vec<&Object> = model
@@ -646,7 +687,6 @@ pub fn find(
         .chain(thanos_rulers.iter().map(|(_, o)| *o))
         .collect();
     let mut unselected = Vec::new();
-    let mut unknown = Vec::new();
     let judge_selection = !rule_selectors.is_empty() && !assume_loaded;
     if judge_selection {
         // Every PrometheusRule, recording-only ones included: a recording rule nobody loads feeds nothing.
@@ -665,24 +705,28 @@ pub fn find(
             }
         }
     }
-    for (i, r) in rules.iter().enumerate() {
-        if loaded[i] {
-            continue;
-        }
-        match r.origin {
-            Origin::PrometheusRule(_) if judge_selection => {}
-            Origin::ConfigMap { .. } => {}
-            _ => unknown.push(i),
-        }
-    }
-    let unknown_loaded = !unknown.is_empty() && !assume_loaded;
-    if !unknown.is_empty() {
+    // Rules that an evaluator outside the input may load: in rule files, or in PrometheusRules
+    // when no Prometheus of the input (or --assume-rules-loaded) decides. Rule files in a
+    // ConfigMap that no Prometheus mounts are read by none.
+    let outside = |o: &Origin| match o {
+        Origin::PrometheusRule(_) => !judge_selection,
+        Origin::ConfigMap { .. } => false,
+        Origin::File(_) => true,
+    };
+    let unknown = origins.loaded(|o| outside(o));
+    let unknown = Loaded {
+        rules: unknown.rules.into_iter().filter(|&i| !loaded[i]).collect(),
+        records: unknown.records.into_iter().filter(|&i| !recorded[i]).collect(),
+    };
+    let unknown_loaded = !unknown.rules.is_empty() && !assume_loaded;
+    if !unknown.rules.is_empty() {
         evaluators.push(Evaluator {
             id: "(evaluator not in the input)".into(),
             object: None,
             workload: None,
             jobs: None,
-            rules: unknown,
+            rules: unknown.rules,
+            records: unknown.records,
             notify: Notify::Assumed,
         });
     }

@@ -20,7 +20,7 @@ use crate::model::references::services_selecting;
 use crate::model::{Model, Workload};
 use evaluators::{Evaluator, JobIndex, Notify};
 use promql::Selector;
-use rules::{AlertRule, Recorded};
+use rules::{AlertRule, Record, Recorded};
 
 pub const MODES: [&str; 3] = ["down", "crashloop", "oom"];
 
@@ -251,16 +251,16 @@ pub struct Analysis {
     pub unknown_loaded: bool,
 }
 
-/// `rules` are the model's alert rules and `recorded` its recorded series (`rules::extract`).
+/// `rules` and `records` are the model's alert and recording rules (`rules::extract`).
 pub fn analyze(
     model: &Model<'_>,
     classes: &[Classification],
     config: &Config,
     rules: Vec<AlertRule>,
-    recorded: &Recorded,
+    records: &[Record],
     assume_loaded: bool,
 ) -> Analysis {
-    let found = evaluators::find(model, classes, config, &rules, assume_loaded);
+    let found = evaluators::find(model, classes, config, &rules, records, assume_loaded);
     let job_indexes: Vec<Option<JobIndex>> =
         found.evaluators.iter().map(|e| e.jobs.as_deref().map(JobIndex::new)).collect();
     // Per evaluator, once: the rules that can fire there and read at least one signal, with their
@@ -278,7 +278,7 @@ pub fn analyze(
         Constant(usize),
         Candidate(usize, Vec<Selector>),
     }
-    let judge = |ri: usize, jobs: Option<&JobIndex>| {
+    let judge = |ri: usize, jobs: Option<&JobIndex>, recorded: &Recorded| {
         let Ok(expr) = &rules[ri].parsed else { return None };
         if expr.is_constant() {
             return Some(Judged::Constant(ri));
@@ -297,7 +297,12 @@ pub fn analyze(
         .evaluators
         .iter()
         .map(|e| {
-            let judged = e.judge_rules(judge);
+            // Only series this evaluator records itself: another's are in another TSDB.
+            let mut recorded = Recorded::new();
+            for r in e.records.iter().map(|&i| &records[i]) {
+                recorded.entry(r.series.as_str()).or_default().push(&r.query);
+            }
+            let judged = e.judge_rules(|ri, jobs| judge(ri, jobs, &recorded));
             let mut p = Prepared {
                 candidates: Vec::new(),
                 anywhere: Vec::new(),

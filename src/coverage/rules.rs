@@ -101,8 +101,8 @@ impl Place {
 /// A rule as read, and the text of its expression, until `extract` parses them.
 pub type Pending = (AlertRule, String);
 
-/// A recording rule as read: the series it records, and its expression's text.
-pub type PendingRecord = (CompactString, String);
+/// A recording rule as read: where it is, the series it records, and its expression's text.
+pub type PendingRecord = (Origin, CompactString, String);
 
 /// The alert and recording rules of the input, as read.
 #[derive(Default)]
@@ -111,9 +111,17 @@ pub struct Read {
     pub records: Vec<PendingRecord>,
 }
 
-/// The recorded series of the input, by name: what each recording rule's expression reads
-/// (parsed; a series recorded by several rules has each of them).
-pub type Recorded = HashMap<CompactString, Vec<Arc<super::promql::Query>>>;
+/// A recording rule of the input: where it is (only an evaluator that loads it records the
+/// series), the series it records, and its parsed expression.
+pub struct Record {
+    pub origin: Origin,
+    pub series: CompactString,
+    pub query: Arc<super::promql::Query>,
+}
+
+/// The series one evaluator records, by name: what each of its recording rules' expressions reads
+/// (a series recorded by several rules has each of them).
+pub type Recorded<'r> = HashMap<&'r str, Vec<&'r super::promql::Query>>;
 
 fn push_groups(out: &mut Read, root: &Node, place: Place) {
     let Place { origin, source, template, object, holder, embed } = place;
@@ -123,7 +131,7 @@ fn push_groups(out: &mut Read, root: &Node, place: Place) {
             let expr = expr_node.as_scalar().map(|s| s.text.to_string()).unwrap_or_default();
             let Some(alert) = r.str_at(&["alert"]) else {
                 if let Some(record) = r.str_at(&["record"]) {
-                    out.records.push((record.into(), expr));
+                    out.records.push((origin.clone(), record.into(), expr));
                 }
                 continue;
             };
@@ -208,9 +216,9 @@ pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Read {
     out
 }
 
-/// Every alert rule of the objects and rule files, its expression parsed, and the series their
-/// recording rules record.
-pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<AlertRule>, Recorded) {
+/// Every alert rule and every recording rule of the objects and rule files, expressions parsed;
+/// recording rules whose expression does not parse record nothing and are left out.
+pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<AlertRule>, Vec<Record>) {
     use rayon::prelude::*;
     let Read { alerts, records } = read(objects, rule_files);
     // Each distinct expression once: a monorepo renders the same chart for several environments,
@@ -222,7 +230,7 @@ pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<Aler
         *distinct.entry(expr).or_insert(next)
     }
     let slots: Vec<usize> = alerts.iter().map(|(_, expr)| slot(&mut distinct, expr)).collect();
-    let record_slots: Vec<usize> = records.iter().map(|(_, expr)| slot(&mut distinct, expr)).collect();
+    let record_slots: Vec<usize> = records.iter().map(|(_, _, expr)| slot(&mut distinct, expr)).collect();
     let mut exprs = vec![""; distinct.len()];
     for (e, i) in distinct {
         exprs[i] = e;
@@ -230,12 +238,14 @@ pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<Aler
     let parsed: Vec<_> =
         exprs.par_iter().map(|e| super::promql::parse_with(e, &interner).map(std::sync::Arc::new)).collect();
     drop(exprs);
-    let mut recorded = Recorded::new();
-    for ((record, _), slot) in records.into_iter().zip(record_slots) {
-        if let Ok(q) = &parsed[slot] {
-            recorded.entry(record).or_default().push(q.clone());
-        }
-    }
+    let recorded = records
+        .into_iter()
+        .zip(record_slots)
+        .filter_map(|((origin, series, _), slot)| {
+            let query = parsed[slot].as_ref().ok()?.clone();
+            Some(Record { origin, series, query })
+        })
+        .collect();
     let rules = alerts
         .into_iter()
         .zip(slots)
