@@ -87,6 +87,62 @@ fn kube_prometheus_stack_covers_crashloop_and_down_but_notifies_nobody() {
 }
 
 #[test]
+fn alertmanager_configs_route_their_namespace_alerts() {
+    let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
+    let team = std::fs::read_to_string(root().join("tests/fixtures/alerts/alertmanager-config.yaml")).unwrap();
+    let routed = |extra: &str| check_text(&(stack.clone() + "\n---\n" + extra), &[]);
+    // The Secret alone sends everything to `null`.
+    assert_eq!(findings(&routed(""), "alerts/no-notification-route").len(), 1);
+    assert!(findings(&routed(&team), "alerts/no-notification-route").is_empty());
+    // Another namespace's route only matches that namespace's alerts...
+    let elsewhere = team.replace("namespace: kubecost", "namespace: team-a");
+    assert_eq!(findings(&routed(&elsewhere), "alerts/no-notification-route").len(), 1);
+    // ...unless the Alertmanager adds no namespace matcher.
+    let none = "  alertmanagerConfigMatcherStrategy:\n    type: None\n";
+    let unmatched =
+        stack.replacen("  alertmanagerConfigSelector: {}\n", &format!("  alertmanagerConfigSelector: {{}}\n{none}"), 1);
+    assert_ne!(unmatched, stack);
+    let v = check_text(&(unmatched.clone() + "\n---\n" + &elsewhere), &[]);
+    assert!(findings(&v, "alerts/no-notification-route").is_empty());
+    // A receiver with no integration notifies nobody; an Alertmanager without a selector takes none.
+    let silent = team.replace("      slackConfigs:\n", "      unusedConfigs: []\n      slack:\n");
+    assert_eq!(findings(&routed(&silent), "alerts/no-notification-route").len(), 1);
+    let unselected = stack.replacen("  alertmanagerConfigSelector: {}\n", "", 1);
+    assert_ne!(unselected, stack);
+    let v = check_text(&(unselected + "\n---\n" + &team), &[]);
+    assert_eq!(findings(&v, "alerts/no-notification-route").len(), 1);
+    // spec.alertmanagerConfiguration puts an AlertmanagerConfig of its namespace in the Secret's place.
+    let global = [
+        "apiVersion: monitoring.coreos.com/v1alpha1",
+        "kind: AlertmanagerConfig",
+        "metadata: {name: global, namespace: monitoring}",
+        "spec:",
+        "  route: {receiver: pager}",
+        "  receivers:",
+        "    - name: pager",
+        "      pagerdutyConfigs: [{routingKey: {name: pd, key: key}}]",
+    ]
+    .join("\n");
+    let configured = stack.replacen(
+        "  alertmanagerConfigSelector: {}\n",
+        "  alertmanagerConfigSelector: {}\n  alertmanagerConfiguration:\n    name: global\n",
+        1,
+    );
+    assert_ne!(configured, stack);
+    assert!(
+        findings(&check_text(&(configured.clone() + "\n---\n" + &global), &[]), "alerts/no-notification-route")
+            .is_empty()
+    );
+    // Its receiver notifies nobody: nothing does, whatever the Secret says.
+    let silent_global = global.replace("pagerdutyConfigs", "pagerduty");
+    let v = check_text(&(configured + "\n---\n" + &silent_global), &[]);
+    assert_eq!(findings(&v, "alerts/no-notification-route")[0]["object"]["kind"], "AlertmanagerConfig");
+    // The route's own matchers still hold: kube-prometheus-stack's workload alerts are warnings.
+    let critical = team.replace("warning|critical", "critical");
+    assert_eq!(findings(&routed(&critical), "alerts/no-notification-route").len(), 1);
+}
+
+#[test]
 fn rules_without_the_release_label_are_not_selected() {
     let kps: Vec<String> = corpus("kps-default.yaml")
         .split("\n---\n")

@@ -178,7 +178,7 @@ fn label_selector_matches(sel: &Node, labels: &BTreeMap<&str, &str>) -> bool {
 
 /// Namespace selection: namespaces' labels come from Namespace objects in the input plus the
 /// automatic `kubernetes.io/metadata.name`; a selector on labels we cannot see is assumed to match.
-fn namespace_selected(model: &Model<'_>, sel: Option<&Node>, own_ns: &str, ns: &str) -> bool {
+pub(super) fn namespace_selected(model: &Model<'_>, sel: Option<&Node>, own_ns: &str, ns: &str) -> bool {
     match sel {
         None => ns == own_ns,
         Some(s) if s.is_null() => ns == own_ns,
@@ -197,7 +197,7 @@ fn namespace_selected(model: &Model<'_>, sel: Option<&Node>, own_ns: &str, ns: &
     }
 }
 
-fn object_selected(sel: Option<&Node>, labels: &BTreeMap<&str, &str>) -> bool {
+pub(super) fn object_selected(sel: Option<&Node>, labels: &BTreeMap<&str, &str>) -> bool {
     match sel {
         None => false,
         Some(s) if s.is_null() => false,

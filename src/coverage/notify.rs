@@ -1,6 +1,7 @@
 //! Can an alert reach a person? Alertmanager configs (Secret `alertmanager-<name>`, base64 `data`
-//! or `stringData`, or a ConfigMap) are followed route by route to a receiver, and a receiver with
-//! no integrations (`null`) notifies nobody. Secret contents are parsed, never printed.
+//! or `stringData`, or a ConfigMap, with the prometheus-operator's AlertmanagerConfig objects
+//! merged in) are followed route by route to a receiver, and a receiver with no integrations
+//! (`null`) notifies nobody. Secret contents are parsed, never printed.
 
 use std::collections::BTreeMap;
 
@@ -43,19 +44,151 @@ fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<Alertman
     None
 }
 
-/// The config of the prometheus-operator `Alertmanager` named `name` in `ns`.
+/// The config of the prometheus-operator `Alertmanager` named `name` in `ns`, as the operator
+/// generates it: the AlertmanagerConfig named by `spec.alertmanagerConfiguration`, else the config
+/// Secret, with the routes of the AlertmanagerConfigs it selects put first.
 pub fn operator_config(model: &Model<'_>, ns: &str, name: &str) -> Option<AlertmanagerConfig> {
     let am = model
         .objects
         .iter()
         .find(|o| o.is("monitoring.coreos.com", "Alertmanager") && o.namespace() == ns && o.id.name == name);
-    let secret_name = am
-        .and_then(|a| a.node.str_at(&["spec", "configSecret"]))
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("alertmanager-{name}"));
-    let idx =
-        model.objects.iter().position(|o| o.is("", "Secret") && o.namespace() == ns && o.id.name == secret_name)?;
-    config_in(model, idx, &["alertmanager.yaml", "alertmanager.yml"])
+    let spec = am.and_then(|a| a.node.get("spec"));
+    let mut base = match spec.and_then(|s| s.str_at(&["alertmanagerConfiguration", "name"])) {
+        Some(global) => {
+            let i = model.objects.iter().position(|o| {
+                o.is("monitoring.coreos.com", "AlertmanagerConfig") && o.namespace() == ns && o.id.name == global
+            })?;
+            let cr = model.objects[i].node.get("spec")?;
+            let mut config = serde_json::Map::new();
+            config.insert("route".into(), cr.get("route").map_or(Value::Null, |r| cr_route(r, &cr_key(ns, global))));
+            config.insert("receivers".into(), Value::Array(cr_receivers(cr, &cr_key(ns, global))));
+            AlertmanagerConfig { object: i, config: Value::Object(config) }
+        }
+        None => {
+            let secret_name = spec
+                .and_then(|s| s.str_at(&["configSecret"]))
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("alertmanager-{name}"));
+            let idx = model
+                .objects
+                .iter()
+                .position(|o| o.is("", "Secret") && o.namespace() == ns && o.id.name == secret_name)?;
+            config_in(model, idx, &["alertmanager.yaml", "alertmanager.yml"])?
+        }
+    };
+    if let Some(am) = am {
+        merge_selected(model, am, &mut base.config);
+    }
+    Some(base)
+}
+
+/// Receivers and nested route names of an AlertmanagerConfig are prefixed `namespace/name/`.
+fn cr_key(ns: &str, name: &str) -> String {
+    format!("{ns}/{name}")
+}
+
+/// An AlertmanagerConfig route in Alertmanager's own form: matchers as `name="value"` strings.
+fn cr_route(route: &Node, key: &str) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(r) = route.str_at(&["receiver"]).filter(|r| !r.is_empty()) {
+        out.insert("receiver".into(), Value::String(format!("{key}/{r}")));
+    }
+    let matchers: Vec<Value> = route
+        .get("matchers")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            let regex = m.get("regex").and_then(Node::as_bool).unwrap_or(false);
+            let op = m.str_at(&["matchType"]).unwrap_or(if regex { "=~" } else { "=" });
+            let name = m.str_at(&["name"]).unwrap_or_default();
+            Value::String(format!("{name}{op}\"{}\"", m.str_at(&["value"]).unwrap_or_default()))
+        })
+        .collect();
+    out.insert("matchers".into(), Value::Array(matchers));
+    if route.get("continue").and_then(Node::as_bool) == Some(true) {
+        out.insert("continue".into(), Value::Bool(true));
+    }
+    let children = route.get("routes").and_then(Node::as_seq).unwrap_or_default();
+    out.insert("routes".into(), Value::Array(children.iter().map(|c| cr_route(c, key)).collect()));
+    Value::Object(out)
+}
+
+/// Receivers keep their name and, for each integration list (`slackConfigs`...), as many empty
+/// entries as it has: whether a receiver notifies is all that is read, and nothing of a Secret's.
+fn cr_receivers(spec: &Node, key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for r in spec.get("receivers").and_then(Node::as_seq).unwrap_or_default() {
+        let mut receiver = serde_json::Map::new();
+        receiver.insert("name".into(), Value::String(format!("{key}/{}", r.str_at(&["name"]).unwrap_or_default())));
+        for e in r.as_map().unwrap_or_default() {
+            let (Some(k), Some(list)) = (e.key.as_str(), e.value.as_seq()) else { continue };
+            if let Some(kind) = k.strip_suffix("Configs") {
+                receiver
+                    .insert(format!("{}_configs", kind.to_lowercase()), Value::Array(vec![Value::Null; list.len()]));
+            }
+        }
+        out.push(Value::Object(receiver));
+    }
+    out
+}
+
+/// The AlertmanagerConfigs an Alertmanager selects (`alertmanagerConfigSelector`: null selects
+/// none; `alertmanagerConfigNamespaceSelector`: null means its own namespace), in the operator's
+/// order (by namespace, then name), their routes put first under the root route. Each such route
+/// matches only its own namespace's alerts (unless `alertmanagerConfigMatcherStrategy` says
+/// otherwise) and lets them continue to the routes after it.
+fn merge_selected(model: &Model<'_>, am: &crate::model::Object<'_>, config: &mut Value) {
+    use super::evaluators::{namespace_selected, object_selected};
+    let spec = am.node.get("spec");
+    let selector = spec.and_then(|s| s.get("alertmanagerConfigSelector"));
+    let ns_selector = spec.and_then(|s| s.get("alertmanagerConfigNamespaceSelector"));
+    let strategy = spec.and_then(|s| s.str_at(&["alertmanagerConfigMatcherStrategy", "type"])).unwrap_or("OnNamespace");
+    let mut selected: Vec<&crate::model::Object<'_>> = model
+        .objects
+        .iter()
+        .filter(|o| o.is("monitoring.coreos.com", "AlertmanagerConfig"))
+        .filter(|o| object_selected(selector, &o.labels()))
+        .filter(|o| namespace_selected(model, ns_selector, am.namespace(), o.namespace()))
+        .collect();
+    selected.sort_by(|a, b| (a.namespace(), &a.id.name).cmp(&(b.namespace(), &b.id.name)));
+    let mut routes = Vec::new();
+    let mut receivers = Vec::new();
+    for o in selected {
+        let Some(cr) = o.node.get("spec") else { continue };
+        let Some(route) = cr.get("route").filter(|r| r.as_map().is_some()) else { continue };
+        let key = cr_key(o.namespace(), &o.id.name);
+        let mut route = cr_route(route, &key);
+        let enforce = match strategy {
+            "None" => false,
+            "OnNamespaceExceptForAlertmanagerNamespace" => o.namespace() != am.namespace(),
+            _ => true,
+        };
+        if let Some(r) = route.as_object_mut() {
+            if enforce && let Some(Value::Array(m)) = r.get_mut("matchers") {
+                m.push(Value::String(format!("namespace=\"{}\"", o.namespace())));
+            }
+            r.insert("continue".into(), Value::Bool(true));
+        }
+        routes.push(route);
+        receivers.extend(cr_receivers(cr, &key));
+    }
+    if routes.is_empty() {
+        return;
+    }
+    let Some(root) = config.get_mut("route").and_then(Value::as_object_mut) else { return };
+    if let Some(Value::Array(existing)) = root.remove("routes") {
+        routes.extend(existing);
+    }
+    root.insert("routes".into(), Value::Array(routes));
+    if let Some(obj) = config.as_object_mut() {
+        match obj.get_mut("receivers") {
+            Some(Value::Array(list)) => list.extend(receivers),
+            _ => {
+                obj.insert("receivers".into(), Value::Array(receivers));
+            }
+        }
+    }
 }
 
 /// An Alertmanager config in a ConfigMap of the namespace (the prometheus chart's alertmanager).

@@ -305,6 +305,14 @@ impl Node {
         }
     }
 
+    /// A boolean as Kubernetes reads one (`true`, and YAML 1.1's `yes`, `on`...).
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.as_scalar()?.resolve() {
+            Resolved::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.as_scalar().map(Scalar::resolve), Some(Resolved::Null))
     }
