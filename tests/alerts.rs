@@ -143,6 +143,28 @@ fn alertmanager_configs_route_their_namespace_alerts() {
 }
 
 #[test]
+fn metrics_a_monitor_drops_cover_nothing() {
+    let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
+    let endpoint = "  endpoints:\n    - port: http\n      honorLabels: true\n";
+    assert_eq!(stack.matches(endpoint).count(), 1, "kube-state-metrics' ServiceMonitor");
+    let keep = |regex: &str| {
+        let relabel = format!(
+            "      metricRelabelings:\n        - sourceLabels: [__name__]\n          action: keep\n          regex: '{regex}'\n"
+        );
+        stack.replacen(endpoint, &(endpoint.to_owned() + &relabel), 1)
+    };
+    // kube-state-metrics scraped for pod phases and owners only: KubePodCrashLooping reads the
+    // waiting reason, which is never stored.
+    let v = check_text(&keep("kube_pod_status_phase|kube_pod_owner|kube_pod_status_ready"), &[]);
+    let crashloop = cov(&v, "kubecost-cost-analyzer", "crashloop");
+    assert!(!crashloop.contains(&"KubePodCrashLooping".to_owned()), "{crashloop:?}");
+    assert!(crashloop.contains(&"KubePodNotReady".to_owned()), "{crashloop:?}");
+    // Dropping something else changes nothing.
+    let v = check_text(&keep("kube_.*"), &[]);
+    assert!(cov(&v, "kubecost-cost-analyzer", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
+}
+
+#[test]
 fn rules_without_the_release_label_are_not_selected() {
     let kps: Vec<String> = corpus("kps-default.yaml")
         .split("\n---\n")

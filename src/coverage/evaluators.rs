@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::notify::{self, AlertmanagerConfig};
 use super::promql::{LabelMatcher, Op, Selector};
+use super::relabel::{Relabel, Stored};
 use super::rules::{AlertRule, Origin, Record};
 use crate::classify::Classification;
 use crate::config::Config;
@@ -30,6 +31,14 @@ pub struct Job {
     pub ksm_major: Option<u32>,
     /// Workloads scraped under this job (for `up`).
     pub targets: BTreeSet<usize>,
+    /// The metric names its metric relabelings let through.
+    pub stored: Stored,
+}
+
+impl Job {
+    fn new(name: String, sources: BTreeSet<&'static str>, targets: BTreeSet<usize>) -> Job {
+        Job { name, sources, ksm_major: None, targets, stored: Stored::All }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -318,6 +327,7 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
             j.sources.extend(job.sources);
             j.targets.extend(job.targets);
             j.ksm_major = j.ksm_major.or(job.ksm_major);
+            j.stored.merge(&job.stored);
         }
         None => {
             named.insert(job.name.clone(), jobs.len());
@@ -359,7 +369,7 @@ fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) 
         for o in selected(kind, sel_key, ns_key) {
             let name = o.node.str_at(&["spec", "jobName"]).filter(|n| !n.is_empty()).map(str::to_owned);
             let name = name.unwrap_or_else(|| format!("{prefix}/{}/{}", o.namespace(), o.id.name));
-            add(Job { name, sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() });
+            add(Job::new(name, BTreeSet::new(), BTreeSet::new()));
         }
     }
     jobs
@@ -378,13 +388,19 @@ fn monitor_jobs(
     let job_label = mon.node.str_at(&["spec", "jobLabel"]);
     let target_sel = string_map(mon.node.path(&["spec", "selector", "matchLabels"]));
     let endpoints_key = if kind == "ServiceMonitor" { "endpoints" } else { "podMetricsEndpoints" };
-    let cadvisor = mon
-        .node
-        .path(&["spec", endpoints_key])
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
+    let endpoints = mon.node.path(&["spec", endpoints_key]).and_then(Node::as_seq).unwrap_or_default();
+    let cadvisor = endpoints.iter().any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
+    // Every endpoint is scraped under the monitor's job: the job stores what any of them keeps.
+    let mut stored: Option<Stored> = None;
+    for e in endpoints {
+        let relabels = e.get("metricRelabelings").and_then(Node::as_seq).unwrap_or_default();
+        let one = Stored::of(relabels.iter().map(Relabel::from_monitor));
+        match &mut stored {
+            Some(s) => s.merge(&one),
+            None => stored = Some(one),
+        }
+    }
+    let stored = stored.unwrap_or_default();
     for ns in monitor_namespaces(model, mon, all_namespaces) {
         if kind == "ServiceMonitor" {
             for svc in by_label.services(&ns, &target_sel) {
@@ -392,7 +408,7 @@ fn monitor_jobs(
                     .and_then(|l| svc.labels().get(l).map(|v| v.to_string()))
                     .unwrap_or_else(|| svc.id.name.clone());
                 let targets = by_label.workloads(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
-                let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
+                let mut job = Job { stored: stored.clone(), ..Job::new(name, BTreeSet::from([TARGET]), targets) };
                 if cadvisor {
                     job.sources.insert(CADVISOR);
                 }
@@ -405,7 +421,7 @@ fn monitor_jobs(
                 continue;
             }
             let name = format!("{}/{}", mon.namespace(), mon.id.name);
-            let mut job = Job { name, sources: BTreeSet::from([TARGET]), ksm_major: None, targets };
+            let mut job = Job { stored: stored.clone(), ..Job::new(name, BTreeSet::from([TARGET]), targets) };
             sources_of(model, classes, &mut job);
             jobs.push(job);
         }
@@ -414,7 +430,7 @@ fn monitor_jobs(
         // Services the render does not hold (kubelet, apiserver): the job comes from the selector.
         let name =
             job_label.and_then(|l| target_sel.get(l).map(|v| v.to_string())).unwrap_or_else(|| mon.id.name.clone());
-        let mut job = Job { name, sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() };
+        let mut job = Job { stored, ..Job::new(name, BTreeSet::new(), BTreeSet::new()) };
         if cadvisor {
             job.sources.insert(CADVISOR);
         }
@@ -437,8 +453,11 @@ fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: u
     let mut jobs = Vec::new();
     for sc in config.get("scrape_configs").and_then(Value::as_array).into_iter().flatten() {
         let Some(name) = sc.get("job_name").and_then(Value::as_str) else { continue };
-        let mut job =
-            Job { name: name.to_owned(), sources: BTreeSet::from([TARGET]), ksm_major: None, targets: BTreeSet::new() };
+        let relabels = sc.get("metric_relabel_configs").and_then(Value::as_array).into_iter().flatten();
+        let mut job = Job {
+            stored: Stored::of(relabels.map(Relabel::from_config)),
+            ..Job::new(name.to_owned(), BTreeSet::from([TARGET]), BTreeSet::new())
+        };
         let path = sc.get("metrics_path").and_then(Value::as_str).unwrap_or_default();
         if name.contains("cadvisor") || path.contains("cadvisor") {
             job.sources.insert(CADVISOR);
@@ -636,12 +655,7 @@ pub fn find(
         let jobs = ext
             .jobs
             .iter()
-            .map(|j| Job {
-                name: j.clone(),
-                sources: BTreeSet::from([KSM, CADVISOR, TARGET]),
-                ksm_major: None,
-                targets: all.clone(),
-            })
+            .map(|j| Job::new(j.clone(), BTreeSet::from([KSM, CADVISOR, TARGET]), all.clone()))
             .collect();
         evaluators.push(Evaluator {
             id: ext.name.clone(),
@@ -745,10 +759,7 @@ mod tests {
     fn job_lookups_agree_with_a_pass_over_every_job() {
         let names =
             ["kube-state-metrics", "kube-state-metrics-v2", "node-exporter", "payments-1", "payments-10", "web"];
-        let jobs: Vec<Job> = names
-            .iter()
-            .map(|n| Job { name: (*n).into(), sources: BTreeSet::new(), ksm_major: None, targets: BTreeSet::new() })
-            .collect();
+        let jobs: Vec<Job> = names.iter().map(|n| Job::new((*n).into(), BTreeSet::new(), BTreeSet::new())).collect();
         let index = JobIndex::new(&jobs);
         for m in [
             r#"{job="node-exporter"}"#,

@@ -5,6 +5,7 @@ pub mod evaluators;
 pub mod generate;
 pub mod notify;
 pub mod promql;
+pub mod relabel;
 pub mod rules;
 
 use foldhash::{HashMap, HashMapExt};
@@ -181,6 +182,16 @@ fn job_ok(sel: &Selector, jobs: Option<&JobIndex>, source: Option<&str>, target:
         .any(|j| source.is_none_or(|s| j.sources.contains(s)) && target.is_none_or(|t| j.targets.contains(&t)))
 }
 
+/// `job_ok`, for a job that also stores the selector's metric.
+fn job_stores(sel: &Selector, jobs: Option<&JobIndex>, source: &str, target: Option<usize>) -> bool {
+    let Some(jobs) = jobs else { return true };
+    let metric = sel.metric.as_deref().unwrap_or_default();
+    jobs.admitted(sel)
+        .iter()
+        .map(|&j| &jobs.jobs[j])
+        .any(|j| j.sources.contains(source) && target.is_none_or(|t| j.targets.contains(&t)) && j.stored.keeps(metric))
+}
+
 /// Can this selector return series on this evaluator at all?
 fn selector_possible(sel: &Selector, jobs: Option<&JobIndex>) -> bool {
     if let Some(m) = sel.metric.as_deref()
@@ -220,8 +231,8 @@ fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, jobs: Option<&JobIn
         return false;
     }
     match signal.source.as_str() {
-        "target" => job_ok(sel, jobs, Some(evaluators::TARGET), Some(wi)),
-        s => job_ok(sel, jobs, Some(if s == "cadvisor" { evaluators::CADVISOR } else { evaluators::KSM }), None),
+        "target" => job_stores(sel, jobs, evaluators::TARGET, Some(wi)),
+        s => job_stores(sel, jobs, if s == "cadvisor" { evaluators::CADVISOR } else { evaluators::KSM }, None),
     }
 }
 
