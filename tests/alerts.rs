@@ -159,6 +159,16 @@ fn metrics_a_monitor_drops_cover_nothing() {
     let crashloop = cov(&v, "kubecost-cost-analyzer", "crashloop");
     assert!(!crashloop.contains(&"KubePodCrashLooping".to_owned()), "{crashloop:?}");
     assert!(crashloop.contains(&"KubePodNotReady".to_owned()), "{crashloop:?}");
+    // Nothing left for crash loops: the finding says which alert the drop silences.
+    let v = check_text(&keep("kube_node_.*"), &[]);
+    let uncovered = findings(&v, "alerts/crashloop-uncovered");
+    let help =
+        uncovered.iter().find(|f| f["object"]["name"] == "kubecost-cost-analyzer").unwrap()["help"].as_str().unwrap();
+    assert!(help.starts_with("nearest: KubePodCrashLooping ("), "{help}");
+    assert!(
+        help.contains("reads kube_pod_container_status_waiting_reason, but the scrape jobs that collect it drop"),
+        "{help}"
+    );
     // Dropping something else changes nothing.
     let v = check_text(&keep("kube_.*"), &[]);
     assert!(cov(&v, "kubecost-cost-analyzer", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
@@ -215,6 +225,17 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
     // Its OOM alert joins on the pod a restart of cost-analyzer pods: it says nothing of the others.
     assert!(!ruler["message"].as_str().unwrap().contains("kubecost-forecasting"));
     assert!(cov(&v, "kubecost-forecasting", "oom").is_empty());
+    let forecasting = findings(&v, "alerts/oom-uncovered");
+    let help =
+        forecasting.iter().find(|f| f["object"]["name"] == "kubecost-forecasting").unwrap()["help"].as_str().unwrap();
+    assert!(
+        help.starts_with(
+            "nearest: KubecostCostAnalyzerOOMKilled (kubecost/finops-oom) reads \
+             kube_pod_container_status_last_terminated_reason, but it is matched with \
+             kube_pod_container_status_restarts_total{pod=~\"kubecost-cost-analyzer-.*\"}, which excludes"
+        ),
+        "{help}"
+    );
     // absent() of the workload's scrape target reports it down.
     assert!(cov(&v, "kubecost-cost-analyzer", "down").contains(&"KubecostCostAnalyzerAbsent".to_owned()));
     // It fires on restarts that were OOM kills: not on a crash loop of any cause.
@@ -299,7 +320,20 @@ fn narrowed_app_namespaces_exclude_kubecost() {
     for name in KUBECOST {
         assert!(cov(&v, name, "crashloop").is_empty(), "{name}");
     }
-    assert_eq!(findings(&v, "alerts/crashloop-uncovered").len(), 3);
+    let uncovered = findings(&v, "alerts/crashloop-uncovered");
+    assert_eq!(uncovered.len(), 3);
+    // The alert that nearly covers it, and why not.
+    let help = uncovered[0]["help"].as_str().unwrap();
+    assert!(
+        help.starts_with(
+            "nearest: KubePodCrashLooping (monitoring/kps-kube-prometheus-stack-kubernetes-apps) reads \
+             kube_pod_container_status_waiting_reason, but its matcher namespace=~\"kube-system|monitoring\" excludes"
+        ),
+        "{help}"
+    );
+    // With every namespace admitted there is nothing to explain.
+    let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml")), &[]);
+    assert!(findings(&v, "alerts/oom-uncovered").iter().all(|f| !f["help"].as_str().unwrap().starts_with("nearest")));
 }
 
 #[test]

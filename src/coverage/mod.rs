@@ -136,13 +136,13 @@ fn identity_values(t: &Target, label: &str) -> Option<Vec<String>> {
     })
 }
 
-/// The matchers of a selector on identity labels can all hold for this workload.
-fn identity_admits(sel: &Selector, t: &Target) -> bool {
-    identity_admits_on(sel, t, promql::ALL_IDENTITY)
-}
-
 /// `identity_admits`, on the identity labels in `on` only.
 fn identity_admits_on(sel: &Selector, t: &Target, on: promql::Identity) -> bool {
+    identity_excluding(sel, t, on).is_none()
+}
+
+/// The first identity label in `on` whose matchers exclude this workload.
+fn identity_excluding(sel: &Selector, t: &Target, on: promql::Identity) -> Option<&'static str> {
     for (bit, label) in promql::IDENTITY_LABELS.iter().enumerate() {
         if on & (1 << bit) == 0 || !sel.constrains(label) {
             continue;
@@ -150,10 +150,10 @@ fn identity_admits_on(sel: &Selector, t: &Target, on: promql::Identity) -> bool 
         let values = identity_values(t, label).unwrap_or_default();
         let ok = if values.is_empty() { sel.admits(label, "") } else { values.iter().any(|v| sel.admits(label, v)) };
         if !ok {
-            return false;
+            return Some(label);
         }
     }
-    true
+    None
 }
 
 /// Whether a selector's matchers on a signal's state labels can hold during this failure: they
@@ -183,14 +183,75 @@ fn job_ok(sel: &Selector, jobs: Option<&JobIndex>, source: Option<&str>, target:
 }
 
 /// `job_ok`, for a job that also stores the selector's metric.
-fn job_stores(sel: &Selector, jobs: Option<&JobIndex>, source: &str, target: Option<usize>) -> bool {
-    let Some(jobs) = jobs else { return true };
+fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, target: Option<usize>) -> Covered<'s> {
+    let Some(jobs) = jobs else { return Ok(()) };
     let metric = sel.metric.as_deref().unwrap_or_default();
-    jobs.admitted(sel)
-        .iter()
-        .map(|&j| &jobs.jobs[j])
-        .any(|j| j.sources.contains(source) && target.is_none_or(|t| j.targets.contains(&t)) && j.stored.keeps(metric))
+    let mut scraped = false;
+    for j in jobs.admitted(sel).iter().map(|&j| &jobs.jobs[j]) {
+        if j.sources.contains(source) && target.is_none_or(|t| j.targets.contains(&t)) {
+            if j.stored.keeps(metric) {
+                return Ok(());
+            }
+            scraped = true;
+        }
+    }
+    if scraped {
+        Err(Some(Miss::Dropped(sel)))
+    } else if source == evaluators::TARGET {
+        // `up{job="etcd"}` reads `up` and scrapes other targets: no near miss.
+        Err(None)
+    } else {
+        Err(Some(Miss::Unscraped(sel)))
+    }
 }
+
+/// Why a selector that reads a signal of a failure does not cover a workload in it: the first
+/// such miss is told with the uncovered finding, so that a narrowed namespace or a dropped metric
+/// is seen for what it is.
+#[derive(Clone, Copy)]
+pub enum Miss<'s> {
+    /// Its matchers on the namespace exclude the workload (a rule for other workloads' pods or
+    /// containers is no near miss).
+    Namespace(&'s Selector),
+    /// No scrape job it can read collects the signal.
+    Unscraped(&'s Selector),
+    /// The jobs that collect it drop the metric.
+    Dropped(&'s Selector),
+    /// An operand it is matched with on the workload's labels excludes the workload by its
+    /// matchers on this identity label.
+    Operand(&'s Selector, &'s Selector, &'static str),
+}
+
+impl Miss<'_> {
+    pub fn describe(self) -> String {
+        let metric = |s: &Selector| s.metric.clone().unwrap_or_default();
+        match self {
+            Miss::Namespace(s) => {
+                format!("reads {}, but its matcher {} excludes this namespace", metric(s), matchers_on(s, "namespace"))
+            }
+            Miss::Unscraped(s) => format!("reads {}, but no scrape job it can read collects it", metric(s)),
+            Miss::Dropped(s) => {
+                format!(
+                    "reads {}, but the scrape jobs that collect it drop that metric (metric relabelings)",
+                    metric(s)
+                )
+            }
+            Miss::Operand(s, operand, label) => format!(
+                "reads {}, but it is matched with {}{{{}}}, which excludes this workload",
+                metric(s),
+                metric(operand),
+                matchers_on(operand, label)
+            ),
+        }
+    }
+}
+
+fn matchers_on(s: &Selector, label: &str) -> String {
+    s.matchers.iter().filter(|m| m.name == label).map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Covered, or why not: `Err(None)` when the selector reads no signal of this failure.
+type Covered<'s> = Result<(), Option<Miss<'s>>>;
 
 /// Can this selector return series on this evaluator at all?
 fn selector_possible(sel: &Selector, jobs: Option<&JobIndex>) -> bool {
@@ -214,21 +275,26 @@ fn required_namespace(sel: &Selector) -> Option<String> {
     sel.matchers.iter().find(|m| m.name == "namespace" && matches!(m.op, promql::Op::Equal)).map(|m| m.value.clone())
 }
 
-fn covers(sel: &Selector, mode: &str, t: &Target, wi: usize, jobs: Option<&JobIndex>) -> bool {
-    let Some(metric) = sel.metric.as_deref() else { return false };
-    let Some(signal) = signals().get(metric) else { return false };
-    let Some(values) = signal.modes.get(mode) else { return false };
+fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option<&JobIndex>) -> Covered<'s> {
+    let Some(metric) = sel.metric.as_deref() else { return Err(None) };
+    let Some(signal) = signals().get(metric) else { return Err(None) };
+    let Some(values) = signal.modes.get(mode) else { return Err(None) };
     if sel.in_absent && metric != "up" {
-        return false;
+        return Err(None);
     }
     if !signal.kinds.is_empty() && !signal.kinds.contains(&t.kind) {
-        return false;
+        return Err(None);
     }
     if signal.when.as_deref() == Some("available-condition-can-fail") && !t.available_can_fail {
-        return false;
+        return Err(None);
     }
-    if !values.iter().all(|(k, v)| sel.admits(k, v)) || !identity_admits(sel, t) {
-        return false;
+    if !values.iter().all(|(k, v)| sel.admits(k, v)) {
+        return Err(None);
+    }
+    match identity_excluding(sel, t, promql::ALL_IDENTITY) {
+        Some("namespace") => return Err(Some(Miss::Namespace(sel))),
+        Some(_) => return Err(None),
+        None => {}
     }
     match signal.source.as_str() {
         "target" => job_stores(sel, jobs, evaluators::TARGET, Some(wi)),
@@ -258,6 +324,9 @@ pub struct Analysis {
     pub per_workload: BTreeMap<usize, WorkloadCoverage>,
     /// Prometheus servers whose failure, in these modes, only they would report.
     pub self_monitored: BTreeMap<usize, BTreeMap<&'static str, Vec<Item>>>,
+    /// For a workload and a failure no alert covers, the first alert that reads a signal of it
+    /// and why it still does not cover the workload (`Miss`).
+    pub near_misses: BTreeMap<usize, BTreeMap<&'static str, String>>,
     pub unselected: Vec<(usize, Vec<String>)>,
     pub unknown_loaded: bool,
 }
@@ -347,6 +416,7 @@ pub fn analyze(
         .collect();
     let mut per_workload = BTreeMap::new();
     let mut self_monitored = BTreeMap::new();
+    let mut near_misses = BTreeMap::new();
     for (wi, w) in model.workloads.iter().enumerate() {
         if !classes[wi].metering {
             continue;
@@ -354,23 +424,48 @@ pub fn analyze(
         let t = target(model, w);
         let mut cov = WorkloadCoverage::default();
         let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
+        let mut misses: BTreeMap<&'static str, String> = BTreeMap::new();
         for ((e, p), jobs) in found.evaluators.iter().zip(&prepared).zip(&job_indexes) {
             let dead_mans_switch = p.constants.iter().any(|r| reaches(e, &alert_labels(r, &t)));
             let near = p.by_namespace.get(&t.namespace).map(Vec::as_slice).unwrap_or_default();
             for (ri, sels) in p.anywhere.iter().chain(near).map(|&c| &p.candidates[c]) {
                 let r = &rules[*ri];
                 for mode in MODES {
-                    if !sels.iter().any(|s| covers(s, mode, &t, wi, jobs.as_ref())) {
-                        continue;
-                    }
-                    // Operands matched with the workload's series must hold for it, in this failure.
-                    let about = r.parsed.as_ref().is_ok_and(|q| {
-                        q.about(&|i, on| {
-                            let s = &q.selectors[i];
-                            identity_admits_on(s, &t, on) && (on == 0 || state_admits(s, mode))
-                        })
+                    let mut miss = None;
+                    let hit = sels.iter().find(|s| match covers(s, mode, &t, wi, jobs.as_ref()) {
+                        Ok(()) => true,
+                        Err(m) => {
+                            miss = miss.or(m);
+                            false
+                        }
                     });
+                    // Operands matched with the workload's series must hold for it, in this failure.
+                    let about = hit.is_some()
+                        && r.parsed.as_ref().is_ok_and(|q| {
+                            q.about(&|i, on| {
+                                let s = &q.selectors[i];
+                                identity_admits_on(s, &t, on) && (on == 0 || state_admits(s, mode))
+                            })
+                        });
                     if !about {
+                        // An operand that excludes the workload itself, not its state in this failure.
+                        let operand = hit.zip(r.parsed.as_ref().ok()).and_then(|(hit, q)| {
+                            let excluding = std::cell::Cell::new(None);
+                            let admitted = q.about(&|i, on| {
+                                let label = identity_excluding(&q.selectors[i], &t, on);
+                                if excluding.get().is_none() {
+                                    excluding.set(label.map(|l| (i, l)));
+                                }
+                                label.is_none()
+                            });
+                            let (i, label) = excluding.get().filter(|_| !admitted)?;
+                            Some(Miss::Operand(hit, &q.selectors[i], label))
+                        });
+                        if let Some(m) = operand.or(miss) {
+                            misses
+                                .entry(mode)
+                                .or_insert_with(|| format!("{} ({}) {}", r.alert, r.holder, m.describe()));
+                        }
                         continue;
                     }
                     let item = Item {
@@ -395,6 +490,10 @@ pub fn analyze(
             v.dedup();
         }
         own.retain(|m, _| cov.mode(m).is_empty());
+        misses.retain(|m, _| cov.mode(m).is_empty());
+        if !misses.is_empty() {
+            near_misses.insert(wi, misses);
+        }
         if !own.is_empty() {
             for items in own.values_mut() {
                 items.sort();
@@ -409,6 +508,7 @@ pub fn analyze(
         evaluators: found.evaluators,
         per_workload,
         self_monitored,
+        near_misses,
         unselected: found.unselected,
         unknown_loaded: found.unknown_loaded,
     }

@@ -177,10 +177,16 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             if !cov.mode(mode).is_empty() || own.is_some_and(|o| o.contains_key(mode)) {
                 continue;
             }
-            out.push(ctx.finding(rule, w, None, span,
-                format!("no alert fires when {name} {what}"),
-                "`meterguard alerts generate` writes a PrometheusRule that covers it; load it on a Prometheus that scrapes kube-state-metrics and routes to a real receiver".into())
-                .with_severity(severity));
+            let generate = "`meterguard alerts generate` writes a PrometheusRule that covers it; load it on a Prometheus \
+                            that scrapes kube-state-metrics and routes to a real receiver";
+            let help = match a.near_misses.get(wi).and_then(|m| m.get(mode)) {
+                Some(near) => format!("nearest: {near}. {generate}"),
+                None => generate.to_owned(),
+            };
+            out.push(
+                ctx.finding(rule, w, None, span, format!("no alert fires when {name} {what}"), help)
+                    .with_severity(severity),
+            );
         }
     }
     let thanos = !a.unselected.is_empty()

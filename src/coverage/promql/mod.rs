@@ -43,6 +43,19 @@ pub enum Op {
     NotRe(Arc<Pattern>),
 }
 
+/// As PromQL writes it: `namespace=~"kube-system|monitoring"`.
+impl std::fmt::Display for LabelMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = match self.op {
+            Op::Equal => "=",
+            Op::NotEqual => "!=",
+            Op::Re(_) => "=~",
+            Op::NotRe(_) => "!~",
+        };
+        write!(f, "{}{op}{:?}", self.name, self.value)
+    }
+}
+
 impl LabelMatcher {
     pub fn is_match(&self, s: &str) -> bool {
         match &self.op {
