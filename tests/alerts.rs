@@ -137,6 +137,18 @@ fn alertmanager_configs_route_their_namespace_alerts() {
     let silent_global = global.replace("pagerdutyConfigs", "pagerduty");
     let v = check_text(&(configured + "\n---\n" + &silent_global), &[]);
     assert_eq!(findings(&v, "alerts/no-notification-route")[0]["object"]["kind"], "AlertmanagerConfig");
+    // Alertmanagers from a Secret of extra configs are not read: taken to notify.
+    let selector = "  probeSelector:\n    matchLabels:\n      release: \"kps\"\n";
+    let extra = "  additionalAlertManagerConfigs:\n    name: extra-alertmanagers\n    key: alertmanagers.yaml\n";
+    let with_extra = stack.replacen(selector, &(selector.to_owned() + extra), 1);
+    assert_ne!(with_extra, stack);
+    assert!(findings(&check_text(&with_extra, &[]), "alerts/no-notification-route").is_empty());
+    // Alerts go to every Alertmanager listed: one whose config is not in the input is taken to notify.
+    let first = "        apiVersion: v2\n  image: \"quay.io/prometheus/prometheus";
+    let second = "      - namespace: oncall\n        name: pager\n        port: web\n";
+    let two = stack.replacen(first, &first.replacen("\n", &format!("\n{second}"), 1), 1);
+    assert_ne!(two, stack);
+    assert!(findings(&check_text(&two, &[]), "alerts/no-notification-route").is_empty());
     // The route's own matchers still hold: kube-prometheus-stack's workload alerts are warnings.
     let critical = team.replace("warning|critical", "critical");
     assert_eq!(findings(&routed(&critical), "alerts/no-notification-route").len(), 1);

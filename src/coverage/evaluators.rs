@@ -43,8 +43,8 @@ impl Job {
 
 #[derive(Debug, Clone)]
 pub enum Notify {
-    /// Alerts go to this Alertmanager config.
-    Config(AlertmanagerConfig),
+    /// Alerts go to each of these Alertmanager configs (one or more).
+    Config(Vec<AlertmanagerConfig>),
     /// An Alertmanager is configured whose config is not in the input: assumed to notify.
     Assumed,
     /// No Alertmanager at all.
@@ -569,13 +569,23 @@ pub fn find(
             let selected = origins.selected(|i| operator_selects(model, o, &model.objects[i]));
             let ams =
                 spec.and_then(|s| s.path(&["alerting", "alertmanagers"])).and_then(Node::as_seq).unwrap_or_default();
-            let notify = match ams.first() {
-                None => Notify::Nowhere(format!("Prometheus {} has no spec.alerting.alertmanagers", o.id.name)),
-                Some(am) => {
+            // Alerts go to every Alertmanager listed, and to those of a Secret of extra
+            // Alertmanager configs (additionalAlertManagerConfigs), which is not read: assumed to notify.
+            let extra = spec.and_then(|s| s.get("additionalAlertManagerConfigs")).is_some_and(|n| !n.is_null());
+            let configs: Option<Vec<AlertmanagerConfig>> = ams
+                .iter()
+                .map(|am| {
                     let ns = am.str_at(&["namespace"]).unwrap_or(o.namespace());
-                    let name = am.str_at(&["name"]).unwrap_or_default();
-                    notify::operator_config(model, ns, name).map(Notify::Config).unwrap_or(Notify::Assumed)
+                    notify::operator_config(model, ns, am.str_at(&["name"]).unwrap_or_default())
+                })
+                .collect();
+            let notify = match configs {
+                _ if extra => Notify::Assumed,
+                _ if ams.is_empty() => {
+                    Notify::Nowhere(format!("Prometheus {} has no spec.alerting.alertmanagers", o.id.name))
                 }
+                Some(configs) => Notify::Config(configs),
+                None => Notify::Assumed,
             };
             // Scrape configs kept in a Secret (additionalScrapeConfigs) add jobs that are not read
             // here (a Secret's values are neither read nor shown): the scrape jobs are not known.
@@ -597,7 +607,9 @@ pub fn find(
             let Some(cfg) = prometheus::config_file(model, w, c) else { continue };
             let loaded = raw_rules(model, wi, &cfg.value, &origins);
             let notify = if has_alertmanagers(&cfg.value) {
-                notify::configmap_config(model, o.namespace()).map(Notify::Config).unwrap_or(Notify::Assumed)
+                notify::configmap_config(model, o.namespace())
+                    .map(|c| Notify::Config(vec![c]))
+                    .unwrap_or(Notify::Assumed)
             } else {
                 Notify::Nowhere(format!("prometheus.yml of {} has no alerting.alertmanagers", o.id.name))
             };

@@ -311,7 +311,7 @@ fn alert_labels(r: &AlertRule, t: &Target) -> BTreeMap<String, String> {
 
 fn reaches(e: &Evaluator, labels: &BTreeMap<String, String>) -> bool {
     match &e.notify {
-        Notify::Config(c) => notify::reaches_someone(&c.config, labels),
+        Notify::Config(configs) => configs.iter().any(|c| notify::reaches_someone(&c.config, labels)),
         Notify::Assumed => true,
         Notify::Nowhere(_) => false,
     }

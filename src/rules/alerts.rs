@@ -224,9 +224,11 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             .map(|(wi, m)| format!("{} ({m})", ctx.model.objects[ctx.model.workloads[*wi].object].id.name))
             .collect();
         let (object, why) = match &e.notify {
-            Notify::Config(c) => {
-                (Some(c.object), "its Alertmanager routes them only to receivers with no integrations".to_owned())
-            }
+            Notify::Config(configs) => (
+                configs.first().map(|c| c.object),
+                if configs.len() > 1 { "its Alertmanagers route" } else { "its Alertmanager routes" }.to_owned()
+                    + " them only to receivers with no integrations",
+            ),
             Notify::Nowhere(why) => (e.object, why.clone()),
             Notify::Assumed => continue,
         };
