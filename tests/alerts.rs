@@ -187,6 +187,29 @@ fn metrics_a_monitor_drops_cover_nothing() {
 }
 
 #[test]
+fn a_job_of_dns_or_static_names_scrapes_the_services_workloads() {
+    // Kubecost's bundled Prometheus scrapes cost-model under job "kubecost" through the DNS name
+    // of its Service; an alert on that job's `up` reports cost-analyzer down, and nothing else.
+    let stack = corpus("kubecost-2.3.3-default.yaml");
+    let empty = "  alerting_rules.yml: |\n    {}\n";
+    assert_eq!(stack.matches(empty).count(), 1);
+    let rule = "  alerting_rules.yml: |\n    groups:\n    - name: kubecost\n      rules:\n      - alert: KubecostDown\n\
+                \x20       expr: up{job=\"kubecost\"} == 0\n";
+    let v = check_text(&stack.replacen(empty, rule, 1), &[]);
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "down"), ["KubecostDown"]);
+    assert!(cov(&v, "kubecost-forecasting", "down").is_empty());
+    // A static target names the Service the same way.
+    let static_target = stack.replacen(
+        "      dns_sd_configs:\n      - names:\n        - kubecost-cost-analyzer\n        type: 'A'\n        port: 9003\n",
+        "      static_configs:\n      - targets: ['kubecost-cost-analyzer.kubecost.svc.cluster.local:9003']\n",
+        1,
+    );
+    assert_ne!(static_target, stack);
+    let v = check_text(&static_target.replacen(empty, rule, 1), &[]);
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "down"), ["KubecostDown"]);
+}
+
+#[test]
 fn rules_without_the_release_label_are_not_selected() {
     let kps: Vec<String> = corpus("kps-default.yaml")
         .split("\n---\n")

@@ -17,7 +17,7 @@ use super::rules::{AlertRule, Origin, Record};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::Node;
-use crate::model::references::selects;
+use crate::model::references::{selects, service_of_url};
 use crate::model::{Model, Object, prometheus, string_map};
 
 pub const KSM: &str = "kube-state-metrics";
@@ -474,16 +474,40 @@ fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: u
             job.sources.insert(KSM);
             job.ksm_major = ksm.first().and_then(|k| ksm_major(model, *k));
         }
-        let statics = sc.get("static_configs").and_then(Value::as_array).into_iter().flatten();
-        if statics
-            .flat_map(|s| s.get("targets").and_then(Value::as_array).into_iter().flatten())
-            .any(|t| t.as_str().is_some_and(|t| t.starts_with("localhost:") || t.starts_with("127.0.0.1:")))
-        {
-            job.targets.insert(me);
+        // Static targets and DNS names: itself, or a Service of the input (`kubecost-cost-analyzer.
+        // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose
+        // workloads the job then scrapes.
+        let list = |key: &str, field: &str| -> Vec<&str> {
+            let configs = sc.get(key).and_then(Value::as_array).into_iter().flatten();
+            let values = configs.flat_map(|c| c.get(field).and_then(Value::as_array).into_iter().flatten());
+            values.filter_map(Value::as_str).collect()
+        };
+        let own_ns = model.objects[model.workloads[me].object].namespace();
+        for name in list("static_configs", "targets").into_iter().chain(list("dns_sd_configs", "names")) {
+            if name.starts_with("localhost:") || name.starts_with("127.0.0.1:") {
+                job.targets.insert(me);
+                continue;
+            }
+            let Some((svc, ns)) = service_of_url(srv_stripped(name)) else { continue };
+            let ns = ns.unwrap_or(own_ns);
+            let Some(service) = model.core_object("Service", ns, svc) else { continue };
+            let selector = string_map(service.node.path(&["spec", "selector"]));
+            job.targets.extend(model.workloads.iter().enumerate().filter_map(|(i, w)| {
+                (model.objects[w.object].namespace() == ns && selects(&selector, &w.pod_labels)).then_some(i)
+            }));
         }
+        sources_of(model, classes, &mut job);
         jobs.push(job);
     }
     jobs
+}
+
+/// An SRV name (`_http._tcp.name.ns.svc`) without its two leading labels; any other name as it is.
+fn srv_stripped(name: &str) -> &str {
+    match name.strip_prefix('_').and_then(|r| r.split_once("._")).and_then(|(_, r)| r.split_once('.')) {
+        Some((_, rest)) => rest,
+        None => name,
+    }
 }
 
 /// The alert and recording rules an evaluator loads, by index, each list in input order.
@@ -766,6 +790,13 @@ fn has_alertmanagers(config: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn srv_names_name_their_service() {
+        assert_eq!(srv_stripped("_http._tcp.opencost.opencost.svc"), "opencost.opencost.svc");
+        assert_eq!(srv_stripped("opencost.opencost"), "opencost.opencost");
+        assert_eq!(srv_stripped("_odd"), "_odd");
+    }
 
     #[test]
     fn job_lookups_agree_with_a_pass_over_every_job() {
