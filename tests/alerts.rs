@@ -210,6 +210,39 @@ fn a_job_of_dns_or_static_names_scrapes_the_services_workloads() {
 }
 
 #[test]
+fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
+    // OpenCost reading the prometheus chart's server, whose alerting_rules.yml pages on restarts.
+    let opencost = corpus("opencost-default.yaml").replace(
+        "http://prometheus-server.prometheus-system.svc.cluster.local:80",
+        "http://prom-prometheus-server.monitoring.svc.cluster.local:80",
+    );
+    let empty = "  alerting_rules.yml: |\n    {}\n";
+    let rule = "  alerting_rules.yml: |\n    groups:\n    - name: opencost\n      rules:\n      - alert: OpenCostRestarting\n\
+                \x20       expr: increase(kube_pod_container_status_restarts_total{namespace=\"opencost\"}[10m]) > 2\n";
+    let prometheus = corpus("prometheus-default.yaml");
+    assert_eq!(prometheus.matches(empty).count(), 1);
+    let with_rule = prometheus.replacen(empty, rule, 1);
+    // kube-state-metrics' Service carries prometheus.io/scrape, which kubernetes-service-endpoints keeps.
+    let v = check_text(&(opencost.clone() + "\n---\n" + &with_rule), &[]);
+    assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
+    // Without it no job keeps kube-state-metrics: the restarts are never scraped.
+    let annotation = "  annotations:\n    prometheus.io/scrape: 'true'\n";
+    assert_eq!(with_rule.matches(annotation).count(), 1);
+    let unscraped = with_rule.replacen(annotation, "", 1);
+    let v = check_text(&(opencost + "\n---\n" + &unscraped), &[]);
+    assert!(cov(&v, "opencost", "crashloop").is_empty());
+    let uncovered = findings(&v, "alerts/crashloop-uncovered");
+    let help = uncovered.iter().find(|f| f["object"]["name"] == "opencost").unwrap()["help"].as_str().unwrap();
+    assert!(
+        help.starts_with(
+            "nearest: OpenCostRestarting (monitoring/prom-prometheus-server) reads \
+             kube_pod_container_status_restarts_total, but no scrape job it can read collects it"
+        ),
+        "{help}"
+    );
+}
+
+#[test]
 fn rules_without_the_release_label_are_not_selected() {
     let kps: Vec<String> = corpus("kps-default.yaml")
         .split("\n---\n")

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use super::discovery;
 use super::notify::{self, AlertmanagerConfig};
 use super::promql::{LabelMatcher, Op, Selector};
 use super::relabel::{Relabel, Stored};
@@ -440,16 +441,8 @@ fn monitor_jobs(
 }
 
 fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: usize) -> Vec<Job> {
-    let ksm: Vec<usize> =
-        (0..model.workloads.len()).filter(|i| classes[*i].component.as_deref() == Some("kube-state-metrics")).collect();
-    let scraped: BTreeSet<usize> = model
-        .workloads
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| w.pod_annotations.get("prometheus.io/scrape") == Some("true"))
-        .map(|(i, _)| i)
-        .chain(ksm.iter().copied())
-        .collect();
+    let no_ksm = !classes.iter().any(|c| c.component.as_deref() == Some("kube-state-metrics"));
+    let own_ns = model.objects[model.workloads[me].object].namespace();
     let mut jobs = Vec::new();
     for sc in config.get("scrape_configs").and_then(Value::as_array).into_iter().flatten() {
         let Some(name) = sc.get("job_name").and_then(Value::as_str) else { continue };
@@ -462,17 +455,12 @@ fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: u
         if name.contains("cadvisor") || path.contains("cadvisor") {
             job.sources.insert(CADVISOR);
         }
-        let sd_roles: Vec<&str> = sc
-            .get("kubernetes_sd_configs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.get("role").and_then(Value::as_str))
-            .collect();
-        if sd_roles.iter().any(|r| matches!(*r, "endpoints" | "endpointslice" | "service" | "pod")) {
-            job.targets.extend(scraped.iter().copied());
-            job.sources.insert(KSM);
-            job.ksm_major = ksm.first().and_then(|k| ksm_major(model, *k));
+        if let Some(found) = discovery::targets(model, sc, own_ns) {
+            job.targets.extend(found);
+            // A kube-state-metrics outside the input may be among what it discovers.
+            if no_ksm {
+                job.sources.insert(KSM);
+            }
         }
         // Static targets and DNS names: itself, or a Service of the input (`kubecost-cost-analyzer.
         // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose
@@ -482,7 +470,6 @@ fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: u
             let values = configs.flat_map(|c| c.get(field).and_then(Value::as_array).into_iter().flatten());
             values.filter_map(Value::as_str).collect()
         };
-        let own_ns = model.objects[model.workloads[me].object].namespace();
         for name in list("static_configs", "targets").into_iter().chain(list("dns_sd_configs", "names")) {
             if name.starts_with("localhost:") || name.starts_with("127.0.0.1:") {
                 job.targets.insert(me);

@@ -1,0 +1,174 @@
+//! Which workloads of the input a raw Prometheus scrape config finds through Kubernetes service
+//! discovery (roles `pod`, `endpoints`, `endpointslice`, `service`) and keeps through its
+//! `relabel_configs`: the prometheus chart's `kubernetes-service-endpoints` job scrapes Services
+//! annotated `prometheus.io/scrape: "true"`, its `kubernetes-pods` job annotated pods, and
+//! Kubecost's bundled one only Services named like node-exporter.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::relabel::TargetFilter;
+use crate::model::references::selects;
+use crate::model::{Model, Object, Workload, string_map};
+
+/// An object's labels and annotations.
+#[derive(Clone, Copy)]
+struct Tags<'m> {
+    labels: &'m [(&'m str, &'m str)],
+    annotations: &'m [(&'m str, &'m str)],
+}
+
+/// The labels discovery gives a target, as far as the input tells them.
+struct Meta<'m> {
+    namespace: &'m str,
+    /// The Service's name and tags, for the endpoints and service roles.
+    service: Option<(&'m str, Tags<'m>)>,
+    /// The pod's tags, for the pod and endpoints roles.
+    pod: Option<Tags<'m>>,
+}
+
+impl Meta<'_> {
+    /// A label's value (`""` when the object lacks it), or None when the input does not tell it
+    /// (ports, node names, addresses...).
+    fn label(&self, l: &str) -> Option<String> {
+        if l == "__meta_kubernetes_namespace" {
+            return Some(self.namespace.to_owned());
+        }
+        if let Some((name, tags)) = self.service {
+            if l == "__meta_kubernetes_service_name" || l == "__meta_kubernetes_endpoints_name" {
+                return Some(name.to_owned());
+            }
+            if let Some(rest) = l.strip_prefix("__meta_kubernetes_service_") {
+                return family(rest, tags);
+            }
+        }
+        family(l.strip_prefix("__meta_kubernetes_pod_")?, self.pod?)
+    }
+}
+
+/// `label_<name>`, `labelpresent_<name>`, `annotation_<name>`, `annotationpresent_<name>`: the
+/// value (or `true`) of the label or annotation whose name, with every character but letters,
+/// digits and `_` made `_` as Prometheus does, is `<name>`.
+fn family(rest: &str, tags: Tags<'_>) -> Option<String> {
+    let Tags { labels, annotations } = tags;
+    let (pairs, name, present) = if let Some(n) = rest.strip_prefix("labelpresent_") {
+        (labels, n, true)
+    } else if let Some(n) = rest.strip_prefix("label_") {
+        (labels, n, false)
+    } else if let Some(n) = rest.strip_prefix("annotationpresent_") {
+        (annotations, n, true)
+    } else if let Some(n) = rest.strip_prefix("annotation_") {
+        (annotations, n, false)
+    } else {
+        return None;
+    };
+    let found = pairs.iter().find(|(k, _)| sanitized(k).eq(name.chars()));
+    Some(match found {
+        Some(_) if present => "true".to_owned(),
+        Some((_, v)) => (*v).to_owned(),
+        None => String::new(),
+    })
+}
+
+fn sanitized(k: &str) -> impl Iterator<Item = char> + '_ {
+    k.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+}
+
+/// A workload's pod labels and annotations, as `Meta` reads them.
+type Pairs<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>);
+
+fn pod_pairs<'a>(w: &Workload<'a>) -> Pairs<'a> {
+    (w.pod_labels.iter().collect(), w.pod_annotations.iter().collect())
+}
+
+/// The workloads the scrape config's Kubernetes service discovery keeps, or None when it has no
+/// discovery of pods or Services. `own_ns` is the Prometheus's namespace (`own_namespace: true`).
+pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<usize>> {
+    let configs = sc.get("kubernetes_sd_configs").and_then(Value::as_array)?;
+    let relabels = sc.get("relabel_configs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let filter = TargetFilter::of(relabels);
+    let mut out = None;
+    for c in configs {
+        let role = c.get("role").and_then(Value::as_str).unwrap_or_default();
+        if !matches!(role, "pod" | "endpoints" | "endpointslice" | "service") {
+            continue;
+        }
+        let found = out.get_or_insert_with(BTreeSet::new);
+        let names: Vec<&str> = c
+            .pointer("/namespaces/names")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .chain(c.pointer("/namespaces/own_namespace").and_then(Value::as_bool).filter(|o| *o).map(|_| own_ns))
+            .collect();
+        let in_scope = |ns: &str| names.is_empty() || names.contains(&ns);
+        if role == "pod" {
+            for (i, w) in model.workloads.iter().enumerate() {
+                let namespace = model.objects[w.object].namespace();
+                if !in_scope(namespace) {
+                    continue;
+                }
+                let (labels, annotations) = pod_pairs(w);
+                let meta =
+                    Meta { namespace, service: None, pod: Some(Tags { labels: &labels, annotations: &annotations }) };
+                if filter.admits(&|l| meta.label(l)) {
+                    found.insert(i);
+                }
+            }
+            continue;
+        }
+        for s in model.objects.iter().filter(|o| o.is("", "Service") && in_scope(o.namespace())) {
+            service_targets(model, s, role, &filter, found);
+        }
+    }
+    out
+}
+
+/// The workloads a Service selects that the filter keeps as its endpoints (or, for the service
+/// role, as the Service itself).
+fn service_targets(model: &Model<'_>, s: &Object<'_>, role: &str, filter: &TargetFilter, found: &mut BTreeSet<usize>) {
+    let namespace = s.namespace();
+    let labels: Vec<(&str, &str)> = s.labels().into_iter().collect();
+    let annotations: Vec<(&str, &str)> = s.annotations().into_iter().collect();
+    let selector = string_map(s.node.path(&["spec", "selector"]));
+    for (i, w) in model.workloads.iter().enumerate() {
+        if model.objects[w.object].namespace() != namespace || !selects(&selector, &w.pod_labels) {
+            continue;
+        }
+        let pod = pod_pairs(w);
+        let meta = Meta {
+            namespace,
+            service: Some((s.id.name.as_str(), Tags { labels: &labels, annotations: &annotations })),
+            pod: (role != "service").then_some(Tags { labels: &pod.0, annotations: &pod.1 }),
+        };
+        if filter.admits(&|l| meta.label(l)) {
+            found.insert(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_families_are_found_by_sanitized_name() {
+        let labels = [("app.kubernetes.io/name", "kube-state-metrics")];
+        let annotations = [("prometheus.io/scrape", "true")];
+        let meta = Meta {
+            namespace: "monitoring",
+            service: None,
+            pod: Some(Tags { labels: &labels, annotations: &annotations }),
+        };
+        let l = |n: &str| meta.label(n);
+        assert_eq!(l("__meta_kubernetes_pod_label_app_kubernetes_io_name").as_deref(), Some("kube-state-metrics"));
+        assert_eq!(l("__meta_kubernetes_pod_labelpresent_app_kubernetes_io_name").as_deref(), Some("true"));
+        assert_eq!(l("__meta_kubernetes_pod_annotation_prometheus_io_scrape").as_deref(), Some("true"));
+        assert_eq!(l("__meta_kubernetes_pod_annotation_prometheus_io_port").as_deref(), Some(""));
+        assert_eq!(l("__meta_kubernetes_namespace").as_deref(), Some("monitoring"));
+        assert_eq!(l("__meta_kubernetes_service_name"), None, "no Service for the pod role");
+        assert_eq!(l("__meta_kubernetes_pod_container_port_name"), None);
+    }
+}
