@@ -132,3 +132,24 @@ fn recording_rules_that_record_one_series_from_itself_are_followed_within_a_budg
     let analyzer = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "kubecost-cost-analyzer");
     assert_eq!(analyzer.unwrap()["coverage"]["crashloop"][0]["alert"], "OnX");
 }
+
+#[test]
+fn regex_repeats_past_gos_limit_are_invalid_and_never_compiled_large() {
+    // Found by fuzzing: `\w{31201}` parses, but compiled with the room large patterns get it took
+    // two gigabytes and five seconds. Prometheus's Go regexp refuses a repeat past 1,000.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::from(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: wide, namespace: kubecost}\n\
+         spec:\n  groups:\n  - name: wide\n    rules:\n",
+    );
+    for i in 0..3 {
+        rules.push_str(&format!("    - alert: Wide{i}\n      expr: 'up{{job=~\"\\\\w{{3120{i}}}\"}} == 0'\n"));
+    }
+    let (code, v) = check_text(dir.path(), "wide.yaml", format!("{rules}{GOOD}").as_bytes());
+    assert_eq!(code, 1, "{:#}", v["findings"]);
+    let invalid = findings(&v, "alerts/promql-invalid");
+    assert_eq!(invalid.len(), 3, "{:#}", v["findings"]);
+    assert!(invalid[0]["message"].as_str().unwrap().contains("invalid repeat count"), "{}", invalid[0]["message"]);
+    assert_eq!((invalid[0]["line"].as_u64(), invalid[0]["column"].as_u64()), (Some(9), Some(13)));
+    assert_eq!(objects(&v), 2);
+}

@@ -31,16 +31,19 @@ impl Pattern {
     /// (`\w{300}`), but Prometheus, whose Go regexp has no such limit, loads it (promtool agrees:
     /// tests/promtool.rs): such a pattern is valid here, and compiled under a larger limit.
     pub fn judge(source: &str) -> Option<Pattern> {
+        let within_go_limit = repeats_within_go_limit(source);
         let compiled = if certainly_compiles(source) {
             OnceLock::new()
         } else if let Some(re) = super::rewrite::compile(source) {
             OnceLock::from(Some(re))
         } else if parses(source) {
-            OnceLock::from(compile_large(source))
+            // Past Go's repeat limit Prometheus rejects the expression (alerts/promql-invalid), and
+            // compiling it large could take gigabytes (`\w{31201}`, found by fuzzing): it matches nothing.
+            OnceLock::from(within_go_limit.then(|| compile_large(source)).flatten())
         } else {
             return None;
         };
-        Some(Pattern::new(source, compiled))
+        Some(Pattern { source: source.to_owned(), compiled, within_go_limit })
     }
 
     fn new(source: &str, compiled: OnceLock<Option<Regex>>) -> Pattern {
@@ -144,9 +147,11 @@ fn parses(pattern: &str) -> bool {
 }
 
 /// The anchored pattern compiled with room for what regex's default limit refuses (None if even
-/// that is not enough: values are then matched by nothing).
+/// that is not enough: values are then matched by nothing). 64 MiB holds `\w{1000}`, the most Go
+/// allows of one repeat, in a quarter of a second; a limit of 1 GiB let one hostile pattern take
+/// gigabytes and seconds.
 fn compile_large(pattern: &str) -> Option<Regex> {
-    regex::RegexBuilder::new(&anchored(pattern)).size_limit(1 << 30).build().ok()
+    regex::RegexBuilder::new(&anchored(pattern)).size_limit(64 << 20).build().ok()
 }
 
 /// An upper bound on the bytes the compiled `^(?:pattern)$` takes in the NFA builder's accounting
