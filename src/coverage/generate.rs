@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Analysis, MODES, Target, evaluators::KSM, target};
+use super::{Analysis, MODES, Target, jobs::KSM, target};
 use crate::model::{Model, string_map};
 
 /// The pod names a workload's controller creates, as an anchored regular expression.

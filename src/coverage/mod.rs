@@ -4,6 +4,7 @@
 pub mod discovery;
 pub mod evaluators;
 pub mod generate;
+pub mod jobs;
 pub mod notify;
 pub mod promql;
 pub mod relabel;
@@ -20,7 +21,8 @@ use crate::input::Span;
 use crate::knowledge::signals;
 use crate::model::references::services_selecting;
 use crate::model::{Model, Workload};
-use evaluators::{Evaluator, JobIndex, Notify};
+use evaluators::{Evaluator, Notify};
+use jobs::JobIndex;
 use promql::Selector;
 use rules::{AlertRule, Record, Recorded};
 
@@ -198,7 +200,7 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
     }
     if scraped {
         Err(Some(Miss::Dropped(sel)))
-    } else if source == evaluators::TARGET {
+    } else if source == jobs::TARGET {
         // `up{job="etcd"}` reads `up` and scrapes other targets: no near miss.
         Err(None)
     } else {
@@ -247,6 +249,21 @@ impl Miss<'_> {
     }
 }
 
+/// The operand matched with `hit` on the workload's labels whose identity matchers exclude the
+/// workload itself (not only its state in this failure).
+fn excluding_operand<'s>(hit: &'s Selector, q: &'s promql::Query, t: &Target) -> Option<Miss<'s>> {
+    let excluding = std::cell::Cell::new(None);
+    let admitted = q.about(&|i, on| {
+        let label = identity_excluding(&q.selectors[i], t, on);
+        if excluding.get().is_none() {
+            excluding.set(label.map(|l| (i, l)));
+        }
+        label.is_none()
+    });
+    let (i, label) = excluding.get().filter(|_| !admitted)?;
+    Some(Miss::Operand(hit, &q.selectors[i], label))
+}
+
 fn matchers_on(s: &Selector, label: &str) -> String {
     s.matchers.iter().filter(|m| m.name == label).map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -260,10 +277,7 @@ fn selector_possible(sel: &Selector, jobs: Option<&JobIndex>) -> bool {
         && let Some(only) = signals().ksm_only.iter().find(|k| k.metric == m)
         && let Some(jobs) = jobs
     {
-        let ok = jobs
-            .jobs
-            .iter()
-            .any(|j| j.sources.contains(evaluators::KSM) && j.ksm_major.is_none_or(|v| v == only.major));
+        let ok = jobs.jobs.iter().any(|j| j.sources.contains(jobs::KSM) && j.ksm_major.is_none_or(|v| v == only.major));
         if !ok {
             return false;
         }
@@ -298,8 +312,8 @@ fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option
         None => {}
     }
     match signal.source.as_str() {
-        "target" => job_stores(sel, jobs, evaluators::TARGET, Some(wi)),
-        s => job_stores(sel, jobs, if s == "cadvisor" { evaluators::CADVISOR } else { evaluators::KSM }, None),
+        "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi)),
+        s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None),
     }
 }
 
@@ -449,19 +463,7 @@ pub fn analyze(
                             })
                         });
                     if !about {
-                        // An operand that excludes the workload itself, not its state in this failure.
-                        let operand = hit.zip(r.parsed.as_ref().ok()).and_then(|(hit, q)| {
-                            let excluding = std::cell::Cell::new(None);
-                            let admitted = q.about(&|i, on| {
-                                let label = identity_excluding(&q.selectors[i], &t, on);
-                                if excluding.get().is_none() {
-                                    excluding.set(label.map(|l| (i, l)));
-                                }
-                                label.is_none()
-                            });
-                            let (i, label) = excluding.get().filter(|_| !admitted)?;
-                            Some(Miss::Operand(hit, &q.selectors[i], label))
-                        });
+                        let operand = hit.zip(r.parsed.as_ref().ok()).and_then(|(h, q)| excluding_operand(h, q, &t));
                         if let Some(m) = operand.or(miss) {
                             misses
                                 .entry(mode)

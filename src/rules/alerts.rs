@@ -2,7 +2,8 @@
 //! OOM-killed? The analysis itself lives in `crate::coverage`.
 
 use super::{Context, Finding, Rule, Severity, rule};
-use crate::coverage::evaluators::{Evaluator, JobIndex, Notify};
+use crate::coverage::evaluators::{Evaluator, Notify};
+use crate::coverage::jobs::JobIndex;
 use crate::coverage::{self, Analysis};
 
 rule!(

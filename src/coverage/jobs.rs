@@ -1,0 +1,418 @@
+//! Scrape jobs: what each evaluator scrapes, under which `job` label, from which workloads,
+//! and which metrics it keeps. Operator Prometheus servers get theirs from the ServiceMonitors,
+//! PodMonitors, ScrapeConfigs and Probes they select; raw ones from their scrape configs.
+
+use foldhash::{HashMap, HashMapExt};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::discovery;
+use super::evaluators::{namespace_selected, object_selected};
+use super::promql::{LabelMatcher, Op, Selector};
+use super::relabel::{Relabel, Stored};
+use crate::classify::Classification;
+use crate::input::Node;
+use crate::model::references::{selects, service_of_url};
+use crate::model::{Model, Object, prometheus, string_map};
+
+pub const KSM: &str = "kube-state-metrics";
+pub const CADVISOR: &str = "cadvisor";
+pub const TARGET: &str = "target";
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub sources: BTreeSet<&'static str>,
+    pub ksm_major: Option<u32>,
+    /// Workloads scraped under this job (for `up`).
+    pub targets: BTreeSet<usize>,
+    /// The metric names its metric relabelings let through.
+    pub stored: Stored,
+}
+
+impl Job {
+    pub(super) fn new(name: String, sources: BTreeSet<&'static str>, targets: BTreeSet<usize>) -> Job {
+        Job { name, sources, ksm_major: None, targets, stored: Stored::All }
+    }
+}
+
+/// A selector's `job` matchers other than `=`: operator (1 `!=`, 2 `=~`, 3 `!~`) and value.
+type JobMatchers = Vec<(u8, String)>;
+
+/// An evaluator's scrape jobs as selectors look them up: by name for `job="x"`, and once per
+/// distinct set of other `job` matchers (thousands of rules share a few, and a monorepo's
+/// Prometheus scrapes thousands of jobs).
+pub struct JobIndex<'e> {
+    pub jobs: &'e [Job],
+    by_name: HashMap<&'e str, usize>,
+    /// Job names in order, each with its index in `jobs`.
+    sorted: Vec<(&'e str, usize)>,
+    judged: RefCell<HashMap<JobMatchers, Rc<[usize]>>>,
+}
+
+impl<'e> JobIndex<'e> {
+    pub fn new(jobs: &'e [Job]) -> JobIndex<'e> {
+        let mut by_name = HashMap::with_capacity(jobs.len());
+        for (i, j) in jobs.iter().enumerate() {
+            by_name.entry(j.name.as_str()).or_insert(i);
+        }
+        let mut sorted: Vec<(&str, usize)> = jobs.iter().enumerate().map(|(i, j)| (j.name.as_str(), i)).collect();
+        sorted.sort_unstable();
+        JobIndex { jobs, by_name, sorted, judged: RefCell::default() }
+    }
+
+    /// Indices into `jobs` of the jobs `sel`'s `job` matchers admit: all of them when it has none.
+    pub fn admitted(&self, sel: &Selector) -> Rc<[usize]> {
+        let matchers: Vec<&LabelMatcher> = sel.matchers.iter().filter(|m| m.name == "job").collect();
+        if let Some(eq) = matchers.iter().find(|m| matches!(m.op, Op::Equal)) {
+            let named = self.by_name.get(eq.value.as_str()).filter(|_| sel.admits("job", &eq.value));
+            return named.copied().into_iter().collect();
+        }
+        let op = |m: &LabelMatcher| match m.op {
+            Op::Equal => 0,
+            Op::NotEqual => 1,
+            Op::Re(_) => 2,
+            Op::NotRe(_) => 3,
+        };
+        let key: JobMatchers = matchers.iter().map(|m| (op(m), m.value.clone())).collect();
+        if let Some(found) = self.judged.borrow().get(&key) {
+            return found.clone();
+        }
+        let found: Rc<[usize]> =
+            self.candidates(&matchers).filter(|&i| sel.admits("job", &self.jobs[i].name)).collect();
+        self.judged.borrow_mut().insert(key, found.clone());
+        found
+    }
+
+    /// `count` job names in alphabetical order around where `name` would stand (all of them when
+    /// there are no more): the ones that share most of its beginning.
+    pub fn names_near(&self, name: &str, count: usize) -> Vec<&'e str> {
+        let at = self.sorted.partition_point(|(n, _)| *n < name);
+        let start = at.saturating_sub(count / 2).min(self.sorted.len().saturating_sub(count));
+        self.sorted[start..].iter().take(count).map(|&(n, _)| n).collect()
+    }
+
+    /// The jobs that can pass `matchers`, in index order: with a regex matcher whose matches all
+    /// start with known literals, only the names under those; else every job.
+    fn candidates(&self, matchers: &[&LabelMatcher]) -> Box<dyn Iterator<Item = usize> + '_> {
+        let prefixes = matchers.iter().find_map(|m| match &m.op {
+            Op::Re(p) => p.prefixes(),
+            _ => None,
+        });
+        let Some(prefixes) = prefixes else { return Box::new(0..self.jobs.len()) };
+        let mut found: Vec<usize> = Vec::new();
+        for p in &prefixes {
+            let start = self.sorted.partition_point(|(n, _)| n.as_bytes() < p.as_slice());
+            let under = self.sorted[start..].iter().take_while(|(n, _)| n.as_bytes().starts_with(p));
+            found.extend(under.map(|&(_, i)| i));
+        }
+        found.sort_unstable();
+        found.dedup();
+        Box::new(found.into_iter())
+    }
+}
+
+fn ksm_major(model: &Model<'_>, w: usize) -> Option<u32> {
+    model.workloads[w].running().find_map(|c| c.spec.image.as_deref().and_then(prometheus::major_version))
+}
+
+/// What a job's targets add to its sources: kube-state-metrics among them makes it a KSM job.
+fn sources_of(model: &Model<'_>, classes: &[Classification], job: &mut Job) {
+    for &t in &job.targets {
+        if classes[t].component.as_deref() == Some("kube-state-metrics") {
+            job.sources.insert(KSM);
+            job.ksm_major = job.ksm_major.or_else(|| ksm_major(model, t));
+        }
+    }
+}
+
+/// Services by namespace and each of their labels, workloads by namespace and each of their pod
+/// labels: the first pair of a selector narrows its candidates to those that carry it, so that
+/// thousands of monitors in one namespace do not each pass over all its Services and workloads.
+struct ByLabel<'m, 'a> {
+    services: HashMap<(&'m str, &'a str, &'a str), Vec<&'m Object<'a>>>,
+    workloads: HashMap<(&'m str, &'a str, &'a str), Vec<usize>>,
+}
+
+impl<'m, 'a> ByLabel<'m, 'a> {
+    fn new(model: &'m Model<'a>) -> ByLabel<'m, 'a> {
+        // The two indexes are independent: built side by side.
+        let (services, workloads) = rayon::join(
+            || {
+                let mut services: HashMap<_, Vec<_>> = HashMap::new();
+                for svc in model.objects.iter().filter(|o| o.is("", "Service")) {
+                    for (k, v) in svc.labels() {
+                        services.entry((svc.namespace(), k, v)).or_default().push(svc);
+                    }
+                }
+                services
+            },
+            || {
+                let mut workloads: HashMap<_, Vec<_>> = HashMap::new();
+                for (i, w) in model.workloads.iter().enumerate() {
+                    for (k, v) in w.pod_labels.iter() {
+                        workloads.entry((model.objects[w.object].namespace(), k, v)).or_default().push(i);
+                    }
+                }
+                workloads
+            },
+        );
+        ByLabel { services, workloads }
+    }
+
+    /// The Services of `ns` whose labels hold every pair of `selector` (none for an empty one).
+    fn services(&self, ns: &str, selector: &BTreeMap<&str, &str>) -> Vec<&'m Object<'a>> {
+        let Some((k, v)) = selector.iter().next() else { return Vec::new() };
+        let candidates = self.services.get(&(ns, *k, *v)).map_or(&[][..], Vec::as_slice);
+        candidates.iter().copied().filter(|svc| selects(selector, &svc.labels())).collect()
+    }
+
+    /// The workloads of `ns` whose pod labels hold every pair of `selector` (none for an empty one).
+    fn workloads(&self, model: &Model<'_>, ns: &str, selector: &BTreeMap<&str, &str>) -> BTreeSet<usize> {
+        let Some((k, v)) = selector.iter().next() else { return BTreeSet::new() };
+        let candidates = self.workloads.get(&(ns, *k, *v)).map_or(&[][..], Vec::as_slice);
+        candidates.iter().copied().filter(|&i| selects(selector, &model.workloads[i].pod_labels)).collect()
+    }
+}
+
+/// `all` holds every namespace of the input once some monitor asked for them (`any: true`).
+fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>, all: &OnceLock<BTreeSet<String>>) -> Vec<String> {
+    let ns_sel = mon.node.path(&["spec", "namespaceSelector"]);
+    if ns_sel.and_then(|s| s.get("any")).and_then(Node::as_str) == Some("true") {
+        let all = all.get_or_init(|| model.objects.iter().filter_map(|o| o.id.namespace.clone()).collect());
+        let mut all = all.clone();
+        all.insert(mon.namespace().to_owned());
+        return all.into_iter().collect();
+    }
+    let names: Vec<String> = ns_sel
+        .and_then(|s| s.get("matchNames"))
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_owned))
+        .collect();
+    if names.is_empty() { vec![mon.namespace().to_owned()] } else { names }
+}
+
+pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) -> Vec<Job> {
+    let spec = p.node.get("spec");
+    let own = p.namespace();
+    let mut jobs: Vec<Job> = Vec::new();
+    let by_label = ByLabel::new(model);
+    // Jobs by name: a monorepo's Prometheus has thousands of monitors.
+    let mut named: HashMap<String, usize> = HashMap::new();
+    let mut add = |job: Job| match named.get(&job.name) {
+        Some(&at) => {
+            let j = &mut jobs[at];
+            j.sources.extend(job.sources);
+            j.targets.extend(job.targets);
+            j.ksm_major = j.ksm_major.or(job.ksm_major);
+            j.stored.merge(&job.stored);
+        }
+        None => {
+            named.insert(job.name.clone(), jobs.len());
+            jobs.push(job);
+        }
+    };
+    let all_namespaces = OnceLock::new();
+    // The objects of a kind this Prometheus's selector pair picks.
+    let selected = |kind: &str, sel_key: &str, ns_key: &str| -> Vec<&Object> {
+        let sel = spec.and_then(|s| s.get(sel_key));
+        let ns_sel = spec.and_then(|s| s.get(ns_key));
+        model
+            .objects
+            .iter()
+            .filter(|o| o.is("monitoring.coreos.com", kind))
+            .filter(|o| object_selected(sel, &o.labels()) && namespace_selected(model, ns_sel, own, o.namespace()))
+            .collect()
+    };
+    for (kind, sel_key, ns_key) in [
+        ("ServiceMonitor", "serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
+        ("PodMonitor", "podMonitorSelector", "podMonitorNamespaceSelector"),
+    ] {
+        // Each monitor's jobs on all cores (a monorepo's Prometheus has thousands of monitors),
+        // merged by name in monitor order.
+        use rayon::prelude::*;
+        let per_monitor: Vec<Vec<Job>> = selected(kind, sel_key, ns_key)
+            .par_iter()
+            .map(|mon| monitor_jobs(model, classes, &by_label, &all_namespaces, kind, mon))
+            .collect();
+        per_monitor.into_iter().flatten().for_each(&mut add);
+    }
+    // A ScrapeConfig or a Probe is one job, labelled `spec.jobName` or the operator's own name for
+    // it. What it scrapes (static targets, service discovery, probed URLs) is not told by the
+    // objects of the input, so the job gives no workload's signals; it only exists.
+    for (kind, sel_key, ns_key, prefix) in [
+        ("ScrapeConfig", "scrapeConfigSelector", "scrapeConfigNamespaceSelector", "scrapeConfig"),
+        ("Probe", "probeSelector", "probeNamespaceSelector", "probe"),
+    ] {
+        for o in selected(kind, sel_key, ns_key) {
+            let name = o.node.str_at(&["spec", "jobName"]).filter(|n| !n.is_empty()).map(str::to_owned);
+            let name = name.unwrap_or_else(|| format!("{prefix}/{}/{}", o.namespace(), o.id.name));
+            add(Job::new(name, BTreeSet::new(), BTreeSet::new()));
+        }
+    }
+    jobs
+}
+
+/// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus.
+fn monitor_jobs(
+    model: &Model<'_>,
+    classes: &[Classification],
+    by_label: &ByLabel<'_, '_>,
+    all_namespaces: &OnceLock<BTreeSet<String>>,
+    kind: &str,
+    mon: &Object<'_>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let job_label = mon.node.str_at(&["spec", "jobLabel"]);
+    let target_sel = string_map(mon.node.path(&["spec", "selector", "matchLabels"]));
+    let endpoints_key = if kind == "ServiceMonitor" { "endpoints" } else { "podMetricsEndpoints" };
+    let endpoints = mon.node.path(&["spec", endpoints_key]).and_then(Node::as_seq).unwrap_or_default();
+    let cadvisor = endpoints.iter().any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
+    // Every endpoint is scraped under the monitor's job: the job stores what any of them keeps.
+    let mut stored: Option<Stored> = None;
+    for e in endpoints {
+        let relabels = e.get("metricRelabelings").and_then(Node::as_seq).unwrap_or_default();
+        let one = Stored::of(relabels.iter().map(Relabel::from_monitor));
+        match &mut stored {
+            Some(s) => s.merge(&one),
+            None => stored = Some(one),
+        }
+    }
+    let stored = stored.unwrap_or_default();
+    for ns in monitor_namespaces(model, mon, all_namespaces) {
+        if kind == "ServiceMonitor" {
+            for svc in by_label.services(&ns, &target_sel) {
+                let name = job_label
+                    .and_then(|l| svc.labels().get(l).map(|v| v.to_string()))
+                    .unwrap_or_else(|| svc.id.name.clone());
+                let targets = by_label.workloads(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
+                let mut job = Job { stored: stored.clone(), ..Job::new(name, BTreeSet::from([TARGET]), targets) };
+                if cadvisor {
+                    job.sources.insert(CADVISOR);
+                }
+                sources_of(model, classes, &mut job);
+                jobs.push(job);
+            }
+        } else {
+            let targets = by_label.workloads(model, &ns, &target_sel);
+            if targets.is_empty() {
+                continue;
+            }
+            let name = format!("{}/{}", mon.namespace(), mon.id.name);
+            let mut job = Job { stored: stored.clone(), ..Job::new(name, BTreeSet::from([TARGET]), targets) };
+            sources_of(model, classes, &mut job);
+            jobs.push(job);
+        }
+    }
+    if jobs.is_empty() {
+        // Services the render does not hold (kubelet, apiserver): the job comes from the selector.
+        let name =
+            job_label.and_then(|l| target_sel.get(l).map(|v| v.to_string())).unwrap_or_else(|| mon.id.name.clone());
+        let mut job = Job { stored, ..Job::new(name, BTreeSet::new(), BTreeSet::new()) };
+        if cadvisor {
+            job.sources.insert(CADVISOR);
+        }
+        jobs.push(job);
+    }
+    jobs
+}
+
+pub(super) fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: usize) -> Vec<Job> {
+    let no_ksm = !classes.iter().any(|c| c.component.as_deref() == Some("kube-state-metrics"));
+    let own_ns = model.objects[model.workloads[me].object].namespace();
+    let mut jobs = Vec::new();
+    for sc in config.get("scrape_configs").and_then(Value::as_array).into_iter().flatten() {
+        let Some(name) = sc.get("job_name").and_then(Value::as_str) else { continue };
+        let relabels = sc.get("metric_relabel_configs").and_then(Value::as_array).into_iter().flatten();
+        let mut job = Job {
+            stored: Stored::of(relabels.map(Relabel::from_config)),
+            ..Job::new(name.to_owned(), BTreeSet::from([TARGET]), BTreeSet::new())
+        };
+        let path = sc.get("metrics_path").and_then(Value::as_str).unwrap_or_default();
+        if name.contains("cadvisor") || path.contains("cadvisor") {
+            job.sources.insert(CADVISOR);
+        }
+        if let Some(found) = discovery::targets(model, sc, own_ns) {
+            job.targets.extend(found);
+            // A kube-state-metrics outside the input may be among what it discovers.
+            if no_ksm {
+                job.sources.insert(KSM);
+            }
+        }
+        // Static targets and DNS names: itself, or a Service of the input (`kubecost-cost-analyzer.
+        // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose
+        // workloads the job then scrapes.
+        let list = |key: &str, field: &str| -> Vec<&str> {
+            let configs = sc.get(key).and_then(Value::as_array).into_iter().flatten();
+            let values = configs.flat_map(|c| c.get(field).and_then(Value::as_array).into_iter().flatten());
+            values.filter_map(Value::as_str).collect()
+        };
+        for name in list("static_configs", "targets").into_iter().chain(list("dns_sd_configs", "names")) {
+            if name.starts_with("localhost:") || name.starts_with("127.0.0.1:") {
+                job.targets.insert(me);
+                continue;
+            }
+            let Some((svc, ns)) = service_of_url(srv_stripped(name)) else { continue };
+            let ns = ns.unwrap_or(own_ns);
+            let Some(service) = model.core_object("Service", ns, svc) else { continue };
+            let selector = string_map(service.node.path(&["spec", "selector"]));
+            job.targets.extend(model.workloads.iter().enumerate().filter_map(|(i, w)| {
+                (model.objects[w.object].namespace() == ns && selects(&selector, &w.pod_labels)).then_some(i)
+            }));
+        }
+        sources_of(model, classes, &mut job);
+        jobs.push(job);
+    }
+    jobs
+}
+
+/// An SRV name (`_http._tcp.name.ns.svc`) without its two leading labels; any other name as it is.
+fn srv_stripped(name: &str) -> &str {
+    match name.strip_prefix('_').and_then(|r| r.split_once("._")).and_then(|(_, r)| r.split_once('.')) {
+        Some((_, rest)) => rest,
+        None => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srv_names_name_their_service() {
+        assert_eq!(srv_stripped("_http._tcp.opencost.opencost.svc"), "opencost.opencost.svc");
+        assert_eq!(srv_stripped("opencost.opencost"), "opencost.opencost");
+        assert_eq!(srv_stripped("_odd"), "_odd");
+    }
+
+    #[test]
+    fn job_lookups_agree_with_a_pass_over_every_job() {
+        let names =
+            ["kube-state-metrics", "kube-state-metrics-v2", "node-exporter", "payments-1", "payments-10", "web"];
+        let jobs: Vec<Job> = names.iter().map(|n| Job::new((*n).into(), BTreeSet::new(), BTreeSet::new())).collect();
+        let index = JobIndex::new(&jobs);
+        for m in [
+            r#"{job="node-exporter"}"#,
+            r#"{job="missing"}"#,
+            r#"{job=~"kube-.*"}"#,
+            r#"{job=~"payments-1.*", job!="payments-10"}"#,
+            r#"{job=~".*-v2|web"}"#,
+            r#"{job=~"(?i)KUBE.*"}"#,
+            r#"{job!~"kube.*"}"#,
+            r#"{job=~"a{"}"#,
+            r#"{instance="x"}"#,
+        ] {
+            let q = crate::coverage::promql::parse(&format!("up{m}")).unwrap();
+            let sel = &q.selectors[0];
+            let every: Vec<usize> = (0..jobs.len()).filter(|&i| sel.admits("job", &jobs[i].name)).collect();
+            assert_eq!(index.admitted(sel).to_vec(), every, "{m}");
+            assert_eq!(index.admitted(sel).to_vec(), every, "{m}, judged again");
+        }
+    }
+}
