@@ -243,6 +243,41 @@ fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
 }
 
 #[test]
+fn a_prometheus_only_it_scrapes_is_reported_down_by_absent_up_not_by_up_0() {
+    // Kubecost reads kube-prometheus-stack's Prometheus, which scrapes itself; a ThanosRuler
+    // watches it through Thanos Query. Down, it records no `up` of 0: the series goes stale.
+    let kubecost = corpus("kubecost-2.3.3-default.yaml").replace(
+        "prometheus-server-endpoint: http://kubecost-prometheus-server.kubecost",
+        "prometheus-server-endpoint: http://kps-kube-prometheus-stack-prometheus.monitoring.svc:9090",
+    );
+    let ruler = |expr: &str| {
+        [
+            "apiVersion: monitoring.coreos.com/v1",
+            "kind: ThanosRuler",
+            "metadata: {name: ruler, namespace: monitoring}",
+            "spec: {ruleSelector: {matchLabels: {role: thanos-rules}}, alertmanagersUrl: ['http://am:9093']}",
+            "---",
+            "apiVersion: monitoring.coreos.com/v1",
+            "kind: PrometheusRule",
+            "metadata: {name: prometheus-down, namespace: monitoring, labels: {role: thanos-rules}}",
+            "spec:",
+            "  groups:",
+            "  - name: p",
+            "    rules:",
+            "    - alert: PrometheusDown",
+            &format!("      expr: '{expr}'"),
+        ]
+        .join("\n")
+    };
+    let prometheus = "kps-kube-prometheus-stack-prometheus";
+    let stack = kubecost + "\n---\n" + &corpus("kps-default.yaml") + "\n---\n";
+    let v = check_text(&(stack.clone() + &ruler(&format!("up{{job=\"{prometheus}\"}} == 0"))), &[]);
+    assert!(!cov(&v, prometheus, "down").contains(&"PrometheusDown".to_owned()));
+    let v = check_text(&(stack + &ruler(&format!("absent(up{{job=\"{prometheus}\"}})"))), &[]);
+    assert!(cov(&v, prometheus, "down").contains(&"PrometheusDown".to_owned()));
+}
+
+#[test]
 fn rules_without_the_release_label_are_not_selected() {
     let kps: Vec<String> = corpus("kps-default.yaml")
         .split("\n---\n")

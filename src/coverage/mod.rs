@@ -73,6 +73,9 @@ pub struct Target {
     pub containers: Vec<String>,
     pub services: Vec<String>,
     pub available_can_fail: bool,
+    /// A Prometheus of the input that only it scrapes: when it is down, nothing records its
+    /// `up` as 0 (an evaluator of unknown jobs, a ThanosRuler, sees its `up` go stale instead).
+    pub scrapes_itself_only: bool,
 }
 
 /// Deployment `Available` turns False only when availableReplicas < replicas - maxUnavailable.
@@ -114,6 +117,7 @@ pub fn target(model: &Model<'_>, w: &Workload<'_>) -> Target {
     }
     Target {
         available_can_fail: kind == "Deployment" && available_can_fail(w, model),
+        scrapes_itself_only: false,
         services: services_selecting(model, w).iter().map(|s| s.id.name.clone()).collect(),
         namespace: o.namespace().to_owned(),
         kind,
@@ -312,6 +316,7 @@ fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option
         None => {}
     }
     match signal.source.as_str() {
+        "target" if jobs.is_none() && t.scrapes_itself_only && !sel.in_absent => Err(None),
         "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi)),
         s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None),
     }
@@ -436,7 +441,8 @@ pub fn analyze(
         if !classes[wi].metering {
             continue;
         }
-        let t = target(model, w);
+        let mut t = target(model, w);
+        t.scrapes_itself_only = scrapes_itself_only(&found.evaluators, wi);
         let mut cov = WorkloadCoverage::default();
         let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
         let mut misses: BTreeMap<&'static str, String> = BTreeMap::new();
@@ -515,6 +521,14 @@ pub fn analyze(
         unselected: found.unselected,
         unknown_loaded: found.unknown_loaded,
     }
+}
+
+/// Whether the workload is a Prometheus whose own jobs scrape it, and no other evaluator of known
+/// jobs does.
+fn scrapes_itself_only(evaluators: &[Evaluator], wi: usize) -> bool {
+    let scrapes = |e: &Evaluator| e.jobs.iter().flatten().any(|j| j.targets.contains(&wi));
+    let mut scrapers = evaluators.iter().filter(|e| scrapes(e));
+    scrapers.next().is_some_and(|e| e.workload == Some(wi)) && scrapers.next().is_none()
 }
 
 /// How many recording rules deep a recorded series is followed to the signals it is made of.
