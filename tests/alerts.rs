@@ -225,6 +225,15 @@ fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
     // kube-state-metrics' Service carries prometheus.io/scrape, which kubernetes-service-endpoints keeps.
     let v = check_text(&(opencost.clone() + "\n---\n" + &with_rule), &[]);
     assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
+    // Discovery limited to other namespaces finds nothing of monitoring's kube-state-metrics.
+    let sd = "    - job_name: kubernetes-service-endpoints\n      honor_labels: true\n      kubernetes_sd_configs:\n      - role: endpointslice\n";
+    assert_eq!(with_rule.matches(sd).count(), 1);
+    let elsewhere = with_rule.replacen(sd, &format!("{sd}        namespaces: {{names: [kube-system, opencost]}}\n"), 1);
+    let v = check_text(&(opencost.clone() + "\n---\n" + &elsewhere), &[]);
+    assert!(cov(&v, "opencost", "crashloop").is_empty());
+    let own = with_rule.replacen(sd, &format!("{sd}        namespaces: {{own_namespace: true}}\n"), 1);
+    let v = check_text(&(opencost.clone() + "\n---\n" + &own), &[]);
+    assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
     // Without it no job keeps kube-state-metrics: the restarts are never scraped.
     let annotation = "  annotations:\n    prometheus.io/scrape: 'true'\n";
     assert_eq!(with_rule.matches(annotation).count(), 1);
