@@ -1,7 +1,8 @@
-//! Which metrics a scrape job stores: its metric relabelings that `keep` or `drop` by `__name__`
-//! (Prometheus `metric_relabel_configs`, prometheus-operator `metricRelabelings`). Kubecost's
-//! bundled Prometheus keeps only the metrics Kubecost reads, so an alert on a kube-state-metrics
-//! series outside that list never fires there.
+//! Relabelings, as far as they decide what a scrape job keeps. Which metrics it stores: the
+//! metric relabelings that `keep` or `drop` by `__name__` (Prometheus `metric_relabel_configs`,
+//! prometheus-operator `metricRelabelings`); Kubecost's bundled Prometheus keeps only the metrics
+//! Kubecost reads, so an alert on a kube-state-metrics series outside that list never fires there.
+//! Which targets it scrapes: the `keep` and `drop` steps of `relabel_configs` (`TargetFilter`).
 
 use std::borrow::Cow;
 use std::sync::Arc;
