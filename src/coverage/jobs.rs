@@ -275,16 +275,17 @@ fn monitor_jobs(
     let endpoints = mon.node.path(&["spec", endpoints_key]).and_then(Node::as_seq).unwrap_or_default();
     let cadvisor = endpoints.iter().any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
     // Every endpoint is scraped under the monitor's job: the job stores what any of them keeps.
-    let mut stored: Option<Stored> = None;
-    for e in endpoints {
-        let relabels = e.get("metricRelabelings").and_then(Node::as_seq).unwrap_or_default();
-        let one = Stored::of(relabels.iter().map(Relabel::from_monitor));
-        match &mut stored {
-            Some(s) => s.merge(&one),
-            None => stored = Some(one),
-        }
-    }
-    let stored = stored.unwrap_or_default();
+    let stored = endpoints
+        .iter()
+        .map(|e| {
+            let relabels = e.get("metricRelabelings").and_then(Node::as_seq).unwrap_or_default();
+            Stored::of(relabels.iter().map(Relabel::from_monitor))
+        })
+        .reduce(|mut all, one| {
+            all.merge(&one);
+            all
+        })
+        .unwrap_or_default();
     for ns in monitor_namespaces(model, mon, all_namespaces) {
         if kind == "ServiceMonitor" {
             for svc in by_label.services(&ns, &target_sel) {
