@@ -575,6 +575,32 @@ fn generated_alerts_give_full_coverage() {
 }
 
 #[test]
+fn generated_alerts_say_which_metrics_the_job_drops() {
+    let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
+    let endpoint = "  endpoints:\n    - port: http\n      honorLabels: true\n";
+    let relabel = "      metricRelabelings:\n        - sourceLabels: [__name__]\n          action: keep\n          regex: 'kube_pod_status_phase|kube_pod_owner'\n";
+    let dropping = stack.replacen(endpoint, &(endpoint.to_owned() + relabel), 1);
+    assert_ne!(dropping, stack);
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(&dir, "input.yaml", &dropping);
+    let out = meterguard(&["alerts", "generate", &input]);
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let warning = "        # job \"kube-state-metrics\" drops kube_pod_container_status_waiting_reason (metric relabelings): \
+                   keep it there, or this alert cannot fire\n        - alert: KubecostCostAnalyzerCrashLooping\n";
+    assert!(generated.contains(warning), "{generated}");
+    // Still a valid PrometheusRule, whose rules cannot fire until the metrics are kept.
+    let gen_file = write(&dir, "generated.yaml", &generated);
+    let v = json(&meterguard(&["check", "--format", "json", &input, &gen_file]));
+    assert!(findings(&v, "alerts/promql-invalid").is_empty());
+    assert!(cov(&v, "kubecost-cost-analyzer", "crashloop").is_empty());
+    // Without the keep-list there is nothing to say.
+    let plain =
+        String::from_utf8(meterguard(&["alerts", "generate", &write(&dir, "plain.yaml", &stack)]).stdout).unwrap();
+    assert!(!plain.contains(" drops "));
+}
+
+#[test]
 fn kube_state_metrics_1x_names_only_work_with_kube_state_metrics_1x() {
     let text = std::fs::read_to_string(root().join("tests/fixtures/alerts/ksm-versions.yaml")).unwrap();
     let v1 = check_text(&text.replace("KSM_TAG", "v1.9.8"), &[]);

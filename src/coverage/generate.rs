@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use super::{Analysis, MODES, Target, jobs::KSM, target};
+use super::jobs::{Job, KSM};
+use super::{Analysis, MODES, Target, target};
 use crate::model::{Model, string_map};
 
 /// The pod names a workload's controller creates, as an anchored regular expression.
@@ -22,6 +23,8 @@ fn pod_regex(t: &Target) -> String {
 struct Alert {
     name: String,
     expr: String,
+    /// The kube-state-metrics series it reads.
+    reads: Vec<&'static str>,
     for_: &'static str,
     summary: String,
     runbook: &'static str,
@@ -45,6 +48,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
             expr: format!(
                 r#"max_over_time(kube_pod_container_status_waiting_reason{{reason="CrashLoopBackOff", {pods}}}[5m]) >= 1"#
             ),
+            reads: vec!["kube_pod_container_status_waiting_reason"],
             for_: "15m",
             summary: format!("{} {ns}/{} is crash-looping", t.kind, t.name),
             runbook: "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping",
@@ -54,6 +58,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
             expr: format!(
                 r#"(increase(kube_pod_container_status_restarts_total{{{pods}}}[15m]) > 0) and on (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{{reason="OOMKilled", {pods}}} == 1)"#
             ),
+            reads: vec!["kube_pod_container_status_restarts_total", "kube_pod_container_status_last_terminated_reason"],
             for_: "0m",
             summary: format!("{} {ns}/{} was OOM-killed", t.kind, t.name),
             runbook: "https://kubernetes.io/docs/tasks/configure-pod-container/assign-memory-resource/",
@@ -67,6 +72,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
                 "CronJob" => {
                     return Some(Alert {
                         name: format!("{camel}Failing"),
+                        reads: vec!["kube_job_status_failed"],
                         expr: format!(
                             r#"kube_job_status_failed{{namespace="{ns}", job_name=~"{}-[0-9]+"{job}}} > 0"#,
                             regex::escape(&t.name)
@@ -79,6 +85,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
                 _ => {
                     return Some(Alert {
                         name: format!("{camel}Down"),
+                        reads: vec!["kube_pod_status_ready"],
                         expr: format!(
                             r#"kube_pod_status_ready{{condition="true", namespace="{ns}", pod="{}"{job}}} == 0"#,
                             t.name
@@ -91,6 +98,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
             };
             Alert {
                 name: format!("{camel}Down"),
+                reads: vec![metric],
                 expr: format!(r#"{metric}{{namespace="{ns}", {label}="{}"{job}}} {cmp}"#, t.name),
                 for_: "10m",
                 summary: format!("{} {ns}/{} has no available replica", t.kind, t.name),
@@ -109,6 +117,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
         .iter()
         .filter(|e| e.object.is_some_and(|o| model.objects[o].is("monitoring.coreos.com", "Prometheus")))
         .min_by_key(|e| e.workload.is_some_and(|w| a.per_workload.contains_key(&w)));
+    let mut ksm_job: Option<&Job> = None;
     let (namespace, labels, job) = match evaluator {
         Some(e) => {
             let p = &model.objects[e.object?];
@@ -116,8 +125,8 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
-            let job =
-                e.jobs.iter().flatten().find(|j| j.sources.contains(KSM)).map(|j| format!(r#", job="{}""#, j.name));
+            ksm_job = e.jobs.iter().flatten().find(|j| j.sources.contains(KSM));
+            let job = ksm_job.map(|j| format!(r#", job="{}""#, j.name));
             (p.namespace().to_owned(), labels, job.unwrap_or_default())
         }
         None => {
@@ -136,6 +145,16 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                 continue;
             }
             let Some(al) = alerts_for(&t, mode, &job) else { continue };
+            // A series the job's metric relabelings drop never reaches the rule: say so where it is read.
+            if let Some(j) = ksm_job {
+                for m in al.reads.iter().filter(|m| !j.stored.keeps(m)) {
+                    let _ = writeln!(
+                        rules,
+                        "        # job \"{}\" drops {m} (metric relabelings): keep it there, or this alert cannot fire",
+                        j.name
+                    );
+                }
+            }
             let _ = write!(
                 rules,
                 "        - alert: {}\n          expr: >-\n            {}\n          for: {}\n          labels:\n            severity: critical\n            meterguard.io/mode: {mode}\n          annotations:\n            summary: \"{}\"\n            description: \"meterguard: {} was not covered for {mode}; losing it loses metering data.\"\n            runbook_url: {}\n",
