@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::relabel::TargetFilter;
-use crate::model::references::selects;
-use crate::model::{Model, Object, Workload, string_map};
+use crate::model::references::services_selecting;
+use crate::model::{Model, Object, Workload};
 
 /// An object's labels and annotations.
 #[derive(Clone, Copy)]
@@ -104,49 +104,40 @@ pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<u
             .chain(c.pointer("/namespaces/own_namespace").and_then(Value::as_bool).filter(|o| *o).map(|_| own_ns))
             .collect();
         let in_scope = |ns: &str| names.is_empty() || names.contains(&ns);
-        if role == "pod" {
-            for (i, w) in model.workloads.iter().enumerate() {
-                let namespace = model.objects[w.object].namespace();
-                if !in_scope(namespace) {
-                    continue;
-                }
-                let (labels, annotations) = pod_pairs(w);
-                let meta =
-                    Meta { namespace, service: None, pod: Some(Tags { labels: &labels, annotations: &annotations }) };
-                if filter.admits(&|l| meta.label(l)) {
-                    found.insert(i);
-                }
+        // Per workload, through the Services that select it (the model's index), not per Service
+        // over every workload: a monorepo holds thousands of each.
+        for (i, w) in model.workloads.iter().enumerate() {
+            let namespace = model.objects[w.object].namespace();
+            if !in_scope(namespace) {
+                continue;
             }
-            continue;
-        }
-        for s in model.objects.iter().filter(|o| o.is("", "Service") && in_scope(o.namespace())) {
-            service_targets(model, s, role, &filter, found);
+            let (labels, annotations) = pod_pairs(w);
+            let pod = Tags { labels: &labels, annotations: &annotations };
+            let kept = if role == "pod" {
+                let meta = Meta { namespace, service: None, pod: Some(pod) };
+                filter.admits(&|l| meta.label(l))
+            } else {
+                services_selecting(model, w).iter().any(|s| service_keeps(s, pod, role, &filter))
+            };
+            if kept {
+                found.insert(i);
+            }
         }
     }
     out
 }
 
-/// The workloads a Service selects that the filter keeps as its endpoints (or, for the service
-/// role, as the Service itself).
-fn service_targets(model: &Model<'_>, s: &Object<'_>, role: &str, filter: &TargetFilter, found: &mut BTreeSet<usize>) {
-    let namespace = s.namespace();
+/// Whether the filter keeps a workload as an endpoint of this Service that selects it (or, for
+/// the service role, the Service itself).
+fn service_keeps(s: &Object<'_>, pod: Tags<'_>, role: &str, filter: &TargetFilter) -> bool {
     let labels: Vec<(&str, &str)> = s.labels().into_iter().collect();
     let annotations: Vec<(&str, &str)> = s.annotations().into_iter().collect();
-    let selector = string_map(s.node.path(&["spec", "selector"]));
-    for (i, w) in model.workloads.iter().enumerate() {
-        if model.objects[w.object].namespace() != namespace || !selects(&selector, &w.pod_labels) {
-            continue;
-        }
-        let pod = pod_pairs(w);
-        let meta = Meta {
-            namespace,
-            service: Some((s.id.name.as_str(), Tags { labels: &labels, annotations: &annotations })),
-            pod: (role != "service").then_some(Tags { labels: &pod.0, annotations: &pod.1 }),
-        };
-        if filter.admits(&|l| meta.label(l)) {
-            found.insert(i);
-        }
-    }
+    let meta = Meta {
+        namespace: s.namespace(),
+        service: Some((s.id.name.as_str(), Tags { labels: &labels, annotations: &annotations })),
+        pod: (role != "service").then_some(pod),
+    };
+    filter.admits(&|l| meta.label(l))
 }
 
 #[cfg(test)]
