@@ -437,12 +437,13 @@ pub fn analyze(
     let mut per_workload = BTreeMap::new();
     let mut self_monitored = BTreeMap::new();
     let mut near_misses = BTreeMap::new();
+    let self_scraped = scraping_themselves_only(&found.evaluators);
     for (wi, w) in model.workloads.iter().enumerate() {
         if !classes[wi].metering {
             continue;
         }
         let mut t = target(model, w);
-        t.scrapes_itself_only = scrapes_itself_only(&found.evaluators, wi);
+        t.scrapes_itself_only = self_scraped.contains(&wi);
         let mut cov = WorkloadCoverage::default();
         let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
         let mut misses: BTreeMap<&'static str, String> = BTreeMap::new();
@@ -523,12 +524,20 @@ pub fn analyze(
     }
 }
 
-/// Whether the workload is a Prometheus whose own jobs scrape it, and no other evaluator of known
-/// jobs does.
-fn scrapes_itself_only(evaluators: &[Evaluator], wi: usize) -> bool {
-    let scrapes = |e: &Evaluator| e.jobs.iter().flatten().any(|j| j.targets.contains(&wi));
-    let mut scrapers = evaluators.iter().filter(|e| scrapes(e));
-    scrapers.next().is_some_and(|e| e.workload == Some(wi)) && scrapers.next().is_none()
+/// The workloads that are a Prometheus of the input whose own jobs scrape it, and no other
+/// evaluator of known jobs does: found once, in one pass over every job's targets.
+fn scraping_themselves_only(evaluators: &[Evaluator]) -> BTreeSet<usize> {
+    let mut scrapers: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    for (ei, e) in evaluators.iter().enumerate() {
+        for &t in e.jobs.iter().flatten().flat_map(|j| &j.targets) {
+            scrapers.entry(t).or_default().insert(ei);
+        }
+    }
+    scrapers
+        .into_iter()
+        .filter(|(w, by)| by.len() == 1 && by.iter().all(|&ei| evaluators[ei].workload == Some(*w)))
+        .map(|(w, _)| w)
+        .collect()
 }
 
 /// How many recording rules deep a recorded series is followed to the signals it is made of.
