@@ -117,7 +117,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
         .iter()
         .filter(|e| e.object.is_some_and(|o| model.objects[o].is("monitoring.coreos.com", "Prometheus")))
         .min_by_key(|e| e.workload.is_some_and(|w| a.per_workload.contains_key(&w)));
-    let mut ksm_job: Option<&Job> = None;
+    let ksm_job: Option<&Job> = evaluator.and_then(|e| e.jobs.iter().flatten().find(|j| j.sources.contains(KSM)));
     let (namespace, labels, job) = match evaluator {
         Some(e) => {
             let p = &model.objects[e.object?];
@@ -125,7 +125,6 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
-            ksm_job = e.jobs.iter().flatten().find(|j| j.sources.contains(KSM));
             let job = ksm_job.map(|j| format!(r#", job="{}""#, j.name));
             (p.namespace().to_owned(), labels, job.unwrap_or_default())
         }
