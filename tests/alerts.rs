@@ -365,7 +365,7 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
 }
 
 #[test]
-fn scrape_configs_and_probes_are_jobs_and_secret_scrape_configs_are_unknown() {
+fn scrape_configs_probes_and_secret_scrape_configs_are_jobs() {
     let extra = std::fs::read_to_string(root().join("tests/fixtures/alerts/scrape-configs.yaml")).unwrap();
     let kps = corpus("kps-default.yaml");
     let v = check_text(&(kps.clone() + "\n---\n" + &extra), &[]);
@@ -374,13 +374,37 @@ fn scrape_configs_and_probes_are_jobs_and_secret_scrape_configs_are_unknown() {
     let message = mismatches[0]["message"].as_str().unwrap();
     assert!(message.starts_with("alert KubecostDown "), "{message}");
     assert!(mismatches[0]["help"].as_str().unwrap().contains("opencost"));
-    // Scrape configs in a Secret may hold any job: none is reported.
+    // Scrape configs in a Secret that is not in the input may hold any job: none is reported.
     let selector = "  probeSelector:\n    matchLabels:\n      release: \"kps\"\n";
-    let secret = "  additionalScrapeConfigs:\n    name: kps-scrape-configs\n    key: additional-scrape-configs.yaml\n";
-    let with_secret = kps.replacen(selector, &(selector.to_owned() + secret), 1);
-    assert_ne!(with_secret, kps);
-    let v = check_text(&(with_secret + "\n---\n" + &extra), &[]);
+    let reference = "  additionalScrapeConfigs:\n    name: kps-kube-prometheus-stack-prometheus-scrape-confg\n    key: \
+                     additional-scrape-configs.yaml\n";
+    let with_reference = kps.replacen(selector, &(selector.to_owned() + reference), 1);
+    assert_ne!(with_reference, kps);
+    let v = check_text(&(with_reference.clone() + "\n---\n" + &extra), &[]);
     assert!(findings(&v, "alerts/job-mismatch").is_empty());
+    // With the Secret in the input, its jobs are read: Kubecost's documented job finds the
+    // cost-analyzer Service, and the Prometheus's jobs are known again.
+    let secret = std::fs::read_to_string(root().join("tests/fixtures/alerts/additional-scrape-configs.yaml")).unwrap();
+    let stack = [corpus("kubecost-2.3.3-default.yaml"), with_reference, secret.clone(), extra.clone()].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    assert!(findings(&v, "alerts/job-mismatch").is_empty());
+    // A job name read from a Secret is part of a Secret value: never shown.
+    let elsewhere = extra.replace("job=\"opencost\"", "job=\"kubecost-exporter\"");
+    let w = check_text(&stack.replace(&extra, &elsewhere), &[]);
+    let mismatches = findings(&w, "alerts/job-mismatch");
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    let help = mismatches[0]["help"].as_str().unwrap();
+    assert!(help.contains("1 more from additionalScrapeConfigs, not named"), "{help}");
+    assert!(!help.replace("kubecost-exporter", "").contains("kubecost"), "{help}");
+    let down = cov(&v, "kubecost-cost-analyzer", "down");
+    assert!(down.contains(&"KubecostDown".to_owned()), "{down:?}");
+    assert!(!down.iter().any(|a| a == "KubeAPIDown" || a == "OpenCostDown"), "{down:?}");
+    assert!(!cov(&v, "kubecost-prometheus-server", "down").contains(&"KubecostDown".to_owned()));
+    // Without the stack's reference the Secret is just a Secret.
+    let stack = [corpus("kubecost-2.3.3-default.yaml"), kps, secret, extra].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    assert_eq!(findings(&v, "alerts/job-mismatch").len(), 1);
+    assert!(!cov(&v, "kubecost-cost-analyzer", "down").contains(&"KubecostDown".to_owned()));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::notify::{self, AlertmanagerConfig};
 use super::rules::{AlertRule, Origin, Record};
 use crate::classify::Classification;
 use crate::config::Config;
-use crate::input::Node;
+use crate::input::{Node, yaml};
 use crate::model::{Model, Object, prometheus, string_map};
 
 #[derive(Debug, Clone)]
@@ -232,14 +232,17 @@ pub fn find(
                 Some(configs) => Notify::Config(configs),
                 None => Notify::Assumed,
             };
-            // Scrape configs kept in a Secret (additionalScrapeConfigs) add jobs that are not read
-            // here (a Secret's values are neither read nor shown): the scrape jobs are not known.
-            let secret_jobs = spec.and_then(|s| s.get("additionalScrapeConfigs")).is_some_and(|n| !n.is_null());
+            let jobs = secret_scrape_configs(model, o).map(|extra| {
+                let mut jobs = jobs::operator_jobs(model, classes, o);
+                let secret_jobs = jobs::raw_jobs(model, classes, &extra, wi);
+                jobs.extend(secret_jobs.into_iter().map(|j| Job { in_secret: true, ..j }));
+                jobs
+            });
             evaluators.push(Evaluator {
                 id: format!("{}/{}", o.namespace(), o.id.name),
                 object: Some(w.object),
                 workload: Some(wi),
-                jobs: (!secret_jobs).then(|| jobs::operator_jobs(model, classes, o)),
+                jobs,
                 rules: selected.rules,
                 records: selected.records,
                 notify,
@@ -406,4 +409,23 @@ pub fn find(
 
 fn has_alertmanagers(config: &Value) -> bool {
     config.pointer("/alerting/alertmanagers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+}
+
+/// The scrape configs an operator Prometheus appends from the Secret key named by
+/// `spec.additionalScrapeConfigs` (kube-prometheus-stack renders its `additionalScrapeConfigs`
+/// value there), as a raw config: none when it names no Secret, and unknown (`None`) when the
+/// Secret or key is not in the input, or does not hold a list of scrape configs.
+fn secret_scrape_configs(model: &Model<'_>, prometheus: &Object<'_>) -> Option<Value> {
+    let Some(selector) = prometheus.node.path(&["spec", "additionalScrapeConfigs"]).filter(|n| !n.is_null()) else {
+        return Some(Value::Null);
+    };
+    let secret = model.core_object("Secret", prometheus.namespace(), selector.str_at(&["name"])?)?;
+    let text = secret.data_text(selector.str_at(&["key"])?)?;
+    let parsed = yaml::parse_stream(&text);
+    let list = match parsed.documents.as_slice() {
+        [] => Value::Array(Vec::new()),
+        [doc] if parsed.problems.is_empty() => doc.root.to_json(),
+        _ => return None,
+    };
+    list.is_array().then(|| serde_json::json!({ "scrape_configs": list }))
 }

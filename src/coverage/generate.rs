@@ -125,7 +125,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
-            let job = ksm_job.map(|j| format!(r#", job="{}""#, j.name));
+            let job = ksm_job.filter(|j| !j.in_secret).map(|j| format!(r#", job="{}""#, j.name));
             (p.namespace().to_owned(), labels, job.unwrap_or_default())
         }
         None => {
@@ -147,10 +147,11 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
             // A series the job's metric relabelings drop never reaches the rule: say so where it is read.
             if let Some(j) = ksm_job {
                 for m in al.reads.iter().filter(|m| !j.stored.keeps(m)) {
+                    let name =
+                        if j.in_secret { "of additionalScrapeConfigs".to_owned() } else { format!("\"{}\"", j.name) };
                     let _ = writeln!(
                         rules,
-                        "        # job \"{}\" drops {m} (metric relabelings): keep it there, or this alert cannot fire",
-                        j.name
+                        "        # job {name} drops {m} (metric relabelings): keep it there, or this alert cannot fire"
                     );
                 }
             }

@@ -32,11 +32,13 @@ pub struct Job {
     pub targets: BTreeSet<usize>,
     /// The metric names its metric relabelings let through.
     pub stored: Stored,
+    /// Read from a Secret (additionalScrapeConfigs): its name is part of a Secret value, never shown.
+    pub in_secret: bool,
 }
 
 impl Job {
     pub(super) fn new(name: String, sources: BTreeSet<&'static str>, targets: BTreeSet<usize>) -> Job {
-        Job { name, sources, ksm_major: None, targets, stored: Stored::All }
+        Job { name, sources, ksm_major: None, targets, stored: Stored::All, in_secret: false }
     }
 }
 
@@ -51,6 +53,8 @@ pub struct JobIndex<'e> {
     by_name: HashMap<&'e str, usize>,
     /// Job names in order, each with its index in `jobs`.
     sorted: Vec<(&'e str, usize)>,
+    /// The names that may be shown, in order: not those read from a Secret.
+    shown: Vec<&'e str>,
     judged: RefCell<HashMap<JobMatchers, Rc<[usize]>>>,
 }
 
@@ -62,7 +66,8 @@ impl<'e> JobIndex<'e> {
         }
         let mut sorted: Vec<(&str, usize)> = jobs.iter().enumerate().map(|(i, j)| (j.name.as_str(), i)).collect();
         sorted.sort_unstable();
-        JobIndex { jobs, by_name, sorted, judged: RefCell::default() }
+        let shown = sorted.iter().filter(|(_, i)| !jobs[*i].in_secret).map(|&(n, _)| n).collect();
+        JobIndex { jobs, by_name, sorted, shown, judged: RefCell::default() }
     }
 
     /// Indices into `jobs` of the jobs `sel`'s `job` matchers admit: all of them when it has none.
@@ -90,10 +95,11 @@ impl<'e> JobIndex<'e> {
 
     /// `count` job names in alphabetical order around where `name` would stand (all of them when
     /// there are no more): the ones that share most of its beginning.
+    /// Jobs read from a Secret are never named.
     pub fn names_near(&self, name: &str, count: usize) -> Vec<&'e str> {
-        let at = self.sorted.partition_point(|(n, _)| *n < name);
-        let start = at.saturating_sub(count / 2).min(self.sorted.len().saturating_sub(count));
-        self.sorted[start..].iter().take(count).map(|&(n, _)| n).collect()
+        let at = self.shown.partition_point(|n| *n < name);
+        let start = at.saturating_sub(count / 2).min(self.shown.len().saturating_sub(count));
+        self.shown[start..].iter().take(count).copied().collect()
     }
 
     /// The jobs that can pass `matchers`, in index order: with a regex matcher whose matches all

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use serde_json::Value;
 
 use crate::input::{Node, yaml};
@@ -25,23 +24,8 @@ fn parse(text: &str) -> Option<Value> {
 
 /// The Alertmanager config held in a Secret or ConfigMap data key.
 fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<AlertmanagerConfig> {
-    let o = &model.objects[object];
-    for key in keys {
-        if let Some(v) = o.node.path(&["stringData", key]).and_then(Node::as_str) {
-            return parse(v).map(|config| AlertmanagerConfig { object, config });
-        }
-        if let Some(v) = o.node.path(&["data", key]).and_then(Node::as_str) {
-            let text = if o.id.kind == "Secret" {
-                let compact: String = v.split_whitespace().collect();
-                let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
-                String::from_utf8(bytes).ok()?
-            } else {
-                v.to_owned()
-            };
-            return parse(&text).map(|config| AlertmanagerConfig { object, config });
-        }
-    }
-    None
+    let text = keys.iter().find_map(|key| model.objects[object].data_text(key))?;
+    parse(&text).map(|config| AlertmanagerConfig { object, config })
 }
 
 /// The config of the prometheus-operator `Alertmanager` named `name` in `ns`, as the operator

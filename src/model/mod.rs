@@ -8,8 +8,11 @@ pub mod schema;
 pub mod workload;
 
 use foldhash::{HashMap, HashMapExt};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use base64::Engine;
 
 use serde::Serialize;
 
@@ -68,6 +71,22 @@ impl<'a> Object<'a> {
 
     pub fn is(&self, group: &str, kind: &str) -> bool {
         self.id.kind == kind && self.id.group() == group
+    }
+
+    /// The text a ConfigMap or Secret holds under `key`: a Secret's `stringData`, else its `data`
+    /// decoded from base64; a ConfigMap's `data`. For parsing only: Secret values are never shown.
+    pub fn data_text(&self, key: &str) -> Option<Cow<'a, str>> {
+        let secret = self.id.kind == "Secret";
+        if secret && let Some(v) = self.node.path(&["stringData", key]).and_then(Node::as_str) {
+            return Some(Cow::Borrowed(v));
+        }
+        let v = self.node.path(&["data", key]).and_then(Node::as_str)?;
+        if !secret {
+            return Some(Cow::Borrowed(v));
+        }
+        let compact: String = v.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+        String::from_utf8(bytes).ok().map(Cow::Owned)
     }
 }
 

@@ -65,8 +65,9 @@ rule!(
      kube-state-metrics as kubernetes-service-endpoints), so it matches nothing and never fires. Only \
      selectors the expression needs are judged: one side of an `or`, the right side of `unless` and the \
      argument of `absent()` may find nothing. A prometheus-operator Prometheus's jobs come from the \
-     ServiceMonitors, PodMonitors, ScrapeConfigs and Probes it selects; one with additionalScrapeConfigs \
-     (kept in a Secret) may scrape any job, and is not judged. Fix the matcher or the scrape job's name."
+     ServiceMonitors, PodMonitors, ScrapeConfigs and Probes it selects, and from the Secret its \
+     additionalScrapeConfigs names (read, never shown); when that Secret is not in the input it may \
+     scrape any job, and is not judged. Fix the matcher or the scrape job's name."
 );
 rule!(
     NO_NOTIFICATION_ROUTE,
@@ -291,8 +292,13 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
 fn nearest_jobs(wanted: &[String], index: &JobIndex<'_>) -> String {
     const SHOWN: usize = 8;
     let near = index.names_near(wanted.first().map_or("", String::as_str), SHOWN);
-    if index.jobs.len() <= SHOWN {
-        return format!("its scrape jobs are: {}", near.join(", "));
+    let hidden = index.jobs.iter().filter(|j| j.in_secret).count();
+    let secret = match hidden {
+        0 => String::new(),
+        n => format!(" ({n} more from additionalScrapeConfigs, not named: a Secret's values are not shown)"),
+    };
+    if index.jobs.len() - hidden <= SHOWN {
+        return format!("its scrape jobs are: {}{secret}", near.join(", "));
     }
-    format!("of its {} scrape jobs, these come nearest by name: {}", index.jobs.len(), near.join(", "))
+    format!("of its {} scrape jobs, these come nearest by name: {}{secret}", index.jobs.len(), near.join(", "))
 }
