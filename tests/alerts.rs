@@ -549,13 +549,14 @@ fn the_incident_teams_alerts_are_judged() {
 
 #[test]
 fn a_prometheus_watching_itself_is_self_monitored() {
-    let rules = "alerting_rules.yml: |\n    groups:\n    - name: self\n      rules:\n      - alert: KubecostPrometheusDown\n        expr: kube_deployment_status_replicas_available{namespace=\"kubecost\", deployment=\"kubecost-prometheus-server\"} < 1\n        for: 5m\n";
+    // cost-model emits the terminated reason (Kubecost 2.x runs no kube-state-metrics).
+    let rules = "alerting_rules.yml: |\n    groups:\n    - name: self\n      rules:\n      - alert: KubecostPrometheusOOMKilled\n        expr: kube_pod_container_status_terminated_reason{reason=\"OOMKilled\", namespace=\"kubecost\", pod=~\"kubecost-prometheus-server-.*\"} > 0\n";
     let text = corpus("kubecost-2.3.3-default.yaml").replacen("alerting_rules.yml: |\n    {}\n", rules, 1);
     let v = check_text(&text, &[]);
     let f = &findings(&v, "alerts/self-monitored")[0];
     assert_eq!(f["object"]["name"], "kubecost-prometheus-server");
-    assert!(f["message"].as_str().unwrap().contains("KubecostPrometheusDown"));
-    assert!(cov(&v, "kubecost-prometheus-server", "down").is_empty());
+    assert!(f["message"].as_str().unwrap().contains("KubecostPrometheusOOMKilled"));
+    assert!(cov(&v, "kubecost-prometheus-server", "oom").is_empty());
     let route = &findings(&v, "alerts/no-notification-route");
     assert!(route.is_empty(), "self-coverage is not coverage, so nothing is listed as unrouted");
 }
@@ -668,4 +669,43 @@ fn rule_files_in_configmaps_are_located_in_the_manifest_in_every_format() {
         .map(|r| (r["startLine"].as_i64().unwrap(), r["startColumn"].as_i64().unwrap()))
         .collect();
     assert_eq!(regions, at);
+}
+
+#[test]
+fn kubecost_bundled_prometheus_gets_kube_series_only_from_cost_model() {
+    // Kubecost 2.x ships no kube-state-metrics: its bundled Prometheus reads the kube_* series
+    // cost-model emits (job kubecost), and its other discovery jobs keep only node-exporter,
+    // network-costs and dcgm-exporter targets.
+    let rules = "  alerting_rules.yml: |\n    groups:\n    - name: kubecost\n      rules:\n      \
+                 - alert: CrashLooping\n        expr: max_over_time(kube_pod_container_status_waiting_reason\
+                 {reason=\"CrashLoopBackOff\", namespace=\"kubecost\"}[5m]) >= 1\n      \
+                 - alert: Restarting\n        expr: increase(kube_pod_container_status_restarts_total\
+                 {namespace=\"kubecost\"}[10m]) > 2\n      \
+                 - alert: Terminated\n        expr: kube_pod_container_status_terminated_reason\
+                 {reason=\"OOMKilled\", namespace=\"kubecost\"} > 0\n";
+    let stock = corpus("kubecost-2.3.3-default.yaml");
+    let with_rules = stock.replacen("  alerting_rules.yml: |\n    {}\n", rules, 1);
+    assert_ne!(with_rules, stock);
+    let v = check_text(&with_rules, &[]);
+    assert!(cov(&v, "kubecost-cost-analyzer", "crashloop").is_empty());
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "oom"), ["Terminated"]);
+    let crashloop = findings(&v, "alerts/crashloop-uncovered");
+    let help = crashloop.iter().find(|f| f["object"]["name"] == "kubecost-cost-analyzer").unwrap()["help"].as_str();
+    assert!(help.unwrap().starts_with("nearest: CrashLooping"), "{help:?}");
+    // EMIT_DEPRECATED_METRICS brings the restart counter back; EMIT_KSM_V1_METRICS=false takes all.
+    let only = "            - name: EMIT_KSM_V1_METRICS_ONLY # ONLY emit KSM v1 metrics that do not exist in KSM 2 \
+                by default\n              value: \"false\"\n";
+    let deprecated = with_rules.replacen(
+        only,
+        &format!("{only}            - name: EMIT_DEPRECATED_METRICS\n              value: \"true\"\n"),
+        1,
+    );
+    assert_ne!(deprecated, with_rules);
+    let v = check_text(&deprecated, &[]);
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "crashloop"), ["Restarting"]);
+    let v1 = "            - name: EMIT_KSM_V1_METRICS\n              value: \"true\"\n";
+    let none = with_rules.replacen(v1, &v1.replace("true", "false"), 1);
+    assert_ne!(none, with_rules);
+    let v = check_text(&none, &[]);
+    assert!(cov(&v, "kubecost-cost-analyzer", "oom").is_empty());
 }

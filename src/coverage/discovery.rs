@@ -127,6 +127,37 @@ pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<u
     out
 }
 
+/// Whether the scrape config's discovery may find a kube-state-metrics that is not in the input:
+/// one under a usual name (`kube-state-metrics`, `<release>-kube-state-metrics`), labelled
+/// `app.kubernetes.io/name: kube-state-metrics` as its chart and kube-prometheus label it, with
+/// no other label, in any namespace, annotated in any way. Kubecost's bundled Prometheus keeps
+/// only node-exporter, network-costs and dcgm-exporter targets: none of them.
+pub fn may_find_unseen_ksm(sc: &Value) -> bool {
+    let Some(configs) = sc.get("kubernetes_sd_configs").and_then(Value::as_array) else { return false };
+    let roles = configs.iter().filter_map(|c| c.get("role").and_then(Value::as_str));
+    if !roles.into_iter().any(|r| matches!(r, "pod" | "endpoints" | "endpointslice" | "service")) {
+        return false;
+    }
+    let relabels = sc.get("relabel_configs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let filter = TargetFilter::of(relabels);
+    let labels = [("app.kubernetes.io/name", "kube-state-metrics")];
+    let tags = Tags { labels: &labels, annotations: &[] };
+    ["kube-state-metrics", "prometheus-kube-state-metrics"].iter().any(|name| {
+        filter.admits(&|l| {
+            if l == "__meta_kubernetes_service_name" || l == "__meta_kubernetes_endpoints_name" {
+                return Some((*name).to_owned());
+            }
+            let rest =
+                l.strip_prefix("__meta_kubernetes_service_").or_else(|| l.strip_prefix("__meta_kubernetes_pod_"))?;
+            // Annotations vary by install (`prometheus.io/scrape` or not): not known.
+            if rest.starts_with("annotation") {
+                return None;
+            }
+            family(rest, tags)
+        })
+    })
+}
+
 /// Whether the filter keeps a workload as an endpoint of this Service that selects it (or, for
 /// the service role, the Service itself).
 fn service_keeps(s: &Object<'_>, pod: Tags<'_>, role: &str, filter: &TargetFilter) -> bool {
@@ -161,5 +192,33 @@ mod tests {
         assert_eq!(l("__meta_kubernetes_namespace").as_deref(), Some("monitoring"));
         assert_eq!(l("__meta_kubernetes_service_name"), None, "no Service for the pod role");
         assert_eq!(l("__meta_kubernetes_pod_container_port_name"), None);
+    }
+
+    fn job(yaml: &str) -> Value {
+        crate::input::yaml::parse_stream(yaml).documents[0].root.to_json()
+    }
+
+    #[test]
+    fn an_unseen_kube_state_metrics_is_found_only_where_the_relabelings_may_keep_it() {
+        let annotated = "kubernetes_sd_configs: [{role: endpoints}]\nrelabel_configs:\n- {source_labels: \
+                         [__meta_kubernetes_service_annotation_prometheus_io_scrape], action: keep, regex: true}\n";
+        assert!(may_find_unseen_ksm(&job(annotated)), "annotations are not known");
+        let by_name = format!(
+            "{annotated}- {{source_labels: [__meta_kubernetes_endpoints_name], action: keep, regex: \
+             '(.*node-exporter|kubecost-network-costs)'}}\n"
+        );
+        assert!(!may_find_unseen_ksm(&job(&by_name)), "Kubecost's kubernetes-service-endpoints");
+        let ksm_by_name = "kubernetes_sd_configs: [{role: endpoints}]\nrelabel_configs:\n- {source_labels: \
+                           [__meta_kubernetes_service_name], action: keep, regex: '.*kube-state-metrics'}\n";
+        assert!(may_find_unseen_ksm(&job(ksm_by_name)));
+        let by_label = "kubernetes_sd_configs: [{role: pod}]\nrelabel_configs:\n- {source_labels: \
+                        [__meta_kubernetes_pod_label_app_kubernetes_io_name], action: keep, regex: network-costs}\n";
+        assert!(!may_find_unseen_ksm(&job(by_label)), "Kubecost's kubecost-networking");
+        let dcgm = "kubernetes_sd_configs: [{role: endpoints}]\nrelabel_configs:\n- {source_labels: \
+                    [__meta_kubernetes_pod_label_app, __meta_kubernetes_pod_label_app_kubernetes_io_name], \
+                    action: keep, regex: '(?i)(.*dcgm-exporter.*|.*dcgm-exporter.*)'}\n";
+        assert!(!may_find_unseen_ksm(&job(dcgm)));
+        assert!(!may_find_unseen_ksm(&job("kubernetes_sd_configs: [{role: node}]\n")), "nodes are kubelets");
+        assert!(!may_find_unseen_ksm(&job("static_configs: [{targets: ['localhost:9090']}]\n")));
     }
 }

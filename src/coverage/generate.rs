@@ -117,7 +117,9 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
         .iter()
         .filter(|e| e.object.is_some_and(|o| model.objects[o].is("monitoring.coreos.com", "Prometheus")))
         .min_by_key(|e| e.workload.is_some_and(|w| a.per_workload.contains_key(&w)));
-    let ksm_job: Option<&Job> = evaluator.and_then(|e| e.jobs.iter().flatten().find(|j| j.sources.contains(KSM)));
+    // A job that scrapes a kube-state-metrics before one that gets some kube_* series from cost-model.
+    let ksm_jobs = evaluator.into_iter().flat_map(|e| e.jobs.iter().flatten()).filter(|j| j.sources.contains(KSM));
+    let ksm_job: Option<&Job> = ksm_jobs.min_by_key(|j| j.ksm_emits.is_some());
     let (namespace, labels, job) = match evaluator {
         Some(e) => {
             let p = &model.objects[e.object?];
@@ -144,11 +146,19 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                 continue;
             }
             let Some(al) = alerts_for(&t, mode, &job) else { continue };
-            // A series the job's metric relabelings drop never reaches the rule: say so where it is read.
+            // A series the job's targets do not emit, or its metric relabelings drop, never reaches the
+            // rule: say so where it is read.
             if let Some(j) = ksm_job {
-                for m in al.reads.iter().filter(|m| !j.stored.keeps(m)) {
-                    let name =
-                        if j.in_secret { "of additionalScrapeConfigs".to_owned() } else { format!("\"{}\"", j.name) };
+                let name =
+                    if j.in_secret { "of additionalScrapeConfigs".to_owned() } else { format!("\"{}\"", j.name) };
+                for m in al.reads.iter().filter(|m| !j.exposes(KSM, m)) {
+                    let _ = writeln!(
+                        rules,
+                        "        # job {name} gets kube_* series only from cost-model, which does not emit {m}: \
+                         scrape a kube-state-metrics, or this alert cannot fire"
+                    );
+                }
+                for m in al.reads.iter().filter(|m| j.exposes(KSM, m) && !j.stored.keeps(m)) {
                     let _ = writeln!(
                         rules,
                         "        # job {name} drops {m} (metric relabelings): keep it there, or this alert cannot fire"

@@ -16,6 +16,7 @@ use super::promql::{LabelMatcher, Op, Selector};
 use super::relabel::{Relabel, Stored};
 use crate::classify::Classification;
 use crate::input::Node;
+use crate::knowledge;
 use crate::model::references::{selects, service_of_url};
 use crate::model::{Model, Object, prometheus, string_map};
 
@@ -34,11 +35,33 @@ pub struct Job {
     pub stored: Stored,
     /// Read from a Secret (additionalScrapeConfigs): its name is part of a Secret value, never shown.
     pub in_secret: bool,
+    /// When its kube-state-metrics series come only from workloads that emit some of them
+    /// (cost-model), the names they emit; None when a kube-state-metrics is scraped.
+    pub ksm_emits: Option<BTreeSet<&'static str>>,
 }
 
 impl Job {
     pub(super) fn new(name: String, sources: BTreeSet<&'static str>, targets: BTreeSet<usize>) -> Job {
-        Job { name, sources, ksm_major: None, targets, stored: Stored::All, in_secret: false }
+        Job { name, sources, ksm_major: None, targets, stored: Stored::All, in_secret: false, ksm_emits: None }
+    }
+
+    /// Whether its targets expose `metric` of `source` (a cost-model job only some kube_* series).
+    pub fn exposes(&self, source: &str, metric: &str) -> bool {
+        self.sources.contains(source) && (source != KSM || self.ksm_emits.as_ref().is_none_or(|e| e.contains(metric)))
+    }
+
+    /// Takes in another endpoint or monitor of the same job name.
+    fn absorb(&mut self, other: Job) {
+        let full_ksm = |j: &Job| j.sources.contains(KSM) && j.ksm_emits.is_none();
+        self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits.clone()) {
+            _ if full_ksm(self) || full_ksm(&other) => None,
+            (Some(a), Some(b)) => Some(a.union(&b).copied().collect()),
+            (a, b) => a.or(b),
+        };
+        self.sources.extend(other.sources);
+        self.targets.extend(other.targets);
+        self.ksm_major = self.ksm_major.or(other.ksm_major);
+        self.stored.merge(&other.stored);
     }
 }
 
@@ -126,14 +149,41 @@ fn ksm_major(model: &Model<'_>, w: usize) -> Option<u32> {
     model.workloads[w].running().find_map(|c| c.spec.image.as_deref().and_then(prometheus::major_version))
 }
 
-/// What a job's targets add to its sources: kube-state-metrics among them makes it a KSM job.
+/// What a job's targets add to its sources: kube-state-metrics among them makes it a KSM job,
+/// and a workload that emits some kube_* series (cost-model) a KSM job of those series only.
 fn sources_of(model: &Model<'_>, classes: &[Classification], job: &mut Job) {
+    let mut emitted: Option<BTreeSet<&'static str>> = None;
     for &t in &job.targets {
         if classes[t].component.as_deref() == Some("kube-state-metrics") {
             job.sources.insert(KSM);
             job.ksm_major = job.ksm_major.or_else(|| ksm_major(model, t));
+        } else if let Some(names) = ksm_emitted(model, &classes[t], t) {
+            emitted.get_or_insert_default().extend(names);
         }
     }
+    if let Some(names) = emitted
+        && job.sources.insert(KSM)
+    {
+        job.ksm_emits = Some(names);
+    }
+}
+
+/// The kube_* series a workload emits itself, per `ksm_emitters` in knowledge/signals.yaml and
+/// the `EMIT_*` variables of its container (a variable not set literally keeps its default).
+fn ksm_emitted(model: &Model<'_>, class: &Classification, w: usize) -> Option<Vec<&'static str>> {
+    let profile = class.profile.as_deref()?;
+    let emitter = knowledge::signals().ksm_emitters.iter().find(|e| e.profile == profile)?;
+    let workload = &model.workloads[w];
+    let c = class.primary.as_deref().and_then(|p| workload.container(p)).or_else(|| workload.running().next())?;
+    let env = |name: &str| {
+        let vars = c.spec.env.iter().flatten();
+        vars.filter(|v| v.name == name).find_map(|v| v.value.as_deref()).map(|v| v.trim().eq_ignore_ascii_case("true"))
+    };
+    if !env("EMIT_KSM_V1_METRICS").unwrap_or(true) || env("EMIT_KSM_V1_METRICS_ONLY").unwrap_or(false) {
+        return Some(Vec::new());
+    }
+    let deprecated = env("EMIT_DEPRECATED_METRICS").unwrap_or(false).then_some(&emitter.deprecated);
+    Some(emitter.metrics.iter().chain(deprecated.into_iter().flatten()).map(String::as_str).collect())
 }
 
 /// Services by namespace and each of their labels, workloads by namespace and each of their pod
@@ -212,13 +262,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
     // Jobs by name: a monorepo's Prometheus has thousands of monitors.
     let mut named: HashMap<String, usize> = HashMap::new();
     let mut add = |job: Job| match named.get(&job.name) {
-        Some(&at) => {
-            let j = &mut jobs[at];
-            j.sources.extend(job.sources);
-            j.targets.extend(job.targets);
-            j.ksm_major = j.ksm_major.or(job.ksm_major);
-            j.stored.merge(&job.stored);
-        }
+        Some(&at) => jobs[at].absorb(job),
         None => {
             named.insert(job.name.clone(), jobs.len());
             jobs.push(job);
@@ -347,10 +391,10 @@ pub(super) fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &V
         }
         if let Some(found) = discovery::targets(model, sc, own_ns) {
             job.targets.extend(found);
-            // A kube-state-metrics outside the input may be among what it discovers.
-            if no_ksm {
-                job.sources.insert(KSM);
-            }
+        }
+        // A kube-state-metrics outside the input may be among what it discovers.
+        if no_ksm && discovery::may_find_unseen_ksm(sc) {
+            job.sources.insert(KSM);
         }
         // Static targets and DNS names: itself, or a Service of the input (`kubecost-cost-analyzer.
         // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose

@@ -195,7 +195,7 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
     let metric = sel.metric.as_deref().unwrap_or_default();
     let mut scraped = false;
     for j in jobs.admitted(sel).iter().map(|&j| &jobs.jobs[j]) {
-        if j.sources.contains(source) && target.is_none_or(|t| j.targets.contains(&t)) {
+        if j.exposes(source, metric) && target.is_none_or(|t| j.targets.contains(&t)) {
             if j.stored.keeps(metric) {
                 return Ok(());
             }

@@ -98,12 +98,23 @@ pub struct KsmOnly {
     pub doc: String,
 }
 
+/// A workload that emits some kube-state-metrics series itself (cost-model, OpenCost).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KsmEmitter {
+    pub profile: String,
+    pub metrics: Vec<String>,
+    /// Emitted only with `EMIT_DEPRECATED_METRICS=true`.
+    pub deprecated: Vec<String>,
+    pub doc: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Signals {
     pub version: u32,
     pub modes: BTreeMap<String, String>,
     pub signals: Vec<Signal>,
     pub ksm_only: Vec<KsmOnly>,
+    pub ksm_emitters: Vec<KsmEmitter>,
 }
 
 impl Signals {
@@ -277,6 +288,11 @@ mod tests {
     fn signals_load() {
         let s: super::Signals = super::parse_embedded("signals.yaml", super::SIGNALS).expect("signals parse");
         assert!(s.signals.iter().all(|x| x.modes.keys().all(|m| s.modes.contains_key(m))));
+        let profiles = super::load().expect("catalogue parses").profiles;
+        for e in &s.ksm_emitters {
+            assert!(profiles.contains_key(&e.profile), "{}", e.profile);
+            assert!(e.metrics.iter().chain(&e.deprecated).all(|m| m.starts_with("kube_")));
+        }
     }
 
     #[test]
