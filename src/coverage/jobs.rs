@@ -77,7 +77,7 @@ pub struct JobIndex<'e> {
     /// Job names in order, each with its index in `jobs`.
     sorted: Vec<(&'e str, usize)>,
     /// The names that may be shown, in order: not those read from a Secret.
-    shown: Vec<&'e str>,
+    pub shown: Vec<&'e str>,
     judged: RefCell<HashMap<JobMatchers, Rc<[usize]>>>,
 }
 

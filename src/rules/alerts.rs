@@ -292,13 +292,13 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
 fn nearest_jobs(wanted: &[String], index: &JobIndex<'_>) -> String {
     const SHOWN: usize = 8;
     let near = index.names_near(wanted.first().map_or("", String::as_str), SHOWN);
-    let hidden = index.jobs.iter().filter(|j| j.in_secret).count();
+    let hidden = index.jobs.len() - index.shown.len();
     let secret = match hidden {
         0 => String::new(),
         n => format!(" ({n} more from additionalScrapeConfigs, not named: a Secret's values are not shown)"),
     };
-    if index.jobs.len() - hidden <= SHOWN {
+    if index.shown.len() <= SHOWN {
         return format!("its scrape jobs are: {}{secret}", near.join(", "));
     }
-    format!("of its {} scrape jobs, these come nearest by name: {}{secret}", index.jobs.len(), near.join(", "))
+    format!("of its {} scrape jobs, these come nearest by name: {}{secret}", index.shown.len(), near.join(", "))
 }
