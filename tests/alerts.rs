@@ -636,6 +636,22 @@ fn kube_state_metrics_1x_names_only_work_with_kube_state_metrics_1x() {
         "kube-state-metrics 2.x has no *_memory_bytes metrics: the rule matches nothing"
     );
     assert_eq!(findings(&v2, "alerts/oom-uncovered").len(), 1);
+    // OpenCost scraped beside it emits the 1.x name only with EMIT_DEPRECATED_METRICS=true.
+    let scraped = text.replace("KSM_TAG", "v2.13.0")
+        + "---\napiVersion: v1\nkind: Service\nmetadata: {name: opencost, namespace: opencost, labels: \
+           {app.kubernetes.io/name: opencost}}\nspec:\n  selector: {app.kubernetes.io/name: opencost}\n  \
+           ports: [{name: http, port: 9003}]\n---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\n\
+           metadata: {name: opencost, namespace: monitoring}\nspec:\n  namespaceSelector: {any: true}\n  \
+           selector: {matchLabels: {app.kubernetes.io/name: opencost}}\n  endpoints: [{port: http}]\n";
+    assert!(cov(&check_text(&scraped, &[]), "opencost", "oom").is_empty());
+    let image = "          image: ghcr.io/opencost/opencost:1.120.1\n";
+    let deprecated = scraped.replacen(
+        image,
+        &format!("{image}          env: [{{name: EMIT_DEPRECATED_METRICS, value: \"true\"}}]\n"),
+        1,
+    );
+    assert_ne!(deprecated, scraped);
+    assert_eq!(cov(&check_text(&deprecated, &[]), "opencost", "oom"), ["MemoryNearLimitKsm1"]);
 }
 
 #[test]

@@ -281,7 +281,7 @@ fn selector_possible(sel: &Selector, jobs: Option<&JobIndex>) -> bool {
         && let Some(only) = signals().ksm_only.iter().find(|k| k.metric == m)
         && let Some(jobs) = jobs
     {
-        let ok = jobs.jobs.iter().any(|j| j.sources.contains(jobs::KSM) && j.ksm_major.is_none_or(|v| v == only.major));
+        let ok = jobs.jobs.iter().any(|j| j.exposes(jobs::KSM, m) && j.ksm_major.is_none_or(|v| v == only.major));
         if !ok {
             return false;
         }
