@@ -725,3 +725,21 @@ fn kubecost_bundled_prometheus_gets_kube_series_only_from_cost_model() {
     let v = check_text(&none, &[]);
     assert!(cov(&v, "kubecost-cost-analyzer", "oom").is_empty());
 }
+
+#[test]
+fn a_scrape_config_scrapes_what_its_discovery_lists() {
+    let extra = std::fs::read_to_string(root().join("tests/fixtures/alerts/scrape-config-discovery.yaml")).unwrap();
+    let stack = [corpus("opencost-default.yaml"), corpus("kps-default.yaml"), extra.clone()].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    assert!(cov(&v, "opencost", "down").contains(&"OpenCostDown".to_owned()));
+    assert!(findings(&v, "alerts/job-mismatch").is_empty());
+    // A label selector or a namespace that lists no OpenCost Service: the job scrapes nothing of it.
+    for (from, to) in
+        [("label: app.kubernetes.io/name=opencost", "label: app=kubecost"), ("names: [opencost]", "names: [kubecost]")]
+    {
+        let narrowed = stack.replacen(from, to, 1);
+        assert_ne!(narrowed, stack);
+        let v = check_text(&narrowed, &[]);
+        assert!(!cov(&v, "opencost", "down").contains(&"OpenCostDown".to_owned()), "{to}");
+    }
+}

@@ -4,11 +4,12 @@
 //! annotated `prometheus.io/scrape: "true"`, its `kubernetes-pods` job annotated pods, and
 //! Kubecost's bundled one only Services named like node-exporter.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use super::relabel::TargetFilter;
+use super::selectors::RoleSelectors;
 use crate::model::references::services_selecting;
 use crate::model::{Model, Object, Workload};
 
@@ -95,6 +96,8 @@ pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<u
             continue;
         }
         let found = out.get_or_insert_with(BTreeSet::new);
+        // Selectors that cannot be judged here: this config is taken to find nothing.
+        let Some(selectors) = RoleSelectors::of(c) else { continue };
         let names: Vec<&str> = c
             .pointer("/namespaces/names")
             .and_then(Value::as_array)
@@ -115,9 +118,13 @@ pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<u
             let pod = Tags { labels: &labels, annotations: &annotations };
             let kept = if role == "pod" {
                 let meta = Meta { namespace, service: None, pod: Some(pod) };
-                filter.admits(&|l| meta.label(l))
+                selectors.admits("pod", namespace, None, &w.pod_labels) && filter.admits(&|l| meta.label(l))
             } else {
-                services_selecting(model, w).iter().any(|s| service_keeps(s, pod, role, &filter))
+                let pod_listed = role == "service" || selectors.admits("pod", namespace, None, &w.pod_labels);
+                pod_listed
+                    && services_selecting(model, w)
+                        .iter()
+                        .any(|s| service_listed(&selectors, role, s) && service_keeps(s, pod, role, &filter))
             };
             if kept {
                 found.insert(i);
@@ -130,32 +137,58 @@ pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<u
 /// Whether the scrape config's discovery may find a kube-state-metrics that is not in the input:
 /// one under a usual name (`kube-state-metrics`, `<release>-kube-state-metrics`), labelled
 /// `app.kubernetes.io/name: kube-state-metrics` as its chart and kube-prometheus label it, with
-/// no other label, in any namespace, annotated in any way. Kubecost's bundled Prometheus keeps
+/// no other label, annotated in any way, in any namespace for relabelings and in `kube-system` or
+/// `monitoring` for discovery's field selectors. Kubecost's bundled Prometheus keeps
 /// only node-exporter, network-costs and dcgm-exporter targets: none of them.
 pub fn may_find_unseen_ksm(sc: &Value) -> bool {
     let Some(configs) = sc.get("kubernetes_sd_configs").and_then(Value::as_array) else { return false };
-    let roles = configs.iter().filter_map(|c| c.get("role").and_then(Value::as_str));
-    if !roles.into_iter().any(|r| matches!(r, "pod" | "endpoints" | "endpointslice" | "service")) {
-        return false;
-    }
     let relabels = sc.get("relabel_configs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let filter = TargetFilter::of(relabels);
     let labels = [("app.kubernetes.io/name", "kube-state-metrics")];
+    let label_map: BTreeMap<&str, &str> = labels.into_iter().collect();
     let tags = Tags { labels: &labels, annotations: &[] };
-    ["kube-state-metrics", "prometheus-kube-state-metrics"].iter().any(|name| {
-        filter.admits(&|l| {
-            if l == "__meta_kubernetes_service_name" || l == "__meta_kubernetes_endpoints_name" {
-                return Some((*name).to_owned());
+    let names = ["kube-state-metrics", "prometheus-kube-state-metrics"];
+    let listed = |c: &Value, name: &str| {
+        let role = c.get("role").and_then(Value::as_str).unwrap_or_default();
+        let Some(selectors) = RoleSelectors::of(c) else { return false };
+        // It usually runs in one of these namespaces.
+        let admits = |r: &str, n: Option<&str>| {
+            ["kube-system", "monitoring"].iter().any(|ns| selectors.admits(r, ns, n, &label_map))
+        };
+        match role {
+            "pod" => admits("pod", None),
+            "service" => admits("service", Some(name)),
+            "endpoints" | "endpointslice" => {
+                let own = (role == "endpoints").then_some(name);
+                admits("pod", None) && admits("service", Some(name)) && admits(role, own)
             }
-            let rest =
-                l.strip_prefix("__meta_kubernetes_service_").or_else(|| l.strip_prefix("__meta_kubernetes_pod_"))?;
-            // Annotations vary by install (`prometheus.io/scrape` or not): not known.
-            if rest.starts_with("annotation") {
-                return None;
-            }
-            family(rest, tags)
-        })
+            _ => false,
+        }
+    };
+    names.iter().any(|name| {
+        configs.iter().any(|c| listed(c, name))
+            && filter.admits(&|l| {
+                if l == "__meta_kubernetes_service_name" || l == "__meta_kubernetes_endpoints_name" {
+                    return Some((*name).to_owned());
+                }
+                let rest = l
+                    .strip_prefix("__meta_kubernetes_service_")
+                    .or_else(|| l.strip_prefix("__meta_kubernetes_pod_"))?;
+                // Annotations vary by install (`prometheus.io/scrape` or not): not known.
+                if rest.starts_with("annotation") {
+                    return None;
+                }
+                family(rest, tags)
+            })
     })
+}
+
+/// Whether discovery lists this Service (service role), or its Endpoints or EndpointSlices, which
+/// carry its labels; an EndpointSlice's name is generated.
+fn service_listed(selectors: &RoleSelectors, role: &str, s: &Object<'_>) -> bool {
+    let (ns, name, labels) = (s.namespace(), s.id.name.as_str(), s.labels());
+    let own_name = (role != "endpointslice").then_some(name);
+    selectors.admits("service", ns, Some(name), &labels) && selectors.admits(role, ns, own_name, &labels)
 }
 
 /// Whether the filter keeps a workload as an endpoint of this Service that selects it (or, for

@@ -233,7 +233,7 @@ pub fn find(
                 None => Notify::Assumed,
             };
             let jobs = secret_scrape_configs(model, o).map(|extra| {
-                let mut jobs = jobs::operator_jobs(model, classes, o);
+                let mut jobs = jobs::operator_jobs(model, classes, o, wi);
                 let secret_jobs = jobs::raw_jobs(model, classes, &extra, wi);
                 jobs.extend(secret_jobs.into_iter().map(|j| Job { in_secret: true, ..j }));
                 jobs

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::discovery;
 use super::evaluators::{namespace_selected, object_selected};
@@ -254,7 +254,8 @@ fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>, all: &OnceLock<BT
     if names.is_empty() { vec![mon.namespace().to_owned()] } else { names }
 }
 
-pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>) -> Vec<Job> {
+/// `me` is the workload of Prometheus `p`.
+pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>, me: usize) -> Vec<Job> {
     let spec = p.node.get("spec");
     let own = p.namespace();
     let mut jobs: Vec<Job> = Vec::new();
@@ -294,8 +295,9 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
         per_monitor.into_iter().flatten().for_each(&mut add);
     }
     // A ScrapeConfig or a Probe is one job, labelled `spec.jobName` or the operator's own name for
-    // it. What it scrapes (static targets, service discovery, probed URLs) is not told by the
-    // objects of the input, so the job gives no workload's signals; it only exists.
+    // it. A ScrapeConfig scrapes what its static targets, DNS names and Kubernetes discovery find
+    // in the input; a Probe probes URLs, so it gives no workload's signals and only exists.
+    let no_ksm = no_ksm(classes);
     for (kind, sel_key, ns_key, prefix) in [
         ("ScrapeConfig", "scrapeConfigSelector", "scrapeConfigNamespaceSelector", "scrapeConfig"),
         ("Probe", "probeSelector", "probeNamespaceSelector", "probe"),
@@ -303,7 +305,9 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
         for o in selected(kind, sel_key, ns_key) {
             let name = o.node.str_at(&["spec", "jobName"]).filter(|n| !n.is_empty()).map(str::to_owned);
             let name = name.unwrap_or_else(|| format!("{prefix}/{}/{}", o.namespace(), o.id.name));
-            add(Job::new(name, BTreeSet::new(), BTreeSet::new()));
+            let scraped =
+                (kind == "ScrapeConfig").then(|| raw_job(model, classes, &scrape_config_of(o, &name), me, no_ksm));
+            add(scraped.flatten().unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new())));
         }
     }
     jobs
@@ -375,52 +379,111 @@ fn monitor_jobs(
 }
 
 pub(super) fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: usize) -> Vec<Job> {
-    let no_ksm = !classes.iter().any(|c| c.component.as_deref() == Some("kube-state-metrics"));
+    let no_ksm = no_ksm(classes);
+    let scrape_configs = config.get("scrape_configs").and_then(Value::as_array).into_iter().flatten();
+    scrape_configs.filter_map(|sc| raw_job(model, classes, sc, me, no_ksm)).collect()
+}
+
+/// No kube-state-metrics in the input: one outside it may be what a discovery job finds.
+fn no_ksm(classes: &[Classification]) -> bool {
+    !classes.iter().any(|c| c.component.as_deref() == Some("kube-state-metrics"))
+}
+
+/// The job of one Prometheus scrape config, scraped by the Prometheus workload `me`.
+fn raw_job(model: &Model<'_>, classes: &[Classification], sc: &Value, me: usize, no_ksm: bool) -> Option<Job> {
     let own_ns = model.objects[model.workloads[me].object].namespace();
-    let mut jobs = Vec::new();
-    for sc in config.get("scrape_configs").and_then(Value::as_array).into_iter().flatten() {
-        let Some(name) = sc.get("job_name").and_then(Value::as_str) else { continue };
-        let relabels = sc.get("metric_relabel_configs").and_then(Value::as_array).into_iter().flatten();
-        let mut job = Job {
-            stored: Stored::of(relabels.map(Relabel::from_config)),
-            ..Job::new(name.to_owned(), BTreeSet::from([TARGET]), BTreeSet::new())
-        };
-        let path = sc.get("metrics_path").and_then(Value::as_str).unwrap_or_default();
-        if name.contains("cadvisor") || path.contains("cadvisor") {
-            job.sources.insert(CADVISOR);
-        }
-        if let Some(found) = discovery::targets(model, sc, own_ns) {
-            job.targets.extend(found);
-        }
-        // A kube-state-metrics outside the input may be among what it discovers.
-        if no_ksm && discovery::may_find_unseen_ksm(sc) {
-            job.sources.insert(KSM);
-        }
-        // Static targets and DNS names: itself, or a Service of the input (`kubecost-cost-analyzer.
-        // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose
-        // workloads the job then scrapes.
-        let list = |key: &str, field: &str| -> Vec<&str> {
-            let configs = sc.get(key).and_then(Value::as_array).into_iter().flatten();
-            let values = configs.flat_map(|c| c.get(field).and_then(Value::as_array).into_iter().flatten());
-            values.filter_map(Value::as_str).collect()
-        };
-        for name in list("static_configs", "targets").into_iter().chain(list("dns_sd_configs", "names")) {
-            if name.starts_with("localhost:") || name.starts_with("127.0.0.1:") {
-                job.targets.insert(me);
-                continue;
-            }
-            let Some((svc, ns)) = service_of_url(srv_stripped(name)) else { continue };
-            let ns = ns.unwrap_or(own_ns);
-            let Some(service) = model.core_object("Service", ns, svc) else { continue };
-            let selector = string_map(service.node.path(&["spec", "selector"]));
-            job.targets.extend(model.workloads.iter().enumerate().filter_map(|(i, w)| {
-                (model.objects[w.object].namespace() == ns && selects(&selector, &w.pod_labels)).then_some(i)
-            }));
-        }
-        sources_of(model, classes, &mut job);
-        jobs.push(job);
+    let name = sc.get("job_name").and_then(Value::as_str)?;
+    let relabels = sc.get("metric_relabel_configs").and_then(Value::as_array).into_iter().flatten();
+    let mut job = Job {
+        stored: Stored::of(relabels.map(Relabel::from_config)),
+        ..Job::new(name.to_owned(), BTreeSet::from([TARGET]), BTreeSet::new())
+    };
+    let path = sc.get("metrics_path").and_then(Value::as_str).unwrap_or_default();
+    if name.contains("cadvisor") || path.contains("cadvisor") {
+        job.sources.insert(CADVISOR);
     }
-    jobs
+    if let Some(found) = discovery::targets(model, sc, own_ns) {
+        job.targets.extend(found);
+    }
+    if no_ksm && discovery::may_find_unseen_ksm(sc) {
+        job.sources.insert(KSM);
+    }
+    // Static targets and DNS names: itself, or a Service of the input (`kubecost-cost-analyzer.
+    // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose
+    // workloads the job then scrapes.
+    let list = |key: &str, field: &str| -> Vec<&str> {
+        let configs = sc.get(key).and_then(Value::as_array).into_iter().flatten();
+        let values = configs.flat_map(|c| c.get(field).and_then(Value::as_array).into_iter().flatten());
+        values.filter_map(Value::as_str).collect()
+    };
+    for name in list("static_configs", "targets").into_iter().chain(list("dns_sd_configs", "names")) {
+        if name.starts_with("localhost:") || name.starts_with("127.0.0.1:") {
+            job.targets.insert(me);
+            continue;
+        }
+        let Some((svc, ns)) = service_of_url(srv_stripped(name)) else { continue };
+        let ns = ns.unwrap_or(own_ns);
+        let Some(service) = model.core_object("Service", ns, svc) else { continue };
+        let selector = string_map(service.node.path(&["spec", "selector"]));
+        job.targets.extend(model.workloads.iter().enumerate().filter_map(|(i, w)| {
+            (model.objects[w.object].namespace() == ns && selects(&selector, &w.pod_labels)).then_some(i)
+        }));
+    }
+    sources_of(model, classes, &mut job);
+    Some(job)
+}
+
+/// A prometheus-operator ScrapeConfig as the scrape config the operator writes for it: static
+/// targets, DNS names and Kubernetes discovery (roles `Pod`, `Endpoints`... lowercased), its
+/// relabelings and metric relabelings. Other discovery mechanisms find nothing of the input.
+fn scrape_config_of(o: &Object<'_>, job_name: &str) -> Value {
+    let spec = o.node.get("spec").map(Node::to_json).unwrap_or(Value::Null);
+    let lower = |v: Option<&Value>| Value::from(v.and_then(Value::as_str).unwrap_or_default().to_lowercase());
+    let kubernetes: Vec<Value> = spec
+        .get("kubernetesSDConfigs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|k| {
+            let selectors: Vec<Value> = k
+                .get("selectors")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|s| json!({ "role": lower(s.get("role")), "label": s.get("label"), "field": s.get("field") }))
+                .collect();
+            let ns = k.get("namespaces");
+            let namespaces = json!({
+                "names": ns.and_then(|n| n.get("names")),
+                "own_namespace": ns.and_then(|n| n.get("ownNamespace")),
+            });
+            json!({ "role": lower(k.get("role")), "namespaces": namespaces, "selectors": selectors })
+        })
+        .collect();
+    let relabels = |key: &str| -> Vec<Value> {
+        let configs = spec.get(key).and_then(Value::as_array).into_iter().flatten();
+        configs
+            .map(|r| {
+                let field = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
+                json!({
+                    "source_labels": field("sourceLabels"),
+                    "separator": field("separator"),
+                    "regex": field("regex"),
+                    "action": field("action"),
+                    "target_label": field("targetLabel"),
+                })
+            })
+            .collect()
+    };
+    json!({
+        "job_name": job_name,
+        "metrics_path": spec.get("metricsPath"),
+        "static_configs": spec.get("staticConfigs"),
+        "dns_sd_configs": spec.get("dnsSDConfigs"),
+        "kubernetes_sd_configs": kubernetes,
+        "relabel_configs": relabels("relabelings"),
+        "metric_relabel_configs": relabels("metricRelabelings"),
+    })
 }
 
 /// An SRV name (`_http._tcp.name.ns.svc`) without its two leading labels; any other name as it is.

@@ -9,6 +9,7 @@ pub mod notify;
 pub mod promql;
 pub mod relabel;
 pub mod rules;
+pub mod selectors;
 
 use foldhash::{HashMap, HashMapExt};
 use std::collections::{BTreeMap, BTreeSet};
