@@ -467,6 +467,18 @@ fn narrowed_app_namespaces_exclude_kubecost() {
         ),
         "{help}"
     );
+    // A rule ahead of it that needs a whole scrape job added comes from farther: not the nearest.
+    let farther = "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: a, namespace: \
+                   monitoring, labels: {release: kps}}\nspec:\n  groups:\n  - name: a\n    rules:\n    - alert: \
+                   Restarts\n      expr: rate(kube_pod_container_status_restarts_total{job=\"node-exporter\"}[5m]) > 0\n";
+    let v = check_text(&[farther, &corpus("kubecost-2.3.3-default.yaml"), &kps].join("\n---\n"), &[]);
+    let uncovered = findings(&v, "alerts/crashloop-uncovered");
+    assert!(uncovered[0]["help"].as_str().unwrap().starts_with("nearest: KubePodCrashLooping"), "{uncovered:?}");
+    let v = check_text(
+        &[farther, &corpus("kubecost-2.3.3-default.yaml"), &corpus("kps-default.yaml")].join("\n---\n"),
+        &[],
+    );
+    assert!(findings(&v, "alerts/crashloop-uncovered").is_empty());
     // With every namespace admitted there is nothing to explain.
     let v = check_text(&(corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml")), &[]);
     assert!(findings(&v, "alerts/oom-uncovered").iter().all(|f| !f["help"].as_str().unwrap().starts_with("nearest")));

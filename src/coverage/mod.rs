@@ -213,9 +213,9 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
     }
 }
 
-/// Why a selector that reads a signal of a failure does not cover a workload in it: the first
-/// such miss is told with the uncovered finding, so that a narrowed namespace or a dropped metric
-/// is seen for what it is.
+/// Why a selector that reads a signal of a failure does not cover a workload in it: the nearest
+/// such miss (`rank`, then rule order) is told with the uncovered finding, so that a narrowed
+/// namespace or a dropped metric is seen for what it is.
 #[derive(Clone, Copy)]
 pub enum Miss<'s> {
     /// Its matchers on the namespace exclude the workload (a rule for other workloads' pods or
@@ -231,6 +231,17 @@ pub enum Miss<'s> {
 }
 
 impl Miss<'_> {
+    /// How near the alert came: a matcher to widen, then an operand to fix, then a metric to keep,
+    /// then a whole scrape job to add.
+    fn rank(&self) -> u8 {
+        match self {
+            Miss::Namespace(_) => 0,
+            Miss::Operand(..) => 1,
+            Miss::Dropped(_) => 2,
+            Miss::Unscraped(_) => 3,
+        }
+    }
+
     pub fn describe(self) -> String {
         let metric = |s: &Selector| s.metric.clone().unwrap_or_default();
         match self {
@@ -447,7 +458,7 @@ pub fn analyze(
         t.scrapes_itself_only = self_scraped.contains(&wi);
         let mut cov = WorkloadCoverage::default();
         let mut own: BTreeMap<&'static str, Vec<Item>> = BTreeMap::new();
-        let mut misses: BTreeMap<&'static str, String> = BTreeMap::new();
+        let mut misses: BTreeMap<&'static str, (u8, String)> = BTreeMap::new();
         for ((e, p), jobs) in found.evaluators.iter().zip(&prepared).zip(&job_indexes) {
             let dead_mans_switch = p.constants.iter().any(|r| reaches(e, &alert_labels(r, &t)));
             let near = p.by_namespace.get(&t.namespace).map(Vec::as_slice).unwrap_or_default();
@@ -472,10 +483,10 @@ pub fn analyze(
                         });
                     if !about {
                         let operand = hit.zip(r.parsed.as_ref().ok()).and_then(|(h, q)| excluding_operand(h, q, &t));
-                        if let Some(m) = operand.or(miss) {
-                            misses
-                                .entry(mode)
-                                .or_insert_with(|| format!("{} ({}) {}", r.alert, r.holder, m.describe()));
+                        if let Some(m) = operand.or(miss)
+                            && misses.get(mode).is_none_or(|(rank, _)| m.rank() < *rank)
+                        {
+                            misses.insert(mode, (m.rank(), format!("{} ({}) {}", r.alert, r.holder, m.describe())));
                         }
                         continue;
                     }
@@ -503,7 +514,7 @@ pub fn analyze(
         own.retain(|m, _| cov.mode(m).is_empty());
         misses.retain(|m, _| cov.mode(m).is_empty());
         if !misses.is_empty() {
-            near_misses.insert(wi, misses);
+            near_misses.insert(wi, misses.into_iter().map(|(m, (_, text))| (m, text)).collect());
         }
         if !own.is_empty() {
             for items in own.values_mut() {
