@@ -720,6 +720,7 @@ fn kubecost_bundled_prometheus_gets_kube_series_only_from_cost_model() {
     let crashloop = findings(&v, "alerts/crashloop-uncovered");
     let help = crashloop.iter().find(|f| f["object"]["name"] == "kubecost-cost-analyzer").unwrap()["help"].as_str();
     assert!(help.unwrap().starts_with("nearest: CrashLooping"), "{help:?}");
+    assert!(help.unwrap().contains("scrapes no kube-state-metrics, and cost-model"), "{help:?}");
     // EMIT_DEPRECATED_METRICS brings the restart counter back; EMIT_KSM_V1_METRICS=false takes all.
     let only = "            - name: EMIT_KSM_V1_METRICS_ONLY # ONLY emit KSM v1 metrics that do not exist in KSM 2 \
                 by default\n              value: \"false\"\n";

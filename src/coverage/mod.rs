@@ -194,7 +194,7 @@ fn job_ok(sel: &Selector, jobs: Option<&JobIndex>, source: Option<&str>, target:
 fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, target: Option<usize>) -> Covered<'s> {
     let Some(jobs) = jobs else { return Ok(()) };
     let metric = sel.metric.as_deref().unwrap_or_default();
-    let mut scraped = false;
+    let (mut scraped, mut partial, mut full) = (false, false, false);
     for j in jobs.admitted(sel).iter().map(|&j| &jobs.jobs[j]) {
         if j.exposes(source, metric) && target.is_none_or(|t| j.targets.contains(&t)) {
             if j.stored.keeps(metric) {
@@ -202,12 +202,16 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
             }
             scraped = true;
         }
+        partial |= j.sources.contains(source) && j.ksm_emits.is_some();
+        full |= j.sources.contains(source) && j.ksm_emits.is_none();
     }
     if scraped {
         Err(Some(Miss::Dropped(sel)))
     } else if source == jobs::TARGET {
         // `up{job="etcd"}` reads `up` and scrapes other targets: no near miss.
         Err(None)
+    } else if partial && !full {
+        Err(Some(Miss::NotEmitted(sel)))
     } else {
         Err(Some(Miss::Unscraped(sel)))
     }
@@ -223,6 +227,8 @@ pub enum Miss<'s> {
     Namespace(&'s Selector),
     /// No scrape job it can read collects the signal.
     Unscraped(&'s Selector),
+    /// Its kube_* series come only from workloads that emit some of them (cost-model), not this one.
+    NotEmitted(&'s Selector),
     /// The jobs that collect it drop the metric.
     Dropped(&'s Selector),
     /// An operand it is matched with on the workload's labels excludes the workload by its
@@ -238,7 +244,7 @@ impl Miss<'_> {
             Miss::Namespace(_) => 0,
             Miss::Operand(..) => 1,
             Miss::Dropped(_) => 2,
-            Miss::Unscraped(_) => 3,
+            Miss::Unscraped(_) | Miss::NotEmitted(_) => 3,
         }
     }
 
@@ -249,6 +255,11 @@ impl Miss<'_> {
                 format!("reads {}, but its matcher {} excludes this namespace", metric(s), matchers_on(s, "namespace"))
             }
             Miss::Unscraped(s) => format!("reads {}, but no scrape job it can read collects it", metric(s)),
+            Miss::NotEmitted(s) => format!(
+                "reads {}, but its evaluator scrapes no kube-state-metrics, and cost-model (Kubecost, OpenCost), \
+                 which emits some kube_* series, does not emit that one",
+                metric(s)
+            ),
             Miss::Dropped(s) => {
                 format!(
                     "reads {}, but the scrape jobs that collect it drop that metric (metric relabelings)",
