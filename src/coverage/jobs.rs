@@ -380,7 +380,7 @@ fn monitor_jobs(
 
 pub(super) fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: usize) -> Vec<Job> {
     let no_ksm = no_ksm(classes);
-    let scrape_configs = config.get("scrape_configs").and_then(Value::as_array).into_iter().flatten();
+    let scrape_configs = items(config, "scrape_configs");
     scrape_configs.filter_map(|sc| raw_job(model, classes, sc, me, no_ksm)).collect()
 }
 
@@ -393,7 +393,7 @@ fn no_ksm(classes: &[Classification]) -> bool {
 fn raw_job(model: &Model<'_>, classes: &[Classification], sc: &Value, me: usize, no_ksm: bool) -> Option<Job> {
     let own_ns = model.objects[model.workloads[me].object].namespace();
     let name = sc.get("job_name").and_then(Value::as_str)?;
-    let relabels = sc.get("metric_relabel_configs").and_then(Value::as_array).into_iter().flatten();
+    let relabels = items(sc, "metric_relabel_configs");
     let mut job = Job {
         stored: Stored::of(relabels.map(Relabel::from_config)),
         ..Job::new(name.to_owned(), BTreeSet::from([TARGET]), BTreeSet::new())
@@ -412,8 +412,7 @@ fn raw_job(model: &Model<'_>, classes: &[Classification], sc: &Value, me: usize,
     // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose
     // workloads the job then scrapes.
     let list = |key: &str, field: &str| -> Vec<&str> {
-        let configs = sc.get(key).and_then(Value::as_array).into_iter().flatten();
-        let values = configs.flat_map(|c| c.get(field).and_then(Value::as_array).into_iter().flatten());
+        let values = items(sc, key).flat_map(|c| items(c, field));
         values.filter_map(Value::as_str).collect()
     };
     for name in list("static_configs", "targets").into_iter().chain(list("dns_sd_configs", "names")) {
@@ -439,17 +438,9 @@ fn raw_job(model: &Model<'_>, classes: &[Classification], sc: &Value, me: usize,
 fn scrape_config_of(o: &Object<'_>, job_name: &str) -> Value {
     let spec = o.node.get("spec").map(Node::to_json).unwrap_or(Value::Null);
     let lower = |v: Option<&Value>| Value::from(v.and_then(Value::as_str).unwrap_or_default().to_lowercase());
-    let kubernetes: Vec<Value> = spec
-        .get("kubernetesSDConfigs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let kubernetes: Vec<Value> = items(&spec, "kubernetesSDConfigs")
         .map(|k| {
-            let selectors: Vec<Value> = k
-                .get("selectors")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
+            let selectors: Vec<Value> = items(k, "selectors")
                 .map(|s| json!({ "role": lower(s.get("role")), "label": s.get("label"), "field": s.get("field") }))
                 .collect();
             let ns = k.get("namespaces");
@@ -461,8 +452,7 @@ fn scrape_config_of(o: &Object<'_>, job_name: &str) -> Value {
         })
         .collect();
     let relabels = |key: &str| -> Vec<Value> {
-        let configs = spec.get(key).and_then(Value::as_array).into_iter().flatten();
-        configs
+        items(&spec, key)
             .map(|r| {
                 let field = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
                 json!({
@@ -484,6 +474,11 @@ fn scrape_config_of(o: &Object<'_>, job_name: &str) -> Value {
         "relabel_configs": relabels("relabelings"),
         "metric_relabel_configs": relabels("metricRelabelings"),
     })
+}
+
+/// The items of an array under `key`: none when it is missing or not an array.
+fn items<'v>(v: &'v Value, key: &str) -> impl Iterator<Item = &'v Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
 }
 
 /// An SRV name (`_http._tcp.name.ns.svc`) without its two leading labels; any other name as it is.
