@@ -58,6 +58,49 @@ fn secret_values_never_appear_in_any_command_or_format() {
 }
 
 #[test]
+fn scrape_jobs_read_from_a_secret_are_never_named() {
+    // kube-prometheus-stack's additionalScrapeConfigs Secret, whose job scrapes kube-state-metrics;
+    // an alert on a job whose name sorts next to it (job-mismatch names the nearest jobs); and a
+    // metering workload nothing covers (alerts generate names the kube-state-metrics job).
+    use base64::Engine;
+    let scrape = format!(
+        "- job_name: {CANARY}\n  basic_auth: {{username: u, password: {CANARY}}}\n  static_configs: \
+         [{{targets: ['kube-state-metrics.monitoring:8080']}}]\n"
+    );
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&scrape);
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: extra, namespace: monitoring}}\ndata:\n  scrape.yaml: {b64}\n\
+         ---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {{name: main, namespace: monitoring}}\n\
+         spec:\n  ruleSelector: {{}}\n  additionalScrapeConfigs: {{name: extra, key: scrape.yaml}}\n\
+         ---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: kube-state-metrics, namespace: monitoring}}\n\
+         spec:\n  selector: {{matchLabels: {{app.kubernetes.io/name: kube-state-metrics}}}}\n  template:\n    \
+         metadata: {{labels: {{app.kubernetes.io/name: kube-state-metrics}}}}\n    spec:\n      containers:\n      \
+         - {{name: ksm, image: registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0}}\n\
+         ---\napiVersion: v1\nkind: Service\nmetadata: {{name: kube-state-metrics, namespace: monitoring}}\n\
+         spec: {{selector: {{app.kubernetes.io/name: kube-state-metrics}}, ports: [{{port: 8080}}]}}\n\
+         ---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {{name: r, namespace: monitoring}}\n\
+         spec:\n  groups: [{{name: r, rules: [{{alert: Near, expr: 'up{{job=\"canary-7f3a9e-do-nxt\"}} == 0'}}]}}]\n\
+         ---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: opencost, namespace: opencost}}\nspec:\n  \
+         template:\n    metadata: {{labels: {{app.kubernetes.io/name: opencost}}}}\n    spec:\n      containers:\n      \
+         - {{name: opencost, image: 'ghcr.io/opencost/opencost:1.120.1'}}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "stack.yaml", &text);
+    let (_, v) = check_text(dir.path(), "stack.yaml", text.as_bytes());
+    let mismatch = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "alerts/job-mismatch");
+    let help = mismatch.expect("the alert's job is not scraped")["help"].as_str().unwrap();
+    assert!(help.contains("1 more from additionalScrapeConfigs"), "{help}");
+    let generated = String::from_utf8(meterguard(&["alerts", "generate", &path]).stdout).unwrap();
+    assert!(generated.contains("kube_pod_container_status_waiting_reason"), "{generated}");
+    for format in ["human", "json", "markdown", "sarif", "github"] {
+        let out = meterguard(&["check", "--format", format, &path]);
+        let all = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(!all.contains(CANARY), "{format} printed the canary");
+    }
+    assert!(!generated.contains(CANARY), "{generated}");
+}
+
+#[test]
 fn a_mistyped_secret_value_is_reported_without_its_value() {
     let dir = tempfile::tempdir().unwrap();
     let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  flag: 0x7f3a9e\n";
