@@ -191,3 +191,17 @@ fn reports_without_snippets_are_the_same_when_the_texts_are_released() {
         assert_eq!(String::from_utf8_lossy(&released.stdout), String::from_utf8_lossy(&kept.stdout), "{args:?}");
     }
 }
+
+#[test]
+fn a_removed_scrape_config_is_a_removed_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = std::fs::read_to_string(root().join("tests/fixtures/alerts/scrape-config-discovery.yaml")).unwrap();
+    let rule_at = with.find("---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule").unwrap();
+    let old = write(&dir, "old.yaml", &with);
+    let new = write(&dir, "new.yaml", &with[rule_at..]);
+    let v = diff_json(&old, &new, &[]);
+    let removed = findings(&v, "diff/monitor-removed");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0]["object"]["kind"], "ScrapeConfig");
+    assert_eq!(removed[0]["line"], 9, "at the ScrapeConfig's name in the old render");
+}

@@ -53,8 +53,9 @@ rule!(
     MONITOR_REMOVED,
     "diff/monitor-removed",
     Warning,
-    "a ServiceMonitor or PodMonitor is removed",
-    "Whatever the monitor scraped is no longer scraped: alerts on its metrics (and `up`) go silent."
+    "a ServiceMonitor, PodMonitor, ScrapeConfig or Probe is removed",
+    "Whatever the monitor scraped (or the Probe probed) is no longer scraped: alerts on its metrics (and \
+     `up`, or `probe_success`) go silent."
 );
 rule!(
     METERING_WORKLOAD_REMOVED,
@@ -486,12 +487,9 @@ fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize
 
 fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
     let kept: foldhash::HashSet<Key<'_>> = new.model.objects.iter().map(|n| identity_key(&n.id)).collect();
-    for o in old
-        .model
-        .objects
-        .iter()
-        .filter(|o| o.is("monitoring.coreos.com", "ServiceMonitor") || o.is("monitoring.coreos.com", "PodMonitor"))
-    {
+    for o in old.model.objects.iter().filter(|o| {
+        ["ServiceMonitor", "PodMonitor", "ScrapeConfig", "Probe"].iter().any(|k| o.is("monitoring.coreos.com", k))
+    }) {
         if kept.contains(&identity_key(&o.id)) {
             continue;
         }
