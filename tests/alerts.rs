@@ -756,3 +756,21 @@ fn a_scrape_config_scrapes_what_its_discovery_lists() {
         assert!(!cov(&v, "opencost", "down").contains(&"OpenCostDown".to_owned()), "{to}");
     }
 }
+
+#[test]
+fn a_probe_of_a_service_url_reports_its_workloads_down() {
+    let probe = "apiVersion: monitoring.coreos.com/v1\nkind: Probe\nmetadata: {name: opencost-ui, namespace: \
+                 monitoring, labels: {release: kps}}\nspec:\n  prober: {url: 'blackbox-exporter.monitoring:9115'}\n  \
+                 module: http_2xx\n  targets:\n    staticConfig:\n      static: ['http://opencost.opencost:9090/healthz']\n\
+                 ---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: probes, namespace: \
+                 monitoring, labels: {release: kps}}\nspec:\n  groups:\n  - name: probes\n    rules:\n    - alert: \
+                 OpenCostUnreachable\n      expr: probe_success{job=\"probe/monitoring/opencost-ui\"} == 0\n      for: 5m\n";
+    let stack = [corpus("opencost-default.yaml"), corpus("kps-default.yaml"), probe.to_owned()].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    assert!(cov(&v, "opencost", "down").contains(&"OpenCostUnreachable".to_owned()));
+    assert!(!cov(&v, "opencost", "crashloop").contains(&"OpenCostUnreachable".to_owned()));
+    // A URL outside the cluster probes none of the input's workloads.
+    let outside = stack.replace("http://opencost.opencost:9090/healthz", "https://cost.example.com/healthz");
+    let v = check_text(&outside, &[]);
+    assert!(!cov(&v, "opencost", "down").contains(&"OpenCostUnreachable".to_owned()));
+}

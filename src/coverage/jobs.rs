@@ -23,6 +23,8 @@ use crate::model::{Model, Object, prometheus, string_map};
 pub const KSM: &str = "kube-state-metrics";
 pub const CADVISOR: &str = "cadvisor";
 pub const TARGET: &str = "target";
+/// A Probe's job: `probe_success` of the URLs it probes.
+pub const PROBE: &str = "probe";
 
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -296,7 +298,8 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
     }
     // A ScrapeConfig or a Probe is one job, labelled `spec.jobName` or the operator's own name for
     // it. A ScrapeConfig scrapes what its static targets, DNS names and Kubernetes discovery find
-    // in the input; a Probe probes URLs, so it gives no workload's signals and only exists.
+    // in the input; a Probe probes URLs, and those that name a Service of the input probe its
+    // workloads.
     let no_ksm = no_ksm(classes);
     for (kind, sel_key, ns_key, prefix) in [
         ("ScrapeConfig", "scrapeConfigSelector", "scrapeConfigNamespaceSelector", "scrapeConfig"),
@@ -305,9 +308,15 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
         for o in selected(kind, sel_key, ns_key) {
             let name = o.node.str_at(&["spec", "jobName"]).filter(|n| !n.is_empty()).map(str::to_owned);
             let name = name.unwrap_or_else(|| format!("{prefix}/{}/{}", o.namespace(), o.id.name));
-            let scraped =
-                (kind == "ScrapeConfig").then(|| raw_job(model, classes, &scrape_config_of(o, &name), me, no_ksm));
-            add(scraped.flatten().unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new())));
+            let job = if kind == "ScrapeConfig" {
+                raw_job(model, classes, &scrape_config_of(o, &name), me, no_ksm)
+            } else {
+                let urls = o.node.path(&["spec", "targets", "staticConfig", "static"]).and_then(Node::as_seq);
+                let urls = urls.unwrap_or_default().iter().filter_map(Node::as_str);
+                let targets = urls.flat_map(|u| service_workloads(model, u, o.namespace())).collect();
+                Some(Job::new(name.clone(), BTreeSet::from([PROBE]), targets))
+            };
+            add(job.unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new())));
         }
     }
     jobs
@@ -420,13 +429,7 @@ fn raw_job(model: &Model<'_>, classes: &[Classification], sc: &Value, me: usize,
             job.targets.insert(me);
             continue;
         }
-        let Some((svc, ns)) = service_of_url(srv_stripped(name)) else { continue };
-        let ns = ns.unwrap_or(own_ns);
-        let Some(service) = model.core_object("Service", ns, svc) else { continue };
-        let selector = string_map(service.node.path(&["spec", "selector"]));
-        job.targets.extend(model.workloads.iter().enumerate().filter_map(|(i, w)| {
-            (model.objects[w.object].namespace() == ns && selects(&selector, &w.pod_labels)).then_some(i)
-        }));
+        job.targets.extend(service_workloads(model, srv_stripped(name), own_ns));
     }
     sources_of(model, classes, &mut job);
     Some(job)
@@ -474,6 +477,18 @@ fn scrape_config_of(o: &Object<'_>, job_name: &str) -> Value {
         "relabel_configs": relabels("relabelings"),
         "metric_relabel_configs": relabels("metricRelabelings"),
     })
+}
+
+/// The workloads behind the Service a target address or URL names (`name.ns:port`,
+/// `http://name.ns.svc:9003/path`; a bare name is in `own_ns`): none when it names no Service of
+/// the input.
+fn service_workloads(model: &Model<'_>, address: &str, own_ns: &str) -> Vec<usize> {
+    let Some((svc, ns)) = service_of_url(address) else { return Vec::new() };
+    let ns = ns.unwrap_or(own_ns);
+    let Some(service) = model.core_object("Service", ns, svc) else { return Vec::new() };
+    let selector = string_map(service.node.path(&["spec", "selector"]));
+    let in_ns = model.workloads.iter().enumerate().filter(|(_, w)| model.objects[w.object].namespace() == ns);
+    in_ns.filter(|(_, w)| selects(&selector, &w.pod_labels)).map(|(i, _)| i).collect()
 }
 
 /// The items of an array under `key`: none when it is missing or not an array.

@@ -207,7 +207,7 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
     }
     if scraped {
         Err(Some(Miss::Dropped(sel)))
-    } else if source == jobs::TARGET {
+    } else if source == jobs::TARGET || source == jobs::PROBE {
         // `up{job="etcd"}` reads `up` and scrapes other targets: no near miss.
         Err(None)
     } else if partial && !full {
@@ -341,6 +341,7 @@ fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option
     match signal.source.as_str() {
         "target" if jobs.is_none() && t.scrapes_itself_only && !sel.in_absent => Err(None),
         "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi)),
+        "probe" => job_stores(sel, jobs, jobs::PROBE, Some(wi)),
         s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None),
     }
 }
