@@ -47,9 +47,9 @@ fn parse_labels(text: &str) -> Option<Vec<Requirement>> {
             out.push(Requirement::NotEquals(k.trim().to_owned(), v.trim().to_owned()));
         } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
             out.push(Requirement::Equals(k.trim().to_owned(), v.trim().to_owned()));
-        } else if let Some((k, set)) = set_based(part, " notin ") {
+        } else if let Some((k, set)) = set_based(part, "notin") {
             out.push(Requirement::NotIn(k, set));
-        } else if let Some((k, set)) = set_based(part, " in ") {
+        } else if let Some((k, set)) = set_based(part, "in") {
             out.push(Requirement::In(k, set));
         } else if part.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
             out.push(Requirement::Exists(part.to_owned()));
@@ -60,11 +60,11 @@ fn parse_labels(text: &str) -> Option<Vec<Requirement>> {
     Some(out)
 }
 
-/// `key in (a, b)`: the key and the values.
+/// `key in (a, b)` (or `key in(a,b)`): the key and the values.
 fn set_based(part: &str, op: &str) -> Option<(String, Vec<String>)> {
-    let (k, rest) = part.split_once(op)?;
-    let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some((k.trim().to_owned(), inner.split(',').map(|v| v.trim().to_owned()).collect()))
+    let (k, rest) = part.split_once(char::is_whitespace)?;
+    let inner = rest.trim_start().strip_prefix(op)?.trim().strip_prefix('(')?.strip_suffix(')')?;
+    Some((k.to_owned(), inner.split(',').map(|v| v.trim().to_owned()).collect()))
 }
 
 /// Splits at the commas outside parentheses.
@@ -152,6 +152,8 @@ mod tests {
         assert!(parse_labels("a=b,,c").is_none());
         assert!(parse_labels("a in b").is_none());
         assert_eq!(parse_labels("x notin (y)").unwrap(), [Requirement::NotIn("x".into(), vec!["y".into()])]);
+        assert_eq!(parse_labels(" x in(y,z) ").unwrap(), [Requirement::In("x".into(), vec!["y".into(), "z".into()])]);
+        assert!(parse_labels("x index (y)").is_none());
     }
 
     fn sd(yaml: &str) -> Value {
