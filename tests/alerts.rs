@@ -774,3 +774,32 @@ fn a_probe_of_a_service_url_reports_its_workloads_down() {
     let v = check_text(&outside, &[]);
     assert!(!cov(&v, "opencost", "down").contains(&"OpenCostUnreachable".to_owned()));
 }
+
+#[test]
+fn kubecost_diagnostic_alerts_report_its_prometheus_unreachable() {
+    let configs = std::fs::read_to_string(root().join("tests/fixtures/alerts/kubecost-alert-configs.yaml")).unwrap();
+    let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &configs;
+    let v = check_text(&stack, &[]);
+    let diagnostic = "Kubecost diagnostic alert (Prometheus unreachable)";
+    for mode in ["down", "crashloop"] {
+        assert_eq!(cov(&v, "kubecost-prometheus-server", mode), [diagnostic], "{mode}");
+    }
+    assert!(cov(&v, "kubecost-prometheus-server", "oom").is_empty(), "a single OOM kill recovers within the window");
+    assert!(cov(&v, "kubecost-cost-analyzer", "down").is_empty(), "cost-model cannot report itself");
+    let uncovered: Vec<String> = findings(&v, "alerts/down-uncovered")
+        .iter()
+        .map(|f| f["object"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!uncovered.contains(&"kubecost-prometheus-server".to_owned()), "{uncovered:?}");
+    // The scheduler off, the alert does not run.
+    let off = stack.replacen(r#""enabled":true"#, r#""enabled":false"#, 1);
+    assert_ne!(off, stack);
+    assert!(cov(&check_text(&off, &[]), "kubecost-prometheus-server", "down").is_empty());
+    // The webhook is never printed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "stack.yaml", &stack);
+    for format in ["human", "json", "markdown", "sarif", "github"] {
+        let out = meterguard(&["check", "--format", format, &path]);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("hooks.slack.com"), "{format}");
+    }
+}

@@ -4,6 +4,7 @@
 pub mod discovery;
 pub mod evaluators;
 pub mod generate;
+pub mod inapp;
 pub mod jobs;
 pub mod notify;
 pub mod promql;
@@ -462,6 +463,7 @@ pub fn analyze(
     let mut self_monitored = BTreeMap::new();
     let mut near_misses = BTreeMap::new();
     let self_scraped = scraping_themselves_only(&found.evaluators);
+    let in_app = inapp::diagnostics(model, classes);
     for (wi, w) in model.workloads.iter().enumerate() {
         if !classes[wi].metering {
             continue;
@@ -517,6 +519,10 @@ pub fn analyze(
                     cov.mode_mut(mode).push(item);
                 }
             }
+        }
+        // Kubecost reports the Prometheus it reads unreachable, from outside it.
+        for item in in_app.get(&wi).into_iter().flatten() {
+            inapp::MODES.iter().for_each(|m| cov.mode_mut(m).push(item.clone()));
         }
         for m in MODES {
             let v = cov.mode_mut(m);

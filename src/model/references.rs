@@ -70,6 +70,15 @@ fn endpoint_values<'a>(model: &'a Model<'a>, w: &Workload<'a>) -> Vec<(String, S
 /// For every workload that a metering component reads as its Prometheus: why.
 pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> HashMap<usize, String> {
     let mut out = HashMap::new();
+    for (_, prometheus, why) in prometheus_reads(model, verdicts) {
+        out.entry(prometheus).or_insert(why);
+    }
+    out
+}
+
+/// Each (metering reader, the workload it reads as its Prometheus, why), readers in input order.
+pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
     // Looked up once per reader: indexes keep the pass linear in the size of the render.
     let mut services: HashMap<(&str, &str), &super::Object<'_>> = HashMap::new();
     for o in model.objects.iter().filter(|o| o.is("", "Service")) {
@@ -99,9 +108,7 @@ pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> Has
                     None => svc == "prometheus-operated" && target.operator_prometheus,
                 };
                 if hit {
-                    out.entry(j).or_insert_with(|| {
-                        format!("read by metering {} through {setting} = {url}", reader.id.display())
-                    });
+                    out.push((i, j, format!("read by metering {} through {setting} = {url}", reader.id.display())));
                 }
             }
         }
