@@ -98,6 +98,7 @@ fn every_diff_rule_fires_on_the_fixture_and_none_on_no_change() {
         .collect();
     let all = [
         "diff/alert-removed",
+        "diff/coverage-lost",
         "diff/cpu-reduced",
         "diff/image-major-bump",
         "diff/memory-reduced",
@@ -126,6 +127,18 @@ fn every_diff_rule_fires_on_the_fixture_and_none_on_no_change() {
     assert!(
         alert.iter().any(|f| f["severity"] == "warning" && f["message"].as_str().unwrap().contains("PrometheusDown"))
     );
+    // A changed matcher, not a removed rule, leaves OpenCost uncovered when down.
+    let lost = findings(&v, "diff/coverage-lost");
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Deployment opencost/opencost was covered for down by OpenCostDown")
+    );
+    assert_eq!(at("diff/coverage-lost"), vec![("new.yaml".into(), 38)], "at the workload in the new render");
+    let human = String::from_utf8(meterguard(&["diff", "--assume-rules-loaded", &old, &new]).stdout).unwrap();
+    assert!(human.contains("Consequences on objects not shown above") && human.contains("error[diff/coverage-lost]"));
     let bump = &findings(&v, "diff/image-major-bump")[0];
     assert!(bump["help"].as_str().unwrap().contains("--storage.tsdb.allow-overlapping-blocks"));
     assert!(bump["help"].as_str().unwrap().contains("GOMEMLIMIT"));
@@ -142,6 +155,7 @@ fn every_diff_rule_fires_on_the_fixture_and_none_on_no_change() {
         "diff/storage-changed",
         "diff/image-major-bump",
         "diff/alert-removed",
+        "diff/coverage-lost",
     ] {
         assert!(findings(&reverse, quiet).is_empty(), "{quiet} on the reverse diff");
     }

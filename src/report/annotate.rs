@@ -102,7 +102,6 @@ pub fn object<'f>(d: &'f DiffReport<'_>, c: &ObjectChange, s: &Settings) -> Vec<
     }
     // Change findings whose line is outside every hunk are listed before the diff; findings of
     // the check on unchanged lines are left to `check` (and counted in the summary).
-    let is_change = |f: &Finding| f.rule.starts_with("diff/") || f.rule.starts_with("upgrade/");
     let mut head: Vec<Line<'f>> = loose.into_iter().filter(|f| is_change(f)).map(Line::Finding).collect();
     for (l, fs) in &on_new {
         if !shown_new.contains(l) {
@@ -191,6 +190,26 @@ pub fn finding_text(f: &Finding) -> String {
         Severity::Info => "info",
     };
     format!("{mark}[{}]: {}", f.rule, f.message)
+}
+
+/// Findings that the change causes (`diff/`, `upgrade/`), as opposed to the check's own.
+fn is_change(f: &Finding) -> bool {
+    f.rule.starts_with("diff/") || f.rule.starts_with("upgrade/")
+}
+
+/// Findings the change causes on objects no shown change holds (a metering workload that loses
+/// its coverage when an alert's matcher or a ConfigMap changes): listed after the diff, as
+/// `file:line: finding`, so that no consequence of the change is only counted.
+pub fn elsewhere(d: &DiffReport<'_>, all: bool) -> Vec<String> {
+    let shown: Vec<&ObjectChange> = shown(d, all).collect();
+    let held = |f: &Finding| shown.iter().any(|c| f.object.as_ref() == Some(&c.object));
+    let found = d.check.findings.iter().filter(|f| f.suppressed.is_none() && is_change(f) && !held(f));
+    found
+        .map(|f| {
+            let (line, col) = super::line_col(f);
+            format!("{}:{line}:{col}: {}", super::file_of(d.check.inputs, f), finding_text(f))
+        })
+        .collect()
 }
 
 /// Which changes a report shows: metering-relevant ones, or all with `--all`.

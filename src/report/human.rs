@@ -229,6 +229,15 @@ pub fn render_diff(
         }
         out.push('\n');
     }
+    let elsewhere = annotate::elsewhere(d, all);
+    if !elsewhere.is_empty() {
+        out.push_str(&paint("Consequences on objects not shown above".into(), |s| s.bold().to_string()));
+        out.push('\n');
+        for e in elsewhere {
+            out.push_str(&format!("    ^ {e}\n"));
+        }
+        out.push('\n');
+    }
     let count = |k: crate::diff::Change| d.changes.iter().filter(|c| c.change == k).count();
     let r = &d.check;
     out.push_str(&format!(

@@ -161,5 +161,13 @@ pub fn render_diff(d: &DiffReport<'_>, settings: &Settings, all: bool) -> String
         block.push_str("```\n\n</details>\n\n");
         body.push(&block);
     }
+    let elsewhere = annotate::elsewhere(d, all);
+    if !elsewhere.is_empty() {
+        body.push("\n### Consequences on objects not shown above\n\n");
+        for e in elsewhere {
+            body.push(&format!("- {}\n", cell(&e)));
+        }
+        body.push("\n");
+    }
     body.finish("objects or rows")
 }

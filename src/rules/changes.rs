@@ -50,6 +50,16 @@ rule!(
      but other rules still cover the workload."
 );
 rule!(
+    COVERAGE_LOST,
+    "diff/coverage-lost",
+    Error,
+    "a metering workload loses all coverage of a failure mode, though no alert rule is removed",
+    "An alert's expression or matchers changed, a scrape job was renamed or drops the metric, the evaluator \
+     stopped selecting the rule, or Kubecost's in-app diagnostic alert was turned off: the workload was covered \
+     for this failure in the old render and is not in the new one. `diff/alert-removed` reports the loss when a \
+     removed rule causes it."
+);
+rule!(
     MONITOR_REMOVED,
     "diff/monitor-removed",
     Warning,
@@ -95,6 +105,7 @@ pub static RULES: &[&Rule] = &[
     &PROBE_REMOVED,
     &PROBE_LOOSENED,
     &ALERT_REMOVED,
+    &COVERAGE_LOST,
     &MONITOR_REMOVED,
     &METERING_WORKLOAD_REMOVED,
     &STORAGE_CHANGED,
@@ -193,6 +204,52 @@ pub fn check(
     }
     monitors(old, new, out);
     alerts(old, new, old_cov, new_cov, out);
+    coverage_lost((old, old_cov), (new, new_cov), &new_keys, out);
+}
+
+/// A mode covered in the old render and in no way in the new one, where every rule that covered it
+/// is still there (a removed one is `diff/alert-removed`'s).
+fn coverage_lost(
+    (old, old_cov): (&Context<'_, '_>, &Analysis),
+    (new, new_cov): (&Context<'_, '_>, &Analysis),
+    new_keys: &BTreeMap<Key<'_>, usize>,
+    out: &mut Vec<Finding>,
+) {
+    let new_rules: std::collections::BTreeSet<(&str, &str)> =
+        new_cov.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect();
+    let old_rules: std::collections::BTreeSet<(&str, &str)> =
+        old_cov.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect();
+    for (wi, cov) in &old_cov.per_workload {
+        let w = &old.model.workloads[*wi];
+        let Some(&nwi) = new_keys.get(&identity_key(&old.model.objects[w.object].id)) else { continue };
+        let Some(ncov) = new_cov.per_workload.get(&nwi) else { continue };
+        for mode in crate::coverage::MODES {
+            let (before, after) = (cov.mode(mode), ncov.mode(mode));
+            let removed = |i: &&crate::coverage::Item| {
+                let key = (i.rule_object.as_str(), i.alert.as_str());
+                old_rules.contains(&key) && !new_rules.contains(&key)
+            };
+            if before.is_empty() || !after.is_empty() || before.iter().any(|i| removed(&i)) {
+                continue;
+            }
+            let was: Vec<String> = before.iter().map(|i| format!("{} ({})", i.alert, i.rule_object)).collect();
+            let nw = &new.model.workloads[nwi];
+            let name = new.model.objects[nw.object].id.display();
+            let help = new_cov.near_misses.get(&nwi).and_then(|m| m.get(mode)).map_or_else(
+                || format!("see alerts/{mode}-uncovered on the new render"),
+                |miss| format!("nearest now: {miss}"),
+            );
+            let message = format!("{name} was covered for {mode} by {}; nothing covers it now", was.join(", "));
+            out.push(new.finding(
+                &COVERAGE_LOST,
+                nw,
+                None,
+                crate::coverage::workload_span(new.model, nw),
+                message,
+                help,
+            ));
+        }
+    }
 }
 
 fn resources(
