@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 root=..
-mkdir -p corpus/read_documents corpus/diff corpus/quantity corpus/promql_coverage
+mkdir -p corpus/read_documents corpus/diff corpus/quantity corpus/promql_coverage corpus/scrape_discovery
 # Manifests up to 64 KiB (the -max_len run.sh uses).
 find "$root/tests/fixtures" "$root/examples" -name '*.yaml' -size -64k -print0 |
   while IFS= read -r -d '' f; do
@@ -24,6 +24,15 @@ grep -rhoE 'expr: .+' "$root/tests/fixtures" | sed 's/^expr: //' | sort -u | hea
   while IFS= read -r e; do
     printf '%s' "$e" >"corpus/promql_coverage/$(printf '%s' "$e" | sha1sum | cut -c1-16)"
   done
+# Scrape configs: raw (prometheus.yml, additionalScrapeConfigs) and ScrapeConfig bodies.
+cp "$root/tests/fixtures/corpus/prometheus-default.yaml" corpus/scrape_discovery/prometheus-default 2>/dev/null || true
+printf '%s\n' 'scrape_configs:' '- job_name: kubecost' '  dns_sd_configs: [{names: [kubecost-cost-analyzer.kubecost], type: A, port: 9003}]' \
+  '- job_name: eps' '  kubernetes_sd_configs: [{role: endpoints, selectors: [{role: service, label: "app in (cost-analyzer)"}]}]' \
+  '  relabel_configs: [{source_labels: [__meta_kubernetes_endpoints_name], action: keep, regex: ".*cost.*"}]' >corpus/scrape_discovery/raw
+printf '%s\n' 'jobName: kubecost' 'kubernetesSDConfigs:' '- role: Pod' '  namespaces: {names: [kubecost], ownNamespace: true}' \
+  '  selectors: [{role: Pod, label: "app=cost-analyzer,!legacy", field: metadata.namespace=kubecost}]' \
+  'relabelings: [{sourceLabels: [__meta_kubernetes_pod_label_app], action: Keep, regex: cost-analyzer}]' \
+  'metricRelabelings: [{sourceLabels: [__name__], action: drop, regex: kube_pod_.*}]' >corpus/scrape_discovery/operator
 # Inputs that once crashed a target stay in its corpus.
 for d in regressions/*/; do
   t=$(basename "$d")
