@@ -55,8 +55,9 @@ impl Job {
     /// Takes in another endpoint or monitor of the same job name.
     fn absorb(&mut self, other: Job) {
         let full_ksm = |j: &Job| j.sources.contains(KSM) && j.ksm_emits.is_none();
-        self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits.clone()) {
-            _ if full_ksm(self) || full_ksm(&other) => None,
+        let full = full_ksm(self) || full_ksm(&other);
+        self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits) {
+            _ if full => None,
             (Some(a), Some(b)) => Some(a.union(&b).copied().collect()),
             (a, b) => a.or(b),
         };
@@ -507,6 +508,23 @@ fn srv_stripped(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_jobs_expose_what_either_exposes() {
+        let partial = |names: &[&'static str]| Job {
+            ksm_emits: Some(names.iter().copied().collect()),
+            ..Job::new("kubecost".into(), BTreeSet::from([KSM]), BTreeSet::new())
+        };
+        let mut a = partial(&["kube_pod_labels"]);
+        a.absorb(partial(&["kube_job_status_failed"]));
+        assert!(a.exposes(KSM, "kube_pod_labels") && a.exposes(KSM, "kube_job_status_failed"));
+        assert!(!a.exposes(KSM, "kube_pod_container_status_waiting_reason"), "two partial jobs stay partial");
+        a.absorb(Job::new("kubecost".into(), BTreeSet::from([KSM]), BTreeSet::new()));
+        assert!(a.exposes(KSM, "kube_pod_container_status_waiting_reason"), "a real kube-state-metrics");
+        let mut b = Job::new("kubecost".into(), BTreeSet::from([TARGET]), BTreeSet::new());
+        b.absorb(partial(&["kube_pod_labels"]));
+        assert!(b.exposes(KSM, "kube_pod_labels") && !b.exposes(KSM, "kube_pod_status_ready"));
+    }
 
     #[test]
     fn srv_names_name_their_service() {
