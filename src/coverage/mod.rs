@@ -369,7 +369,7 @@ pub struct Analysis {
     pub per_workload: BTreeMap<usize, WorkloadCoverage>,
     /// Prometheus servers whose failure, in these modes, only they would report.
     pub self_monitored: BTreeMap<usize, BTreeMap<&'static str, Vec<Item>>>,
-    /// For a workload and a failure no alert covers, the first alert that reads a signal of it
+    /// For a workload and a failure no alert covers, the nearest alert that reads a signal of it
     /// and why it still does not cover the workload (`Miss`).
     pub near_misses: BTreeMap<usize, BTreeMap<&'static str, String>>,
     pub unselected: Vec<(usize, Vec<String>)>,
