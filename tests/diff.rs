@@ -219,3 +219,29 @@ fn a_removed_scrape_config_is_a_removed_monitor() {
     assert_eq!(removed[0]["object"]["kind"], "ScrapeConfig");
     assert_eq!(removed[0]["line"], 9, "at the ScrapeConfig's name in the old render");
 }
+
+#[test]
+fn a_prometheus_scrape_config_secret_is_shown_masked() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = std::fs::read_to_string(root().join("tests/fixtures/alerts/additional-scrape-configs.yaml")).unwrap();
+    let kps = std::fs::read_to_string(root().join("tests/fixtures/corpus/kps-default.yaml")).unwrap();
+    let selector = "  probeSelector:\n    matchLabels:\n      release: \"kps\"\n";
+    let reference = "  additionalScrapeConfigs:\n    name: kps-kube-prometheus-stack-prometheus-scrape-confg\n    key: \
+                     additional-scrape-configs.yaml\n";
+    let kps = kps.replacen(selector, &(selector.to_owned() + reference), 1);
+    let b64 = |port: &str| {
+        let text = format!(
+            "- job_name: kubecost\n  static_configs: [{{targets: ['kubecost-cost-analyzer.kubecost:{port}']}}]\n"
+        );
+        base64::engine::general_purpose::STANDARD.encode(text)
+    };
+    let start = secret.find("  additional-scrape-configs.yaml: ").unwrap();
+    let with =
+        |port: &str| format!("{kps}\n---\n{}  additional-scrape-configs.yaml: {}\n", &secret[..start], b64(port));
+    let old = write(&dir, "old.yaml", &with("9003"));
+    let new = write(&dir, "new.yaml", &with("9090"));
+    let human = String::from_utf8(meterguard(&["diff", &old, &new]).stdout).unwrap();
+    assert!(human.contains("~ Secret monitoring/kps-kube-prometheus-stack-prometheus-scrape-confg"), "{human}");
+    assert!(human.contains("*** (after)") && !human.contains(&b64("9090")[..16]), "{human}");
+}

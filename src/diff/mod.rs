@@ -66,6 +66,15 @@ fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification
         if k == "Secret" && o.id.name.starts_with("alertmanager-") {
             out.insert(identity_key(&o.id));
         }
+        // The Secrets a Prometheus takes scrape jobs and Alertmanagers from (shown masked).
+        if o.is("monitoring.coreos.com", "Prometheus") {
+            for field in ["additionalScrapeConfigs", "additionalAlertManagerConfigs"] {
+                let name = o.node.path(&["spec", field, "name"]).and_then(Node::as_str);
+                if let Some(secret) = name.and_then(|n| model.core_object("Secret", o.namespace(), n)) {
+                    out.insert(identity_key(&secret.id));
+                }
+            }
+        }
     }
     for (i, w) in model.workloads.iter().enumerate() {
         if !classes[i].metering {
