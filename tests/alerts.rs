@@ -769,6 +769,15 @@ fn a_probe_of_a_service_url_reports_its_workloads_down() {
     let v = check_text(&stack, &[]);
     assert!(cov(&v, "opencost", "down").contains(&"OpenCostUnreachable".to_owned()));
     assert!(!cov(&v, "opencost", "crashloop").contains(&"OpenCostUnreachable".to_owned()));
+    // The operator labels a Probe's series with the Probe's namespace, not the workload's.
+    let on = |ns: &str| {
+        stack.replace(
+            "job=\"probe/monitoring/opencost-ui\"}",
+            &format!("job=\"probe/monitoring/opencost-ui\", namespace=\"{ns}\"}}"),
+        )
+    };
+    assert!(cov(&check_text(&on("monitoring"), &[]), "opencost", "down").contains(&"OpenCostUnreachable".to_owned()));
+    assert!(!cov(&check_text(&on("opencost"), &[]), "opencost", "down").contains(&"OpenCostUnreachable".to_owned()));
     // A URL outside the cluster probes none of the input's workloads.
     let outside = stack.replace("http://opencost.opencost:9090/healthz", "https://cost.example.com/healthz");
     let v = check_text(&outside, &[]);

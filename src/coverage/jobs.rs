@@ -40,11 +40,22 @@ pub struct Job {
     /// When its kube-state-metrics series come only from workloads that emit some of them
     /// (cost-model), the names they emit; None when a kube-state-metrics is scraped.
     pub ksm_emits: Option<BTreeSet<&'static str>>,
+    /// The `namespace` label its series carry when it is not the target's: a Probe's own.
+    pub namespace: Option<String>,
 }
 
 impl Job {
     pub(super) fn new(name: String, sources: BTreeSet<&'static str>, targets: BTreeSet<usize>) -> Job {
-        Job { name, sources, ksm_major: None, targets, stored: Stored::All, in_secret: false, ksm_emits: None }
+        Job {
+            name,
+            sources,
+            ksm_major: None,
+            targets,
+            stored: Stored::All,
+            in_secret: false,
+            ksm_emits: None,
+            namespace: None,
+        }
     }
 
     /// Whether its targets expose `metric` of `source` (a cost-model job only some kube_* series).
@@ -312,10 +323,14 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
             let job = if kind == "ScrapeConfig" {
                 raw_job(model, classes, &scrape_config_of(o, &name), me, no_ksm)
             } else {
-                let urls = o.node.path(&["spec", "targets", "staticConfig", "static"]).and_then(Node::as_seq);
-                let urls = urls.unwrap_or_default().iter().filter_map(Node::as_str);
+                let statics = o.node.path(&["spec", "targets", "staticConfig"]);
+                let urls = statics.and_then(|s| s.get("static")).and_then(Node::as_seq).unwrap_or_default();
+                let urls = urls.iter().filter_map(Node::as_str);
                 let targets = urls.flat_map(|u| service_workloads(model, u, o.namespace())).collect();
-                Some(Job::new(name.clone(), BTreeSet::from([PROBE]), targets))
+                // The operator labels the series with the Probe's namespace unless its labels set one.
+                let labelled = statics.and_then(|s| s.str_at(&["labels", "namespace"]));
+                let namespace = Some(labelled.unwrap_or(o.namespace()).to_owned());
+                Some(Job { namespace, ..Job::new(name.clone(), BTreeSet::from([PROBE]), targets) })
             };
             add(job.unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new())));
         }

@@ -156,6 +156,10 @@ fn identity_excluding(sel: &Selector, t: &Target, on: promql::Identity) -> Optio
         if on & (1 << bit) == 0 || !sel.constrains(label) {
             continue;
         }
+        // A Probe's series carry the Probe's namespace, not the workload's (`probe_stores`).
+        if *label == "namespace" && probed(sel) {
+            continue;
+        }
         let values = identity_values(t, label).unwrap_or_default();
         let ok = if values.is_empty() { sel.admits(label, "") } else { values.iter().any(|v| sel.admits(label, v)) };
         if !ok {
@@ -163,6 +167,24 @@ fn identity_excluding(sel: &Selector, t: &Target, on: promql::Identity) -> Optio
         }
     }
     None
+}
+
+/// Whether the selector reads a Probe's series (`probe_success`).
+fn probed(sel: &Selector) -> bool {
+    sel.metric.as_deref().and_then(|m| signals().get(m)).is_some_and(|s| s.source == "probe")
+}
+
+/// Whether a Probe of the evaluator probes the workload under the selector's `job` and
+/// `namespace` matchers (the operator labels a Probe's series with the Probe's namespace).
+fn probe_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, target: usize) -> Covered<'s> {
+    let Some(jobs) = jobs else { return Ok(()) };
+    let admitted = jobs.admitted(sel);
+    let found = admitted.iter().map(|&j| &jobs.jobs[j]).any(|j| {
+        j.sources.contains(jobs::PROBE)
+            && j.targets.contains(&target)
+            && j.namespace.as_deref().is_none_or(|ns| sel.admits("namespace", ns))
+    });
+    if found { Ok(()) } else { Err(None) }
 }
 
 /// Whether a selector's matchers on a signal's state labels can hold during this failure: they
@@ -208,7 +230,7 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
     }
     if scraped {
         Err(Some(Miss::Dropped(sel)))
-    } else if source == jobs::TARGET || source == jobs::PROBE {
+    } else if source == jobs::TARGET {
         // `up{job="etcd"}` reads `up` and scrapes other targets: no near miss.
         Err(None)
     } else if partial && !full {
@@ -313,8 +335,12 @@ fn selector_possible(sel: &Selector, jobs: Option<&JobIndex>) -> bool {
     !sel.constrains("job") || job_ok(sel, jobs, None, None)
 }
 
-/// The namespace a selector's series must carry (`namespace="x"`), if it names one.
+/// The namespace a selector's series must carry (`namespace="x"`), if it names one, and so the
+/// workload's: not for a Probe's series, which carry the Probe's.
 fn required_namespace(sel: &Selector) -> Option<String> {
+    if probed(sel) {
+        return None;
+    }
     sel.matchers.iter().find(|m| m.name == "namespace" && matches!(m.op, promql::Op::Equal)).map(|m| m.value.clone())
 }
 
@@ -342,7 +368,7 @@ fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option
     match signal.source.as_str() {
         "target" if jobs.is_none() && t.scrapes_itself_only && !sel.in_absent => Err(None),
         "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi)),
-        "probe" => job_stores(sel, jobs, jobs::PROBE, Some(wi)),
+        "probe" => probe_stores(sel, jobs, wi),
         s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None),
     }
 }
