@@ -598,6 +598,11 @@ fn generated_alerts_give_full_coverage() {
         if inputs.len() == 2 {
             assert!(generated.contains("release: \"kps\""), "labelled for the selecting Prometheus");
             assert!(generated.contains("job=\"kube-state-metrics\""));
+            assert!(!generated.contains("No prometheus-operator Prometheus"));
+        } else {
+            // Kubecost's bundled server loads rule files, and scrapes no kube-state-metrics.
+            assert!(generated.contains("kubecost/kubecost-prometheus-server reads rule files, not PrometheusRules"));
+            assert!(generated.contains("kubecost/kubecost-prometheus-server scrapes no kube-state-metrics"));
         }
         let gen_file = write(&dir, "generated.yaml", &generated);
         let v = json(&meterguard(&["check", "--format", "json", "--assume-rules-loaded", &input, &gen_file]));
