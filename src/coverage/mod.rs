@@ -156,7 +156,7 @@ fn identity_excluding(sel: &Selector, t: &Target, on: promql::Identity) -> Optio
         if on & (1 << bit) == 0 || !sel.constrains(label) {
             continue;
         }
-        // A Probe's series carry the Probe's namespace, not the workload's (`probe_stores`).
+        // A Probe's series carry the Probe's namespace, not the workload's (`job_stores`).
         if *label == "namespace" && probed(sel) {
             continue;
         }
@@ -172,19 +172,6 @@ fn identity_excluding(sel: &Selector, t: &Target, on: promql::Identity) -> Optio
 /// Whether the selector reads a Probe's series (`probe_success`).
 fn probed(sel: &Selector) -> bool {
     sel.metric.as_deref().and_then(|m| signals().get(m)).is_some_and(|s| s.source == "probe")
-}
-
-/// Whether a Probe of the evaluator probes the workload under the selector's `job` and
-/// `namespace` matchers (the operator labels a Probe's series with the Probe's namespace).
-fn probe_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, target: usize) -> Covered<'s> {
-    let Some(jobs) = jobs else { return Ok(()) };
-    let admitted = jobs.admitted(sel);
-    let found = admitted.iter().map(|&j| &jobs.jobs[j]).any(|j| {
-        j.sources.contains(jobs::PROBE)
-            && j.targets.contains(&target)
-            && j.namespace.as_deref().is_none_or(|ns| sel.admits("namespace", ns))
-    });
-    if found { Ok(()) } else { Err(None) }
 }
 
 /// Whether a selector's matchers on a signal's state labels can hold during this failure: they
@@ -213,13 +200,15 @@ fn job_ok(sel: &Selector, jobs: Option<&JobIndex>, source: Option<&str>, target:
         .any(|j| source.is_none_or(|s| j.sources.contains(s)) && target.is_none_or(|t| j.targets.contains(&t)))
 }
 
-/// `job_ok`, for a job that also stores the selector's metric.
+/// `job_ok`, for a job that also stores the selector's metric, under the `namespace` its series
+/// carry when that is the job's own (a Probe's).
 fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, target: Option<usize>) -> Covered<'s> {
     let Some(jobs) = jobs else { return Ok(()) };
     let metric = sel.metric.as_deref().unwrap_or_default();
     let (mut scraped, mut partial, mut full) = (false, false, false);
     for j in jobs.admitted(sel).iter().map(|&j| &jobs.jobs[j]) {
-        if j.exposes(source, metric) && target.is_none_or(|t| j.targets.contains(&t)) {
+        let labelled = j.namespace.as_deref().is_none_or(|ns| sel.admits("namespace", ns));
+        if j.exposes(source, metric) && target.is_none_or(|t| j.targets.contains(&t)) && labelled {
             if j.stored.keeps(metric) {
                 return Ok(());
             }
@@ -230,7 +219,7 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
     }
     if scraped {
         Err(Some(Miss::Dropped(sel)))
-    } else if source == jobs::TARGET {
+    } else if source == jobs::TARGET || source == jobs::PROBE {
         // `up{job="etcd"}` reads `up` and scrapes other targets: no near miss.
         Err(None)
     } else if partial && !full {
@@ -368,7 +357,7 @@ fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option
     match signal.source.as_str() {
         "target" if jobs.is_none() && t.scrapes_itself_only && !sel.in_absent => Err(None),
         "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi)),
-        "probe" => probe_stores(sel, jobs, wi),
+        "probe" => job_stores(sel, jobs, jobs::PROBE, Some(wi)),
         s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None),
     }
 }
