@@ -123,8 +123,7 @@ fn plain_prometheus_note(model: &Model<'_>, a: &Analysis) -> String {
          # serverFiles.alerting_rules.yml; Kubecost's prometheus.serverFiles.alerting_rules.yml).\n",
         e.id
     );
-    let full_ksm = e.jobs.iter().flatten().any(|j| j.sources.contains(KSM) && j.ksm_emits.is_none());
-    if e.jobs.is_some() && !full_ksm {
+    if e.jobs.is_some() && !e.jobs.iter().flatten().any(Job::scrapes_ksm) {
         note.push_str(&format!(
             "# {} scrapes no kube-state-metrics: deploy one and scrape it, or these alerts cannot fire.\n",
             e.id
@@ -143,7 +142,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
         .min_by_key(|e| e.workload.is_some_and(|w| a.per_workload.contains_key(&w)));
     // A job that scrapes a kube-state-metrics before one that gets some kube_* series from cost-model.
     let ksm_jobs = evaluator.into_iter().flat_map(|e| e.jobs.iter().flatten()).filter(|j| j.sources.contains(KSM));
-    let ksm_job: Option<&Job> = ksm_jobs.min_by_key(|j| j.ksm_emits.is_some());
+    let ksm_job: Option<&Job> = ksm_jobs.min_by_key(|j| !j.scrapes_ksm());
     let (namespace, labels, job) = match evaluator {
         Some(e) => {
             let p = &model.objects[e.object?];

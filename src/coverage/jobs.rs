@@ -63,10 +63,14 @@ impl Job {
         self.sources.contains(source) && (source != KSM || self.ksm_emits.as_ref().is_none_or(|e| e.contains(metric)))
     }
 
+    /// Whether it scrapes a kube-state-metrics itself, not only cost-model's kube_* series.
+    pub fn scrapes_ksm(&self) -> bool {
+        self.sources.contains(KSM) && self.ksm_emits.is_none()
+    }
+
     /// Takes in another endpoint or monitor of the same job name.
     fn absorb(&mut self, other: Job) {
-        let full_ksm = |j: &Job| j.sources.contains(KSM) && j.ksm_emits.is_none();
-        let full = full_ksm(self) || full_ksm(&other);
+        let full = self.scrapes_ksm() || other.scrapes_ksm();
         self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits) {
             _ if full => None,
             (Some(a), Some(b)) => Some(a.union(&b).copied().collect()),
