@@ -29,8 +29,8 @@ pub fn diagnostics(model: &Model<'_>, classes: &[Classification]) -> BTreeMap<us
         let r = &model.objects[model.workloads[reader].object];
         let configs = model.of_kind("ConfigMap", r.namespace()).filter(|c| c.id.group().is_empty());
         for cm in configs {
-            let Some(text) = cm.node.path(&["data", "alerts.json"]).and_then(|n| n.as_str()) else { continue };
-            if !diagnoses(text) {
+            let Some(text) = cm.data_text("alerts.json") else { continue };
+            if !diagnoses(&text) {
                 continue;
             }
             out.entry(prometheus).or_default().push(Item {
