@@ -13,16 +13,16 @@ use super::selectors::RoleSelectors;
 use crate::model::references::services_selecting;
 use crate::model::{Model, Object, Workload};
 
-/// An object's labels and annotations.
+/// An object's labels and annotations (None: not known).
 #[derive(Clone, Copy)]
 struct Tags<'m> {
     labels: &'m [(&'m str, &'m str)],
-    annotations: &'m [(&'m str, &'m str)],
+    annotations: Option<&'m [(&'m str, &'m str)]>,
 }
 
 /// The labels discovery gives a target, as far as the input tells them.
 struct Meta<'m> {
-    namespace: &'m str,
+    namespace: Option<&'m str>,
     /// The Service's name and tags, for the endpoints and service roles.
     service: Option<(&'m str, Tags<'m>)>,
     /// The pod's tags, for the pod and endpoints roles.
@@ -34,7 +34,7 @@ impl Meta<'_> {
     /// (ports, node names, addresses...).
     fn label(&self, l: &str) -> Option<String> {
         if l == "__meta_kubernetes_namespace" {
-            return Some(self.namespace.to_owned());
+            return self.namespace.map(str::to_owned);
         }
         if let Some((name, tags)) = self.service {
             if l == "__meta_kubernetes_service_name" || l == "__meta_kubernetes_endpoints_name" {
@@ -58,9 +58,9 @@ fn family(rest: &str, tags: Tags<'_>) -> Option<String> {
     } else if let Some(n) = rest.strip_prefix("label_") {
         (labels, n, false)
     } else if let Some(n) = rest.strip_prefix("annotationpresent_") {
-        (annotations, n, true)
+        (annotations?, n, true)
     } else if let Some(n) = rest.strip_prefix("annotation_") {
-        (annotations, n, false)
+        (annotations?, n, false)
     } else {
         return None;
     };
@@ -115,9 +115,9 @@ pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<u
                 continue;
             }
             let (labels, annotations) = pod_pairs(w);
-            let pod = Tags { labels: &labels, annotations: &annotations };
+            let pod = Tags { labels: &labels, annotations: Some(&annotations) };
             let kept = if role == "pod" {
-                let meta = Meta { namespace, service: None, pod: Some(pod) };
+                let meta = Meta { namespace: Some(namespace), service: None, pod: Some(pod) };
                 selectors.admits("pod", namespace, None, &w.pod_labels) && filter.admits(&|l| meta.label(l))
             } else {
                 let pod_listed = role == "service" || selectors.admits("pod", namespace, None, &w.pod_labels);
@@ -146,7 +146,8 @@ pub fn may_find_unseen_ksm(sc: &Value) -> bool {
     let filter = TargetFilter::of(relabels);
     let labels = [("app.kubernetes.io/name", "kube-state-metrics")];
     let label_map: BTreeMap<&str, &str> = labels.into_iter().collect();
-    let tags = Tags { labels: &labels, annotations: &[] };
+    // Annotations vary by install (`prometheus.io/scrape` or not): not known; nor its namespace.
+    let tags = Tags { labels: &labels, annotations: None };
     let names = ["kube-state-metrics", "prometheus-kube-state-metrics"];
     let listed = |c: &Value, name: &str| {
         let role = c.get("role").and_then(Value::as_str).unwrap_or_default();
@@ -166,20 +167,8 @@ pub fn may_find_unseen_ksm(sc: &Value) -> bool {
         }
     };
     names.iter().any(|name| {
-        configs.iter().any(|c| listed(c, name))
-            && filter.admits(&|l| {
-                if l == "__meta_kubernetes_service_name" || l == "__meta_kubernetes_endpoints_name" {
-                    return Some((*name).to_owned());
-                }
-                let rest = l
-                    .strip_prefix("__meta_kubernetes_service_")
-                    .or_else(|| l.strip_prefix("__meta_kubernetes_pod_"))?;
-                // Annotations vary by install (`prometheus.io/scrape` or not): not known.
-                if rest.starts_with("annotation") {
-                    return None;
-                }
-                family(rest, tags)
-            })
+        let meta = Meta { namespace: None, service: Some((name, tags)), pod: Some(tags) };
+        configs.iter().any(|c| listed(c, name)) && filter.admits(&|l| meta.label(l))
     })
 }
 
@@ -197,8 +186,8 @@ fn service_keeps(s: &Object<'_>, pod: Tags<'_>, role: &str, filter: &TargetFilte
     let labels: Vec<(&str, &str)> = s.labels().into_iter().collect();
     let annotations: Vec<(&str, &str)> = s.annotations().into_iter().collect();
     let meta = Meta {
-        namespace: s.namespace(),
-        service: Some((s.id.name.as_str(), Tags { labels: &labels, annotations: &annotations })),
+        namespace: Some(s.namespace()),
+        service: Some((s.id.name.as_str(), Tags { labels: &labels, annotations: Some(&annotations) })),
         pod: (role != "service").then_some(pod),
     };
     filter.admits(&|l| meta.label(l))
@@ -213,9 +202,9 @@ mod tests {
         let labels = [("app.kubernetes.io/name", "kube-state-metrics")];
         let annotations = [("prometheus.io/scrape", "true")];
         let meta = Meta {
-            namespace: "monitoring",
+            namespace: Some("monitoring"),
             service: None,
-            pod: Some(Tags { labels: &labels, annotations: &annotations }),
+            pod: Some(Tags { labels: &labels, annotations: Some(&annotations) }),
         };
         let l = |n: &str| meta.label(n);
         assert_eq!(l("__meta_kubernetes_pod_label_app_kubernetes_io_name").as_deref(), Some("kube-state-metrics"));
