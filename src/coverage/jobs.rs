@@ -277,7 +277,9 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
     let spec = p.node.get("spec");
     let own = p.namespace();
     let mut jobs: Vec<Job> = Vec::new();
-    let by_label = ByLabel::new(model);
+    // Built now: monitors need it. Static targets that name a Service use it too.
+    let by_label = OnceLock::from(ByLabel::new(model));
+    let indexed = by_label.get_or_init(|| ByLabel::new(model));
     // Jobs by name: a monorepo's Prometheus has thousands of monitors.
     let mut named: HashMap<String, usize> = HashMap::new();
     let mut add = |job: Job| match named.get(&job.name) {
@@ -308,7 +310,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
         use rayon::prelude::*;
         let per_monitor: Vec<Vec<Job>> = selected(kind, sel_key, ns_key)
             .par_iter()
-            .map(|mon| monitor_jobs(model, classes, &by_label, &all_namespaces, kind, mon))
+            .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, kind, mon))
             .collect();
         per_monitor.into_iter().flatten().for_each(&mut add);
     }
@@ -325,12 +327,12 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
             let name = o.node.str_at(&["spec", "jobName"]).filter(|n| !n.is_empty()).map(str::to_owned);
             let name = name.unwrap_or_else(|| format!("{prefix}/{}/{}", o.namespace(), o.id.name));
             let job = if kind == "ScrapeConfig" {
-                raw_job(model, classes, &scrape_config_of(o, &name), me, no_ksm)
+                raw_job(model, classes, &scrape_config_of(o, &name), me, no_ksm, &by_label)
             } else {
                 let statics = o.node.path(&["spec", "targets", "staticConfig"]);
                 let urls = statics.and_then(|s| s.get("static")).and_then(Node::as_seq).unwrap_or_default();
                 let urls = urls.iter().filter_map(Node::as_str);
-                let targets = urls.flat_map(|u| service_workloads(model, u, o.namespace())).collect();
+                let targets = urls.flat_map(|u| service_workloads(model, &by_label, u, o.namespace())).collect();
                 // The operator labels the series with the Probe's namespace unless its labels set one.
                 let labelled = statics.and_then(|s| s.str_at(&["labels", "namespace"]));
                 let namespace = Some(labelled.unwrap_or(o.namespace()).to_owned());
@@ -410,7 +412,9 @@ fn monitor_jobs(
 pub(super) fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &Value, me: usize) -> Vec<Job> {
     let no_ksm = no_ksm(classes);
     let scrape_configs = items(config, "scrape_configs");
-    scrape_configs.filter_map(|sc| raw_job(model, classes, sc, me, no_ksm)).collect()
+    // Built only if a static target names a Service.
+    let by_label = OnceLock::new();
+    scrape_configs.filter_map(|sc| raw_job(model, classes, sc, me, no_ksm, &by_label)).collect()
 }
 
 /// No kube-state-metrics in the input: one outside it may be what a discovery job finds.
@@ -419,7 +423,15 @@ fn no_ksm(classes: &[Classification]) -> bool {
 }
 
 /// The job of one Prometheus scrape config, scraped by the Prometheus workload `me`.
-fn raw_job(model: &Model<'_>, classes: &[Classification], sc: &Value, me: usize, no_ksm: bool) -> Option<Job> {
+/// `no_ksm`: no kube-state-metrics is in the input.
+fn raw_job<'m, 'a>(
+    model: &'m Model<'a>,
+    classes: &[Classification],
+    sc: &Value,
+    me: usize,
+    no_ksm: bool,
+    by_label: &OnceLock<ByLabel<'m, 'a>>,
+) -> Option<Job> {
     let own_ns = model.objects[model.workloads[me].object].namespace();
     let name = sc.get("job_name").and_then(Value::as_str)?;
     let relabels = items(sc, "metric_relabel_configs");
@@ -449,7 +461,7 @@ fn raw_job(model: &Model<'_>, classes: &[Classification], sc: &Value, me: usize,
             job.targets.insert(me);
             continue;
         }
-        job.targets.extend(service_workloads(model, srv_stripped(name), own_ns));
+        job.targets.extend(service_workloads(model, by_label, srv_stripped(name), own_ns));
     }
     sources_of(model, classes, &mut job);
     Some(job)
@@ -502,13 +514,17 @@ fn scrape_config_of(o: &Object<'_>, job_name: &str) -> Value {
 /// The workloads behind the Service a target address or URL names (`name.ns:port`,
 /// `http://name.ns.svc:9003/path`; a bare name is in `own_ns`): none when it names no Service of
 /// the input.
-fn service_workloads(model: &Model<'_>, address: &str, own_ns: &str) -> Vec<usize> {
-    let Some((svc, ns)) = service_of_url(address) else { return Vec::new() };
+fn service_workloads<'m, 'a>(
+    model: &'m Model<'a>,
+    by_label: &OnceLock<ByLabel<'m, 'a>>,
+    address: &str,
+    own_ns: &str,
+) -> BTreeSet<usize> {
+    let Some((svc, ns)) = service_of_url(address) else { return BTreeSet::new() };
     let ns = ns.unwrap_or(own_ns);
-    let Some(service) = model.core_object("Service", ns, svc) else { return Vec::new() };
+    let Some(service) = model.core_object("Service", ns, svc) else { return BTreeSet::new() };
     let selector = string_map(service.node.path(&["spec", "selector"]));
-    let in_ns = model.workloads.iter().enumerate().filter(|(_, w)| model.objects[w.object].namespace() == ns);
-    in_ns.filter(|(_, w)| selects(&selector, &w.pod_labels)).map(|(i, _)| i).collect()
+    by_label.get_or_init(|| ByLabel::new(model)).workloads(model, ns, &selector)
 }
 
 /// The items of an array under `key`: none when it is missing or not an array.
