@@ -1,6 +1,6 @@
 //! Change rules: what a new render takes away from the metering stack, compared with the old one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Context, Finding, Rule, Severity, rule};
 use crate::coverage::Analysis;
@@ -119,6 +119,13 @@ fn by_key<'m>(ctx: &Context<'m, '_>) -> BTreeMap<Key<'m>, usize> {
     ctx.model.workloads.iter().enumerate().map(|(i, w)| (identity_key(&ctx.model.objects[w.object].id), i)).collect()
 }
 
+/// Alert rules by holder and name: a rule is the same rule across renders when both match.
+type RuleKeys<'c> = BTreeSet<(&'c str, &'c str)>;
+
+fn rule_keys(a: &Analysis) -> RuleKeys<'_> {
+    a.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect()
+}
+
 fn quantity(n: Option<&Node>) -> Option<(Quantity, Span)> {
     let n = n?;
     Some((Quantity::parse(n.as_scalar()?.text).ok()?, n.span()))
@@ -203,22 +210,19 @@ pub fn check(
         }
     }
     monitors(old, new, out);
-    alerts(old, new, old_cov, new_cov, out);
-    coverage_lost((old, old_cov), (new, new_cov), &new_keys, out);
+    let (old_rules, new_rules) = (rule_keys(old_cov), rule_keys(new_cov));
+    alerts(old, (old_cov, new_cov), &new_rules, &new_keys, out);
+    coverage_lost((old, old_cov, &old_rules), (new, new_cov, &new_rules), &new_keys, out);
 }
 
 /// A mode covered in the old render and in no way in the new one, where every rule that covered it
 /// is still there (a removed one is `diff/alert-removed`'s).
 fn coverage_lost(
-    (old, old_cov): (&Context<'_, '_>, &Analysis),
-    (new, new_cov): (&Context<'_, '_>, &Analysis),
+    (old, old_cov, old_rules): (&Context<'_, '_>, &Analysis, &RuleKeys<'_>),
+    (new, new_cov, new_rules): (&Context<'_, '_>, &Analysis, &RuleKeys<'_>),
     new_keys: &BTreeMap<Key<'_>, usize>,
     out: &mut Vec<Finding>,
 ) {
-    let new_rules: std::collections::BTreeSet<(&str, &str)> =
-        new_cov.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect();
-    let old_rules: std::collections::BTreeSet<(&str, &str)> =
-        old_cov.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect();
     for (wi, cov) in &old_cov.per_workload {
         let w = &old.model.workloads[*wi];
         let Some(&nwi) = new_keys.get(&identity_key(&old.model.objects[w.object].id)) else { continue };
@@ -559,14 +563,11 @@ fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>
 
 fn alerts(
     old: &Context<'_, '_>,
-    new: &Context<'_, '_>,
-    old_cov: &Analysis,
-    new_cov: &Analysis,
+    (old_cov, new_cov): (&Analysis, &Analysis),
+    new_rules: &RuleKeys<'_>,
+    new_by_key: &BTreeMap<Key<'_>, usize>,
     out: &mut Vec<Finding>,
 ) {
-    let new_rules: std::collections::BTreeSet<(&str, &str)> =
-        new_cov.rules.iter().map(|r| (&*r.holder, r.alert.as_str())).collect();
-    let new_by_key: BTreeMap<Key<'_>, usize> = by_key(new);
     for r in &old_cov.rules {
         if new_rules.contains(&(&*r.holder, r.alert.as_str())) {
             continue;
