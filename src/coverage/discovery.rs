@@ -83,93 +83,103 @@ fn pod_pairs<'a>(w: &Workload<'a>) -> Pairs<'a> {
     (w.pod_labels.iter().collect(), w.pod_annotations.iter().collect())
 }
 
-/// The workloads the scrape config's Kubernetes service discovery keeps, or None when it has no
-/// discovery of pods or Services. `own_ns` is the Prometheus's namespace (`own_namespace: true`).
-pub fn targets(model: &Model<'_>, sc: &Value, own_ns: &str) -> Option<BTreeSet<usize>> {
-    let configs = sc.get("kubernetes_sd_configs").and_then(Value::as_array)?;
-    let relabels = sc.get("relabel_configs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let filter = TargetFilter::of(relabels);
-    let mut out = None;
-    for c in configs {
-        let role = c.get("role").and_then(Value::as_str).unwrap_or_default();
-        if !matches!(role, "pod" | "endpoints" | "endpointslice" | "service") {
-            continue;
-        }
-        let found = out.get_or_insert_with(BTreeSet::new);
-        // Selectors that cannot be judged here: this config is taken to find nothing.
-        let Some(selectors) = RoleSelectors::of(c) else { continue };
-        let names: Vec<&str> = c
-            .pointer("/namespaces/names")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .chain(c.pointer("/namespaces/own_namespace").and_then(Value::as_bool).filter(|o| *o).map(|_| own_ns))
-            .collect();
-        let in_scope = |ns: &str| names.is_empty() || names.contains(&ns);
-        // Per workload, through the Services that select it (the model's index), not per Service
-        // over every workload: a monorepo holds thousands of each.
-        for (i, w) in model.workloads.iter().enumerate() {
-            let namespace = model.objects[w.object].namespace();
-            if !in_scope(namespace) {
-                continue;
-            }
-            let (labels, annotations) = pod_pairs(w);
-            let pod = Tags { labels: &labels, annotations: Some(&annotations) };
-            let kept = if role == "pod" {
-                let meta = Meta { namespace: Some(namespace), service: None, pod: Some(pod) };
-                selectors.admits("pod", namespace, None, &w.pod_labels) && filter.admits(&|l| meta.label(l))
-            } else {
-                let pod_listed = role == "service" || selectors.admits("pod", namespace, None, &w.pod_labels);
-                pod_listed
-                    && services_selecting(model, w)
-                        .iter()
-                        .any(|s| service_listed(&selectors, role, s) && service_keeps(s, pod, role, &filter))
-            };
-            if kept {
-                found.insert(i);
-            }
-        }
-    }
-    out
+/// A scrape config's Kubernetes service discovery and the target relabelings it goes through.
+pub struct Discovery<'v> {
+    configs: &'v [Value],
+    filter: TargetFilter,
 }
 
-/// Whether the scrape config's discovery may find a kube-state-metrics that is not in the input:
-/// one under a usual name (`kube-state-metrics`, `<release>-kube-state-metrics`), labelled
-/// `app.kubernetes.io/name: kube-state-metrics` as its chart and kube-prometheus label it, with
-/// no other label, annotated in any way, in any namespace for relabelings and in `kube-system` or
-/// `monitoring` for discovery's field selectors. Kubecost's bundled Prometheus keeps
-/// only node-exporter, network-costs and dcgm-exporter targets: none of them.
-pub fn may_find_unseen_ksm(sc: &Value) -> bool {
-    let Some(configs) = sc.get("kubernetes_sd_configs").and_then(Value::as_array) else { return false };
-    let relabels = sc.get("relabel_configs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let filter = TargetFilter::of(relabels);
-    let labels = [("app.kubernetes.io/name", "kube-state-metrics")];
-    let label_map: BTreeMap<&str, &str> = labels.into_iter().collect();
-    // Annotations vary by install (`prometheus.io/scrape` or not): not known; nor its namespace.
-    let tags = Tags { labels: &labels, annotations: None };
-    let names = ["kube-state-metrics", "prometheus-kube-state-metrics"];
-    let listed = |c: &Value, name: &str| {
-        let role = c.get("role").and_then(Value::as_str).unwrap_or_default();
-        let Some(selectors) = RoleSelectors::of(c) else { return false };
-        // It usually runs in one of these namespaces.
-        let admits = |r: &str, n: Option<&str>| {
-            ["kube-system", "monitoring"].iter().any(|ns| selectors.admits(r, ns, n, &label_map))
-        };
-        match role {
-            "pod" => admits("pod", None),
-            "service" => admits("service", Some(name)),
-            "endpoints" | "endpointslice" => {
-                let own = (role == "endpoints").then_some(name);
-                admits("pod", None) && admits("service", Some(name)) && admits(role, own)
+impl<'v> Discovery<'v> {
+    /// None when the scrape config has no `kubernetes_sd_configs`.
+    pub fn of(sc: &'v Value) -> Option<Discovery<'v>> {
+        let configs = sc.get("kubernetes_sd_configs").and_then(Value::as_array)?;
+        let relabels = sc.get("relabel_configs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        Some(Discovery { configs, filter: TargetFilter::of(relabels) })
+    }
+
+    /// The workloads the scrape config's Kubernetes service discovery keeps, or None when it has no
+    /// discovery of pods or Services. `own_ns` is the Prometheus's namespace (`own_namespace: true`).
+    pub fn targets(&self, model: &Model<'_>, own_ns: &str) -> Option<BTreeSet<usize>> {
+        let filter = &self.filter;
+        let mut out = None;
+        for c in self.configs {
+            let role = c.get("role").and_then(Value::as_str).unwrap_or_default();
+            if !matches!(role, "pod" | "endpoints" | "endpointslice" | "service") {
+                continue;
             }
-            _ => false,
+            let found = out.get_or_insert_with(BTreeSet::new);
+            // Selectors that cannot be judged here: this config is taken to find nothing.
+            let Some(selectors) = RoleSelectors::of(c) else { continue };
+            let names: Vec<&str> = c
+                .pointer("/namespaces/names")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .chain(c.pointer("/namespaces/own_namespace").and_then(Value::as_bool).filter(|o| *o).map(|_| own_ns))
+                .collect();
+            let in_scope = |ns: &str| names.is_empty() || names.contains(&ns);
+            // Per workload, through the Services that select it (the model's index), not per Service
+            // over every workload: a monorepo holds thousands of each.
+            for (i, w) in model.workloads.iter().enumerate() {
+                let namespace = model.objects[w.object].namespace();
+                if !in_scope(namespace) {
+                    continue;
+                }
+                let (labels, annotations) = pod_pairs(w);
+                let pod = Tags { labels: &labels, annotations: Some(&annotations) };
+                let kept = if role == "pod" {
+                    let meta = Meta { namespace: Some(namespace), service: None, pod: Some(pod) };
+                    selectors.admits("pod", namespace, None, &w.pod_labels) && filter.admits(&|l| meta.label(l))
+                } else {
+                    let pod_listed = role == "service" || selectors.admits("pod", namespace, None, &w.pod_labels);
+                    pod_listed
+                        && services_selecting(model, w)
+                            .iter()
+                            .any(|s| service_listed(&selectors, role, s) && service_keeps(s, pod, role, filter))
+                };
+                if kept {
+                    found.insert(i);
+                }
+            }
         }
-    };
-    names.iter().any(|name| {
-        let meta = Meta { namespace: None, service: Some((name, tags)), pod: Some(tags) };
-        configs.iter().any(|c| listed(c, name)) && filter.admits(&|l| meta.label(l))
-    })
+        out
+    }
+
+    /// Whether the scrape config's discovery may find a kube-state-metrics that is not in the input:
+    /// one under a usual name (`kube-state-metrics`, `<release>-kube-state-metrics`), labelled
+    /// `app.kubernetes.io/name: kube-state-metrics` as its chart and kube-prometheus label it, with
+    /// no other label, annotated in any way, in any namespace for relabelings and in `kube-system` or
+    /// `monitoring` for discovery's field selectors. Kubecost's bundled Prometheus keeps
+    /// only node-exporter, network-costs and dcgm-exporter targets: none of them.
+    pub fn may_find_unseen_ksm(&self) -> bool {
+        let labels = [("app.kubernetes.io/name", "kube-state-metrics")];
+        let label_map: BTreeMap<&str, &str> = labels.into_iter().collect();
+        // Annotations vary by install (`prometheus.io/scrape` or not): not known; nor its namespace.
+        let tags = Tags { labels: &labels, annotations: None };
+        let names = ["kube-state-metrics", "prometheus-kube-state-metrics"];
+        let listed = |c: &Value, name: &str| {
+            let role = c.get("role").and_then(Value::as_str).unwrap_or_default();
+            let Some(selectors) = RoleSelectors::of(c) else { return false };
+            // It usually runs in one of these namespaces.
+            let admits = |r: &str, n: Option<&str>| {
+                ["kube-system", "monitoring"].iter().any(|ns| selectors.admits(r, ns, n, &label_map))
+            };
+            match role {
+                "pod" => admits("pod", None),
+                "service" => admits("service", Some(name)),
+                "endpoints" | "endpointslice" => {
+                    let own = (role == "endpoints").then_some(name);
+                    admits("pod", None) && admits("service", Some(name)) && admits(role, own)
+                }
+                _ => false,
+            }
+        };
+        names.iter().any(|name| {
+            let meta = Meta { namespace: None, service: Some((name, tags)), pod: Some(tags) };
+            self.configs.iter().any(|c| listed(c, name)) && self.filter.admits(&|l| meta.label(l))
+        })
+    }
 }
 
 /// Whether discovery lists this Service (service role), or its Endpoints or EndpointSlices, which
@@ -218,6 +228,10 @@ mod tests {
 
     fn job(yaml: &str) -> Value {
         crate::input::yaml::parse_stream(yaml).documents[0].root.to_json()
+    }
+
+    fn may_find_unseen_ksm(sc: &Value) -> bool {
+        Discovery::of(sc).is_some_and(|d| d.may_find_unseen_ksm())
     }
 
     #[test]

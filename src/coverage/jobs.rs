@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use super::discovery;
+use super::discovery::Discovery;
 use super::evaluators::{namespace_selected, object_selected};
 use super::promql::{LabelMatcher, Op, Selector};
 use super::relabel::{Relabel, Stored};
@@ -443,11 +443,11 @@ fn raw_job<'m, 'a>(
     if name.contains("cadvisor") || path.contains("cadvisor") {
         job.sources.insert(CADVISOR);
     }
-    if let Some(found) = discovery::targets(model, sc, own_ns) {
-        job.targets.extend(found);
-    }
-    if no_ksm && discovery::may_find_unseen_ksm(sc) {
-        job.sources.insert(KSM);
+    if let Some(discovery) = Discovery::of(sc) {
+        job.targets.extend(discovery.targets(model, own_ns).into_iter().flatten());
+        if no_ksm && discovery.may_find_unseen_ksm() {
+            job.sources.insert(KSM);
+        }
     }
     // Static targets and DNS names: itself, or a Service of the input (`kubecost-cost-analyzer.
     // kubecost:9003`, OpenCost's documented `dns_sd_configs` name `opencost.opencost`), whose
