@@ -50,6 +50,22 @@ fn storage_quiet_when_correct() {
 }
 
 #[test]
+fn drain_blocking_budgets_fire_at_the_right_lines() {
+    let v = assert_exact("upgrade-bad.yaml");
+    let blocked = findings(&v, "upgrade/drain-blocked");
+    assert!(
+        blocked[3]["message"].as_str().unwrap().contains("2 replicas at its HorizontalPodAutoscaler's minReplicas")
+    );
+    assert!(blocked.iter().all(|f| f["object"]["kind"] == "PodDisruptionBudget"), "{blocked:?}");
+}
+
+#[test]
+fn budgets_that_let_a_drain_through_are_quiet() {
+    let v = assert_exact("upgrade-good.yaml");
+    assert_eq!(v["summary"]["metering_workloads"], 6, "the DaemonSet is metering, and not judged");
+}
+
+#[test]
 fn schema_rules_fire_at_the_right_lines() {
     let v = assert_exact("schema-bad.yaml");
     let unknown = findings(&v, "schema/unknown-field");

@@ -14,6 +14,7 @@ use super::rules::{AlertRule, Origin, Record};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Node, yaml};
+use crate::model::references::label_selector_matches;
 use crate::model::{Model, Object, prometheus, string_map};
 
 #[derive(Debug, Clone)]
@@ -62,26 +63,6 @@ impl Evaluator {
         per_chunk.into_iter().for_each(|mut c| out.append(&mut c));
         out
     }
-}
-
-/// `null` selects nothing or (for namespaces) the own namespace; `{}` everything.
-fn label_selector_matches(sel: &Node, labels: &BTreeMap<&str, &str>) -> bool {
-    let ml = string_map(sel.get("matchLabels"));
-    if !ml.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-        return false;
-    }
-    sel.get("matchExpressions").and_then(Node::as_seq).unwrap_or_default().iter().all(|e| {
-        let key = e.str_at(&["key"]).unwrap_or_default();
-        let values: Vec<&str> =
-            e.get("values").and_then(Node::as_seq).unwrap_or_default().iter().filter_map(Node::as_str).collect();
-        match e.str_at(&["operator"]).unwrap_or_default() {
-            "In" => labels.get(key).is_some_and(|v| values.contains(v)),
-            "NotIn" => labels.get(key).is_none_or(|v| !values.contains(v)),
-            "Exists" => labels.contains_key(key),
-            "DoesNotExist" => !labels.contains_key(key),
-            _ => false,
-        }
-    })
 }
 
 /// Namespace selection: namespaces' labels come from Namespace objects in the input plus the

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::input::Span;
 use crate::knowledge::signals;
 use crate::model::references::services_selecting;
-use crate::model::{Model, Workload};
+use crate::model::{Model, Workload, workload};
 use evaluators::{Evaluator, Notify};
 use jobs::JobIndex;
 use promql::Selector;
@@ -80,20 +80,17 @@ pub struct Target {
     pub scrapes_itself_only: bool,
 }
 
-/// Deployment `Available` turns False only when availableReplicas < replicas - maxUnavailable.
+/// Deployment `Available` turns False only when availableReplicas < replicas - maxUnavailable
+/// (maxUnavailable rounded down, as `ResolveFenceposts` does).
 fn available_can_fail(w: &Workload<'_>, model: &Model<'_>) -> bool {
-    let node = model.objects[w.object].node;
-    let replicas = node.path(&["spec", "replicas"]).and_then(|n| n.as_str()?.parse::<i64>().ok()).unwrap_or(1);
-    let strategy = node.path(&["spec", "strategy"]);
+    let obj = &model.objects[w.object];
+    let replicas = workload::replicas(obj).unwrap_or(1);
+    let strategy = obj.node.path(&["spec", "strategy"]);
     if strategy.and_then(|s| s.str_at(&["type"])) == Some("Recreate") {
         return replicas > 0;
     }
-    let max_unavailable = match strategy
-        .and_then(|s| s.path(&["rollingUpdate", "maxUnavailable"]))
-        .and_then(|n| n.as_str())
-    {
-        Some(v) if v.ends_with('%') => v.trim_end_matches('%').parse::<i64>().map(|p| replicas * p / 100).unwrap_or(0),
-        Some(v) => v.parse::<i64>().unwrap_or(0),
+    let max_unavailable = match strategy.and_then(|s| s.path(&["rollingUpdate", "maxUnavailable"])) {
+        Some(v) => workload::scaled(v, replicas, false).unwrap_or(0),
         None => replicas * 25 / 100,
     };
     replicas - max_unavailable.min(replicas) > 0

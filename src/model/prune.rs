@@ -23,6 +23,7 @@ pub const READ_KINDS: &[&str] = &[
     "Service",
     "PersistentVolumeClaim",
     "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
     "ConfigMap",
     "Secret",
     "Namespace",

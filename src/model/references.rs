@@ -14,6 +14,28 @@ pub fn selects(selector: &BTreeMap<&str, &str>, labels: &impl LabelSet) -> bool 
     !selector.is_empty() && selector.iter().all(|(k, v)| labels.label(k) == Some(*v))
 }
 
+/// A `metav1.LabelSelector`: every `matchLabels` pair and every `matchExpressions` requirement
+/// (an unknown operator matches nothing, as the API server refuses it). Null and `{}` are the
+/// caller's to judge: their meaning differs between APIs.
+pub fn label_selector_matches(sel: &Node, labels: &impl LabelSet) -> bool {
+    let ml = string_map(sel.get("matchLabels"));
+    if !ml.iter().all(|(k, v)| labels.label(k) == Some(*v)) {
+        return false;
+    }
+    sel.get("matchExpressions").and_then(Node::as_seq).unwrap_or_default().iter().all(|e| {
+        let key = e.str_at(&["key"]).unwrap_or_default();
+        let values: Vec<&str> =
+            e.get("values").and_then(Node::as_seq).unwrap_or_default().iter().filter_map(Node::as_str).collect();
+        match e.str_at(&["operator"]).unwrap_or_default() {
+            "In" => labels.label(key).is_some_and(|v| values.contains(&v)),
+            "NotIn" => labels.label(key).is_none_or(|v| !values.contains(&v)),
+            "Exists" => labels.label(key).is_some(),
+            "DoesNotExist" => labels.label(key).is_none(),
+            _ => false,
+        }
+    })
+}
+
 /// The Services in the workload's namespace whose selector matches its pods.
 pub fn services_selecting<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec<&'m Object<'a>> {
     let Some(by_label) = model.services.get(model.objects[w.object].namespace()) else { return Vec::new() };

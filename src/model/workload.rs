@@ -95,6 +95,27 @@ impl<'a> Workload<'a> {
     }
 }
 
+/// How many pods a controller keeps: `spec.replicas` (1 when unset), times `spec.shards` for a
+/// prometheus-operator Prometheus. None for kinds that keep no count (DaemonSet, Job, Pod...).
+pub fn replicas(obj: &Object<'_>) -> Option<i64> {
+    let count = |key: &str| obj.node.path(&["spec", key]).and_then(|n| n.as_str()?.parse::<i64>().ok()).unwrap_or(1);
+    match obj.id.kind.as_str() {
+        "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => Some(count("replicas")),
+        "Prometheus" if obj.id.group() == "monitoring.coreos.com" => Some(count("replicas") * count("shards")),
+        _ => None,
+    }
+}
+
+/// apimachinery's `GetScaledValueFromIntOrPercent`: a count, or a percentage of `total` rounded
+/// up or down. None for anything else (the API server refuses it).
+pub fn scaled(value: &Node, total: i64, round_up: bool) -> Option<i64> {
+    let text = value.as_str()?;
+    let Some(percent) = text.strip_suffix('%') else { return text.parse().ok() };
+    let p: i64 = percent.parse().ok()?;
+    let whole = total.checked_mul(p)?;
+    Some(if round_up { (whole + 99).div_euclid(100) } else { whole.div_euclid(100) })
+}
+
 /// Where the pod template of each workload kind lives.
 fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {

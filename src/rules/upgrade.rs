@@ -1,7 +1,12 @@
-//! Upgrade rules: API versions the target cluster no longer serves.
+//! Upgrade rules: API versions the target cluster no longer serves, and disruption budgets that
+//! stop its node drains.
 
 use super::{Context, Finding, Rule, rule};
+use crate::input::Node;
 use crate::knowledge::{DEFAULT_KUBE_VERSION, api_removals, kube_minor};
+use crate::model::references::label_selector_matches;
+use crate::model::workload::{replicas, scaled};
+use crate::model::{Model, Object, Workload};
 
 rule!(
     API_REMOVED,
@@ -21,9 +26,30 @@ rule!(
      removes it. Move to the replacement before that upgrade."
 );
 
-pub static RULES: &[&Rule] = &[&API_REMOVED, &API_DEPRECATED];
+rule!(
+    DRAIN_BLOCKED,
+    "upgrade/drain-blocked",
+    Warning,
+    "a PodDisruptionBudget lets no pod of a metering workload be evicted",
+    "A cluster upgrade drains every node, and a drain evicts pods through the Eviction API, which honours \
+     PodDisruptionBudgets. A budget that allows no disruption at the workload's replica count (minAvailable at \
+     or above it, rounded up for a percentage; maxUnavailable 0), or a pod selected by two budgets (the Eviction \
+     API refuses those), stops the drain at that pod: kubectl drain retries forever, and an EKS managed node \
+     group update fails after 15 minutes unless forced, when the pod is deleted without its budget anyway. A \
+     single-replica metering workload cannot be kept up through a drain by a budget; it is rescheduled (and a \
+     Prometheus replays its WAL). Allow one disruption (maxUnavailable: 1), or run enough replicas that one can \
+     go. Replicas come from spec.replicas (times shards for a Prometheus), or the lowest count a \
+     HorizontalPodAutoscaler keeps. DaemonSet pods are not evicted by a drain and are not judged."
+);
+
+pub static RULES: &[&Rule] = &[&API_REMOVED, &API_DEPRECATED, &DRAIN_BLOCKED];
 
 pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+    api_versions(ctx, out);
+    drain_blocked(ctx, out);
+}
+
+fn api_versions(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     let target_text = ctx.config.kube_version.as_deref().unwrap_or(DEFAULT_KUBE_VERSION);
     let Some(target) = kube_minor(target_text) else { return };
     for o in &ctx.model.objects {
@@ -54,4 +80,91 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let help = format!("use {} (source: {})", r.replacement, r.source);
         out.push(Finding::on_object(rule, o, span, message, help));
     }
+}
+
+/// The budgets of the `policy` group in the workload's namespace that select its pods. policy/v1
+/// reads an empty selector as every pod of the namespace, v1beta1 as none; null selects none.
+fn budgets_of<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec<&'m Object<'a>> {
+    let ns = model.objects[w.object].namespace();
+    model
+        .of_kind("PodDisruptionBudget", ns)
+        .filter(|b| b.id.group() == "policy")
+        .filter(|b| match b.node.path(&["spec", "selector"]) {
+            None => false,
+            Some(s) if s.is_null() => false,
+            Some(s) if s.as_map().is_some_and(<[_]>::is_empty) => b.id.api_version == "policy/v1",
+            Some(s) => label_selector_matches(s, &w.pod_labels),
+        })
+        .collect()
+}
+
+/// The fewest replicas the workload runs, and what keeps that count: a HorizontalPodAutoscaler's
+/// `minReplicas` (1 when unset) when one scales it, else the declared count (said as nothing).
+fn fewest_replicas(model: &Model<'_>, obj: &Object<'_>) -> Option<(i64, &'static str)> {
+    let declared = replicas(obj)?;
+    let hpa = model.of_kind("HorizontalPodAutoscaler", obj.namespace()).find(|h| {
+        let target = h.node.path(&["spec", "scaleTargetRef"]);
+        target.and_then(|t| t.str_at(&["kind"])) == Some(obj.id.kind.as_str())
+            && target.and_then(|t| t.str_at(&["name"])) == Some(obj.id.name.as_str())
+    });
+    Some(match hpa {
+        Some(h) => (
+            h.node.path(&["spec", "minReplicas"]).and_then(|n| n.as_str()?.parse().ok()).unwrap_or(1),
+            " at its HorizontalPodAutoscaler's minReplicas",
+        ),
+        None => (declared, ""),
+    })
+}
+
+/// The budget's field that allows no disruption of `pods` healthy pods, as the disruption
+/// controller counts: maxUnavailable (rounded up) first, else minAvailable (rounded up).
+fn blocking_field(budget: &Node, pods: i64) -> Option<&Node> {
+    let spec = budget.get("spec")?;
+    if let Some(e) = spec.entry("maxUnavailable").filter(|e| !e.value.is_null()) {
+        return (scaled(&e.value, pods, true)? <= 0).then_some(&e.key);
+    }
+    let e = spec.entry("minAvailable").filter(|e| !e.value.is_null())?;
+    (scaled(&e.value, pods, true)? >= pods).then_some(&e.key)
+}
+
+fn drain_blocked(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+    for (w, _, _) in ctx.metering() {
+        let obj = &ctx.model.objects[w.object];
+        let Some((pods, kept_by)) = fewest_replicas(ctx.model, obj).filter(|&(n, _)| n > 0) else { continue };
+        let budgets = budgets_of(ctx.model, w);
+        let runs = format!("{}, which runs {pods} {}{kept_by}", obj.id.display(), plural(pods));
+        if let [first, .., last] = budgets.as_slice() {
+            let selector = last.node.get("spec").and_then(|s| s.entry("selector"));
+            let span = selector.map_or(last.node.span(), |e| e.key.span());
+            let message = format!(
+                "{} PodDisruptionBudgets ({} and {}) select the pods of {runs}: the Eviction API refuses to evict \
+                 a pod of two budgets, so a node drain stops at them",
+                budgets.len(),
+                first.id.name,
+                last.id.name
+            );
+            let help = "keep one PodDisruptionBudget per workload".into();
+            out.push(Finding::on_object(&DRAIN_BLOCKED, last, span, message, help));
+            continue;
+        }
+        let Some(budget) = budgets.first() else { continue };
+        let Some(field) = blocking_field(budget.node, pods) else { continue };
+        let key = field.as_str().unwrap_or_default();
+        let value = budget.node.path(&["spec", key]).and_then(Node::as_str).unwrap_or_default();
+        let message = format!(
+            "PodDisruptionBudget {} ({key}: {value}) allows no eviction of {runs}: a node drain during the upgrade \
+             stops at it",
+            budget.id.name
+        );
+        let help = if pods == 1 {
+            "a budget cannot keep one replica up through a drain: set maxUnavailable: 1, or run two replicas".into()
+        } else {
+            format!("allow at least one disruption: minAvailable at most {}, or maxUnavailable: 1", pods - 1)
+        };
+        out.push(Finding::on_object(&DRAIN_BLOCKED, budget, field.span(), message, help));
+    }
+}
+
+fn plural(n: i64) -> &'static str {
+    if n == 1 { "replica" } else { "replicas" }
 }
