@@ -113,7 +113,7 @@ pub fn scaled(value: &Node, total: i64, round_up: bool) -> Option<i64> {
     let Some(percent) = text.strip_suffix('%') else { return text.parse().ok() };
     let p: i64 = percent.parse().ok()?;
     let whole = total.checked_mul(p)?;
-    Some(if round_up { (whole + 99).div_euclid(100) } else { whole.div_euclid(100) })
+    Some(whole.div_euclid(100) + i64::from(round_up && whole.rem_euclid(100) != 0))
 }
 
 /// Where the pod template of each workload kind lives.
@@ -265,4 +265,29 @@ fn locate<'n>(node: &'n Node, path: &serde_path_to_error::Path) -> &'n Node {
         }
     }
     cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scaled;
+    use crate::input::yaml::parse_stream;
+
+    fn scale(text: &str, total: i64, round_up: bool) -> Option<i64> {
+        scaled(&parse_stream(text).documents[0].root, total, round_up)
+    }
+
+    #[test]
+    fn int_or_percent_scales_as_apimachinery_does() {
+        assert_eq!(scale("1", 3, true), Some(1));
+        assert_eq!(scale("10%", 2, true), Some(1));
+        assert_eq!(scale("10%", 2, false), Some(0));
+        assert_eq!(scale("67%", 2, true), Some(2));
+        assert_eq!(scale("50%", 3, true), Some(2));
+        assert_eq!(scale("100%", 4, false), Some(4));
+        assert_eq!(scale("ten", 4, false), None);
+        // A count no manifest holds must not overflow.
+        assert_eq!(scale("99%", i64::MAX / 99, true), Some(92_233_720_368_547_758));
+        assert_eq!(scale("98%", i64::MAX / 99, true), Some(91_302_066_627_451_316));
+        assert_eq!(scale("200%", i64::MAX, true), None);
+    }
 }
