@@ -245,3 +245,19 @@ fn a_prometheus_scrape_config_secret_is_shown_masked() {
     assert!(human.contains("~ Secret monitoring/kps-kube-prometheus-stack-prometheus-scrape-confg"), "{human}");
     assert!(human.contains("*** (after)") && !human.contains(&b64("9090")[..16]), "{human}");
 }
+
+#[test]
+fn the_budgets_and_autoscaler_of_a_metering_workload_are_shown_with_their_drain_findings() {
+    let dir = |f: &str| root().join("tests/fixtures/rules").join(f).to_string_lossy().into_owned();
+    let v = diff_json(&dir("upgrade-good.yaml"), &dir("upgrade-bad.yaml"), &[]);
+    let shown = changes(&v);
+    for (kind, name) in [
+        // Selected by matchExpressions, and the autoscaler whose minReplicas went down.
+        ("PodDisruptionBudget", "metering-store"),
+        ("HorizontalPodAutoscaler", "usage-api"),
+        ("PodDisruptionBudget", "billing-team"),
+    ] {
+        assert!(shown.iter().any(|(_, k, n)| k == kind && n == name), "{kind} {name} not in {shown:?}");
+    }
+    assert_eq!(findings(&v, "upgrade/drain-blocked").len(), 5);
+}

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::check::{self, Analysis, Options, Report};
 use crate::input::{Inputs, Node, SourceId};
-use crate::model::references::{selects, services_selecting};
-use crate::model::{Model, ObjectId, identity_key, string_map};
+use crate::model::references::{autoscaler_of, budgets_selecting, services_selecting};
+use crate::model::{Model, ObjectId, identity_key};
 use crate::rules::{Finding, changes};
 use compare::FieldChange;
 
@@ -114,10 +114,11 @@ fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification
                 }
             }
         }
-        for pdb in model.of_kind("PodDisruptionBudget", ns) {
-            if selects(&string_map(pdb.node.path(&["spec", "selector", "matchLabels"])), &w.pod_labels) {
-                out.insert(identity_key(&pdb.id));
-            }
+        for pdb in budgets_selecting(model, w) {
+            out.insert(identity_key(&pdb.id));
+        }
+        if let Some(hpa) = autoscaler_of(model, obj) {
+            out.insert(identity_key(&hpa.id));
         }
     }
     out

@@ -52,6 +52,31 @@ pub fn services_selecting<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec
     found.into_iter().map(|i| &model.objects[i]).collect()
 }
 
+/// The budgets of the `policy` group in the workload's namespace that select its pods. policy/v1
+/// reads an empty selector as every pod of the namespace, v1beta1 as none; null selects none.
+pub fn budgets_selecting<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec<&'m Object<'a>> {
+    let ns = model.objects[w.object].namespace();
+    model
+        .of_kind("PodDisruptionBudget", ns)
+        .filter(|b| b.id.group() == "policy")
+        .filter(|b| match b.node.path(&["spec", "selector"]) {
+            None => false,
+            Some(s) if s.is_null() => false,
+            Some(s) if s.as_map().is_some_and(<[_]>::is_empty) => b.id.api_version == "policy/v1",
+            Some(s) => label_selector_matches(s, &w.pod_labels),
+        })
+        .collect()
+}
+
+/// The HorizontalPodAutoscaler that scales this object, if the input holds one.
+pub fn autoscaler_of<'m, 'a>(model: &'m Model<'a>, obj: &Object<'_>) -> Option<&'m Object<'a>> {
+    model.of_kind("HorizontalPodAutoscaler", obj.namespace()).find(|h| {
+        let target = h.node.path(&["spec", "scaleTargetRef"]);
+        target.and_then(|t| t.str_at(&["kind"])) == Some(obj.id.kind.as_str())
+            && target.and_then(|t| t.str_at(&["name"])) == Some(obj.id.name.as_str())
+    })
+}
+
 /// `http://name.ns.svc.cluster.local:9090/path` -> (name, namespace if given).
 pub fn service_of_url(url: &str) -> Option<(&str, Option<&str>)> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);

@@ -4,9 +4,9 @@
 use super::{Context, Finding, Rule, rule};
 use crate::input::Node;
 use crate::knowledge::{DEFAULT_KUBE_VERSION, api_removals, kube_minor};
-use crate::model::references::label_selector_matches;
+use crate::model::references::{autoscaler_of, budgets_selecting};
 use crate::model::workload::{replicas, scaled};
-use crate::model::{Model, Object, Workload};
+use crate::model::{Model, Object};
 
 rule!(
     API_REMOVED,
@@ -82,32 +82,11 @@ fn api_versions(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// The budgets of the `policy` group in the workload's namespace that select its pods. policy/v1
-/// reads an empty selector as every pod of the namespace, v1beta1 as none; null selects none.
-fn budgets_of<'m, 'a>(model: &'m Model<'a>, w: &Workload<'a>) -> Vec<&'m Object<'a>> {
-    let ns = model.objects[w.object].namespace();
-    model
-        .of_kind("PodDisruptionBudget", ns)
-        .filter(|b| b.id.group() == "policy")
-        .filter(|b| match b.node.path(&["spec", "selector"]) {
-            None => false,
-            Some(s) if s.is_null() => false,
-            Some(s) if s.as_map().is_some_and(<[_]>::is_empty) => b.id.api_version == "policy/v1",
-            Some(s) => label_selector_matches(s, &w.pod_labels),
-        })
-        .collect()
-}
-
 /// The fewest replicas the workload runs, and what keeps that count: a HorizontalPodAutoscaler's
 /// `minReplicas` (1 when unset) when one scales it, else the declared count (said as nothing).
 fn fewest_replicas(model: &Model<'_>, obj: &Object<'_>) -> Option<(i64, &'static str)> {
     let declared = replicas(obj)?;
-    let hpa = model.of_kind("HorizontalPodAutoscaler", obj.namespace()).find(|h| {
-        let target = h.node.path(&["spec", "scaleTargetRef"]);
-        target.and_then(|t| t.str_at(&["kind"])) == Some(obj.id.kind.as_str())
-            && target.and_then(|t| t.str_at(&["name"])) == Some(obj.id.name.as_str())
-    });
-    Some(match hpa {
+    Some(match autoscaler_of(model, obj) {
         Some(h) => (
             h.node.path(&["spec", "minReplicas"]).and_then(|n| n.as_str()?.parse().ok()).unwrap_or(1),
             " at its HorizontalPodAutoscaler's minReplicas",
@@ -131,7 +110,7 @@ fn drain_blocked(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     for (w, _, _) in ctx.metering() {
         let obj = &ctx.model.objects[w.object];
         let Some((pods, kept_by)) = fewest_replicas(ctx.model, obj).filter(|&(n, _)| n > 0) else { continue };
-        let budgets = budgets_of(ctx.model, w);
+        let budgets = budgets_selecting(ctx.model, w);
         let runs = format!("{}, which runs {pods} {}{kept_by}", obj.id.display(), plural(pods));
         if let [first, .., last] = budgets.as_slice() {
             let selector = last.node.get("spec").and_then(|s| s.entry("selector"));
