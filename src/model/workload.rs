@@ -101,7 +101,9 @@ pub fn replicas(obj: &Object<'_>) -> Option<i64> {
     let count = |key: &str| obj.node.path(&["spec", key]).and_then(|n| n.as_str()?.parse::<i64>().ok()).unwrap_or(1);
     match obj.id.kind.as_str() {
         "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => Some(count("replicas")),
-        "Prometheus" if obj.id.group() == "monitoring.coreos.com" => Some(count("replicas") * count("shards")),
+        "Prometheus" if obj.id.group() == "monitoring.coreos.com" => {
+            Some(count("replicas").saturating_mul(count("shards")))
+        }
         _ => None,
     }
 }
