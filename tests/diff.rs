@@ -260,4 +260,10 @@ fn the_budgets_and_autoscaler_of_a_metering_workload_are_shown_with_their_drain_
         assert!(shown.iter().any(|(_, k, n)| k == kind && n == name), "{kind} {name} not in {shown:?}");
     }
     assert_eq!(findings(&v, "upgrade/drain-blocked").len(), 5);
+    // Fewer pods through the autoscaler is reported at its minReplicas, and a Prometheus's at its replicas.
+    let reduced: Vec<_> = findings(&v, "diff/replicas-reduced")
+        .iter()
+        .map(|f| (f["object"]["kind"].as_str().unwrap().to_owned(), f["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(reduced, vec![("Prometheus".to_owned(), 53), ("HorizontalPodAutoscaler".to_owned(), 139)]);
 }

@@ -77,6 +77,17 @@ pub fn autoscaler_of<'m, 'a>(model: &'m Model<'a>, obj: &Object<'_>) -> Option<&
     })
 }
 
+/// The fewest pods a controller runs: the `minReplicas` (1 when unset) of a HorizontalPodAutoscaler
+/// that scales it, returned beside the count, else its declared count. None for kinds that keep
+/// no count.
+pub fn fewest_replicas<'m, 'a>(model: &'m Model<'a>, obj: &Object<'_>) -> Option<(i64, Option<&'m Object<'a>>)> {
+    let declared = super::workload::replicas(obj)?;
+    Some(match autoscaler_of(model, obj) {
+        Some(h) => (h.node.path(&["spec", "minReplicas"]).and_then(|n| n.as_str()?.parse().ok()).unwrap_or(1), Some(h)),
+        None => (declared, None),
+    })
+}
+
 /// `http://name.ns.svc.cluster.local:9090/path` -> (name, namespace if given).
 pub fn service_of_url(url: &str) -> Option<(&str, Option<&str>)> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);

@@ -7,6 +7,7 @@ use crate::coverage::Analysis;
 use crate::input::{Node, Span};
 use crate::knowledge::image_majors;
 use crate::model::quantity::{Quantity, bytes_human};
+use crate::model::references::fewest_replicas;
 use crate::model::{ContainerInfo, Workload, identity_key, prometheus};
 
 rule!(
@@ -416,6 +417,8 @@ fn images(
     ));
 }
 
+/// Fewer pods: a lower declared count (times shards for a Prometheus), or a lower `minReplicas`
+/// of the autoscaler that scales the workload, reported where it is written.
 fn replicas(
     old: &Context<'_, '_>,
     ctx: &Context<'_, '_>,
@@ -423,25 +426,27 @@ fn replicas(
     nw: &Workload<'_>,
     out: &mut Vec<Finding>,
 ) {
-    let count = |w: &Workload<'_>, c: &Context<'_, '_>| {
-        c.model.objects[w.object]
-            .node
-            .path(&["spec", "replicas"])
-            .and_then(|n| n.as_str()?.parse::<i64>().ok())
-            .unwrap_or(1)
-    };
-    let (o, n) = (count(ow, old), count(nw, ctx));
-    if n < o {
-        let obj = &ctx.model.objects[nw.object];
-        let span = obj.node.path(&["spec", "replicas"]).map(|n| n.span()).unwrap_or(obj.node.span());
-        out.push(ctx.finding(
-            &REPLICAS_REDUCED,
-            nw,
-            None,
-            span,
-            format!("replicas go down from {o} to {n}"),
-            "keep enough replicas to survive a node drain".into(),
-        ));
+    let obj = &ctx.model.objects[nw.object];
+    let Some((o, _)) = fewest_replicas(old.model, &old.model.objects[ow.object]) else { return };
+    let Some((n, autoscaler)) = fewest_replicas(ctx.model, obj) else { return };
+    if n >= o {
+        return;
+    }
+    let help = "keep enough replicas to survive a node drain".to_owned();
+    match autoscaler {
+        Some(h) => {
+            let span = h.node.path(&["spec", "minReplicas"]).map_or(h.node.span(), Node::span);
+            let message = format!(
+                "{} may run {n} {} (its HorizontalPodAutoscaler's minReplicas), down from {o}",
+                obj.id.display(),
+                if n == 1 { "replica" } else { "replicas" }
+            );
+            out.push(Finding::on_object(&REPLICAS_REDUCED, h, span, message, help));
+        }
+        None => {
+            let span = obj.node.path(&["spec", "replicas"]).map(|n| n.span()).unwrap_or(obj.node.span());
+            out.push(ctx.finding(&REPLICAS_REDUCED, nw, None, span, format!("replicas go down from {o} to {n}"), help));
+        }
     }
 }
 

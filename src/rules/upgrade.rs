@@ -4,9 +4,8 @@
 use super::{Context, Finding, Rule, rule};
 use crate::input::Node;
 use crate::knowledge::{DEFAULT_KUBE_VERSION, api_removals, kube_minor};
-use crate::model::references::{autoscaler_of, budgets_selecting};
-use crate::model::workload::{replicas, scaled};
-use crate::model::{Model, Object};
+use crate::model::references::{budgets_selecting, fewest_replicas};
+use crate::model::workload::scaled;
 
 rule!(
     API_REMOVED,
@@ -82,19 +81,6 @@ fn api_versions(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// The fewest replicas the workload runs, and what keeps that count: a HorizontalPodAutoscaler's
-/// `minReplicas` (1 when unset) when one scales it, else the declared count (said as nothing).
-fn fewest_replicas(model: &Model<'_>, obj: &Object<'_>) -> Option<(i64, &'static str)> {
-    let declared = replicas(obj)?;
-    Some(match autoscaler_of(model, obj) {
-        Some(h) => (
-            h.node.path(&["spec", "minReplicas"]).and_then(|n| n.as_str()?.parse().ok()).unwrap_or(1),
-            " at its HorizontalPodAutoscaler's minReplicas",
-        ),
-        None => (declared, ""),
-    })
-}
-
 /// The budget's field that allows no disruption of `pods` healthy pods, as the disruption
 /// controller counts: maxUnavailable (rounded up) first, else minAvailable (rounded up).
 fn blocking_field(budget: &Node, pods: i64) -> Option<&Node> {
@@ -109,8 +95,9 @@ fn blocking_field(budget: &Node, pods: i64) -> Option<&Node> {
 fn drain_blocked(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     for (w, _, _) in ctx.metering() {
         let obj = &ctx.model.objects[w.object];
-        let Some((pods, kept_by)) = fewest_replicas(ctx.model, obj).filter(|&(n, _)| n > 0) else { continue };
+        let Some((pods, autoscaler)) = fewest_replicas(ctx.model, obj).filter(|&(n, _)| n > 0) else { continue };
         let budgets = budgets_selecting(ctx.model, w);
+        let kept_by = if autoscaler.is_some() { " at its HorizontalPodAutoscaler's minReplicas" } else { "" };
         let runs = format!("{}, which runs {pods} {}{kept_by}", obj.id.display(), plural(pods));
         if let [first, .., last] = budgets.as_slice() {
             let selector = last.node.get("spec").and_then(|s| s.entry("selector"));
