@@ -89,7 +89,10 @@ rule!(
     "diff/replicas-reduced",
     Warning,
     "a metering workload runs fewer replicas",
-    "Fewer replicas leave less room for a node drain during the upgrade."
+    "Fewer replicas leave less room for a node drain during the upgrade: with one, every drain takes the workload \
+     down until it is rescheduled. The count is spec.replicas (times shards for a Prometheus), or the minReplicas \
+     of a HorizontalPodAutoscaler that scales the workload, which then governs it; a lower minReplicas is \
+     reported on the autoscaler."
 );
 rule!(
     IMAGE_MAJOR_BUMP,
