@@ -817,3 +817,59 @@ fn kubecost_diagnostic_alerts_report_its_prometheus_unreachable() {
         assert!(!String::from_utf8_lossy(&out.stdout).contains("hooks.slack.com"), "{format}");
     }
 }
+
+#[test]
+fn a_vmalert_loads_the_vmrules_and_converted_prometheusrules_it_selects() {
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    let stack = corpus("opencost-default.yaml") + "\n---\n" + &vm;
+    let v = check_text(&stack, &[]);
+    assert_eq!(cov(&v, "opencost", "down"), ["KubeDeploymentReplicasMismatch"]);
+    assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
+    // The team's PrometheusRule, converted by the operator, covers the OOM kill.
+    assert_eq!(cov(&v, "opencost", "oom"), ["OpenCostOOMKilled"]);
+    let item = &v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "opencost").unwrap()["coverage"]
+        ["oom"][0];
+    assert_eq!(item["evaluator"], "VMAlert monitoring/vmks-victoria-metrics-k8s-stack");
+    // MetricsQL that promql-parser cannot read is not called invalid; nothing is left unselected.
+    assert!(findings(&v, "alerts/promql-invalid").is_empty(), "{:?}", findings(&v, "alerts/promql-invalid"));
+    assert!(findings(&v, "alerts/rule-not-selected").is_empty());
+    assert!(findings(&v, "alerts/evaluator-unknown").is_empty());
+
+    // Without selectAllByDefault and without selectors, a VMAlert loads nothing.
+    let none = stack.replace("  selectAllByDefault: true\n", "");
+    let v = check_text(&none, &[]);
+    assert!(["down", "crashloop", "oom"].iter().all(|m| cov(&v, "opencost", m).is_empty()));
+    let unselected = findings(&v, "alerts/rule-not-selected");
+    assert_eq!(unselected.len(), 4, "{unselected:?}");
+    let vmrule = unselected.iter().find(|f| f["object"]["kind"] == "VMRule").unwrap();
+    let message = vmrule["message"].as_str().unwrap();
+    assert!(message.contains("is selected by no VMAlert") && message.contains("selectAllByDefault false"), "{message}");
+
+    // A ruleSelector alone looks in the VMAlert's namespace; with a namespace selector of {} in every one.
+    let own_namespace =
+        stack.replace("  selectAllByDefault: true\n", "  ruleSelector: {matchLabels: {team: finops}}\n");
+    let v = check_text(&own_namespace, &[]);
+    assert!(cov(&v, "opencost", "oom").is_empty());
+    let everywhere = own_namespace.replace("  ruleSelector:", "  ruleNamespaceSelector: {}\n  ruleSelector:");
+    let v = check_text(&everywhere, &[]);
+    assert_eq!(cov(&v, "opencost", "oom"), ["OpenCostOOMKilled"]);
+    // The alerts generated for what is left are a VMRule the VMAlert selects, and cover it.
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(&dir, "input.yaml", &own_namespace);
+    let generated = String::from_utf8(meterguard(&["alerts", "generate", &input]).stdout).unwrap();
+    assert!(generated.contains("kind: VMRule\nmetadata:\n  name: meterguard-metering-alerts\n  namespace: monitoring\n  labels:\n    team: \"finops\""), "{generated}");
+    let gen_file = write(&dir, "generated.yaml", &generated);
+    let covered = json(&meterguard(&["check", "--format", "json", &input, &gen_file]));
+    assert!(["down", "crashloop", "oom"].iter().all(|m| !cov(&covered, "opencost", m).is_empty()));
+    assert!(cov(&v, "opencost", "down").is_empty());
+    let lacking: Vec<_> = findings(&v, "alerts/rule-not-selected").iter().map(|f| f["message"].clone()).collect();
+    assert!(lacking.iter().all(|m| m.as_str().unwrap().contains("lacks team: finops")), "{lacking:?}");
+
+    // A Prometheus reads no VMRule: with no VMAlert they are left to an evaluator outside the input.
+    let no_vmalert: String =
+        stack.split("\n---\n").filter(|d| !d.contains("kind: VMAlert")).collect::<Vec<_>>().join("\n---\n");
+    let kps = no_vmalert + "\n---\n" + &corpus("kps-default.yaml");
+    let v = check_text(&kps, &[]);
+    assert!(findings(&v, "alerts/rule-not-selected").iter().all(|f| f["object"]["kind"] == "PrometheusRule"));
+    assert_eq!(findings(&v, "alerts/evaluator-unknown").len(), 1);
+}

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::jobs::{self, Job, JobIndex};
 use super::notify::{self, AlertmanagerConfig};
-use super::rules::{AlertRule, Origin, Record};
+use super::rules::{AlertRule, Origin, Record, is_vm_rule};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Node, yaml};
@@ -98,8 +98,50 @@ pub(super) fn object_selected(sel: Option<&Node>, labels: &BTreeMap<&str, &str>)
 /// (ruleSelector and ruleNamespaceSelector, with the operator's null and `{}` semantics).
 fn operator_selects(model: &Model<'_>, p: &Object<'_>, rule: &Object<'_>) -> bool {
     let spec = p.node.get("spec");
-    object_selected(spec.and_then(|s| s.get("ruleSelector")), &rule.labels())
+    rule.is("monitoring.coreos.com", "PrometheusRule")
+        && object_selected(spec.and_then(|s| s.get("ruleSelector")), &rule.labels())
         && namespace_selected(model, spec.and_then(|s| s.get("ruleNamespaceSelector")), p.namespace(), rule.namespace())
+}
+
+/// A VictoriaMetrics `VMAlert`.
+fn is_vm_alert(o: &Object<'_>) -> bool {
+    o.is("operator.victoriametrics.com", "VMAlert")
+}
+
+/// Whether a VMAlert loads a VMRule, or a PrometheusRule (the VictoriaMetrics operator converts
+/// each into a VMRule with its labels, by default). VictoriaMetrics/operator internal/k8stools
+/// `VisitSelected`: with neither selector, every rule when `selectAllByDefault`, else none; a
+/// ruleSelector alone selects in the VMAlert's namespace; a ruleNamespaceSelector (`{}`: every
+/// namespace) takes every rule of its namespaces unless a ruleSelector narrows them.
+fn vm_selects(model: &Model<'_>, vmalert: &Object<'_>, rule: &Object<'_>) -> bool {
+    if !is_vm_rule(rule) && !rule.is("monitoring.coreos.com", "PrometheusRule") {
+        return false;
+    }
+    let spec = vmalert.node.get("spec");
+    let given = |key| spec.and_then(|s| s.get(key)).filter(|n| !n.is_null());
+    let (objects, namespaces) = (given("ruleSelector"), given("ruleNamespaceSelector"));
+    let in_namespace = match namespaces {
+        None if objects.is_none() => {
+            return spec.and_then(|s| s.get("selectAllByDefault")).and_then(Node::as_bool) == Some(true);
+        }
+        None => rule.namespace() == vmalert.namespace(),
+        Some(ns) => namespace_selected(model, Some(ns), vmalert.namespace(), rule.namespace()),
+    };
+    in_namespace && objects.is_none_or(|sel| label_selector_matches(sel, &rule.labels()))
+}
+
+/// The labels a rule object lacks for a VMAlert: none to name when it has no ruleSelector.
+fn vm_missing_labels(vmalert: &Object<'_>, labels: &BTreeMap<&str, &str>) -> Vec<String> {
+    let spec = vmalert.node.get("spec");
+    let given = |key| spec.and_then(|s| s.get(key)).filter(|n| !n.is_null());
+    match (given("ruleSelector"), given("ruleNamespaceSelector")) {
+        (Some(sel), _) => missing_labels(Some(sel), labels),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => vec![format!(
+            "(VMAlert {} selects nothing: no ruleSelector, no ruleNamespaceSelector, selectAllByDefault false)",
+            vmalert.id.name
+        )],
+    }
 }
 
 /// The labels a PrometheusRule lacks for this selector's `matchLabels`.
@@ -137,7 +179,7 @@ impl Origins<'_> {
     /// object, not once per rule (an object holds hundreds).
     fn selected(&self, mut selects: impl FnMut(usize) -> bool) -> Loaded {
         let mut judged: HashMap<usize, bool> = HashMap::new();
-        self.loaded(|o| matches!(*o, Origin::PrometheusRule(i) if *judged.entry(i).or_insert_with(|| selects(i))))
+        self.loaded(|o| matches!(*o, Origin::Object(i) if *judged.entry(i).or_insert_with(|| selects(i))))
     }
 }
 
@@ -282,6 +324,34 @@ pub fn find(
             notify,
         });
     }
+    // A VMAlert loads the rules it selects and queries its datasource (VMSingle, VMCluster or a
+    // Prometheus), whose scrape jobs are not read here: like a ThanosRuler's, its rules are judged
+    // against none. It notifies the Alertmanagers its notifiers name, whose routes are not read.
+    let vm_alerts: Vec<(usize, &Object)> = model.objects.iter().enumerate().filter(|(_, o)| is_vm_alert(o)).collect();
+    for &(oi, o) in &vm_alerts {
+        let spec = o.node.get("spec");
+        let given = |key| {
+            spec.and_then(|s| s.get(key)).is_some_and(|n| !n.is_null() && n.as_seq().is_none_or(|s| !s.is_empty()))
+        };
+        let notify = if given("notifier") || given("notifiers") || given("notifierConfigRef") {
+            Notify::Assumed
+        } else {
+            Notify::Nowhere(format!(
+                "VMAlert {} has no spec.notifier, spec.notifiers or spec.notifierConfigRef",
+                o.id.name
+            ))
+        };
+        let selected = origins.selected(|i| vm_selects(model, o, &model.objects[i]));
+        evaluators.push(Evaluator {
+            id: format!("VMAlert {}/{}", o.namespace(), o.id.name),
+            object: Some(oi),
+            workload: None,
+            jobs: None,
+            rules: selected.rules,
+            records: selected.records,
+            notify,
+        });
+    }
     for ext in &config.alerting.external {
         let selector: BTreeMap<&str, &str> = ext.rule_selector.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let ns_selector: BTreeMap<&str, &str> =
@@ -316,13 +386,13 @@ pub fn find(
     for e in &evaluators {
         for &i in &e.rules {
             loaded[i] = true;
-            if let Origin::PrometheusRule(o) = rules[i].origin {
+            if let Origin::Object(o) = rules[i].origin {
                 held[o] = true;
             }
         }
         for &i in &e.records {
             recorded[i] = true;
-            if let Origin::PrometheusRule(o) = records[i].origin {
+            if let Origin::Object(o) = records[i].origin {
                 held[o] = true;
             }
         }
@@ -333,38 +403,48 @@ pub fn find(
     for e in evaluators.iter_mut().filter(|e| e.object.is_some_and(|o| thanos_rulers.iter().any(|&(t, _)| t == o))) {
         e.records.clone_from(&everywhere);
     }
-    // Every object whose ruleSelector could load a PrometheusRule.
+    // Every object whose ruleSelector could load a PrometheusRule; VMAlerts load VMRules too.
     let rule_selectors: Vec<&Object> = model
         .workloads
         .iter()
         .filter(|w| w.operator_prometheus)
         .map(|w| &model.objects[w.object])
         .chain(thanos_rulers.iter().map(|(_, o)| *o))
+        .chain(vm_alerts.iter().map(|(_, o)| *o))
         .collect();
+    let selects = |p: &Object, rule: &Object| {
+        if is_vm_alert(p) { vm_selects(model, p, rule) } else { operator_selects(model, p, rule) }
+    };
+    // Whether the input's evaluators decide which rules of this object's kind run: a VMRule is
+    // read only by a VMAlert.
+    let judged = |rule: &Object| !assume_loaded && rule_selectors.iter().any(|p| !is_vm_rule(rule) || is_vm_alert(p));
     let mut unselected = Vec::new();
-    let judge_selection = !rule_selectors.is_empty() && !assume_loaded;
-    if judge_selection {
-        // Every PrometheusRule, recording-only ones included: a recording rule nobody loads feeds nothing.
-        for (o, obj) in
-            model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "PrometheusRule"))
-        {
-            let selected_somewhere = held[o] || rule_selectors.iter().any(|p| operator_selects(model, p, obj));
-            if !selected_somewhere {
-                let labels = obj.labels();
-                let mut lacks: Vec<String> = rule_selectors
-                    .iter()
-                    .flat_map(|p| missing_labels(p.node.path(&["spec", "ruleSelector"]), &labels))
-                    .collect();
-                lacks.dedup();
-                unselected.push((o, lacks));
-            }
+    // Every rule object, recording-only ones included: a recording rule nobody loads feeds nothing.
+    let rule_objects = model
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.is("monitoring.coreos.com", "PrometheusRule") || is_vm_rule(o));
+    for (o, obj) in rule_objects.filter(|(_, o)| judged(o)) {
+        if held[o] || rule_selectors.iter().any(|p| selects(p, obj)) {
+            continue;
         }
+        let labels = obj.labels();
+        let readers = rule_selectors.iter().filter(|p| !is_vm_rule(obj) || is_vm_alert(p));
+        let mut lacks: Vec<String> = readers
+            .flat_map(|p| match is_vm_alert(p) {
+                true => vm_missing_labels(p, &labels),
+                false => missing_labels(p.node.path(&["spec", "ruleSelector"]), &labels),
+            })
+            .collect();
+        lacks.dedup();
+        unselected.push((o, lacks));
     }
-    // Rules that an evaluator outside the input may load: in rule files, or in PrometheusRules
-    // when no Prometheus of the input (or --assume-rules-loaded) decides. Rule files in a
+    // Rules that an evaluator outside the input may load: in rule files, or in rule objects
+    // whose kind no evaluator of the input (or --assume-rules-loaded) decides. Rule files in a
     // ConfigMap that no Prometheus mounts are read by none.
     let outside = |o: &Origin| match o {
-        Origin::PrometheusRule(_) => !judge_selection,
+        Origin::Object(i) => !judged(&model.objects[*i]),
         Origin::ConfigMap { .. } => false,
         Origin::File(_) => true,
     };

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::evaluators::Evaluator;
 use super::jobs::{Job, KSM};
 use super::{Analysis, MODES, Target, target};
 use crate::model::{Model, string_map};
@@ -135,11 +136,17 @@ fn plain_prometheus_note(model: &Model<'_>, a: &Analysis) -> String {
 /// YAML text of the PrometheusRule, or None when everything is covered.
 pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
     // Prefer an operator Prometheus that is not itself being watched: it can report the others' death.
+    // Else a VMAlert, which gets a VMRule of the same groups.
+    let kind_of = |e: &&Evaluator| e.object.map(|o| &model.objects[o]);
     let evaluator = a
         .evaluators
         .iter()
-        .filter(|e| e.object.is_some_and(|o| model.objects[o].is("monitoring.coreos.com", "Prometheus")))
-        .min_by_key(|e| e.workload.is_some_and(|w| a.per_workload.contains_key(&w)));
+        .filter(|e| kind_of(e).is_some_and(|o| o.is("monitoring.coreos.com", "Prometheus")))
+        .min_by_key(|e| e.workload.is_some_and(|w| a.per_workload.contains_key(&w)))
+        .or_else(|| {
+            a.evaluators.iter().find(|e| kind_of(e).is_some_and(|o| o.is("operator.victoriametrics.com", "VMAlert")))
+        });
+    let vm = evaluator.and_then(|e| kind_of(&e)).is_some_and(|o| o.id.kind == "VMAlert");
     // A job that scrapes a kube-state-metrics before one that gets some kube_* series from cost-model.
     let ksm_jobs = evaluator.into_iter().flat_map(|e| e.jobs.iter().flatten()).filter(|j| j.sources.contains(KSM));
     let ksm_job: Option<&Job> = ksm_jobs.min_by_key(|j| !j.scrapes_ksm());
@@ -206,9 +213,11 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
     if evaluator.is_none() {
         out.push_str(&plain_prometheus_note(model, a));
     }
-    out.push_str(
-        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: meterguard-metering-alerts\n",
-    );
+    out.push_str(if vm {
+        "apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMRule\nmetadata:\n  name: meterguard-metering-alerts\n"
+    } else {
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: meterguard-metering-alerts\n"
+    });
     let _ = writeln!(out, "  namespace: {namespace}");
     if !labels.is_empty() {
         out.push_str("  labels:\n");

@@ -1,5 +1,5 @@
-//! Alert rules from the input: PrometheusRule objects, rule files held in ConfigMaps, and plain
-//! rule files.
+//! Alert rules from the input: PrometheusRule and VMRule objects, rule files held in ConfigMaps,
+//! and plain rule files.
 
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
@@ -12,8 +12,9 @@ use crate::model::{Object, ObjectId, RuleFile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    /// Index of a `PrometheusRule` object.
-    PrometheusRule(usize),
+    /// Index of an object that holds `spec.groups`: a prometheus-operator `PrometheusRule`, or a
+    /// VictoriaMetrics `VMRule`.
+    Object(usize),
     /// A ConfigMap object and the data key that holds the rule file.
     ConfigMap { object: usize, key: String },
     /// A plain rule file given as input.
@@ -159,12 +160,12 @@ fn push_groups(out: &mut Read, root: &Node, place: Place) {
     }
 }
 
-/// The rules one object holds: a PrometheusRule's, or those of rule files in a ConfigMap.
+/// The rules one object holds: a PrometheusRule's or VMRule's, or those of rule files in a ConfigMap.
 fn rules_of(i: usize, o: &Object<'_>) -> Read {
     let mut out = Read::default();
-    if o.is("monitoring.coreos.com", "PrometheusRule") {
+    if o.is("monitoring.coreos.com", "PrometheusRule") || is_vm_rule(o) {
         if let Some(spec) = o.node.get("spec") {
-            push_groups(&mut out, spec, Place::of(Origin::PrometheusRule(i), o, None));
+            push_groups(&mut out, spec, Place::of(Origin::Object(i), o, None));
         }
     } else if o.is("", "ConfigMap") {
         for e in o.node.get("data").and_then(Node::as_map).unwrap_or_default() {
@@ -184,6 +185,12 @@ fn rules_of(i: usize, o: &Object<'_>) -> Read {
         }
     }
     out
+}
+
+/// A VictoriaMetrics VMRule: the groups of a PrometheusRule, with expressions in MetricsQL, a
+/// superset of PromQL.
+pub fn is_vm_rule(o: &Object<'_>) -> bool {
+    o.is("operator.victoriametrics.com", "VMRule")
 }
 
 /// Every alert and recording rule of the objects and rule files with its expression's text,

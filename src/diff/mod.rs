@@ -60,7 +60,7 @@ fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification
     let mut out = BTreeSet::new();
     for o in &model.objects {
         let k = &o.id.kind;
-        if o.id.group() == "monitoring.coreos.com" {
+        if matches!(o.id.group(), "monitoring.coreos.com" | "operator.victoriametrics.com") {
             out.insert(identity_key(&o.id));
         }
         if k == "Secret" && o.id.name.starts_with("alertmanager-") {

@@ -37,6 +37,9 @@ pub const READ_KINDS: &[&str] = &[
     "Probe",
     "Alertmanager",
     "AlertmanagerConfig",
+    // VictoriaMetrics operator (coverage/).
+    "VMRule",
+    "VMAlert",
 ];
 
 const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];

@@ -50,10 +50,12 @@ rule!(
     RULE_NOT_SELECTED,
     "alerts/rule-not-selected",
     Error,
-    "no Prometheus (or ThanosRuler) in the input selects this PrometheusRule",
+    "no Prometheus, ThanosRuler or VMAlert in the input selects this PrometheusRule (or VMRule)",
     "prometheus-operator loads a PrometheusRule only when its labels match the ruleSelector of a Prometheus \
      (or ThanosRuler) and its namespace matches ruleNamespaceSelector; kube-prometheus-stack selects \
-     `release: <release>`. An unselected rule never runs. Add the labels named in the message."
+     `release: <release>`. The VictoriaMetrics operator loads a VMRule, and a PrometheusRule it converts, \
+     into a VMAlert by its ruleSelector and ruleNamespaceSelector (with neither, all rules when \
+     selectAllByDefault, else none). An unselected rule never runs. Add the labels named in the message."
 );
 rule!(
     JOB_MISMATCH,
@@ -137,7 +139,13 @@ fn object_finding(ctx: &Context<'_, '_>, rule: &'static Rule, object: usize, mes
 
 pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     for r in &a.rules {
-        if let Err(e) = &r.parsed {
+        // A VMRule holds MetricsQL, a superset of PromQL: what promql-parser cannot read may be
+        // valid there, and is only left unjudged.
+        let metricsql =
+            r.object.as_deref().is_some_and(|o| o.kind == "VMRule" && o.group() == "operator.victoriametrics.com");
+        if let Err(e) = &r.parsed
+            && !metricsql
+        {
             out.push(rule_finding(
                 &PROMQL_INVALID,
                 r,
@@ -191,18 +199,20 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             );
         }
     }
-    let thanos = !a.unselected.is_empty()
-        && a.evaluators
-            .iter()
-            .filter_map(|e| e.object)
-            .any(|o| ctx.model.objects[o].is("monitoring.coreos.com", "ThanosRuler"));
-    let (selectors, whose) = if thanos {
-        ("Prometheus or ThanosRuler", "a ruleSelector")
-    } else {
-        ("Prometheus", "the Prometheus's ruleSelector")
+    let present = |group: &str, kind: &str| {
+        a.evaluators.iter().filter_map(|e| e.object).any(|o| ctx.model.objects[o].is(group, kind))
     };
+    let (thanos, vmalert) =
+        (present("monitoring.coreos.com", "ThanosRuler"), present("operator.victoriametrics.com", "VMAlert"));
     for (object, lacks) in &a.unselected {
         let o = &ctx.model.objects[*object];
+        let (selectors, whose) = match (o.id.kind.as_str(), thanos, vmalert) {
+            ("VMRule", _, _) => ("VMAlert", "a VMAlert's ruleSelector"),
+            (_, false, false) => ("Prometheus", "the Prometheus's ruleSelector"),
+            (_, true, false) => ("Prometheus or ThanosRuler", "a ruleSelector"),
+            (_, false, true) => ("Prometheus or VMAlert", "a ruleSelector"),
+            (_, true, true) => ("Prometheus, ThanosRuler or VMAlert", "a ruleSelector"),
+        };
         let lacks = if lacks.is_empty() {
             "a namespace the ruleNamespaceSelector accepts".to_owned()
         } else {
@@ -212,7 +222,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             ctx,
             &RULE_NOT_SELECTED,
             *object,
-            format!("PrometheusRule {} is selected by no {selectors} in the input; it lacks {lacks}", o.id.name),
+            format!("{} {} is selected by no {selectors} in the input; it lacks {lacks}", o.id.kind, o.id.name),
             format!("add the labels ({lacks}) so {whose} picks it up"),
         ));
     }
