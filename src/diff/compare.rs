@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::emit::{is_noise, item_id, list_key};
+use crate::input::redact::{is_credential_key, mask_credentials};
 use crate::input::{Kind, Node, Span};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,7 +25,27 @@ fn value(n: &Node, secret: bool, path: &[String]) -> Value {
     if secret && path.first().is_some_and(|p| matches!(p.as_str(), "data" | "stringData")) {
         return mask(n, path);
     }
-    n.to_json()
+    let mut v = n.to_json();
+    if let Some(key) = path.last() {
+        mask_credentials_in(key, &mut v);
+    }
+    v
+}
+
+/// Credentials written outside Secrets leave masked: the string value of a credential key, and
+/// the credential lines of any text (a ConfigMap's prometheus.yml or alerts.json).
+fn mask_credentials_in(key: &str, v: &mut Value) {
+    match v {
+        Value::String(s) if is_credential_key(key) => *s = "***".into(),
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(masked) = mask_credentials(s) {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| mask_credentials_in("", i)),
+        Value::Object(entries) => entries.iter_mut().for_each(|(k, i)| mask_credentials_in(k, i)),
+        _ => {}
+    }
 }
 
 /// Secret values never leave as themselves: a value of any shape becomes `***`, except the

@@ -3,9 +3,12 @@
 //! other side's key and list order (so reordering is not a change), noise folded, and Secret
 //! values masked before they are ever turned into text.
 
+use std::borrow::Cow;
+
 use foldhash::HashMap;
 
 use crate::input::node::{Resolved, Style, resolve_plain};
+use crate::input::redact::{is_credential_key, mask_credential_line};
 use crate::input::{Kind, Node};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,16 +93,18 @@ fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{}\"", s.replace('"', "\\\"")))
 }
 
-/// A scalar as text: numbers and booleans as written, strings plain when safe, else quoted.
+/// A scalar as text: numbers and booleans as written, strings plain when safe, else quoted; the
+/// credentials in a string (a JSON config held in one line) masked before it is quoted.
 fn scalar_text(n: &Node) -> String {
     let Some(s) = n.as_scalar() else { return String::new() };
+    let text = mask_credential_line(s.text);
     match s.style {
         Style::Plain => match s.resolve() {
             Resolved::Null => "null".into(),
-            _ => s.text.to_string(),
+            _ => text.into_owned(),
         },
-        _ if plain_ok(s.text) => s.text.to_string(),
-        _ => quoted(s.text),
+        _ if plain_ok(&text) => text.into_owned(),
+        _ => quoted(&text),
     }
 }
 
@@ -107,6 +112,21 @@ impl Emitter<'_, '_> {
     fn push(&mut self, source_line: u32, text: String) {
         self.out.at.entry(source_line).or_insert(self.out.lines.len());
         self.out.lines.push(text);
+    }
+
+    /// Which side a masked value that differs from the other side's is on: the mask alone would
+    /// hide the change.
+    fn side_mark(&self) -> &'static str {
+        match self.opts.side {
+            Side::Old => " (before)",
+            Side::New => " (after)",
+        }
+    }
+
+    /// The side mark for a one-line scalar whose credentials are masked and whose other side differs.
+    fn masked_change(&self, text: &str, other: Option<&Node>) -> &'static str {
+        let differs = other.and_then(Node::as_scalar).is_some_and(|o| o.text != text);
+        if differs && matches!(mask_credential_line(text), Cow::Owned(_)) { self.side_mark() } else { "" }
     }
 
     fn key_text(k: &str) -> String {
@@ -123,7 +143,9 @@ impl Emitter<'_, '_> {
         prefix: Option<String>,
     ) {
         let pad = " ".repeat(indent);
-        if self.opts.secret && is_secret_value(path) {
+        let credential = node.as_scalar().is_some_and(|s| matches!(s.resolve(), Resolved::Str(_)))
+            && path.last().is_some_and(|k| is_credential_key(k));
+        if (self.opts.secret && is_secret_value(path)) || credential {
             // Whatever shape a Secret's value has (a list or map is invalid, but still a value), it
             // is printed as one mask.
             let value = secret_mask(node, other, self.opts.side);
@@ -137,10 +159,10 @@ impl Emitter<'_, '_> {
             Kind::Scalar(text) => {
                 let line = node.start().line;
                 let value = if text.contains('\n') && node.as_scalar().is_some_and(|s| s.style != Style::Plain) {
-                    self.block(node, indent, path, prefix);
+                    self.block(node, other, indent, prefix);
                     return;
                 } else {
-                    scalar_text(node)
+                    scalar_text(node) + self.masked_change(text, other)
                 };
                 match prefix {
                     Some(p) => self.push(line, format!("{p} {value}")),
@@ -233,8 +255,11 @@ impl Emitter<'_, '_> {
         }
     }
 
-    fn block(&mut self, node: &Node, indent: usize, _path: &[String], prefix: Option<String>) {
+    /// A block scalar, line by line; a line whose credential is masked says whether it differs
+    /// from the other side's, as a Secret's masked value does.
+    fn block(&mut self, node: &Node, other: Option<&Node>, indent: usize, prefix: Option<String>) {
         let text = node.as_scalar().map(|s| s.text).unwrap_or_default();
+        let other_text = other.and_then(Node::as_scalar).map(|s| s.text);
         let trailing = text.len() - text.trim_end_matches('\n').len();
         let chomp = match trailing {
             0 => "-",
@@ -250,7 +275,10 @@ impl Emitter<'_, '_> {
         }
         let pad = " ".repeat(indent + 2);
         for (i, l) in text.trim_end_matches('\n').split('\n').enumerate() {
-            let text = if l.is_empty() { String::new() } else { format!("{pad}{l}") };
+            let shown = mask_credential_line(l);
+            let changed = matches!(shown, Cow::Owned(_)) && other_text.is_some_and(|t| !t.split('\n').any(|o| o == l));
+            let mark = if changed { self.side_mark() } else { "" };
+            let text = if l.is_empty() { String::new() } else { format!("{pad}{shown}{mark}") };
             self.push(line + 1 + i as u32, text);
         }
     }

@@ -120,6 +120,12 @@ fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification
         if let Some(hpa) = autoscaler_of(model, obj) {
             out.insert(identity_key(&hpa.id));
         }
+        // Kubecost's in-app alerts, which cost-model runs (coverage/inapp.rs); webhooks are masked.
+        if classes[i].profile.as_deref() == Some("cost-model") {
+            for cm in model.of_kind("ConfigMap", ns).filter(|c| c.node.path(&["data", "alerts.json"]).is_some()) {
+                out.insert(identity_key(&cm.id));
+            }
+        }
     }
     out
 }

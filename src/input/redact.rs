@@ -1,5 +1,89 @@
 //! Secret values masked out of source text, for the snippets of human reports. Works on the text
-//! itself, so it also covers documents that failed to parse.
+//! itself, so it also covers documents that failed to parse. Credentials written into other
+//! objects (a `password:` in a ConfigMap's prometheus.yml, a Slack webhook in Kubecost's
+//! alerts.json) are masked line by line wherever a line of the input is shown.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use regex::{Captures, Regex};
+
+/// Whether a key names a credential in a Prometheus, Alertmanager or Kubecost config: by its
+/// ending, case and `_`/`-` aside (`password`, `bearer_token`, `client_secret`, `credentials`,
+/// `slack_api_url`, `routing_key`, `globalSlackWebhookUrl`...). `*_file` keys name paths, not values.
+pub fn is_credential_key(key: &str) -> bool {
+    let k: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
+    const ENDINGS: &[&str] = &[
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "credentials",
+        "webhookurl",
+        "apiurl",
+        "routingkey",
+        "servicekey",
+        "userkey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+    ];
+    ENDINGS.iter().any(|e| k.ends_with(e))
+}
+
+fn yaml_pair() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A literal pattern, checked by the tests below.
+    RE.get_or_init(|| {
+        Regex::new(r#"^(\s*(?:-\s+)?["']?)([A-Za-z0-9_.\-]+)(["']?\s*:\s+)(\S.*)$"#).expect("valid pattern")
+    })
+}
+
+fn json_pair() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A literal pattern, checked by the tests below.
+    RE.get_or_init(|| Regex::new(r#""([A-Za-z0-9_\-]+)"(\s*:\s*)"(?:[^"\\]|\\.)*""#).expect("valid pattern"))
+}
+
+/// The line with the value of every credential key replaced by `***`: a YAML `key: value` (not a
+/// block, flow collection, anchor or alias, which hold no credential by themselves) and every
+/// JSON `"key": "value"` in it.
+pub fn mask_credential_line(line: &str) -> Cow<'_, str> {
+    if !line.contains(':') {
+        return Cow::Borrowed(line);
+    }
+    let json = json_pair().replace_all(line, |c: &Captures<'_>| {
+        if is_credential_key(&c[1]) { format!("\"{}\"{}\"***\"", &c[1], &c[2]) } else { c[0].to_owned() }
+    });
+    let Some(c) = yaml_pair().captures(&json) else { return json };
+    let value = &c[4];
+    let word = value.split(" #").next().unwrap_or(value).trim();
+    // `automountServiceAccountToken: true` is a switch, not a credential.
+    let typed = !matches!(super::node::resolve_plain(word), super::node::Resolved::Str(_));
+    if !is_credential_key(&c[2])
+        || typed
+        || value.starts_with(['|', '>', '{', '[', '&', '*', '#'])
+        || value.starts_with("\"***\"")
+    {
+        return json;
+    }
+    Cow::Owned(format!("{}{}{}***", &c[1], &c[2], &c[3]))
+}
+
+/// Every line of `text` through [`mask_credential_line`].
+pub fn mask_credentials(text: &str) -> Cow<'_, str> {
+    if !text.lines().any(|l| matches!(mask_credential_line(l), Cow::Owned(_))) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for l in text.split_inclusive('\n') {
+        let body = l.trim_end_matches(['\n', '\r']);
+        out.push_str(&mask_credential_line(body));
+        out.push_str(&l[body.len()..]);
+    }
+    Cow::Owned(out)
+}
 
 /// The text with every value under a Secret's top-level `data:` / `stringData:` replaced by `***`;
 /// lines are kept, so positions stay valid.
@@ -79,7 +163,38 @@ fn flush(out: &mut String, doc: &[&str]) {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_secrets;
+    use super::{is_credential_key, mask_credential_line, mask_credentials, mask_secrets};
+
+    #[test]
+    fn credentials_in_config_text_are_masked() {
+        let prom = "remote_write:\n  - url: https://mimir.example.com/api/v1/push\n    basic_auth:\n      username: metering\n      password: hunter2\n    bearer_token_file: /var/run/token\n";
+        let m = mask_credentials(prom);
+        assert!(!m.contains("hunter2") && m.contains("      password: ***\n"), "{m}");
+        assert!(m.contains("username: metering") && m.contains("bearer_token_file: /var/run/token"));
+        assert!(m.contains("url: https://mimir.example.com/api/v1/push"));
+        assert_eq!(m.lines().count(), prom.lines().count());
+        let kubecost = r#"  alerts.json: '{"enabled":true,"globalSlackWebhookUrl":"https://hooks.slack.com/services/T0/B0/x\"y","alerts":[]}'"#;
+        let m = mask_credential_line(kubecost);
+        assert_eq!(m, r#"  alerts.json: '{"enabled":true,"globalSlackWebhookUrl":"***","alerts":[]}'"#);
+        assert_eq!(mask_credential_line("- slack_api_url: 'https://hooks.slack.com/x'"), "- slack_api_url: ***");
+        assert_eq!(mask_credential_line("    routing_key: abc # pager"), "    routing_key: ***");
+        // Blocks, references to Secrets and plain words stay.
+        for kept in [
+            "password: |",
+            "apiKey: {name: s, key: k}",
+            "tokenUrl: https://x",
+            "secretName: creds",
+            "token:",
+            "automountServiceAccountToken: false",
+            "token: null",
+        ] {
+            assert_eq!(mask_credential_line(kept), kept);
+        }
+        assert!(
+            is_credential_key("client_secret") && is_credential_key("bot-token") && !is_credential_key("password_file")
+        );
+        assert!(matches!(mask_credentials("a: 1\n"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn masks_yaml_and_json_secrets_and_keeps_lines() {

@@ -1,9 +1,10 @@
-//! The few lines a human snippet shows, made safe to print: long lines cut around the column,
-//! control characters shown as symbols (a NUL or an escape sequence from the input must not reach
+//! The few lines a human snippet shows, made safe to print: credentials masked, long lines cut
+//! around the column, control characters shown as symbols (a NUL or an escape sequence from the input must not reach
 //! the terminal), line numbers kept as in the file.
 
 use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
+use crate::input::redact::mask_credential_line;
 use crate::input::{Pos, Source};
 
 /// Characters of a line shown before it is cut.
@@ -30,7 +31,7 @@ pub fn around(src: &Source, name: &str, start: Pos, len_chars: usize) -> (Excerp
     let mut text = String::new();
     let (mut offset, mut len) = (0, 1);
     for n in first..=last {
-        let chars: Vec<char> = src.line(n as u32).chars().collect();
+        let chars: Vec<char> = mask_credential_line(src.line(n as u32)).chars().collect();
         let skip = if n == line && col + len_chars.min(WIDTH / 2) > WIDTH { col.saturating_sub(LEAD) } else { 0 };
         if skip > 0 {
             text.push('…');

@@ -57,6 +57,40 @@ fn secret_values_never_appear_in_any_command_or_format() {
     assert!(human.contains("*** (before)") && human.contains("*** (after)"), "{human}");
 }
 
+/// Credentials written outside a Secret: a remote_write password in a Prometheus ConfigMap, next to
+/// a duplicate key (a finding whose snippet shows the line), and Kubecost's Slack webhook.
+fn configs(value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: prometheus-server\n  namespace: kubecost\ndata:\n  dup: a\n  prometheus.yml: |\n    remote_write:\n      - url: https://mimir.example.com/api/v1/push\n        basic_auth:\n          username: metering\n          password: {value}\n  dup: b\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: alert-configs\n  namespace: kubecost\ndata:\n  alerts.json: '{{\"alerts\":[{{\"type\":\"diagnostic\",\"window\":\"10m\"}}],\"enabled\":true,\"globalSlackWebhookUrl\":\"https://hooks.slack.com/services/{value}\"}}'\n---\n"
+    )
+}
+
+#[test]
+fn credentials_in_configmaps_never_appear_in_any_command_or_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubecost = std::fs::read_to_string(fixture("tests/fixtures/corpus/kubecost-2.3.3-default.yaml")).unwrap();
+    let old = write(dir.path(), "old.yaml", &(configs("old-value-0000") + &kubecost));
+    let new = write(dir.path(), "new.yaml", &(configs(CANARY) + &kubecost));
+    for format in ["human", "json", "markdown", "sarif", "github"] {
+        for args in [
+            vec!["diff", "--all", "--show-noise", "--format", format, &old, &new],
+            vec!["diff", "--format", format, &old, &new],
+            vec!["check", "--format", format, &new],
+        ] {
+            let out = meterguard(&args);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+            assert!(!text.contains(CANARY), "{args:?} printed the canary");
+        }
+    }
+    let human = String::from_utf8(meterguard(&["check", &new]).stdout).unwrap();
+    assert!(human.contains("password: ***"), "the snippet of the duplicate key shows the masked line");
+    // Kubecost's alert configs are among what the default diff shows, masked; a changed password says so.
+    let diff = String::from_utf8(meterguard(&["diff", &old, &new]).stdout).unwrap();
+    assert!(diff.contains(r#"globalSlackWebhookUrl\":\"***\"}" (after)"#), "{diff}");
+    let all = String::from_utf8(meterguard(&["diff", "--all", &old, &new]).stdout).unwrap();
+    assert!(all.contains("password: *** (before)") && all.contains("password: *** (after)"), "{all}");
+}
+
 #[test]
 fn scrape_jobs_read_from_a_secret_are_never_named() {
     // kube-prometheus-stack's additionalScrapeConfigs Secret, whose job scrapes kube-state-metrics;
