@@ -247,3 +247,42 @@ proptest! {
         }
     }
 }
+
+fn credential_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("password".to_owned()),
+        Just("bearer_token".to_owned()),
+        Just("client_secret".to_owned()),
+        Just("slack_api_url".to_owned()),
+        Just("globalSlackWebhookUrl".to_owned()),
+        Just("routing_key".to_owned()),
+        Just("auth_password".to_owned()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A credential written as a YAML value or a JSON string never survives masking, whatever
+    /// surrounds it, and the text keeps its lines.
+    #[test]
+    fn credentials_never_survive_masking(
+        key in credential_key(),
+        value in "[A-Za-z0-9/+=._:-]{6,40}[A-Za-z]",
+        indent in 0usize..8,
+        json in any::<bool>(),
+        before in "[a-z]{1,8}: [a-z0-9]{1,8}",
+    ) {
+        prop_assume!(!before.contains(&value) && !key.contains(&value));
+        let line = if json {
+            format!("{}cfg: '{{\"{key}\": \"{value}\", \"x\": 1}}'", " ".repeat(indent))
+        } else {
+            format!("{}{key}: {value}", " ".repeat(indent))
+        };
+        let text = format!("{before}\n{line}\n{before}\n");
+        let masked = meterguard::input::redact::mask_credentials(&text);
+        prop_assert!(!masked.contains(&value), "{masked}");
+        prop_assert_eq!(masked.lines().count(), 3);
+        prop_assert!(masked.starts_with(&before));
+    }
+}
