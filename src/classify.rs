@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::knowledge::{Catalogue, Component, ComponentKind, catalogue};
-use crate::model::{ContainerInfo, LabelSet, Model, Workload};
+use crate::model::{ContainerInfo, LabelSet, Model, Operated, Workload};
 
 pub const ANNOTATION: &str = "meterguard.io/metering";
 
@@ -37,9 +37,13 @@ fn args_of<'c>(c: &'c ContainerInfo<'_>) -> impl Iterator<Item = &'c str> {
 
 fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> Option<Direct<'c>> {
     let obj = &model.objects[w.object];
-    if w.operator_prometheus {
-        let comp = cat.components.iter().find(|c| c.id == "prometheus")?;
-        return Some(Direct { component: comp, container: None, why: "prometheus-operator Prometheus".into() });
+    if let Some(op) = w.operated {
+        let (id, why) = match op {
+            Operated::Prometheus => ("prometheus", "prometheus-operator Prometheus"),
+            Operated::VmSingle => ("victoria-metrics", "VictoriaMetrics operator VMSingle"),
+        };
+        let comp = cat.components.iter().find(|c| c.id == id)?;
+        return Some(Direct { component: comp, container: None, why: why.into() });
     }
     // The first container decides: a pod's main container comes first by convention.
     for c in w.running() {

@@ -873,3 +873,49 @@ fn a_vmalert_loads_the_vmrules_and_converted_prometheusrules_it_selects() {
     assert!(findings(&v, "alerts/rule-not-selected").iter().all(|f| f["object"]["kind"] == "PrometheusRule"));
     assert_eq!(findings(&v, "alerts/evaluator-unknown").len(), 1);
 }
+
+#[test]
+fn a_vmsingle_that_a_cost_model_reads_is_a_metering_store() {
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    // OpenCost pointed at the VMSingle through the Service the operator creates (not in the render).
+    let opencost = corpus("opencost-default.yaml").replace(
+        "http://prometheus-server.prometheus-system.svc.cluster.local:80",
+        "http://vmsingle-vmks-victoria-metrics-k8s-stack.monitoring.svc:8428",
+    );
+    let stack = opencost + "\n---\n" + &vm;
+    let v = check_text(&stack, &[]);
+    let single = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["kind"] == "VMSingle").unwrap();
+    assert_eq!(single["metering"], true);
+    assert_eq!(single["profile"], "victoria-metrics");
+    assert!(single["reason"].as_str().unwrap().contains("read by metering Deployment opencost/opencost"));
+    let on_single = |v: &serde_json::Value, rule: &str| -> Vec<serde_json::Value> {
+        findings(v, rule).into_iter().filter(|f| f["object"]["kind"] == "VMSingle").cloned().collect()
+    };
+    // The VMAlert's rules query the VMSingle: when it is down they are silent.
+    let own = on_single(&v, "alerts/self-monitored");
+    assert!(own[0]["message"].as_str().unwrap().contains("a VMAlert evaluates on its own data"), "{own:?}");
+    assert_eq!(on_single(&v, "alerts/oom-uncovered")[0]["severity"], "error");
+    // The operator gives it default requests and limits; its data is on the claim spec.storage asks for.
+    assert!(v["findings"].as_array().unwrap().iter().all(|f| {
+        f["object"]["kind"] != "VMSingle"
+            || !(f["rule"].as_str().unwrap().starts_with("sizing/")
+                || f["rule"].as_str().unwrap().starts_with("storage/"))
+    }));
+    // Without spec.storage the operator gives it an emptyDir; and a budget of one pod stops drains.
+    let ephemeral = stack.replacen(
+        "  retentionPeriod: \"1\"\n  storage:\n    accessModes:\n      - ReadWriteOnce\n    resources:\n      requests:\n        storage: 20Gi\n",
+        "  retentionPeriod: \"1\"\n",
+        1,
+    ) + "\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: vmsingle, namespace: monitoring}\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels: {app.kubernetes.io/name: vmsingle}\n";
+    let v = check_text(&ephemeral, &[]);
+    let lost = on_single(&v, "storage/ephemeral-tsdb");
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(lost[0]["message"].as_str().unwrap().starts_with("VMSingle data (no spec.storage) is on an emptyDir"));
+    let blocked = findings(&v, "upgrade/drain-blocked");
+    assert!(
+        blocked[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("VMSingle monitoring/vmks-victoria-metrics-k8s-stack, which runs 1 replica")
+    );
+}

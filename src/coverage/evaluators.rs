@@ -14,7 +14,7 @@ use super::rules::{AlertRule, Origin, Record, is_vm_rule};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Node, yaml};
-use crate::model::references::label_selector_matches;
+use crate::model::references::{label_selector_matches, workloads_at};
 use crate::model::{Model, Object, prometheus, string_map};
 
 #[derive(Debug, Clone)]
@@ -32,7 +32,8 @@ pub struct Evaluator {
     /// `namespace/name`, or a name for external and unknown evaluators.
     pub id: String,
     pub object: Option<usize>,
-    /// The workload this evaluator runs as (for self-monitoring).
+    /// The workload whose death stops this evaluator, for self-monitoring: the Prometheus it runs
+    /// as, or the VMSingle (or Prometheus) a VMAlert queries.
     pub workload: Option<usize>,
     /// None when not known (the evaluator is not in the input).
     pub jobs: Option<Vec<Job>>,
@@ -232,7 +233,7 @@ pub fn find(
     let mut evaluators = Vec::new();
     for (wi, w) in model.workloads.iter().enumerate() {
         let o = &model.objects[w.object];
-        if w.operator_prometheus {
+        if w.operator_prometheus() {
             let spec = o.node.get("spec");
             let selected = origins.selected(|i| operator_selects(model, o, &model.objects[i]));
             let ams =
@@ -342,10 +343,13 @@ pub fn find(
             ))
         };
         let selected = origins.selected(|i| vm_selects(model, o, &model.objects[i]));
+        // Its rules query the datasource: when that VMSingle (or Prometheus) is down, they fire no more.
+        let datasource = spec.and_then(|s| s.str_at(&["datasource", "url"]));
+        let queried = datasource.map(|url| workloads_at(model, url, o.namespace())).unwrap_or_default();
         evaluators.push(Evaluator {
             id: format!("VMAlert {}/{}", o.namespace(), o.id.name),
             object: Some(oi),
-            workload: None,
+            workload: queried.first().copied(),
             jobs: None,
             rules: selected.rules,
             records: selected.records,
@@ -407,7 +411,7 @@ pub fn find(
     let rule_selectors: Vec<&Object> = model
         .workloads
         .iter()
-        .filter(|w| w.operator_prometheus)
+        .filter(|w| w.operator_prometheus())
         .map(|w| &model.objects[w.object])
         .chain(thanos_rulers.iter().map(|(_, o)| *o))
         .chain(vm_alerts.iter().map(|(_, o)| *o))

@@ -98,10 +98,12 @@ fn available_can_fail(w: &Workload<'_>, model: &Model<'_>) -> bool {
 
 pub fn target(model: &Model<'_>, w: &Workload<'_>) -> Target {
     let o = &model.objects[w.object];
-    let (kind, name) = if w.operator_prometheus {
-        ("StatefulSet".to_owned(), format!("prometheus-{}", o.id.name))
-    } else {
-        (o.id.kind.clone(), o.id.name.clone())
+    let (kind, name) = match w.operated {
+        Some(op) => {
+            let (kind, name) = op.controller(&o.id.name);
+            (kind.to_owned(), name)
+        }
+        None => (o.id.kind.clone(), o.id.name.clone()),
     };
     let pods = match kind.as_str() {
         "Deployment" => vec![format!("{name}-7b9759bdfd-qz29f")],
@@ -111,8 +113,8 @@ pub fn target(model: &Model<'_>, w: &Workload<'_>) -> Target {
         _ => vec![format!("{name}-x7k2p")],
     };
     let mut containers: Vec<String> = w.running().map(|c| c.name.clone()).collect();
-    if w.operator_prometheus {
-        containers.push("prometheus".into());
+    if let Some(op) = w.operated {
+        containers.push(op.container().into());
     }
     Target {
         available_can_fail: kind == "Deployment" && available_can_fail(w, model),

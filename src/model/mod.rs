@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::input::{Document, Inputs, Node, SourceId, Span};
 
-pub use workload::{ContainerInfo, ContainerRole, ContainerSpec, Workload};
+pub use workload::{ContainerInfo, ContainerRole, ContainerSpec, Operated, Workload};
 
 /// The identity of an object, as printed in every output format.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

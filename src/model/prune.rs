@@ -40,6 +40,7 @@ pub const READ_KINDS: &[&str] = &[
     // VictoriaMetrics operator (coverage/).
     "VMRule",
     "VMAlert",
+    "VMSingle",
 ];
 
 const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];

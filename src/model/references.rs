@@ -135,6 +135,26 @@ pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> Has
 }
 
 /// Each (metering reader, the workload it reads as its Prometheus, why), readers in input order.
+/// Whether the Service `svc` routes to the workload's pods: by its selector when the input holds
+/// it, else when an operator creates it for the workload (`prometheus-operated`,
+/// `vmsingle-<name>`), which puts it in no render.
+fn routes_to(model: &Model<'_>, service: Option<&Object<'_>>, svc: &str, target: &Workload<'_>) -> bool {
+    match service {
+        Some(s) => selects(&string_map(s.node.path(&["spec", "selector"])), &target.pod_labels),
+        None => target.operated.is_some_and(|op| svc == op.service(&model.objects[target.object].id.name)),
+    }
+}
+
+/// The workloads a URL reaches through a Service (`http://name.ns.svc:port`; `default_ns` when the
+/// host names no namespace). A pass over the workloads, for the few URLs of an evaluator's spec.
+pub fn workloads_at(model: &Model<'_>, url: &str, default_ns: &str) -> Vec<usize> {
+    let Some((svc, ns)) = service_of_url(url) else { return Vec::new() };
+    let ns = ns.unwrap_or(default_ns);
+    let service = model.core_object("Service", ns, svc);
+    let in_ns = model.workloads.iter().enumerate().filter(|(_, w)| model.objects[w.object].namespace() == ns);
+    in_ns.filter(|(_, w)| routes_to(model, service, svc, w)).map(|(i, _)| i).collect()
+}
+
 pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
     // Looked up once per reader: indexes keep the pass linear in the size of the render.
@@ -160,12 +180,7 @@ pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(
                 if j == i {
                     continue;
                 }
-                let hit = match service {
-                    Some(s) => selects(&string_map(s.node.path(&["spec", "selector"])), &target.pod_labels),
-                    // prometheus-operator creates `prometheus-operated` itself; it is not in the render.
-                    None => svc == "prometheus-operated" && target.operator_prometheus,
-                };
-                if hit {
+                if routes_to(model, service, svc, target) {
                     out.push((i, j, format!("read by metering {} through {setting} = {url}", reader.id.display())));
                 }
             }

@@ -68,8 +68,47 @@ pub struct Workload<'a> {
     pub containers: Vec<ContainerInfo<'a>>,
     pub volumes: Vec<(&'a Node, Volume)>,
     pub claim_templates: Vec<(&'a Node, PersistentVolumeClaim)>,
-    /// True for a prometheus-operator `Prometheus` object.
-    pub operator_prometheus: bool,
+    /// The operator that runs this workload from a custom resource, if one does.
+    pub operated: Option<Operated>,
+}
+
+/// A workload an operator runs from a custom resource: the render holds the resource, not the
+/// controller, pods or Service the operator makes of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operated {
+    /// prometheus-operator `Prometheus`: StatefulSet `prometheus-<name>`, container `prometheus`,
+    /// Service `prometheus-operated`.
+    Prometheus,
+    /// VictoriaMetrics operator `VMSingle`: Deployment, Service and container named
+    /// `vmsingle-<name>` / `vmsingle` (VictoriaMetrics/operator api/operator/v1beta1 vmsingle_types.go
+    /// `PrefixedName`, `SelectorLabels`).
+    VmSingle,
+}
+
+impl Operated {
+    /// The kind and name of the controller the operator creates for the resource `name`.
+    pub fn controller(self, name: &str) -> (&'static str, String) {
+        match self {
+            Operated::Prometheus => ("StatefulSet", format!("prometheus-{name}")),
+            Operated::VmSingle => ("Deployment", format!("vmsingle-{name}")),
+        }
+    }
+
+    /// The container the operator generates.
+    pub fn container(self) -> &'static str {
+        match self {
+            Operated::Prometheus => "prometheus",
+            Operated::VmSingle => "vmsingle",
+        }
+    }
+
+    /// The Service the operator creates itself, which other workloads name to reach it.
+    pub fn service(self, name: &str) -> String {
+        match self {
+            Operated::Prometheus => "prometheus-operated".into(),
+            Operated::VmSingle => format!("vmsingle-{name}"),
+        }
+    }
 }
 
 impl<'a> Workload<'a> {
@@ -80,6 +119,11 @@ impl<'a> Workload<'a> {
         self.volumes.shrink_to_fit();
         self.claim_templates.shrink_to_fit();
         self
+    }
+
+    /// A prometheus-operator `Prometheus`.
+    pub fn operator_prometheus(&self) -> bool {
+        self.operated == Some(Operated::Prometheus)
     }
 
     pub fn container(&self, name: &str) -> Option<&ContainerInfo<'a>> {
@@ -96,7 +140,7 @@ impl<'a> Workload<'a> {
 }
 
 /// How many pods a controller keeps: `spec.replicas` (1 when unset), times `spec.shards` for a
-/// prometheus-operator Prometheus. None for kinds that keep no count (DaemonSet, Job, Pod...).
+/// prometheus-operator Prometheus, `spec.replicaCount` for a VMSingle. None for kinds that keep no count (DaemonSet, Job, Pod...).
 pub fn replicas(obj: &Object<'_>) -> Option<i64> {
     let count = |key: &str| obj.node.path(&["spec", key]).and_then(|n| n.as_str()?.parse::<i64>().ok()).unwrap_or(1);
     match obj.id.kind.as_str() {
@@ -104,6 +148,7 @@ pub fn replicas(obj: &Object<'_>) -> Option<i64> {
         "Prometheus" if obj.id.group() == "monitoring.coreos.com" => {
             Some(count("replicas").saturating_mul(count("shards")))
         }
+        "VMSingle" if obj.id.group() == "operator.victoriametrics.com" => Some(count("replicaCount")),
         _ => None,
     }
 }
@@ -151,9 +196,32 @@ pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProbl
             containers: Vec::new(),
             volumes: Vec::new(),
             claim_templates: Vec::new(),
-            operator_prometheus: true,
+            operated: Some(Operated::Prometheus),
         };
         // The operator generates the `prometheus` container; extra containers here override or add to it.
+        add_containers(&mut w, obj, spec.get("containers"), ContainerRole::Main, problems);
+        return Some(w.fitted());
+    }
+    if obj.is("operator.victoriametrics.com", "VMSingle") {
+        let spec = obj.node.get("spec")?;
+        let name: &'a str = obj.node.str_at(&["metadata", "name"]).unwrap_or_default();
+        let mut pod_labels = string_map(spec.path(&["podMetadata", "labels"]));
+        pod_labels.extend([
+            ("app.kubernetes.io/name", "vmsingle"),
+            ("app.kubernetes.io/instance", name),
+            ("app.kubernetes.io/component", "monitoring"),
+            ("managed-by", "vm-operator"),
+        ]);
+        let mut w = Workload {
+            object: index,
+            pod: spec,
+            pod_labels: pod_labels.into(),
+            pod_annotations: string_map(spec.path(&["podMetadata", "annotations"])).into(),
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            claim_templates: Vec::new(),
+            operated: Some(Operated::VmSingle),
+        };
         add_containers(&mut w, obj, spec.get("containers"), ContainerRole::Main, problems);
         return Some(w.fitted());
     }
@@ -169,7 +237,7 @@ pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProbl
         containers: Vec::new(),
         volumes: Vec::new(),
         claim_templates: Vec::new(),
-        operator_prometheus: false,
+        operated: None,
     };
     add_containers(&mut w, obj, pod.get("containers"), ContainerRole::Main, problems);
     add_containers(&mut w, obj, pod.get("initContainers"), ContainerRole::Init, problems);

@@ -172,8 +172,13 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
                 None,
                 span,
                 format!(
-                    "{name} failing ({}) is covered only by rules it evaluates itself ({})",
+                    "{name} failing ({}) is covered only by rules {} ({})",
                     modes.join(", "),
+                    if w.operated == Some(crate::model::Operated::VmSingle) {
+                        "a VMAlert evaluates on its own data"
+                    } else {
+                        "it evaluates itself"
+                    },
                     alerts.join(", ")
                 ),
                 "load alerts for it on another Prometheus, or route a Watchdog alert to a dead man's switch".into(),

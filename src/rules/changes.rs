@@ -190,7 +190,7 @@ pub fn check(
             probes(new, nw, oc, nc, out);
             images(new, nw, oc, nc, out);
         }
-        if nw.operator_prometheus {
+        if nw.operated.is_some() {
             resources_operator(new, nw, ow, out);
         }
         replicas(old, new, ow, nw, out);
@@ -465,7 +465,7 @@ struct Store {
 }
 
 fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Classification) -> Option<Store> {
-    if w.operator_prometheus {
+    if w.operator_prometheus() {
         let s = w.pod;
         let claim = s.path(&["storage", "volumeClaimTemplate", "spec", "resources", "requests", "storage"]);
         return Some(Store {

@@ -97,7 +97,7 @@ fn path_of(p: &Probe) -> Option<&str> {
 
 pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     for (w, class, profile) in ctx.metering() {
-        if w.operator_prometheus {
+        if w.operated.is_some() {
             continue;
         }
         for c in w.containers.iter().filter(|c| c.role != ContainerRole::Init) {

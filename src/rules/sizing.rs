@@ -5,7 +5,7 @@ use crate::classify::Classification;
 use crate::input::{Node, Span};
 use crate::knowledge::{Profile, catalogue};
 use crate::model::quantity::{Quantity, bytes_human};
-use crate::model::{ContainerInfo, ContainerRole, Workload, prometheus};
+use crate::model::{ContainerInfo, ContainerRole, Operated, Workload, prometheus};
 
 rule!(
     MEMORY_REQUEST_MISSING,
@@ -147,7 +147,13 @@ pub fn prometheus_floor(ctx: &Context<'_, '_>, w: &Workload<'_>) -> PromFloor {
 
 pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     for (w, class, profile) in ctx.metering() {
-        if w.operator_prometheus {
+        // The VictoriaMetrics operator fills what spec.resources leaves out with its defaults (500Mi
+        // requested, 1500Mi limit: VictoriaMetrics/operator internal/config VMSingleDefault,
+        // UseDefaultResources true), so a VMSingle always has both.
+        if w.operated == Some(Operated::VmSingle) {
+            continue;
+        }
+        if w.operated.is_some() {
             let res = Resources::of(w.pod);
             check_owner(ctx, w, None, &res, class, profile, true, out);
             continue;

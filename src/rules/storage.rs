@@ -3,19 +3,20 @@
 use super::{Context, Finding, Rule, Severity, rule};
 use crate::input::{Node, Span};
 use crate::model::quantity::{Quantity, bytes_human};
-use crate::model::{ContainerInfo, Workload, prometheus};
+use crate::model::{ContainerInfo, Operated, Workload, prometheus};
 
 rule!(
     EPHEMERAL_TSDB,
     "storage/ephemeral-tsdb",
     Error,
-    "a metering Prometheus keeps its TSDB on an emptyDir or no volume",
+    "a metering Prometheus (or VictoriaMetrics) keeps its TSDB on an emptyDir or no volume",
     "An emptyDir is deleted with its pod: every reschedule (a node drain during an upgrade, an eviction) loses the \
      metering history it holds. Worse, it survives a container restart, so after an OOM kill the same write-ahead \
      log is replayed into the same memory limit, and the container crash-loops (the incident this tool was built \
      for). With remote_write, only the unsent tail is lost, and with a Thanos sidecar that uploads blocks to \
      object storage, only the head (the last two hours), so it is a warning; otherwise an error. Use a \
-     PersistentVolumeClaim (persistentVolume.enabled, or spec.storage.volumeClaimTemplate for the operator)."
+     PersistentVolumeClaim (persistentVolume.enabled, or spec.storage.volumeClaimTemplate for the operator). A \
+     VictoriaMetrics operator VMSingle without spec.storage keeps its data on an emptyDir too."
 );
 rule!(
     RETENTION_EXCEEDS_VOLUME,
@@ -62,10 +63,14 @@ enum Store {
 
 pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     for (w, class, profile) in ctx.metering() {
+        if w.operated == Some(Operated::VmSingle) {
+            check_vmsingle(ctx, w, out);
+            continue;
+        }
         if profile.memory_model.as_deref() != Some("prometheus") {
             continue;
         }
-        if w.operator_prometheus {
+        if w.operator_prometheus() {
             check_operator(ctx, w, out);
             continue;
         }
@@ -252,6 +257,30 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     {
         retention(ctx, w, None, &store, size, r.span(), r.as_str().unwrap_or_default(), out);
     }
+}
+
+/// A VMSingle keeps its data on the PersistentVolumeClaim that spec.storage describes, else on an
+/// emptyDir (VictoriaMetrics/operator VMSingleSpec.storage: "by default it's empty dir"); with
+/// spec.storageDataPath its own volumes hold the data, which is not judged.
+fn check_vmsingle(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding>) {
+    let spec = w.pod;
+    if spec.get("storage").is_some_and(|s| !s.is_null()) || spec.get("storageDataPath").is_some() {
+        return;
+    }
+    let obj = &ctx.model.objects[w.object];
+    let at = obj.node.entry("spec").map(|e| e.key.span()).unwrap_or(spec.span());
+    out.push(
+        ctx.finding(
+            &EPHEMERAL_TSDB,
+            w,
+            None,
+            at,
+            "VMSingle data (no spec.storage) is on an emptyDir: every reschedule (a node drain during the upgrade, an \
+         eviction) deletes the metering history"
+                .into(),
+            "give spec.storage a PersistentVolumeClaim spec (victoria-metrics-k8s-stack: vmsingle.spec.storage)".into(),
+        ),
+    );
 }
 
 /// Prometheus's byte units are powers of two: `3GB` is 3 GiB ("1KB is 1024B", docs/storage.md).
