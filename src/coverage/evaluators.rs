@@ -302,18 +302,11 @@ pub fn find(
     let thanos_rulers: Vec<(usize, &Object)> =
         model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "ThanosRuler")).collect();
     for &(oi, o) in &thanos_rulers {
-        let spec = o.node.get("spec");
-        let given = |key| {
-            spec.and_then(|s| s.get(key)).is_some_and(|n| !n.is_null() && n.as_seq().is_none_or(|s| !s.is_empty()))
-        };
-        let notify = if given("alertmanagersConfig") || given("alertmanagersUrl") {
-            Notify::Assumed
-        } else {
-            Notify::Nowhere(format!(
-                "ThanosRuler {} has neither spec.alertmanagersUrl nor spec.alertmanagersConfig",
-                o.id.name
-            ))
-        };
+        let notify = notify_if_set(
+            o,
+            &["alertmanagersConfig", "alertmanagersUrl"],
+            "neither spec.alertmanagersUrl nor spec.alertmanagersConfig",
+        );
         let selected = origins.selected(|i| operator_selects(model, o, &model.objects[i]));
         evaluators.push(Evaluator {
             id: format!("ThanosRuler {}/{}", o.namespace(), o.id.name),
@@ -331,17 +324,11 @@ pub fn find(
     let vm_alerts: Vec<(usize, &Object)> = model.objects.iter().enumerate().filter(|(_, o)| is_vm_alert(o)).collect();
     for &(oi, o) in &vm_alerts {
         let spec = o.node.get("spec");
-        let given = |key| {
-            spec.and_then(|s| s.get(key)).is_some_and(|n| !n.is_null() && n.as_seq().is_none_or(|s| !s.is_empty()))
-        };
-        let notify = if given("notifier") || given("notifiers") || given("notifierConfigRef") {
-            Notify::Assumed
-        } else {
-            Notify::Nowhere(format!(
-                "VMAlert {} has no spec.notifier, spec.notifiers or spec.notifierConfigRef",
-                o.id.name
-            ))
-        };
+        let notify = notify_if_set(
+            o,
+            &["notifier", "notifiers", "notifierConfigRef"],
+            "no spec.notifier, spec.notifiers or spec.notifierConfigRef",
+        );
         let selected = origins.selected(|i| vm_selects(model, o, &model.objects[i]));
         // Its rules query the datasource: when that VMSingle (or Prometheus) is down, they fire no more.
         let datasource = spec.and_then(|s| s.str_at(&["datasource", "url"]));
@@ -470,6 +457,20 @@ pub fn find(
         });
     }
     Found { evaluators, unselected, unknown_loaded }
+}
+
+/// An evaluator that names its Alertmanagers in spec fields whose targets are not read: assumed to
+/// notify when one of `keys` is set (not null, not an empty list), else it notifies nobody.
+fn notify_if_set(o: &Object<'_>, keys: &[&str], lacks: &str) -> Notify {
+    let spec = o.node.get("spec");
+    let set = |key: &&str| {
+        spec.and_then(|s| s.get(key)).is_some_and(|n| !n.is_null() && n.as_seq().is_none_or(|s| !s.is_empty()))
+    };
+    if keys.iter().any(set) {
+        Notify::Assumed
+    } else {
+        Notify::Nowhere(format!("{} {} has {lacks}", o.id.kind, o.id.name))
+    }
 }
 
 fn has_alertmanagers(config: &Value) -> bool {

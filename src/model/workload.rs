@@ -163,6 +163,32 @@ pub fn scaled(value: &Node, total: i64, round_up: bool) -> Option<i64> {
     Some(whole.div_euclid(100) + i64::from(round_up && whole.rem_euclid(100) != 0))
 }
 
+/// A workload an operator runs from the resource's spec: its pods carry the operator's `labels`
+/// besides spec.podMetadata's, and spec.containers override or add to the container it generates.
+fn operated<'a>(
+    obj: &Object<'a>,
+    index: usize,
+    op: Operated,
+    labels: &[(&'a str, &'a str)],
+    problems: &mut Vec<ModelProblem>,
+) -> Option<Workload<'a>> {
+    let spec = obj.node.get("spec")?;
+    let mut pod_labels = string_map(spec.path(&["podMetadata", "labels"]));
+    pod_labels.extend(labels.iter().copied());
+    let mut w = Workload {
+        object: index,
+        pod: spec,
+        pod_labels: pod_labels.into(),
+        pod_annotations: string_map(spec.path(&["podMetadata", "annotations"])).into(),
+        containers: Vec::new(),
+        volumes: Vec::new(),
+        claim_templates: Vec::new(),
+        operated: Some(op),
+    };
+    add_containers(&mut w, obj, spec.get("containers"), ContainerRole::Main, problems);
+    Some(w.fitted())
+}
+
 /// Where the pod template of each workload kind lives.
 fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
@@ -176,54 +202,26 @@ fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProblem>) -> Option<Workload<'a>> {
+    let name: &'a str = obj.node.str_at(&["metadata", "name"]).unwrap_or_default();
     if obj.is("monitoring.coreos.com", "Prometheus") {
-        let spec = obj.node.get("spec")?;
-        let mut pod_labels = string_map(spec.path(&["podMetadata", "labels"]));
         // Labels the operator puts on every pod it creates for this Prometheus.
-        let name: &'a str = obj.node.str_at(&["metadata", "name"]).unwrap_or_default();
-        pod_labels.extend([
+        let labels = [
             ("app.kubernetes.io/name", "prometheus"),
             ("app.kubernetes.io/managed-by", "prometheus-operator"),
             ("app.kubernetes.io/instance", name),
             ("operator.prometheus.io/name", name),
             ("prometheus", name),
-        ]);
-        let mut w = Workload {
-            object: index,
-            pod: spec,
-            pod_labels: pod_labels.into(),
-            pod_annotations: string_map(spec.path(&["podMetadata", "annotations"])).into(),
-            containers: Vec::new(),
-            volumes: Vec::new(),
-            claim_templates: Vec::new(),
-            operated: Some(Operated::Prometheus),
-        };
-        // The operator generates the `prometheus` container; extra containers here override or add to it.
-        add_containers(&mut w, obj, spec.get("containers"), ContainerRole::Main, problems);
-        return Some(w.fitted());
+        ];
+        return operated(obj, index, Operated::Prometheus, &labels, problems);
     }
     if obj.is("operator.victoriametrics.com", "VMSingle") {
-        let spec = obj.node.get("spec")?;
-        let name: &'a str = obj.node.str_at(&["metadata", "name"]).unwrap_or_default();
-        let mut pod_labels = string_map(spec.path(&["podMetadata", "labels"]));
-        pod_labels.extend([
+        let labels = [
             ("app.kubernetes.io/name", "vmsingle"),
             ("app.kubernetes.io/instance", name),
             ("app.kubernetes.io/component", "monitoring"),
             ("managed-by", "vm-operator"),
-        ]);
-        let mut w = Workload {
-            object: index,
-            pod: spec,
-            pod_labels: pod_labels.into(),
-            pod_annotations: string_map(spec.path(&["podMetadata", "annotations"])).into(),
-            containers: Vec::new(),
-            volumes: Vec::new(),
-            claim_templates: Vec::new(),
-            operated: Some(Operated::VmSingle),
-        };
-        add_containers(&mut w, obj, spec.get("containers"), ContainerRole::Main, problems);
-        return Some(w.fitted());
+        ];
+        return operated(obj, index, Operated::VmSingle, &labels, problems);
     }
     let path = pod_template_path(&obj.id.kind)?;
     let template = obj.node.path(path)?;
