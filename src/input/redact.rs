@@ -46,13 +46,41 @@ fn json_pair() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r#""([A-Za-z0-9_\-]+)"(\s*:\s*)"(?:[^"\\]|\\.)*""#).expect("valid pattern"))
 }
 
+fn url_password() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A literal pattern, checked by the tests below: `scheme://user:password@`.
+    RE.get_or_init(|| Regex::new(r"(://[^/\s:@]+:)[^@\s/]+@").expect("valid pattern"))
+}
+
+fn url_key() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A literal pattern, checked by the tests below: query parameters that carry keys.
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)([?&](?:access_token|token|api_key|apikey|key|sig|signature|password|secret)=)[^&\s\x22']+")
+            .expect("valid pattern")
+    })
+}
+
 /// The line with the value of every credential key replaced by `***`: a YAML `key: value` (not a
-/// block, flow collection, anchor or alias, which hold no credential by themselves) and every
-/// JSON `"key": "value"` in it.
+/// block, flow collection, anchor or alias, which hold no credential by themselves), every JSON
+/// `"key": "value"` in it, and the password or key a URL carries in its userinfo or query.
 pub fn mask_credential_line(line: &str) -> Cow<'_, str> {
     if !line.contains(':') {
         return Cow::Borrowed(line);
     }
+    let userinfo = url_password().replace_all(line, "${1}***@");
+    let masked = match url_key().replace_all(&userinfo, "${1}***") {
+        Cow::Owned(m) => Cow::Owned(m),
+        Cow::Borrowed(_) => userinfo,
+    };
+    match masked {
+        // Later passes see `***` where the secret was.
+        Cow::Owned(m) => Cow::Owned(mask_keys(&m).into_owned()),
+        Cow::Borrowed(l) => mask_keys(l),
+    }
+}
+
+fn mask_keys(line: &str) -> Cow<'_, str> {
     let json = json_pair().replace_all(line, |c: &Captures<'_>| {
         if is_credential_key(&c[1]) { format!("\"{}\"{}\"***\"", &c[1], &c[2]) } else { c[0].to_owned() }
     });
@@ -194,6 +222,16 @@ mod tests {
             is_credential_key("client_secret") && is_credential_key("bot-token") && !is_credential_key("password_file")
         );
         assert!(matches!(mask_credentials("a: 1\n"), std::borrow::Cow::Borrowed(_)));
+        // Credentials inside URLs, under any key.
+        assert_eq!(
+            mask_credential_line("  - url: https://metering:hunter2@mimir.example.com/api/v1/push"),
+            "  - url: https://metering:***@mimir.example.com/api/v1/push"
+        );
+        assert_eq!(
+            mask_credential_line("url: https://hooks.example.com/x?token=abc123&team=finops"),
+            "url: https://hooks.example.com/x?token=***&team=finops"
+        );
+        assert_eq!(mask_credential_line("url: http://prometheus:9090/api"), "url: http://prometheus:9090/api");
     }
 
     #[test]
