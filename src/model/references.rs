@@ -91,7 +91,10 @@ pub fn fewest_replicas<'m, 'a>(model: &'m Model<'a>, obj: &Object<'_>) -> Option
 /// `http://name.ns.svc.cluster.local:9090/path` -> (name, namespace if given).
 pub fn service_of_url(url: &str) -> Option<(&str, Option<&str>)> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let host = rest.split(['/', ':', '?']).next()?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    // `user:password@host:port`: the host follows the userinfo.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host_port.split(':').next()?;
     if host.is_empty() || host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() {
         return None;
     }
@@ -181,7 +184,15 @@ pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(
                     continue;
                 }
                 if routes_to(model, service, svc, target) {
-                    out.push((i, j, format!("read by metering {} through {setting} = {url}", reader.id.display())));
+                    out.push((
+                        i,
+                        j,
+                        format!(
+                            "read by metering {} through {setting} = {}",
+                            reader.id.display(),
+                            crate::input::redact::mask_credential_line(&url)
+                        ),
+                    ));
                 }
             }
         }
@@ -204,5 +215,6 @@ mod tests {
         );
         assert_eq!(s("http://prom:9090/api"), Some(("prom", None)));
         assert_eq!(s("http://localhost:8005/workspaces/x"), None);
+        assert_eq!(s("https://metering:p@ss@prom.monitoring:9090/"), Some(("prom", Some("monitoring"))));
     }
 }

@@ -69,8 +69,17 @@ fn configs(value: &str) -> String {
 fn credentials_in_configmaps_never_appear_in_any_command_or_format() {
     let dir = tempfile::tempdir().unwrap();
     let kubecost = std::fs::read_to_string(fixture("tests/fixtures/corpus/kubecost-2.3.3-default.yaml")).unwrap();
-    let old = write(dir.path(), "old.yaml", &(configs("old-value-0000") + &kubecost));
-    let new = write(dir.path(), "new.yaml", &(configs(CANARY) + &kubecost));
+    // The endpoint cost-model reads, with a password in the URL: it is printed in the reason of
+    // the Prometheus's verdict.
+    let endpoint = |value: &str| {
+        kubecost.replace(
+            "prometheus-server-endpoint: http://kubecost-prometheus-server.kubecost\n",
+            &format!("prometheus-server-endpoint: http://metering:{value}@kubecost-prometheus-server.kubecost\n"),
+        )
+    };
+    assert_ne!(endpoint(CANARY), kubecost);
+    let old = write(dir.path(), "old.yaml", &(configs("old-value-0000") + &endpoint("old-value-0000")));
+    let new = write(dir.path(), "new.yaml", &(configs(CANARY) + &endpoint(CANARY)));
     for format in ["human", "json", "markdown", "sarif", "github"] {
         for args in [
             vec!["diff", "--all", "--show-noise", "--format", format, &old, &new],
@@ -84,6 +93,11 @@ fn credentials_in_configmaps_never_appear_in_any_command_or_format() {
     }
     let human = String::from_utf8(meterguard(&["check", &new]).stdout).unwrap();
     assert!(human.contains("password: ***"), "the snippet of the duplicate key shows the masked line");
+    let v = json(&meterguard(&["check", "--format", "json", &new]));
+    let prometheus =
+        v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "kubecost-prometheus-server");
+    let reason = prometheus.map(|w| w["reason"].as_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(reason.contains("http://metering:***@kubecost-prometheus-server.kubecost"), "{reason}");
     // Kubecost's alert configs are among what the default diff shows, masked; a changed password says so.
     let diff = String::from_utf8(meterguard(&["diff", &old, &new]).stdout).unwrap();
     assert!(diff.contains(r#"globalSlackWebhookUrl\":\"***\"}" (after)"#), "{diff}");
