@@ -26,6 +26,14 @@ fn value(n: &Node, secret: bool, path: &[String]) -> Value {
         return mask(n, path);
     }
     let mut v = n.to_json();
+    // An environment variable named for a credential: `...env[name=DB_PASSWORD].value`.
+    if let [.., item, last] = path
+        && last == "value"
+        && item.strip_prefix("[name=").and_then(|i| i.strip_suffix(']')).is_some_and(is_credential_key)
+        && v.is_string()
+    {
+        return Value::String("***".into());
+    }
     if let Some(key) = path.last() {
         mask_credentials_in(key, &mut v);
     }
@@ -43,7 +51,16 @@ fn mask_credentials_in(key: &str, v: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| mask_credentials_in("", i)),
-        Value::Object(entries) => entries.iter_mut().for_each(|(k, i)| mask_credentials_in(k, i)),
+        Value::Object(entries) => {
+            let env_secret = entries.get("name").and_then(Value::as_str).is_some_and(is_credential_key);
+            for (k, i) in entries.iter_mut() {
+                if env_secret && k == "value" && i.is_string() {
+                    *i = "***".into();
+                } else {
+                    mask_credentials_in(k, i);
+                }
+            }
+        }
         _ => {}
     }
 }

@@ -216,6 +216,8 @@ impl Emitter<'_, '_> {
     ) {
         let pad = " ".repeat(indent);
         let entries = node.as_map().unwrap_or_default();
+        // An environment variable named for a credential (`DB_PASSWORD`): its value is masked.
+        let env_secret = node.get("name").and_then(Node::as_str).is_some_and(is_credential_key);
         for (key, key_line_no, value, counterpart) in ordered_entries(entries, other, self.opts.side) {
             path.push(key.to_owned());
             let noise = is_noise(path);
@@ -248,6 +250,9 @@ impl Emitter<'_, '_> {
                 Kind::Map(m) if !m.is_empty() => {
                     self.push(key_line_no, key_line);
                     self.map(value, counterpart, indent + 2, path, None);
+                }
+                Kind::Scalar(_) if env_secret && key == "value" => {
+                    self.push(key_line_no, format!("{key_line} {}", secret_mask(value, counterpart, self.opts.side)));
                 }
                 _ => self.node(value, counterpart, indent, path, Some(key_line)),
             }

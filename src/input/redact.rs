@@ -99,6 +99,44 @@ fn mask_keys(line: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}{}{}***", &c[1], &c[2], &c[3]))
 }
 
+fn env_name() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A literal pattern, checked by the tests below: an env item's `name:` line.
+    RE.get_or_init(|| Regex::new(r#"^\s*(?:-\s+)?name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#).expect("valid pattern"))
+}
+
+fn env_value() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A literal pattern, checked by the tests below: an env item's `value:` line.
+    RE.get_or_init(|| Regex::new(r"^(\s*(?:-\s+)?value:\s+)\S.*$").expect("valid pattern"))
+}
+
+fn env_flow() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A literal pattern, checked by the tests below: `{name: X, value: Y}` on one line.
+    RE.get_or_init(|| {
+        Regex::new(r#"(name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*,\s*value:\s*)("[^"]*"|'[^']*'|[^,}]+)"#)
+            .expect("valid pattern")
+    })
+}
+
+/// An environment variable's value, when its name says it holds a credential (`DB_PASSWORD`,
+/// `CLOUD_PROVIDER_API_KEY`): Kubernetes env items are `name:` then `value:` lines, or one flow
+/// mapping. `previous` is the line before `line`.
+pub fn mask_env_value<'l>(previous: &str, line: &'l str) -> Cow<'l, str> {
+    if let Some(v) = env_value().captures(line)
+        && env_name().captures(previous).is_some_and(|n| is_credential_key(&n[1]))
+    {
+        return Cow::Owned(format!("{}***", &v[1]));
+    }
+    env_flow().replace_all(
+        line,
+        |c: &Captures<'_>| {
+            if is_credential_key(&c[2]) { format!("{}***", &c[1]) } else { c[0].to_owned() }
+        },
+    )
+}
+
 /// Every line of `text` through [`mask_credential_line`].
 pub fn mask_credentials(text: &str) -> Cow<'_, str> {
     if !text.lines().any(|l| matches!(mask_credential_line(l), Cow::Owned(_))) {
@@ -232,6 +270,16 @@ mod tests {
             "url: https://hooks.example.com/x?token=***&team=finops"
         );
         assert_eq!(mask_credential_line("url: http://prometheus:9090/api"), "url: http://prometheus:9090/api");
+        // Environment variables named for a credential.
+        assert_eq!(
+            super::mask_env_value("  - name: CLOUD_PROVIDER_API_KEY", "    value: \"AIza\" # key"),
+            "    value: ***"
+        );
+        assert_eq!(super::mask_env_value("  - name: LOG_LEVEL", "    value: info"), "    value: info");
+        assert_eq!(
+            super::mask_env_value("", "env: [{name: DB_PASSWORD, value: 'hunter2'}, {name: A, value: b}]"),
+            "env: [{name: DB_PASSWORD, value: ***}, {name: A, value: b}]"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
-use crate::input::redact::mask_credential_line;
+use crate::input::redact::{mask_credential_line, mask_env_value};
 use crate::input::{Pos, Source};
 
 /// Characters of a line shown before it is cut.
@@ -31,7 +31,9 @@ pub fn around(src: &Source, name: &str, start: Pos, len_chars: usize) -> (Excerp
     let mut text = String::new();
     let (mut offset, mut len) = (0, 1);
     for n in first..=last {
-        let chars: Vec<char> = mask_credential_line(src.line(n as u32)).chars().collect();
+        let previous = if n > 1 { src.line(n as u32 - 1) } else { "" };
+        let masked = mask_credential_line(src.line(n as u32));
+        let chars: Vec<char> = mask_env_value(previous, &masked).chars().collect();
         let skip = if n == line && col + len_chars.min(WIDTH / 2) > WIDTH { col.saturating_sub(LEAD) } else { 0 };
         if skip > 0 {
             text.push('…');

@@ -71,11 +71,14 @@ fn credentials_in_configmaps_never_appear_in_any_command_or_format() {
     let kubecost = std::fs::read_to_string(fixture("tests/fixtures/corpus/kubecost-2.3.3-default.yaml")).unwrap();
     // The endpoint cost-model reads, with a password in the URL: it is printed in the reason of
     // the Prometheus's verdict.
+    // And in the environment variable that holds the cloud provider's API key.
     let endpoint = |value: &str| {
-        kubecost.replace(
-            "prometheus-server-endpoint: http://kubecost-prometheus-server.kubecost\n",
-            &format!("prometheus-server-endpoint: http://metering:{value}@kubecost-prometheus-server.kubecost\n"),
-        )
+        kubecost
+            .replace(
+                "prometheus-server-endpoint: http://kubecost-prometheus-server.kubecost\n",
+                &format!("prometheus-server-endpoint: http://metering:{value}@kubecost-prometheus-server.kubecost\n"),
+            )
+            .replace("value: \"AIzaSyDXQPG_MHUEy9neR7stolq6l0ujXmjJlvk\"", &format!("value: \"{value}\""))
     };
     assert_ne!(endpoint(CANARY), kubecost);
     let old = write(dir.path(), "old.yaml", &(configs("old-value-0000") + &endpoint("old-value-0000")));
@@ -103,6 +106,7 @@ fn credentials_in_configmaps_never_appear_in_any_command_or_format() {
     assert!(diff.contains(r#"globalSlackWebhookUrl\":\"***\"}" (after)"#), "{diff}");
     let all = String::from_utf8(meterguard(&["diff", "--all", &old, &new]).stdout).unwrap();
     assert!(all.contains("password: *** (before)") && all.contains("password: *** (after)"), "{all}");
+    assert!(diff.contains("value: *** (after)"), "the API key's change is shown, masked");
 }
 
 #[test]
