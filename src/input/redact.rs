@@ -32,32 +32,35 @@ pub fn is_credential_key(key: &str) -> bool {
     ENDINGS.iter().any(|e| k.ends_with(e))
 }
 
-fn yaml_pair() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A literal pattern, checked by the tests below.
-    RE.get_or_init(|| {
-        Regex::new(r#"^(\s*(?:-\s+)?["']?)([A-Za-z0-9_.\-]+)(["']?\s*:\s+)(\S.*)$"#).expect("valid pattern")
-    })
+/// The patterns credentials are found by, compiled once. Each is a literal that the tests below
+/// exercise, so compiling it cannot fail.
+struct Patterns {
+    /// A YAML `key: value` line.
+    yaml_pair: Regex,
+    /// A JSON `"key": "value"` pair anywhere in a line.
+    json_pair: Regex,
+    /// `scheme://user:password@`.
+    url_password: Regex,
+    /// Query parameters that carry keys.
+    url_key: Regex,
+    /// An env item's `name:` line, and its `value:` line.
+    env_name: Regex,
+    env_value: Regex,
+    /// `{name: X, value: Y}` on one line.
+    env_flow: Regex,
 }
 
-fn json_pair() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A literal pattern, checked by the tests below.
-    RE.get_or_init(|| Regex::new(r#""([A-Za-z0-9_\-]+)"(\s*:\s*)"(?:[^"\\]|\\.)*""#).expect("valid pattern"))
-}
-
-fn url_password() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A literal pattern, checked by the tests below: `scheme://user:password@`.
-    RE.get_or_init(|| Regex::new(r"(://[^/\s:@]+:)[^@\s/]+@").expect("valid pattern"))
-}
-
-fn url_key() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A literal pattern, checked by the tests below: query parameters that carry keys.
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)([?&](?:access_token|token|api_key|apikey|key|sig|signature|password|secret)=)[^&\s\x22']+")
-            .expect("valid pattern")
+fn patterns() -> &'static Patterns {
+    static PATTERNS: OnceLock<Patterns> = OnceLock::new();
+    let re = |p: &str| Regex::new(p).expect("a literal pattern the tests compile");
+    PATTERNS.get_or_init(|| Patterns {
+        yaml_pair: re(r#"^(\s*(?:-\s+)?["']?)([A-Za-z0-9_.\-]+)(["']?\s*:\s+)(\S.*)$"#),
+        json_pair: re(r#""([A-Za-z0-9_\-]+)"(\s*:\s*)"(?:[^"\\]|\\.)*""#),
+        url_password: re(r"(://[^/\s:@]+:)[^@\s/]+@"),
+        url_key: re(r"(?i)([?&](?:access_token|token|api_key|apikey|key|sig|signature|password|secret)=)[^&\s\x22']+"),
+        env_name: re(r#"^\s*(?:-\s+)?name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#),
+        env_value: re(r"^(\s*(?:-\s+)?value:\s+)\S.*$"),
+        env_flow: re(r#"(name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*,\s*value:\s*)("[^"]*"|'[^']*'|[^,}]+)"#),
     })
 }
 
@@ -68,8 +71,8 @@ pub fn mask_credential_line(line: &str) -> Cow<'_, str> {
     if !line.contains(':') {
         return Cow::Borrowed(line);
     }
-    let userinfo = url_password().replace_all(line, "${1}***@");
-    let masked = match url_key().replace_all(&userinfo, "${1}***") {
+    let userinfo = patterns().url_password.replace_all(line, "${1}***@");
+    let masked = match patterns().url_key.replace_all(&userinfo, "${1}***") {
         Cow::Owned(m) => Cow::Owned(m),
         Cow::Borrowed(_) => userinfo,
     };
@@ -81,10 +84,10 @@ pub fn mask_credential_line(line: &str) -> Cow<'_, str> {
 }
 
 fn mask_keys(line: &str) -> Cow<'_, str> {
-    let json = json_pair().replace_all(line, |c: &Captures<'_>| {
+    let json = patterns().json_pair.replace_all(line, |c: &Captures<'_>| {
         if is_credential_key(&c[1]) { format!("\"{}\"{}\"***\"", &c[1], &c[2]) } else { c[0].to_owned() }
     });
-    let Some(c) = yaml_pair().captures(&json) else { return json };
+    let Some(c) = patterns().yaml_pair.captures(&json) else { return json };
     let value = &c[4];
     let word = value.split(" #").next().unwrap_or(value).trim();
     // `automountServiceAccountToken: true` is a switch, not a credential.
@@ -99,42 +102,18 @@ fn mask_keys(line: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}{}{}***", &c[1], &c[2], &c[3]))
 }
 
-fn env_name() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A literal pattern, checked by the tests below: an env item's `name:` line.
-    RE.get_or_init(|| Regex::new(r#"^\s*(?:-\s+)?name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#).expect("valid pattern"))
-}
-
-fn env_value() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A literal pattern, checked by the tests below: an env item's `value:` line.
-    RE.get_or_init(|| Regex::new(r"^(\s*(?:-\s+)?value:\s+)\S.*$").expect("valid pattern"))
-}
-
-fn env_flow() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // A literal pattern, checked by the tests below: `{name: X, value: Y}` on one line.
-    RE.get_or_init(|| {
-        Regex::new(r#"(name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*,\s*value:\s*)("[^"]*"|'[^']*'|[^,}]+)"#)
-            .expect("valid pattern")
-    })
-}
-
 /// An environment variable's value, when its name says it holds a credential (`DB_PASSWORD`,
 /// `CLOUD_PROVIDER_API_KEY`): Kubernetes env items are `name:` then `value:` lines, or one flow
 /// mapping. `previous` is the line before `line`.
 pub fn mask_env_value<'l>(previous: &str, line: &'l str) -> Cow<'l, str> {
-    if let Some(v) = env_value().captures(line)
-        && env_name().captures(previous).is_some_and(|n| is_credential_key(&n[1]))
+    if let Some(v) = patterns().env_value.captures(line)
+        && patterns().env_name.captures(previous).is_some_and(|n| is_credential_key(&n[1]))
     {
         return Cow::Owned(format!("{}***", &v[1]));
     }
-    env_flow().replace_all(
-        line,
-        |c: &Captures<'_>| {
-            if is_credential_key(&c[2]) { format!("{}***", &c[1]) } else { c[0].to_owned() }
-        },
-    )
+    patterns().env_flow.replace_all(line, |c: &Captures<'_>| {
+        if is_credential_key(&c[2]) { format!("{}***", &c[1]) } else { c[0].to_owned() }
+    })
 }
 
 /// Every line of `text` through [`mask_credential_line`].
