@@ -29,7 +29,11 @@ fn sizing_quiet_when_correct() {
 
 #[test]
 fn probes_fire_at_the_right_lines() {
-    assert_exact("probes-bad.yaml");
+    let v = assert_exact("probes-bad.yaml");
+    // A named port nobody declares fails, and another container's port ties the two together: errors.
+    // A number nobody declares still reaches the process: a warning.
+    let severities: Vec<_> = findings(&v, "probes/port-undeclared").iter().map(|f| f["severity"].clone()).collect();
+    assert_eq!(severities, ["error", "error", "warning"]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::Probe;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Context, Finding, Rule, rule};
+use super::{Context, Finding, Rule, Severity, rule};
 use crate::input::Node;
 use crate::knowledge::Profile;
 use crate::model::references::services_selecting;
@@ -50,7 +50,8 @@ rule!(
     "A probe on a named port that the container does not declare always fails. A probe on a number that belongs \
      to another container of the pod ties this container's health to that one: when the other container is \
      slow or down, this one is restarted too (Kubecost's frontend probes the cost model's port 9003). Probe a \
-     port the container itself serves, and declare it."
+     port the container itself serves, and declare it. A number that no container declares still reaches the \
+     process, so that case is a warning: the declaration is missing, not the probe."
 );
 rule!(
     IDENTICAL_LIVENESS_READINESS,
@@ -210,7 +211,13 @@ fn check_ports(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, o
                 ),
             ),
         };
-        out.push(ctx.finding(&PORT_UNDECLARED, w, Some(c), at, message, help));
+        // A number no container declares still reaches the process: the declaration is what is
+        // missing, not the probe, so it is a warning.
+        let severity = match (owner, &port) {
+            (None, IntOrString::Int(_)) => Severity::Warning,
+            _ => PORT_UNDECLARED.severity,
+        };
+        out.push(ctx.finding(&PORT_UNDECLARED, w, Some(c), at, message, help).with_severity(severity));
     }
 }
 
