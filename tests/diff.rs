@@ -267,3 +267,18 @@ fn the_budgets_and_autoscaler_of_a_metering_workload_are_shown_with_their_drain_
         .collect();
     assert_eq!(reduced, vec![("Prometheus".to_owned(), 53), ("HorizontalPodAutoscaler".to_owned(), 139)]);
 }
+
+#[test]
+fn only_masked_lines_are_marked_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = |title: &str, key: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: d, namespace: x}}\ndata:\n  dash.json: |\n    {{\n      \"title\": \"{title}\",\n      \"panels\": []\n    }}\n  prometheus.yml: |\n    remote_write:\n      - url: https://m.example.com/push\n        basic_auth: {{username: u}}\n        bearer_token: {key}\n    args: [--log.level={title}, --auth.token={key}]\n"
+        )
+    };
+    let (old, new) = (write(&dir, "old.yaml", &cm("a", "k1")), write(&dir, "new.yaml", &cm("b", "k2")));
+    let out = String::from_utf8(meterguard(&["diff", "--all", "--color", "never", &old, &new]).stdout).unwrap();
+    assert!(out.contains("+      \"title\": \"b\",\n"), "a changed line with no credential is not marked: {out}");
+    assert!(out.contains("bearer_token: *** (after)") && !out.contains("k2"), "{out}");
+    assert!(out.contains("--auth.token=***") && out.contains("--log.level=b"), "{out}");
+}

@@ -48,6 +48,8 @@ struct Patterns {
     env_value: Regex,
     /// `{name: X, value: Y}` on one line.
     env_flow: Regex,
+    /// A command-line flag with its value: `--api-key=...`.
+    flag_value: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -61,6 +63,7 @@ fn patterns() -> &'static Patterns {
         env_name: re(r#"^\s*(?:-\s+)?name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*$"#),
         env_value: re(r"^(\s*(?:-\s+)?value:\s+)\S.*$"),
         env_flow: re(r#"(name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*,\s*value:\s*)("[^"]*"|'[^']*'|[^,}]+)"#),
+        flag_value: re(r#"(--?([A-Za-z0-9_.\-]+)=)([^\s"',\]]+)"#),
     })
 }
 
@@ -68,9 +71,35 @@ fn patterns() -> &'static Patterns {
 /// block, flow collection, anchor or alias, which hold no credential by themselves), every JSON
 /// `"key": "value"` in it, and the password or key a URL carries in its userinfo or query.
 pub fn mask_credential_line(line: &str) -> Cow<'_, str> {
-    if !line.contains(':') {
+    unchanged_borrowed(line, mask_line(line))
+}
+
+/// Owned only when something was masked: a replacement that put back what it matched still
+/// allocates, and callers read `Owned` as "a credential was here".
+fn unchanged_borrowed<'l>(line: &'l str, masked: Cow<'_, str>) -> Cow<'l, str> {
+    match masked {
+        Cow::Owned(m) if m != line => Cow::Owned(m),
+        _ => Cow::Borrowed(line),
+    }
+}
+
+fn mask_line(line: &str) -> Cow<'_, str> {
+    if !line.contains([':', '=']) {
         return Cow::Borrowed(line);
     }
+    let flags = patterns().flag_value.replace_all(line, |c: &Captures<'_>| {
+        // The flag's last dotted part names it: `--storage.remote.password`.
+        let name = c[2].rsplit('.').next().unwrap_or(&c[2]);
+        if is_credential_key(name) { format!("{}***", &c[1]) } else { c[0].to_owned() }
+    });
+    if let Cow::Owned(masked) = flags {
+        return Cow::Owned(mask_values(&masked).into_owned());
+    }
+    mask_values(line)
+}
+
+/// [`mask_credential_line`] past the flags: URLs, then keys.
+fn mask_values(line: &str) -> Cow<'_, str> {
     let userinfo = patterns().url_password.replace_all(line, "${1}***@");
     let masked = match patterns().url_key.replace_all(&userinfo, "${1}***") {
         Cow::Owned(m) => Cow::Owned(m),
@@ -111,9 +140,10 @@ pub fn mask_env_value<'l>(previous: &str, line: &'l str) -> Cow<'l, str> {
     {
         return Cow::Owned(format!("{}***", &v[1]));
     }
-    patterns().env_flow.replace_all(line, |c: &Captures<'_>| {
+    let masked = patterns().env_flow.replace_all(line, |c: &Captures<'_>| {
         if is_credential_key(&c[2]) { format!("{}***", &c[1]) } else { c[0].to_owned() }
-    })
+    });
+    unchanged_borrowed(line, masked)
 }
 
 /// Every line of `text` through [`mask_credential_line`].
@@ -239,6 +269,11 @@ mod tests {
             is_credential_key("client_secret") && is_credential_key("bot-token") && !is_credential_key("password_file")
         );
         assert!(matches!(mask_credentials("a: 1\n"), std::borrow::Cow::Borrowed(_)));
+        // Nothing masked is nothing changed, though a pattern matched: callers read Owned as masked.
+        for kept in [r#"  "title": "x","#, "  - --log.level=info", "{name: A, value: b}"] {
+            assert!(matches!(mask_credential_line(kept), std::borrow::Cow::Borrowed(_)), "{kept}");
+        }
+        assert!(matches!(super::mask_env_value("", "{name: A, value: b}"), std::borrow::Cow::Borrowed(_)));
         // Credentials inside URLs, under any key.
         assert_eq!(
             mask_credential_line("  - url: https://metering:hunter2@mimir.example.com/api/v1/push"),
@@ -249,6 +284,16 @@ mod tests {
             "url: https://hooks.example.com/x?token=***&team=finops"
         );
         assert_eq!(mask_credential_line("url: http://prometheus:9090/api"), "url: http://prometheus:9090/api");
+        // Command-line flags named for a credential.
+        assert_eq!(mask_credential_line("  - --api-key=abc123"), "  - --api-key=***");
+        assert_eq!(
+            mask_credential_line("args: [--log.level=info, --auth.token=abc]"),
+            "args: [--log.level=info, --auth.token=***]"
+        );
+        assert_eq!(
+            mask_credential_line("  - --storage.tsdb.retention.size=9GB"),
+            "  - --storage.tsdb.retention.size=9GB"
+        );
         // Environment variables named for a credential.
         assert_eq!(
             super::mask_env_value("  - name: CLOUD_PROVIDER_API_KEY", "    value: \"AIza\" # key"),
