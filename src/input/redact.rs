@@ -84,18 +84,23 @@ fn unchanged_borrowed<'l>(line: &'l str, masked: Cow<'_, str>) -> Cow<'l, str> {
 }
 
 fn mask_line(line: &str) -> Cow<'_, str> {
-    if !line.contains([':', '=']) {
-        return Cow::Borrowed(line);
+    // Cheap tests first: most lines of a render hold neither a flag nor a key and a value.
+    let flags = if line.contains('-') && line.contains('=') {
+        patterns().flag_value.replace_all(line, |c: &Captures<'_>| {
+            // The flag's last dotted part names it: `--storage.remote.password`.
+            let name = c[2].rsplit('.').next().unwrap_or(&c[2]);
+            if is_credential_key(name) { format!("{}***", &c[1]) } else { c[0].to_owned() }
+        })
+    } else {
+        Cow::Borrowed(line)
+    };
+    if !flags.contains(':') {
+        return flags;
     }
-    let flags = patterns().flag_value.replace_all(line, |c: &Captures<'_>| {
-        // The flag's last dotted part names it: `--storage.remote.password`.
-        let name = c[2].rsplit('.').next().unwrap_or(&c[2]);
-        if is_credential_key(name) { format!("{}***", &c[1]) } else { c[0].to_owned() }
-    });
-    if let Cow::Owned(masked) = flags {
-        return Cow::Owned(mask_values(&masked).into_owned());
+    match flags {
+        Cow::Owned(masked) => Cow::Owned(mask_values(&masked).into_owned()),
+        Cow::Borrowed(_) => mask_values(line),
     }
-    mask_values(line)
 }
 
 /// [`mask_credential_line`] past the flags: URLs, then keys.
