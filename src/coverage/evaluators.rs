@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::jobs::{self, Job, JobIndex};
 use super::notify::{self, AlertmanagerConfig};
-use super::rules::{AlertRule, Origin, Record, is_vm_rule};
+use super::rules::{AlertRule, Origin, Record, holds_rules, is_vm_rule};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Node, yaml};
@@ -115,15 +115,13 @@ fn is_vm_alert(o: &Object<'_>) -> bool {
 /// ruleSelector alone selects in the VMAlert's namespace; a ruleNamespaceSelector (`{}`: every
 /// namespace) takes every rule of its namespaces unless a ruleSelector narrows them.
 fn vm_selects(model: &Model<'_>, vmalert: &Object<'_>, rule: &Object<'_>) -> bool {
-    if !is_vm_rule(rule) && !rule.is("monitoring.coreos.com", "PrometheusRule") {
+    if !holds_rules(&rule.id) {
         return false;
     }
-    let spec = vmalert.node.get("spec");
-    let given = |key| spec.and_then(|s| s.get(key)).filter(|n| !n.is_null());
-    let (objects, namespaces) = (given("ruleSelector"), given("ruleNamespaceSelector"));
+    let (objects, namespaces) = vm_selectors(vmalert);
     let in_namespace = match namespaces {
         None if objects.is_none() => {
-            return spec.and_then(|s| s.get("selectAllByDefault")).and_then(Node::as_bool) == Some(true);
+            return vmalert.node.path(&["spec", "selectAllByDefault"]).and_then(Node::as_bool) == Some(true);
         }
         None => rule.namespace() == vmalert.namespace(),
         Some(ns) => namespace_selected(model, Some(ns), vmalert.namespace(), rule.namespace()),
@@ -131,11 +129,15 @@ fn vm_selects(model: &Model<'_>, vmalert: &Object<'_>, rule: &Object<'_>) -> boo
     in_namespace && objects.is_none_or(|sel| label_selector_matches(sel, &rule.labels()))
 }
 
+/// A VMAlert's ruleSelector and ruleNamespaceSelector, each when given (not absent, not null).
+fn vm_selectors<'n>(vmalert: &Object<'n>) -> (Option<&'n Node>, Option<&'n Node>) {
+    let given = |key| vmalert.node.path(&["spec", key]).filter(|n| !n.is_null());
+    (given("ruleSelector"), given("ruleNamespaceSelector"))
+}
+
 /// The labels a rule object lacks for a VMAlert: none to name when it has no ruleSelector.
 fn vm_missing_labels(vmalert: &Object<'_>, labels: &BTreeMap<&str, &str>) -> Vec<String> {
-    let spec = vmalert.node.get("spec");
-    let given = |key| spec.and_then(|s| s.get(key)).filter(|n| !n.is_null());
-    match (given("ruleSelector"), given("ruleNamespaceSelector")) {
+    match vm_selectors(vmalert) {
         (Some(sel), _) => missing_labels(Some(sel), labels),
         (None, Some(_)) => Vec::new(),
         (None, None) => vec![format!(
@@ -408,20 +410,17 @@ pub fn find(
     };
     // Whether the input's evaluators decide which rules of this object's kind run: a VMRule is
     // read only by a VMAlert.
-    let judged = |rule: &Object| !assume_loaded && rule_selectors.iter().any(|p| !is_vm_rule(rule) || is_vm_alert(p));
+    let judged =
+        |rule: &Object| !assume_loaded && rule_selectors.iter().any(|p| !is_vm_rule(&rule.id) || is_vm_alert(p));
     let mut unselected = Vec::new();
     // Every rule object, recording-only ones included: a recording rule nobody loads feeds nothing.
-    let rule_objects = model
-        .objects
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.is("monitoring.coreos.com", "PrometheusRule") || is_vm_rule(o));
+    let rule_objects = model.objects.iter().enumerate().filter(|(_, o)| holds_rules(&o.id));
     for (o, obj) in rule_objects.filter(|(_, o)| judged(o)) {
         if held[o] || rule_selectors.iter().any(|p| selects(p, obj)) {
             continue;
         }
         let labels = obj.labels();
-        let readers = rule_selectors.iter().filter(|p| !is_vm_rule(obj) || is_vm_alert(p));
+        let readers = rule_selectors.iter().filter(|p| !is_vm_rule(&obj.id) || is_vm_alert(p));
         let mut lacks: Vec<String> = readers
             .flat_map(|p| match is_vm_alert(p) {
                 true => vm_missing_labels(p, &labels),

@@ -163,7 +163,7 @@ fn push_groups(out: &mut Read, root: &Node, place: Place) {
 /// The rules one object holds: a PrometheusRule's or VMRule's, or those of rule files in a ConfigMap.
 fn rules_of(i: usize, o: &Object<'_>) -> Read {
     let mut out = Read::default();
-    if o.is("monitoring.coreos.com", "PrometheusRule") || is_vm_rule(o) {
+    if holds_rules(&o.id) {
         if let Some(spec) = o.node.get("spec") {
             push_groups(&mut out, spec, Place::of(Origin::Object(i), o, None));
         }
@@ -189,8 +189,13 @@ fn rules_of(i: usize, o: &Object<'_>) -> Read {
 
 /// A VictoriaMetrics VMRule: the groups of a PrometheusRule, with expressions in MetricsQL, a
 /// superset of PromQL.
-pub fn is_vm_rule(o: &Object<'_>) -> bool {
-    o.is("operator.victoriametrics.com", "VMRule")
+pub fn is_vm_rule(id: &ObjectId) -> bool {
+    id.is("operator.victoriametrics.com", "VMRule")
+}
+
+/// An object that holds alert rule groups in its spec: a PrometheusRule or a VMRule.
+pub fn holds_rules(id: &ObjectId) -> bool {
+    id.is("monitoring.coreos.com", "PrometheusRule") || is_vm_rule(id)
 }
 
 /// Every alert and recording rule of the objects and rule files with its expression's text,

@@ -135,7 +135,7 @@ fn index<'m>(model: &'m Model<'_>) -> BTreeMap<Key<'m>, usize> {
 }
 
 fn is_secret(id: &ObjectId) -> bool {
-    id.kind == "Secret" && id.group().is_empty()
+    id.is("", "Secret")
 }
 
 pub fn object_changes(old: &Analysis<'_>, new: &Analysis<'_>) -> Vec<ObjectChange> {

@@ -39,6 +39,10 @@ impl ObjectId {
         }
     }
 
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.kind == kind && self.group() == group
+    }
+
     pub fn display(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{} {}/{}", self.kind, ns, self.name),
@@ -70,7 +74,7 @@ impl<'a> Object<'a> {
     }
 
     pub fn is(&self, group: &str, kind: &str) -> bool {
-        self.id.kind == kind && self.id.group() == group
+        self.id.is(group, kind)
     }
 
     /// The text a ConfigMap or Secret holds under `key`: a Secret's `stringData`, else its `data`

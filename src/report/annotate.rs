@@ -33,7 +33,7 @@ fn landing(e: &Emitted, line: u32) -> Option<usize> {
 
 pub fn object<'f>(d: &'f DiffReport<'_>, c: &ObjectChange, s: &Settings) -> Vec<Line<'f>> {
     let (old, new) = nodes(d, c);
-    let secret = c.object.kind == "Secret" && c.object.group().is_empty();
+    let secret = c.object.is("", "Secret");
     let empty = Emitted::default();
     let o =
         old.map(|n| emit::emit(n, &emit::Options { side: Side::Old, other: new, secret, show_noise: s.show_noise }));

@@ -141,8 +141,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     for r in &a.rules {
         // A VMRule holds MetricsQL, a superset of PromQL: what promql-parser cannot read may be
         // valid there, and is only left unjudged.
-        let metricsql =
-            r.object.as_deref().is_some_and(|o| o.kind == "VMRule" && o.group() == "operator.victoriametrics.com");
+        let metricsql = r.object.as_deref().is_some_and(coverage::rules::is_vm_rule);
         if let Err(e) = &r.parsed
             && !metricsql
         {
