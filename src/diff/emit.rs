@@ -94,18 +94,21 @@ fn quoted(s: &str) -> String {
 }
 
 /// A scalar as text: numbers and booleans as written, strings plain when safe, else quoted; the
-/// credentials in a string (a JSON config held in one line) masked before it is quoted.
-fn scalar_text(n: &Node) -> String {
-    let Some(s) = n.as_scalar() else { return String::new() };
+/// credentials in a string (a JSON config held in one line) masked before it is quoted. Says
+/// whether it masked any.
+fn scalar_text(n: &Node) -> (String, bool) {
+    let Some(s) = n.as_scalar() else { return (String::new(), false) };
     let text = mask_credential_line(s.text);
-    match s.style {
+    let masked = matches!(text, Cow::Owned(_));
+    let shown = match s.style {
         Style::Plain => match s.resolve() {
             Resolved::Null => "null".into(),
             _ => text.into_owned(),
         },
         _ if plain_ok(&text) => text.into_owned(),
         _ => quoted(&text),
-    }
+    };
+    (shown, masked)
 }
 
 impl Emitter<'_, '_> {
@@ -121,12 +124,6 @@ impl Emitter<'_, '_> {
             Side::Old => " (before)",
             Side::New => " (after)",
         }
-    }
-
-    /// The side mark for a one-line scalar whose credentials are masked and whose other side differs.
-    fn masked_change(&self, text: &str, other: Option<&Node>) -> &'static str {
-        let differs = other.and_then(Node::as_scalar).is_some_and(|o| o.text != text);
-        if differs && matches!(mask_credential_line(text), Cow::Owned(_)) { self.side_mark() } else { "" }
     }
 
     fn key_text(k: &str) -> String {
@@ -162,7 +159,9 @@ impl Emitter<'_, '_> {
                     self.block(node, other, indent, prefix);
                     return;
                 } else {
-                    scalar_text(node) + self.masked_change(text, other)
+                    let (shown, masked) = scalar_text(node);
+                    let differs = other.and_then(Node::as_scalar).is_some_and(|o| o.text != text.as_str());
+                    if masked && differs { shown + self.side_mark() } else { shown }
                 };
                 match prefix {
                     Some(p) => self.push(line, format!("{p} {value}")),

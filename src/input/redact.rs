@@ -83,38 +83,35 @@ fn unchanged_borrowed<'l>(line: &'l str, masked: Cow<'_, str>) -> Cow<'l, str> {
     }
 }
 
-fn mask_line(line: &str) -> Cow<'_, str> {
-    // Cheap tests first: most lines of a render hold neither a flag nor a key and a value.
-    let flags = if line.contains('-') && line.contains('=') {
-        patterns().flag_value.replace_all(line, |c: &Captures<'_>| {
-            // The flag's last dotted part names it: `--storage.remote.password`.
-            let name = c[2].rsplit('.').next().unwrap_or(&c[2]);
-            if is_credential_key(name) { format!("{}***", &c[1]) } else { c[0].to_owned() }
-        })
-    } else {
-        Cow::Borrowed(line)
-    };
-    if !flags.contains(':') {
-        return flags;
-    }
-    match flags {
-        Cow::Owned(masked) => Cow::Owned(mask_values(&masked).into_owned()),
-        Cow::Borrowed(_) => mask_values(line),
+/// `pass` over the text so far, which stays borrowed while no pass has replaced anything.
+fn then<'l>(text: Cow<'l, str>, pass: impl for<'t> FnOnce(&'t str) -> Cow<'t, str>) -> Cow<'l, str> {
+    match text {
+        Cow::Borrowed(t) => pass(t),
+        Cow::Owned(t) => Cow::Owned(pass(&t).into_owned()),
     }
 }
 
-/// [`mask_credential_line`] past the flags: URLs, then keys.
-fn mask_values(line: &str) -> Cow<'_, str> {
-    let userinfo = patterns().url_password.replace_all(line, "${1}***@");
-    let masked = match patterns().url_key.replace_all(&userinfo, "${1}***") {
-        Cow::Owned(m) => Cow::Owned(m),
-        Cow::Borrowed(_) => userinfo,
-    };
-    match masked {
-        // Later passes see `***` where the secret was.
-        Cow::Owned(m) => Cow::Owned(mask_keys(&m).into_owned()),
-        Cow::Borrowed(l) => mask_keys(l),
+/// The passes in order, each seeing `***` where an earlier one masked; cheap tests first, since
+/// most lines of a render hold neither a flag nor a key and a value.
+fn mask_line(line: &str) -> Cow<'_, str> {
+    let mut text = Cow::Borrowed(line);
+    if line.contains('-') && line.contains('=') {
+        text = then(text, mask_flags);
     }
+    if !text.contains(':') {
+        return text;
+    }
+    let text = then(text, |t| patterns().url_password.replace_all(t, "${1}***@"));
+    let text = then(text, |t| patterns().url_key.replace_all(t, "${1}***"));
+    then(text, mask_keys)
+}
+
+fn mask_flags(line: &str) -> Cow<'_, str> {
+    patterns().flag_value.replace_all(line, |c: &Captures<'_>| {
+        // The flag's last dotted part names it: `--storage.remote.password`.
+        let name = c[2].rsplit('.').next().unwrap_or(&c[2]);
+        if is_credential_key(name) { format!("{}***", &c[1]) } else { c[0].to_owned() }
+    })
 }
 
 fn mask_keys(line: &str) -> Cow<'_, str> {
