@@ -83,7 +83,7 @@ pub fn autoscaler_of<'m, 'a>(model: &'m Model<'a>, obj: &Object<'_>) -> Option<&
 pub fn fewest_replicas<'m, 'a>(model: &'m Model<'a>, obj: &Object<'_>) -> Option<(i64, Option<&'m Object<'a>>)> {
     let declared = super::workload::replicas(obj)?;
     Some(match autoscaler_of(model, obj) {
-        Some(h) => (h.node.path(&["spec", "minReplicas"]).and_then(|n| n.as_str()?.parse().ok()).unwrap_or(1), Some(h)),
+        Some(h) => (super::workload::spec_count(h.node, "minReplicas"), Some(h)),
         None => (declared, None),
     })
 }

@@ -140,9 +140,10 @@ impl<'a> Workload<'a> {
 }
 
 /// How many pods a controller keeps: `spec.replicas` (1 when unset), times `spec.shards` for a
-/// prometheus-operator Prometheus, `spec.replicaCount` for a VMSingle. None for kinds that keep no count (DaemonSet, Job, Pod...).
+/// prometheus-operator Prometheus, `spec.replicaCount` for a VMSingle. None for kinds that keep no
+/// count (DaemonSet, Job, Pod...).
 pub fn replicas(obj: &Object<'_>) -> Option<i64> {
-    let count = |key: &str| obj.node.path(&["spec", key]).and_then(|n| n.as_str()?.parse::<i64>().ok()).unwrap_or(1);
+    let count = |key: &str| spec_count(obj.node, key);
     match obj.id.kind.as_str() {
         "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => Some(count("replicas")),
         "Prometheus" if obj.id.group() == "monitoring.coreos.com" => {
@@ -151,6 +152,11 @@ pub fn replicas(obj: &Object<'_>) -> Option<i64> {
         "VMSingle" if obj.id.group() == "operator.victoriametrics.com" => Some(count("replicaCount")),
         _ => None,
     }
+}
+
+/// A count under `spec` (`replicas`, `minReplicas`...), 1 when unset, as Kubernetes defaults them.
+pub fn spec_count(node: &Node, key: &str) -> i64 {
+    node.path(&["spec", key]).and_then(|n| n.as_str()?.parse::<i64>().ok()).unwrap_or(1)
 }
 
 /// apimachinery's `GetScaledValueFromIntOrPercent`: a count, or a percentage of `total` rounded

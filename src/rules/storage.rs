@@ -222,10 +222,16 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
     Store::Persistent { size: None }
 }
 
+/// Where an operated workload's resource keeps its `spec:` key: findings about what the spec
+/// lacks point there.
+fn spec_key(ctx: &Context<'_, '_>, w: &Workload<'_>) -> Span {
+    let obj = &ctx.model.objects[w.object];
+    obj.node.entry("spec").map(|e| e.key.span()).unwrap_or(w.pod.span())
+}
+
 fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding>) {
     let spec = w.pod;
-    let obj = &ctx.model.objects[w.object];
-    let spec_at = obj.node.entry("spec").map(|e| e.key.span()).unwrap_or(spec.span());
+    let spec_at = spec_key(ctx, w);
     let storage = spec.get("storage");
     let claim_size = storage
         .and_then(|s| s.path(&["volumeClaimTemplate", "spec", "resources", "requests", "storage"]))
@@ -267,8 +273,7 @@ fn check_vmsingle(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     if spec.get("storage").is_some_and(|s| !s.is_null()) || spec.get("storageDataPath").is_some() {
         return;
     }
-    let obj = &ctx.model.objects[w.object];
-    let at = obj.node.entry("spec").map(|e| e.key.span()).unwrap_or(spec.span());
+    let at = spec_key(ctx, w);
     out.push(
         ctx.finding(
             &EPHEMERAL_TSDB,
