@@ -14,7 +14,7 @@ use super::rules::{AlertRule, Origin, Record, holds_rules, is_vm_rule};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Node, yaml};
-use crate::model::references::{label_selector_matches, workloads_at};
+use crate::model::references::{label_selector_matches, workload_at};
 use crate::model::{Model, Object, prometheus, string_map};
 
 #[derive(Debug, Clone)]
@@ -334,11 +334,11 @@ pub fn find(
         let selected = origins.selected(|i| vm_selects(model, o, &model.objects[i]));
         // Its rules query the datasource: when that VMSingle (or Prometheus) is down, they fire no more.
         let datasource = spec.and_then(|s| s.str_at(&["datasource", "url"]));
-        let queried = datasource.map(|url| workloads_at(model, url, o.namespace())).unwrap_or_default();
+        let queried = datasource.and_then(|url| workload_at(model, url, o.namespace()));
         evaluators.push(Evaluator {
             id: format!("VMAlert {}/{}", o.namespace(), o.id.name),
             object: Some(oi),
-            workload: queried.first().copied(),
+            workload: queried,
             jobs: None,
             rules: selected.rules,
             records: selected.records,

@@ -148,14 +148,15 @@ fn routes_to(model: &Model<'_>, service: Option<&Object<'_>>, svc: &str, target:
     }
 }
 
-/// The workloads a URL reaches through a Service (`http://name.ns.svc:port`; `default_ns` when the
-/// host names no namespace). A pass over the workloads, for the few URLs of an evaluator's spec.
-pub fn workloads_at(model: &Model<'_>, url: &str, default_ns: &str) -> Vec<usize> {
-    let Some((svc, ns)) = service_of_url(url) else { return Vec::new() };
+/// The first workload, in input order, that a URL reaches through a Service
+/// (`http://name.ns.svc:port`; `default_ns` when the host names no namespace). A pass over the
+/// workloads, for the few URLs of an evaluator's spec.
+pub fn workload_at(model: &Model<'_>, url: &str, default_ns: &str) -> Option<usize> {
+    let (svc, ns) = service_of_url(url)?;
     let ns = ns.unwrap_or(default_ns);
     let service = model.core_object("Service", ns, svc);
-    let in_ns = model.workloads.iter().enumerate().filter(|(_, w)| model.objects[w.object].namespace() == ns);
-    in_ns.filter(|(_, w)| routes_to(model, service, svc, w)).map(|(i, _)| i).collect()
+    let mut in_ns = model.workloads.iter().enumerate().filter(|(_, w)| model.objects[w.object].namespace() == ns);
+    in_ns.find(|(_, w)| routes_to(model, service, svc, w)).map(|(i, _)| i)
 }
 
 pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(usize, usize, String)> {

@@ -190,18 +190,20 @@ fn check_ports(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, o
         let at = probe_node.path(&[handler, "port"]).map(|n| n.span()).unwrap_or(probe_node.span());
         let owner = w.containers.iter().find(|o| o.name != c.name && declares(&o.spec, &port));
         let p = port_text(&port);
-        let (message, help) = match (owner, &port) {
+        let (message, help, severity) = match (owner, &port) {
             (Some(o), _) => (
                 format!("container {}: {key} probes port {p}, which belongs to container {}", c.name, o.name),
                 format!(
                     "when {} is slow or down, the kubelet restarts {} too; probe a port that {} serves itself",
                     o.name, c.name, c.name
                 ),
+                PORT_UNDECLARED.severity,
             ),
             (None, IntOrString::String(_)) => (
                 format!("container {}: {key} probes the named port {p}, which no container declares", c.name),
                 "the kubelet cannot resolve the name, so the probe always fails; declare the port or use its number"
                     .into(),
+                PORT_UNDECLARED.severity,
             ),
             (None, IntOrString::Int(_)) => (
                 format!("container {}: {key} probes port {p}, which the container does not declare", c.name),
@@ -209,13 +211,10 @@ fn check_ports(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, o
                     "declare containerPort {p} on {} (or probe the port it serves), so the probe and the ports stay in step",
                     c.name
                 ),
+                // The number still reaches the process: the declaration is what is missing, not
+                // the probe.
+                Severity::Warning,
             ),
-        };
-        // A number no container declares still reaches the process: the declaration is what is
-        // missing, not the probe, so it is a warning.
-        let severity = match (owner, &port) {
-            (None, IntOrString::Int(_)) => Severity::Warning,
-            _ => PORT_UNDECLARED.severity,
         };
         out.push(ctx.finding(&PORT_UNDECLARED, w, Some(c), at, message, help).with_severity(severity));
     }
