@@ -137,7 +137,6 @@ pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> Has
     out
 }
 
-/// Each (metering reader, the workload it reads as its Prometheus, why), readers in input order.
 /// Whether the Service `svc` routes to the workload's pods: by its selector when the input holds
 /// it, else when an operator creates it for the workload (`prometheus-operated`,
 /// `vmsingle-<name>`), which puts it in no render.
@@ -159,6 +158,7 @@ pub fn workload_at(model: &Model<'_>, url: &str, default_ns: &str) -> Option<usi
     in_ns.find(|(_, w)| routes_to(model, service, svc, w)).map(|(i, _)| i)
 }
 
+/// Each (metering reader, the workload it reads as its Prometheus, why), readers in input order.
 pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
     // Looked up once per reader: indexes keep the pass linear in the size of the render.
