@@ -254,6 +254,36 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A credential flag's value never survives the masking a snippet applies, written in any of
+    /// the ways a manifest passes it: `--flag=value`, the next word of a shell line, the next item
+    /// of a flow sequence, or the next item of a block sequence.
+    #[test]
+    fn credential_flags_never_survive_masking(
+        flag in prop_oneof![Just("--password"), Just("--api-key"), Just("-token"), Just("--storage.remote.password"), Just("--auth.token")],
+        value in "[A-Za-z0-9/+._:][A-Za-z0-9/+=._:-]{5,39}[A-Za-z]",
+        form in 0usize..4,
+        indent in 0usize..8,
+    ) {
+        use meterguard::input::redact::{mask_after, mask_credential_line};
+        let pad = " ".repeat(indent);
+        let text = match form {
+            0 => format!("{pad}args:\n{pad}- {flag}={value}\n{pad}- -v\n"),
+            1 => format!("{pad}command: [sh, -c, \"exec app {flag} {value} -v\"]\n"),
+            2 => format!("{pad}args: [\"{flag}\", \"{value}\", -v]\n"),
+            _ => format!("{pad}args:\n{pad}- {flag}\n{pad}- {value}\n{pad}- -v\n"),
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let previous = if i > 0 { lines[i - 1] } else { "" };
+            let shown = mask_after(previous, &mask_credential_line(line)).into_owned();
+            prop_assert!(!shown.contains(&value), "{text} -> {shown}");
+        }
+    }
+}
+
 fn credential_key() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("password".to_owned()),

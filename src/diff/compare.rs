@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::emit::{is_noise, item_id, list_key};
-use crate::input::redact::{is_credential_key, mask_credentials};
+use crate::input::redact::{is_credential_flag, is_credential_key, mask_credentials};
 use crate::input::{Kind, Node, Span};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,7 +50,18 @@ fn mask_credentials_in(key: &str, v: &mut Value) {
                 *s = masked;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| mask_credentials_in("", i)),
+        Value::Array(items) => {
+            let mut after_flag = false;
+            for i in items {
+                let flag = i.as_str().is_some_and(is_credential_flag);
+                if after_flag && i.is_string() {
+                    *i = "***".into();
+                } else {
+                    mask_credentials_in("", i);
+                }
+                after_flag = flag;
+            }
+        }
         Value::Object(entries) => {
             let env_secret = entries.get("name").and_then(Value::as_str).is_some_and(is_credential_key);
             for (k, i) in entries.iter_mut() {

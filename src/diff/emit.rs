@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use foldhash::HashMap;
 
 use crate::input::node::{Resolved, Style, resolve_plain};
-use crate::input::redact::{is_credential_key, mask_credential_line};
+use crate::input::redact::{is_credential_flag, is_credential_key, mask_credential_line};
 use crate::input::{Kind, Node};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +178,7 @@ impl Emitter<'_, '_> {
                     self.push(node.start().line, p);
                 }
                 let other_items = other.and_then(Node::as_seq);
+                let mut after_flag = false;
                 for (item, counterpart) in ordered_items(items, other_items, self.opts.side) {
                     path.push("[]".into());
                     let item_prefix = format!("{pad}-");
@@ -185,8 +186,14 @@ impl Emitter<'_, '_> {
                         Kind::Map(entries) if !entries.is_empty() => {
                             self.map(item, counterpart, indent + 2, path, Some(item_prefix));
                         }
+                        // The value of `--password` given as the next argument.
+                        Kind::Scalar(_) if after_flag => {
+                            let value = secret_mask(item, counterpart, self.opts.side);
+                            self.push(item.start().line, format!("{item_prefix} {value}"));
+                        }
                         _ => self.node(item, counterpart, indent + 2, path, Some(item_prefix)),
                     }
+                    after_flag = item.as_str().is_some_and(is_credential_flag);
                     path.pop();
                 }
             }

@@ -50,6 +50,11 @@ struct Patterns {
     env_flow: Regex,
     /// A command-line flag with its value: `--api-key=...`.
     flag_value: Regex,
+    /// A flag and its value as the next word: `--password hunter2`, `"--password", "hunter2"`.
+    flag_then_word: Regex,
+    /// A block sequence item, and one that holds a bare flag: `- --password`.
+    item: Regex,
+    flag_item: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -64,6 +69,11 @@ fn patterns() -> &'static Patterns {
         env_value: re(r"^(\s*(?:-\s+)?value:\s+)\S.*$"),
         env_flow: re(r#"(name:\s*["']?([A-Za-z0-9_.\-]+)["']?\s*,\s*value:\s*)("[^"]*"|'[^']*'|[^,}]+)"#),
         flag_value: re(r#"(--?([A-Za-z0-9_.\-]+)=)([^\s"',\]]+)"#),
+        flag_then_word: re(
+            r#"((?:^|[\s"'\[,])(-{1,2}[A-Za-z][A-Za-z0-9_.\-]*)(?:\s+|["']?\s*,\s*["']?))([^\s"',\]\-][^\s"',\]]*)"#,
+        ),
+        item: re(r"^(\s*-\s+)\S.*$"),
+        flag_item: re(r#"^\s*-\s+["']?(-{1,2}[A-Za-z][A-Za-z0-9_.\-]*)["']?\s*$"#),
     })
 }
 
@@ -95,8 +105,11 @@ fn then<'l>(text: Cow<'l, str>, pass: impl for<'t> FnOnce(&'t str) -> Cow<'t, st
 /// most lines of a render hold neither a flag nor a key and a value.
 fn mask_line(line: &str) -> Cow<'_, str> {
     let mut text = Cow::Borrowed(line);
-    if line.contains('-') && line.contains('=') {
-        text = then(text, mask_flags);
+    if line.contains('-') {
+        if line.contains('=') {
+            text = then(text, mask_flags);
+        }
+        text = then(text, mask_flag_words);
     }
     if !text.contains(':') {
         return text;
@@ -106,11 +119,24 @@ fn mask_line(line: &str) -> Cow<'_, str> {
     then(text, mask_keys)
 }
 
+/// Whether a word is a command-line flag named for a credential: `--api-key`, `-token`,
+/// `--storage.remote.password` (the last dotted part names it). Not `--password-file`.
+pub fn is_credential_flag(word: &str) -> bool {
+    let Some(name) = word.strip_prefix('-') else { return false };
+    let name = name.strip_prefix('-').unwrap_or(name);
+    !name.is_empty() && !name.contains(['=', ' ']) && is_credential_key(name.rsplit('.').next().unwrap_or(name))
+}
+
 fn mask_flags(line: &str) -> Cow<'_, str> {
     patterns().flag_value.replace_all(line, |c: &Captures<'_>| {
-        // The flag's last dotted part names it: `--storage.remote.password`.
-        let name = c[2].rsplit('.').next().unwrap_or(&c[2]);
-        if is_credential_key(name) { format!("{}***", &c[1]) } else { c[0].to_owned() }
+        if is_credential_flag(&format!("-{}", &c[2])) { format!("{}***", &c[1]) } else { c[0].to_owned() }
+    })
+}
+
+/// A credential flag whose value is the next word, in a shell line or a flow sequence.
+fn mask_flag_words(line: &str) -> Cow<'_, str> {
+    patterns().flag_then_word.replace_all(line, |c: &Captures<'_>| {
+        if is_credential_flag(&c[2]) { format!("{}***", &c[1]) } else { c[0].to_owned() }
     })
 }
 
@@ -133,12 +159,18 @@ fn mask_keys(line: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}{}{}***", &c[1], &c[2], &c[3]))
 }
 
-/// An environment variable's value, when its name says it holds a credential (`DB_PASSWORD`,
-/// `CLOUD_PROVIDER_API_KEY`): Kubernetes env items are `name:` then `value:` lines, or one flow
-/// mapping. `previous` is the line before `line`.
-pub fn mask_env_value<'l>(previous: &str, line: &'l str) -> Cow<'l, str> {
+/// A credential that only the line before names: an environment variable's value, when its name
+/// says it holds a credential (`DB_PASSWORD`, `CLOUD_PROVIDER_API_KEY`), as Kubernetes env items
+/// are `name:` then `value:` lines, or one flow mapping; and an args item after a bare credential
+/// flag (`- --password`, then `- hunter2`). `previous` is the line before `line`.
+pub fn mask_after<'l>(previous: &str, line: &'l str) -> Cow<'l, str> {
     if let Some(v) = patterns().env_value.captures(line)
         && patterns().env_name.captures(previous).is_some_and(|n| is_credential_key(&n[1]))
+    {
+        return Cow::Owned(format!("{}***", &v[1]));
+    }
+    if let Some(v) = patterns().item.captures(line)
+        && patterns().flag_item.captures(previous).is_some_and(|f| is_credential_flag(&f[1]))
     {
         return Cow::Owned(format!("{}***", &v[1]));
     }
@@ -275,7 +307,7 @@ mod tests {
         for kept in [r#"  "title": "x","#, "  - --log.level=info", "{name: A, value: b}"] {
             assert!(matches!(mask_credential_line(kept), std::borrow::Cow::Borrowed(_)), "{kept}");
         }
-        assert!(matches!(super::mask_env_value("", "{name: A, value: b}"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(super::mask_after("", "{name: A, value: b}"), std::borrow::Cow::Borrowed(_)));
         // Credentials inside URLs, under any key.
         assert_eq!(
             mask_credential_line("  - url: https://metering:hunter2@mimir.example.com/api/v1/push"),
@@ -296,14 +328,27 @@ mod tests {
             mask_credential_line("  - --storage.tsdb.retention.size=9GB"),
             "  - --storage.tsdb.retention.size=9GB"
         );
+        // A credential flag whose value is the next word or item.
+        assert_eq!(mask_credential_line("  - app --password hunter2 -v"), "  - app --password *** -v");
+        assert_eq!(
+            mask_credential_line(r#"args: ["--token", "abc", "--log", "x"]"#),
+            r#"args: ["--token", "***", "--log", "x"]"#
+        );
+        assert_eq!(mask_credential_line("args: [-api-key, abc]"), "args: [-api-key, ***]");
+        for kept in ["  - --password-file /etc/p", "  - kube-state-metrics --token-ttl 5m", "- --password --verbose"] {
+            assert_eq!(mask_credential_line(kept), kept);
+        }
+        assert_eq!(super::mask_after("  - --auth.token", "  - \"abc\""), "  - ***");
+        assert_eq!(super::mask_after("  - --log.level", "  - debug"), "  - debug");
+        assert_eq!(super::mask_after("  - --password=x", "  - debug"), "  - debug");
         // Environment variables named for a credential.
         assert_eq!(
-            super::mask_env_value("  - name: CLOUD_PROVIDER_API_KEY", "    value: \"AIza\" # key"),
+            super::mask_after("  - name: CLOUD_PROVIDER_API_KEY", "    value: \"AIza\" # key"),
             "    value: ***"
         );
-        assert_eq!(super::mask_env_value("  - name: LOG_LEVEL", "    value: info"), "    value: info");
+        assert_eq!(super::mask_after("  - name: LOG_LEVEL", "    value: info"), "    value: info");
         assert_eq!(
-            super::mask_env_value("", "env: [{name: DB_PASSWORD, value: 'hunter2'}, {name: A, value: b}]"),
+            super::mask_after("", "env: [{name: DB_PASSWORD, value: 'hunter2'}, {name: A, value: b}]"),
             "env: [{name: DB_PASSWORD, value: ***}, {name: A, value: b}]"
         );
     }

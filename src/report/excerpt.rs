@@ -4,7 +4,7 @@
 
 use miette::{MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
-use crate::input::redact::{mask_credential_line, mask_env_value};
+use crate::input::redact::{mask_after, mask_credential_line};
 use crate::input::{Pos, Source};
 
 /// Characters of a line shown before it is cut.
@@ -33,7 +33,7 @@ pub fn around(src: &Source, name: &str, start: Pos, len_chars: usize) -> (Excerp
     for n in first..=last {
         let previous = if n > 1 { src.line(n as u32 - 1) } else { "" };
         let masked = mask_credential_line(src.line(n as u32));
-        let chars: Vec<char> = mask_env_value(previous, &masked).chars().collect();
+        let chars: Vec<char> = mask_after(previous, &masked).chars().collect();
         let skip = if n == line && col + len_chars.min(WIDTH / 2) > WIDTH { col.saturating_sub(LEAD) } else { 0 };
         if skip > 0 {
             text.push('…');

@@ -58,9 +58,17 @@ fn secret_values_never_appear_in_any_command_or_format() {
 }
 
 /// Credentials written outside a Secret: a remote_write password in a Prometheus ConfigMap, next to
-/// a duplicate key (a finding whose snippet shows the line), and Kubecost's Slack webhook.
+/// a duplicate key (a finding whose snippet shows the line), Kubecost's Slack webhook, and command-line
+/// flags whose value is the next argument or the next word of a shell line, before a duplicate key.
 fn configs(value: &str) -> String {
-    format!(
+    let args = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: opencost, namespace: opencost}}\nspec:\n  \
+         selector: {{matchLabels: {{app: opencost}}}}\n  template:\n    metadata: {{labels: {{app: opencost}}}}\n    \
+         spec:\n      containers:\n      - name: opencost\n        image: ghcr.io/opencost/opencost:1.113.0\n        \
+         command: [sh, -c, \"exec opencost --token {value}\"]\n        args:\n        - --password\n        - {value}\n        \
+         image: ghcr.io/opencost/opencost:1.113.0\n---\n"
+    );
+    args + &format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: prometheus-server\n  namespace: kubecost\ndata:\n  dup: a\n  prometheus.yml: |\n    remote_write:\n      - url: https://mimir.example.com/api/v1/push\n        basic_auth:\n          username: metering\n          password: {value}\n  dup: b\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: alert-configs\n  namespace: kubecost\ndata:\n  alerts.json: '{{\"alerts\":[{{\"type\":\"diagnostic\",\"window\":\"10m\"}}],\"enabled\":true,\"globalSlackWebhookUrl\":\"https://hooks.slack.com/services/{value}\"}}'\n---\n"
     )
 }
@@ -107,6 +115,11 @@ fn credentials_in_configmaps_never_appear_in_any_command_or_format() {
     let all = String::from_utf8(meterguard(&["diff", "--all", &old, &new]).stdout).unwrap();
     assert!(all.contains("password: *** (before)") && all.contains("password: *** (after)"), "{all}");
     assert!(diff.contains("value: *** (after)"), "the API key's change is shown, masked");
+    assert!(
+        human.contains("│         - ***\n"),
+        "the snippet of the duplicate image shows the masked argument: {human}"
+    );
+    assert!(all.contains("- *** (after)") && all.contains("--token *** (after)"), "{all}");
 }
 
 #[test]
