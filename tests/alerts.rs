@@ -919,3 +919,42 @@ fn a_vmsingle_that_a_cost_model_reads_is_a_metering_store() {
             .contains("VMSingle monitoring/vmks-victoria-metrics-k8s-stack, which runs 1 replica")
     );
 }
+
+#[test]
+fn jobs_are_named_as_the_monitors_relabel_them() {
+    let extra = std::fs::read_to_string(root().join("tests/fixtures/alerts/relabeled-jobs.yaml")).unwrap();
+    let stack = [corpus("opencost-default.yaml"), corpus("kps-default.yaml"), extra.clone()].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    let evaluator = "monitoring/kps-kube-prometheus-stack-prometheus";
+    let line_of = |needle: &str| stack.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    let got: Vec<(u64, String)> = findings(&v, "alerts/job-mismatch")
+        .iter()
+        .map(|f| (f["line"].as_u64().unwrap(), f["message"].as_str().unwrap().to_owned()))
+        .collect();
+    let mismatch = |alert: &str, job: &str| {
+        format!("alert {alert} on {evaluator} selects job {job}, which {evaluator} never scrapes")
+    };
+    assert_eq!(
+        got,
+        vec![
+            (line_of(r#"expr: up{job="opencost"}"#), mismatch("CostModelDownByServiceName", "opencost")),
+            (
+                line_of(r#"expr: up{job="monitoring/ksm-pods"}"#),
+                mismatch("KsmPodsDownByMonitorName", "monitoring/ksm-pods")
+            ),
+        ],
+        "the relabeled names exist, and the names they overwrite do not"
+    );
+    assert!(cov(&v, "opencost", "down").contains(&"CostModelDown".to_owned()));
+    // A relabeling from what the input does not tell (a container port's name): the job may have
+    // any name, and no `job` matcher is judged against this Prometheus.
+    let unknown = extra.replace(
+        "        - action: replace\n          targetLabel: job\n          replacement: finops-cost-model\n",
+        "        - sourceLabels: [__meta_kubernetes_pod_container_port_name]\n          targetLabel: job\n",
+    );
+    assert_ne!(unknown, extra);
+    let stack = [corpus("opencost-default.yaml"), corpus("kps-default.yaml"), unknown].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    assert!(findings(&v, "alerts/job-mismatch").is_empty(), "{:?}", findings(&v, "alerts/job-mismatch"));
+    assert!(cov(&v, "opencost", "down").contains(&"CostModelDown".to_owned()));
+}

@@ -8,16 +8,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::relabel::TargetFilter;
+use super::relabel::{JobRename, TargetFilter};
 use super::selectors::RoleSelectors;
 use crate::model::references::services_selecting;
 use crate::model::{Model, Object, Workload};
 
 /// An object's labels and annotations (None: not known).
 #[derive(Clone, Copy)]
-struct Tags<'m> {
-    labels: &'m [(&'m str, &'m str)],
-    annotations: Option<&'m [(&'m str, &'m str)]>,
+pub(super) struct Tags<'m> {
+    pub labels: &'m [(&'m str, &'m str)],
+    pub annotations: Option<&'m [(&'m str, &'m str)]>,
 }
 
 /// The labels discovery gives a target, as far as the input tells them.
@@ -81,6 +81,27 @@ type Pairs<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>);
 
 fn pod_pairs<'a>(w: &Workload<'a>) -> Pairs<'a> {
     (w.pod_labels.iter().collect(), w.pod_annotations.iter().collect())
+}
+
+/// The `job` a monitor's target is scraped under, after `rename`, from `initial`: the target's
+/// namespace, its Service's name, labels and annotations (a ServiceMonitor's), and the workload
+/// behind it (None when not known) give the discovery labels, and the operator's own `namespace`
+/// and `service` labels.
+pub(super) fn monitor_target_job(
+    rename: &JobRename,
+    initial: &str,
+    ns: &str,
+    service: Option<(&str, Tags<'_>)>,
+    pod: Option<&Workload<'_>>,
+) -> Option<String> {
+    let pairs = pod.map(pod_pairs);
+    let pod = pairs.as_ref().map(|(labels, annotations)| Tags { labels, annotations: Some(annotations) });
+    let meta = Meta { namespace: Some(ns), service, pod };
+    rename.job(initial, &|l| match l {
+        "namespace" => Some(ns.to_owned()),
+        "service" => service.map(|(name, _)| name.to_owned()),
+        _ => meta.label(l),
+    })
 }
 
 /// A scrape config's Kubernetes service discovery and the target relabelings it goes through.

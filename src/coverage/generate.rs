@@ -157,7 +157,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
-            let job = ksm_job.filter(|j| !j.in_secret).map(|j| format!(r#", job="{}""#, j.name));
+            let job = ksm_job.filter(|j| !j.in_secret && !j.any_name).map(|j| format!(r#", job="{}""#, j.name));
             (p.namespace().to_owned(), labels, job.unwrap_or_default())
         }
         None => {
@@ -179,8 +179,11 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
             // A series the job's targets do not emit, or its metric relabelings drop, never reaches the
             // rule: say so where it is read.
             if let Some(j) = ksm_job {
-                let name =
-                    if j.in_secret { "of additionalScrapeConfigs".to_owned() } else { format!("\"{}\"", j.name) };
+                let name = match (j.in_secret, j.any_name) {
+                    (true, _) => "of additionalScrapeConfigs".to_owned(),
+                    (false, true) => format!("of {}", j.name),
+                    (false, false) => format!("\"{}\"", j.name),
+                };
                 for m in al.reads.iter().filter(|m| !j.exposes(KSM, m)) {
                     let _ = writeln!(
                         rules,

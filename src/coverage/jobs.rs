@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use super::discovery::Discovery;
+use super::discovery::{self, Discovery, Tags};
 use super::evaluators::{namespace_selected, object_selected};
 use super::promql::{LabelMatcher, Op, Selector};
-use super::relabel::{Relabel, Stored};
+use super::relabel::{JobRename, Relabel, Stored};
 use crate::classify::Classification;
 use crate::input::Node;
 use crate::knowledge;
@@ -42,6 +42,9 @@ pub struct Job {
     pub ksm_emits: Option<BTreeSet<&'static str>>,
     /// The `namespace` label its series carry when it is not the target's: a Probe's own.
     pub namespace: Option<String>,
+    /// Its `job` label is written by a relabeling from what the input does not tell: any `job`
+    /// matcher may select it, and its name only describes it.
+    pub any_name: bool,
 }
 
 impl Job {
@@ -55,6 +58,7 @@ impl Job {
             in_secret: false,
             ksm_emits: None,
             namespace: None,
+            any_name: false,
         }
     }
 
@@ -94,21 +98,26 @@ pub struct JobIndex<'e> {
     by_name: HashMap<&'e str, usize>,
     /// Job names in order, each with its index in `jobs`.
     sorted: Vec<(&'e str, usize)>,
-    /// The names that may be shown, in order: not those read from a Secret.
+    /// The names that may be shown, in order: not those read from a Secret, nor descriptions of
+    /// jobs of any name.
     pub shown: Vec<&'e str>,
+    /// Jobs of any name (`Job::any_name`): every `job` matcher may select them.
+    any_name: Vec<usize>,
     judged: RefCell<HashMap<JobMatchers, Rc<[usize]>>>,
 }
 
 impl<'e> JobIndex<'e> {
     pub fn new(jobs: &'e [Job]) -> JobIndex<'e> {
         let mut by_name = HashMap::with_capacity(jobs.len());
-        for (i, j) in jobs.iter().enumerate() {
+        let named = jobs.iter().enumerate().filter(|(_, j)| !j.any_name);
+        for (i, j) in named.clone() {
             by_name.entry(j.name.as_str()).or_insert(i);
         }
-        let mut sorted: Vec<(&str, usize)> = jobs.iter().enumerate().map(|(i, j)| (j.name.as_str(), i)).collect();
+        let mut sorted: Vec<(&str, usize)> = named.map(|(i, j)| (j.name.as_str(), i)).collect();
         sorted.sort_unstable();
         let shown = sorted.iter().filter(|(_, i)| !jobs[*i].in_secret).map(|&(n, _)| n).collect();
-        JobIndex { jobs, by_name, sorted, shown, judged: RefCell::default() }
+        let any_name = (0..jobs.len()).filter(|&i| jobs[i].any_name).collect();
+        JobIndex { jobs, by_name, sorted, shown, any_name, judged: RefCell::default() }
     }
 
     /// Indices into `jobs` of the jobs `sel`'s `job` matchers admit: all of them when it has none.
@@ -116,7 +125,7 @@ impl<'e> JobIndex<'e> {
         let matchers: Vec<&LabelMatcher> = sel.matchers.iter().filter(|m| m.name == "job").collect();
         if let Some(eq) = matchers.iter().find(|m| matches!(m.op, Op::Equal)) {
             let named = self.by_name.get(eq.value.as_str()).filter(|_| sel.admits("job", &eq.value));
-            return named.copied().into_iter().collect();
+            return self.with_any_name(named.copied().into_iter().collect());
         }
         let op = |m: &LabelMatcher| match m.op {
             Op::Equal => 0,
@@ -128,10 +137,20 @@ impl<'e> JobIndex<'e> {
         if let Some(found) = self.judged.borrow().get(&key) {
             return found.clone();
         }
-        let found: Rc<[usize]> =
-            self.candidates(&matchers).filter(|&i| sel.admits("job", &self.jobs[i].name)).collect();
+        let named = |i: &usize| !self.jobs[*i].any_name && sel.admits("job", &self.jobs[*i].name);
+        let found = self.candidates(&matchers).filter(named).collect();
+        let found = self.with_any_name(found);
         self.judged.borrow_mut().insert(key, found.clone());
         found
+    }
+
+    /// `found` (named jobs, in index order) and the jobs of any name, in index order.
+    fn with_any_name(&self, mut found: Vec<usize>) -> Rc<[usize]> {
+        if !self.any_name.is_empty() {
+            found.extend(&self.any_name);
+            found.sort_unstable();
+        }
+        found.into()
     }
 
     /// `count` job names in alphabetical order around where `name` would stand (all of them when
@@ -344,7 +363,15 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
     jobs
 }
 
-/// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus.
+/// One endpoint of a monitor: the job its targets get, what it stores, whether it scrapes cAdvisor.
+struct Endpoint {
+    rename: JobRename,
+    stored: Stored,
+    cadvisor: bool,
+}
+
+/// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus: one per job
+/// name its endpoints give its targets.
 fn monitor_jobs(
     model: &Model<'_>,
     classes: &[Classification],
@@ -353,58 +380,103 @@ fn monitor_jobs(
     kind: &str,
     mon: &Object<'_>,
 ) -> Vec<Job> {
-    let mut jobs = Vec::new();
-    let job_label = mon.node.str_at(&["spec", "jobLabel"]);
+    let service_monitor = kind == "ServiceMonitor";
     let target_sel = string_map(mon.node.path(&["spec", "selector", "matchLabels"]));
-    let endpoints_key = if kind == "ServiceMonitor" { "endpoints" } else { "podMetricsEndpoints" };
-    let endpoints = mon.node.path(&["spec", endpoints_key]).and_then(Node::as_seq).unwrap_or_default();
-    let cadvisor = endpoints.iter().any(|e| e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")));
-    // Every endpoint is scraped under the monitor's job: the job stores what any of them keeps.
-    let stored = endpoints
+    // The operator's own step: the `jobLabel` label of the Service (or pod), when the target has it.
+    let job_label = mon.node.str_at(&["spec", "jobLabel"]).map(|l| {
+        let family = if service_monitor { "service" } else { "pod" };
+        let sanitized: String =
+            l.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+        format!("__meta_kubernetes_{family}_label_{sanitized}")
+    });
+    let first = || {
+        job_label.as_deref().map(|source| Relabel {
+            sources: vec![source],
+            action: "replace".into(),
+            regex: Some("(.+)".into()),
+            target: Some("job"),
+            separator: None,
+            replacement: None,
+        })
+    };
+    let endpoints_key = if service_monitor { "endpoints" } else { "podMetricsEndpoints" };
+    let listed = mon.node.path(&["spec", endpoints_key]).and_then(Node::as_seq).unwrap_or_default();
+    let mut endpoints: Vec<Endpoint> = listed
         .iter()
         .map(|e| {
-            let relabels = e.get("metricRelabelings").and_then(Node::as_seq).unwrap_or_default();
-            Stored::of(relabels.iter().map(Relabel::from_monitor))
-        })
-        .reduce(|mut all, one| {
-            all.merge(&one);
-            all
-        })
-        .unwrap_or_default();
-    for ns in monitor_namespaces(model, mon, all_namespaces) {
-        if kind == "ServiceMonitor" {
-            for svc in by_label.services(&ns, &target_sel) {
-                let name = job_label
-                    .and_then(|l| svc.labels().get(l).map(|v| v.to_string()))
-                    .unwrap_or_else(|| svc.id.name.clone());
-                let targets = by_label.workloads(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
-                let mut job = Job { stored: stored.clone(), ..Job::new(name, BTreeSet::from([TARGET]), targets) };
-                if cadvisor {
-                    job.sources.insert(CADVISOR);
-                }
-                sources_of(model, classes, &mut job);
-                jobs.push(job);
+            let relabels = |key: &str| e.get(key).and_then(Node::as_seq).unwrap_or_default().iter();
+            Endpoint {
+                rename: JobRename::of(first(), relabels("relabelings").map(Relabel::from_monitor)),
+                stored: Stored::of(relabels("metricRelabelings").map(Relabel::from_monitor)),
+                cadvisor: e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")),
             }
+        })
+        .collect();
+    if endpoints.is_empty() {
+        endpoints.push(Endpoint { rename: JobRename::of(first(), []), stored: Stored::All, cadvisor: false });
+    }
+    // A job whose name a relabeling sets from what the input does not tell: any name.
+    let unknown = format!("{kind} {}/{} (job relabeled)", mon.namespace(), mon.id.name);
+    // `found`: a target of the input was found (a Service, or a PodMonitor's pods).
+    let job = |name: Option<String>, ep: &Endpoint, targets: BTreeSet<usize>, found: bool| {
+        let any_name = name.is_none();
+        let sources = if found { BTreeSet::from([TARGET]) } else { BTreeSet::new() };
+        let mut job =
+            Job { stored: ep.stored.clone(), any_name, ..Job::new(name.unwrap_or(unknown.clone()), sources, targets) };
+        if ep.cadvisor {
+            job.sources.insert(CADVISOR);
+        }
+        sources_of(model, classes, &mut job);
+        job
+    };
+    let own = format!("{}/{}", mon.namespace(), mon.id.name);
+    let mut jobs = Vec::new();
+    for ns in monitor_namespaces(model, mon, all_namespaces) {
+        let services = if service_monitor { by_label.services(&ns, &target_sel) } else { Vec::new() };
+        // A PodMonitor's targets are its pods; a ServiceMonitor's, the pods behind each Service.
+        let groups: Vec<(Option<&Object<'_>>, BTreeSet<usize>)> = if service_monitor {
+            let behind =
+                |svc: &Object<'_>| by_label.workloads(model, &ns, &string_map(svc.node.path(&["spec", "selector"])));
+            services.iter().map(|svc| (Some(*svc), behind(svc))).collect()
         } else {
             let targets = by_label.workloads(model, &ns, &target_sel);
-            if targets.is_empty() {
-                continue;
+            if targets.is_empty() { Vec::new() } else { vec![(None, targets)] }
+        };
+        for (svc, targets) in groups {
+            let labels: Vec<(&str, &str)> = svc.map(|s| s.labels().into_iter().collect()).unwrap_or_default();
+            let annotations: Vec<(&str, &str)> = svc.map(|s| s.annotations().into_iter().collect()).unwrap_or_default();
+            let initial = svc.map_or(own.as_str(), |s| s.id.name.as_str());
+            let tags = Tags { labels: &labels, annotations: Some(&annotations) };
+            let service = svc.map(|s| (s.id.name.as_str(), tags));
+            for ep in &endpoints {
+                let job_of = |w: Option<usize>| {
+                    let pod = w.map(|w| &model.workloads[w]);
+                    discovery::monitor_target_job(&ep.rename, initial, &ns, service, pod)
+                };
+                if !ep.rename.reads_pods() || targets.is_empty() {
+                    jobs.push(job(job_of(None), ep, targets.clone(), true));
+                    continue;
+                }
+                let mut named: BTreeMap<Option<String>, BTreeSet<usize>> = BTreeMap::new();
+                for &w in &targets {
+                    named.entry(job_of(Some(w))).or_default().insert(w);
+                }
+                jobs.extend(named.into_iter().map(|(name, targets)| job(name, ep, targets, true)));
             }
-            let name = format!("{}/{}", mon.namespace(), mon.id.name);
-            let mut job = Job { stored: stored.clone(), ..Job::new(name, BTreeSet::from([TARGET]), targets) };
-            sources_of(model, classes, &mut job);
-            jobs.push(job);
         }
     }
     if jobs.is_empty() {
-        // Services the render does not hold (kubelet, apiserver): the job comes from the selector.
-        let name =
-            job_label.and_then(|l| target_sel.get(l).map(|v| v.to_string())).unwrap_or_else(|| mon.id.name.clone());
-        let mut job = Job { stored, ..Job::new(name, BTreeSet::new(), BTreeSet::new()) };
-        if cadvisor {
-            job.sources.insert(CADVISOR);
+        // Services the render does not hold (kubelet, apiserver): named as the operator would
+        // name the Service the selector picks, taken to be labelled as it selects and named as
+        // the monitor.
+        let labels: Vec<(&str, &str)> = target_sel.iter().map(|(k, v)| (*k, *v)).collect();
+        let tags = Tags { labels: &labels, annotations: None };
+        let service = service_monitor.then_some((mon.id.name.as_str(), tags));
+        let initial = if service_monitor { mon.id.name.as_str() } else { own.as_str() };
+        for ep in &endpoints {
+            let name = discovery::monitor_target_job(&ep.rename, initial, mon.namespace(), service, None);
+            jobs.push(job(name, ep, BTreeSet::new(), false));
         }
-        jobs.push(job);
     }
     jobs
 }
@@ -435,9 +507,17 @@ fn raw_job<'m, 'a>(
     let own_ns = model.objects[model.workloads[me].object].namespace();
     let name = sc.get("job_name").and_then(Value::as_str)?;
     let relabels = items(sc, "metric_relabel_configs");
+    // Its targets' `job` after `relabel_configs`, judged on what holds for every target.
+    let rename = JobRename::of(None, items(sc, "relabel_configs").map(Relabel::from_config));
+    let renamed = if rename.renames() { rename.job(name, &|_| None) } else { Some(name.to_owned()) };
     let mut job = Job {
         stored: Stored::of(relabels.map(Relabel::from_config)),
-        ..Job::new(name.to_owned(), BTreeSet::from([TARGET]), BTreeSet::new())
+        any_name: renamed.is_none(),
+        ..Job::new(
+            renamed.unwrap_or_else(|| format!("{name} (job relabeled)")),
+            BTreeSet::from([TARGET]),
+            BTreeSet::new(),
+        )
     };
     let path = sc.get("metrics_path").and_then(Value::as_str).unwrap_or_default();
     if name.contains("cadvisor") || path.contains("cadvisor") {

@@ -3,10 +3,12 @@
 //! prometheus-operator `metricRelabelings`); Kubecost's bundled Prometheus keeps only the metrics
 //! Kubecost reads, so an alert on a kube-state-metrics series outside that list never fires there.
 //! Which targets it scrapes: the `keep` and `drop` steps of `relabel_configs` (`TargetFilter`).
+//! Under which `job` label: the steps of `relabel_configs` that write it (`JobRename`).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashMapExt};
 use regex::Regex;
 use serde_json::Value;
 
@@ -48,6 +50,22 @@ pub struct Relabel<'a> {
     /// Always a string to Prometheus: `regex: true` in YAML is the pattern `true`.
     pub regex: Option<Cow<'a, str>>,
     pub target: Option<&'a str>,
+    pub separator: Option<&'a str>,
+    pub replacement: Option<Cow<'a, str>>,
+}
+
+/// A scalar that Prometheus reads as a string, whatever YAML made of it.
+fn config_text(v: Option<&Value>) -> Option<Cow<'_, str>> {
+    match v {
+        Some(Value::String(r)) => Some(Cow::Borrowed(r)),
+        Some(Value::Bool(b)) => Some(Cow::Owned(b.to_string())),
+        Some(Value::Number(n)) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+fn monitor_text<'a>(n: &'a Node, key: &str) -> Option<Cow<'a, str>> {
+    n.get(key).filter(|r| !r.is_null()).and_then(|r| r.as_scalar()).map(|r| Cow::Borrowed(r.text))
 }
 
 impl Relabel<'_> {
@@ -62,13 +80,10 @@ impl Relabel<'_> {
                 .filter_map(Value::as_str)
                 .collect(),
             action: v.get("action").and_then(Value::as_str).unwrap_or("replace").to_lowercase(),
-            regex: match v.get("regex") {
-                Some(Value::String(r)) => Some(Cow::Borrowed(r)),
-                Some(Value::Bool(b)) => Some(Cow::Owned(b.to_string())),
-                Some(Value::Number(n)) => Some(Cow::Owned(n.to_string())),
-                _ => None,
-            },
+            regex: config_text(v.get("regex")),
             target: v.get("target_label").and_then(Value::as_str),
+            separator: v.get("separator").and_then(Value::as_str),
+            replacement: config_text(v.get("replacement")),
         }
     }
 
@@ -84,8 +99,10 @@ impl Relabel<'_> {
                 .filter_map(Node::as_str)
                 .collect(),
             action: n.str_at(&["action"]).unwrap_or("replace").to_lowercase(),
-            regex: n.get("regex").filter(|r| !r.is_null()).and_then(|r| r.as_scalar()).map(|r| Cow::Borrowed(r.text)),
+            regex: monitor_text(n, "regex"),
             target: n.str_at(&["targetLabel"]),
+            separator: n.str_at(&["separator"]),
+            replacement: monitor_text(n, "replacement"),
         }
     }
 }
@@ -165,7 +182,7 @@ impl TargetFilter {
                 "keep" | "drop" if !unknown => {
                     let pattern = r.regex.as_deref().unwrap_or("(.*)");
                     let Ok(regex) = anchored(pattern) else { continue };
-                    let separator = v.get("separator").and_then(Value::as_str).unwrap_or(";");
+                    let separator = r.separator.unwrap_or(";");
                     let parts: Option<Vec<Regex>> = Some(pattern.split(separator).collect::<Vec<_>>())
                         .filter(|p| p.len() == r.sources.len() && !separator.is_empty())
                         .and_then(|p| p.into_iter().map(|p| anchored(p).ok()).collect());
@@ -197,6 +214,124 @@ impl TargetFilter {
             let (true, Some(parts)) = (s.keep, &s.parts) else { return true };
             values.iter().zip(parts).all(|(v, p)| v.as_ref().is_none_or(|v| p.is_match(v)))
         })
+    }
+}
+
+/// The target relabelings that may write `job`, in order, with every step that writes a label
+/// they read. Prometheus sets `job` to the job's name before relabeling (prometheus-operator to
+/// the Service's name, or `<namespace>/<name>` for a PodMonitor, then to the `jobLabel` label
+/// when the target has it), and any later step may overwrite it: kube-prometheus's jsonnet and
+/// many charts name the job in a monitor's `relabelings`.
+pub struct JobRename {
+    steps: Vec<Rename>,
+}
+
+struct Rename {
+    action: String,
+    sources: Vec<String>,
+    separator: String,
+    /// None when the pattern does not compile: what it writes is not known.
+    regex: Option<Regex>,
+    target: Option<String>,
+    replacement: String,
+}
+
+impl JobRename {
+    /// `first` is a step the operator writes before the user's (`jobLabel`'s).
+    pub fn of<'a>(first: Option<Relabel<'a>>, relabels: impl IntoIterator<Item = Relabel<'a>>) -> JobRename {
+        let steps = first
+            .into_iter()
+            .chain(relabels)
+            .filter(|r| !matches!(r.action.as_str(), "keep" | "drop" | "keepequal" | "dropequal"))
+            .map(|r| Rename {
+                sources: r.sources.iter().map(|s| (*s).to_owned()).collect(),
+                separator: r.separator.unwrap_or(";").to_owned(),
+                regex: anchored(r.regex.as_deref().unwrap_or("(.*)")).ok(),
+                target: r.target.map(str::to_owned),
+                replacement: r.replacement.as_deref().unwrap_or("$1").to_owned(),
+                action: r.action,
+            })
+            .collect();
+        JobRename { steps }
+    }
+
+    /// Whether a target's `job` may differ from the name it starts with.
+    pub fn renames(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    /// Whether some step reads a label of the pod (the job may differ from pod to pod).
+    pub fn reads_pods(&self) -> bool {
+        self.steps.iter().flat_map(|s| &s.sources).any(|l| l.starts_with("__meta_kubernetes_pod_"))
+    }
+
+    /// The `job` a target ends with, from `initial`; `label` gives the value of a discovery label
+    /// (`""` when the target lacks it) or None when the input does not tell it. None when the job
+    /// is not known here: a step read an unknown label into it, hashed it, or dropped it.
+    pub fn job(&self, initial: &str, label: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        // Labels the steps wrote so far; None: written with a value not known here.
+        let mut written: HashMap<String, Option<String>> = HashMap::new();
+        written.insert("job".to_owned(), Some(initial.to_owned()));
+        for s in &self.steps {
+            let value = |l: &str| written.get(l).cloned().unwrap_or_else(|| label(l));
+            let sources: Option<Vec<String>> = s.sources.iter().map(|l| value(l)).collect();
+            match s.action.as_str() {
+                "replace" | "lowercase" | "uppercase" => {
+                    let Some(target) = s.target.as_deref() else { continue };
+                    let (Some(sources), Some(regex)) = (sources, &s.regex) else {
+                        // What it writes, and for a templated target where, is not known.
+                        let at = if target.contains('$') { "job" } else { target };
+                        written.insert(at.to_owned(), None);
+                        continue;
+                    };
+                    let joined = sources.join(&s.separator);
+                    if s.action != "replace" {
+                        let v = if s.action == "lowercase" { joined.to_lowercase() } else { joined.to_uppercase() };
+                        written.insert(target.to_owned(), Some(v));
+                        continue;
+                    }
+                    let Some(caps) = regex.captures(&joined) else { continue };
+                    let (mut at, mut v) = (String::new(), String::new());
+                    caps.expand(target, &mut at);
+                    caps.expand(&s.replacement, &mut v);
+                    if !at.is_empty() {
+                        written.insert(at, Some(v));
+                    }
+                }
+                "hashmod" => {
+                    written.extend(s.target.clone().map(|t| (t, None)));
+                }
+                // A label mapped onto `job`: from a discovery label named `..._job`.
+                "labelmap" => {
+                    let Some(regex) = &s.regex else {
+                        written.insert("job".to_owned(), None);
+                        continue;
+                    };
+                    for family in ["service_label", "service_annotation", "pod_label", "pod_annotation"] {
+                        let name = format!("__meta_kubernetes_{family}_job");
+                        let Some(caps) = regex.captures(&name) else { continue };
+                        let mut at = String::new();
+                        caps.expand(&s.replacement, &mut at);
+                        // A label named `job` on a Service or pod is rare: one the input does not
+                        // show is taken as absent, or every job whose config maps labels (the
+                        // prometheus chart's discovery jobs) would be of any name.
+                        if at == "job"
+                            && let Some(v) = label(&name).filter(|v| !v.is_empty())
+                        {
+                            written.insert(at, Some(v));
+                        }
+                    }
+                }
+                "labeldrop" | "labelkeep" => {
+                    let matched = s.regex.as_ref().map(|r| r.is_match("job"));
+                    if matched != Some(s.action == "labelkeep") {
+                        written.insert("job".to_owned(), None);
+                    }
+                }
+                _ => {}
+            }
+        }
+        written.remove("job").flatten().filter(|j| !j.is_empty())
     }
 }
 
@@ -274,6 +409,66 @@ mod tests {
             "__meta_kubernetes_service_name" => Some("kubernetes".into()),
             _ => None,
         }));
+    }
+
+    #[test]
+    fn the_job_label_is_written_as_prometheus_writes_it() {
+        let job = |yaml: &str| {
+            let v = crate::input::yaml::parse_stream(yaml).documents[0].root.to_json();
+            let rename = JobRename::of(None, v.as_array().unwrap().iter().map(Relabel::from_config));
+            rename.job("svc", &|l: &str| match l {
+                "__meta_kubernetes_namespace" => Some("monitoring".into()),
+                "__meta_kubernetes_service_label_app" => Some("Cost-Model".into()),
+                "__meta_kubernetes_service_label_job" => Some("from-label".into()),
+                l if l.starts_with("__meta_kubernetes_service_label_") => Some(String::new()),
+                _ => None,
+            })
+        };
+        let cases = [
+            ("- {target_label: job, replacement: finops}\n", Some("finops")),
+            ("- {source_labels: [job], regex: '(.*)', target_label: job, replacement: 'x-$1'}\n", Some("x-svc")),
+            (
+                "- {source_labels: [__meta_kubernetes_namespace, job], separator: /, target_label: job}\n",
+                Some("monitoring/svc"),
+            ),
+            (
+                "- {source_labels: [__meta_kubernetes_service_label_app], target_label: job, action: lowercase}\n",
+                Some("cost-model"),
+            ),
+            // No match: the job stays; an empty result deletes it.
+            (
+                "- {source_labels: [__meta_kubernetes_service_label_app], regex: 'web', target_label: job, replacement: w}\n",
+                Some("svc"),
+            ),
+            ("- {source_labels: [__meta_kubernetes_service_label_team], target_label: job}\n", None),
+            // Through a temporary label, and into a templated target.
+            (
+                "- {source_labels: [__meta_kubernetes_namespace], target_label: __tmp_ns}\n- {source_labels: [__tmp_ns], target_label: job}\n",
+                Some("monitoring"),
+            ),
+            (
+                "- {source_labels: [__meta_kubernetes_namespace], regex: '(.*)', target_label: '${1}_x', replacement: v}\n",
+                Some("svc"),
+            ),
+            (
+                "- {source_labels: [__meta_kubernetes_namespace], regex: '(.*)', target_label: '$1'}\n- {target_label: job, replacement: a}\n",
+                Some("a"),
+            ),
+            // Not known here: an unknown source, a hash, a dropped label.
+            ("- {source_labels: [__meta_kubernetes_pod_container_port_name], target_label: job}\n", None),
+            ("- {source_labels: [__address__], target_label: job, modulus: 4, action: hashmod}\n", None),
+            ("- {regex: job, action: labeldrop}\n", None),
+            ("- {regex: 'instance|job', action: labelkeep}\n", Some("svc")),
+            ("- {source_labels: [x], target_label: job, regex: '('}\n", None),
+            // A Service label named `job`, mapped.
+            ("- {regex: __meta_kubernetes_service_label_(.+), action: labelmap}\n", Some("from-label")),
+            ("- {regex: __meta_kubernetes_pod_label_(.+), action: labelmap}\n", Some("svc")),
+            // Keeps and drops rename nothing.
+            ("- {source_labels: [__address__], action: keep, regex: 'x'}\n", Some("svc")),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(job(yaml).as_deref(), want, "{yaml}");
+        }
     }
 
     #[test]
