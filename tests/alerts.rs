@@ -958,3 +958,48 @@ fn jobs_are_named_as_the_monitors_relabel_them() {
     assert!(findings(&v, "alerts/job-mismatch").is_empty(), "{:?}", findings(&v, "alerts/job-mismatch"));
     assert!(cov(&v, "opencost", "down").contains(&"CostModelDown".to_owned()));
 }
+
+#[test]
+fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasource() {
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    let agent = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-agent.yaml")).unwrap();
+    let stack = [corpus("opencost-default.yaml"), vm.clone(), agent.clone()].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    let evaluator = "VMAlert monitoring/vmks-victoria-metrics-k8s-stack";
+    let messages = |v: &serde_json::Value| -> Vec<String> {
+        findings(v, "alerts/job-mismatch").iter().map(|f| f["message"].as_str().unwrap().to_owned()).collect()
+    };
+    // kube-state-metrics (by its jobLabel), the kubelet (relabeled) and the operator's own
+    // components (TooManyRestarts) are scraped; opencost is not.
+    assert_eq!(
+        messages(&v),
+        [format!("alert OpenCostDown on {evaluator} selects job opencost, which {evaluator} never scrapes")]
+    );
+    assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
+    assert!(!cov(&v, "opencost", "down").contains(&"OpenCostDown".to_owned()));
+    // A VMServiceScrape for OpenCost names the job after the Service's app.kubernetes.io/name.
+    let scraped = stack.clone()
+        + "\n---\napiVersion: operator.victoriametrics.com/v1beta1\nkind: VMServiceScrape\nmetadata: {name: opencost, \
+           namespace: opencost}\nspec:\n  jobLabel: app.kubernetes.io/name\n  selector: {matchLabels: \
+           {app.kubernetes.io/name: opencost}}\n  endpoints: [{port: http}]\n";
+    let v = check_text(&scraped, &[]);
+    assert!(messages(&v).is_empty(), "{:?}", messages(&v));
+    assert!(cov(&v, "opencost", "down").contains(&"OpenCostDown".to_owned()));
+    // The scrape jobs are not known when the VMAgent is not in the input, when it also scrapes what is
+    // not read here (a VMStaticScrape it selects), or when the VMAgent writes elsewhere.
+    let static_scrape = "\n---\napiVersion: operator.victoriametrics.com/v1beta1\nkind: VMStaticScrape\nmetadata: \
+                         {name: legacy, namespace: monitoring}\nspec:\n  jobName: opencost\n  targetEndpoints: \
+                         [{targets: ['10.0.0.7:9003']}]\n";
+    let no_agent: String =
+        stack.split("\n---\n").filter(|d| !d.contains("kind: VMAgent")).collect::<Vec<_>>().join("\n---\n");
+    let elsewhere = stack.replace(
+        "  - url: http://vmsingle-vmks-victoria-metrics-k8s-stack.monitoring.svc.cluster.local.:8428/api/v1/write\n  scrapeInterval",
+        "  - url: https://mimir.example.com/api/v1/push\n  scrapeInterval",
+    );
+    assert_ne!(elsewhere, stack);
+    for unknown in [no_agent, stack.clone() + static_scrape, elsewhere] {
+        let v = check_text(&unknown, &[]);
+        assert!(messages(&v).is_empty(), "{:?}", messages(&v));
+        assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
+    }
+}

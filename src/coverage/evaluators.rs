@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::jobs::{self, Job, JobIndex};
 use super::notify::{self, AlertmanagerConfig};
 use super::rules::{AlertRule, Origin, Record, holds_rules, is_vm_rule};
+use super::victoria::{self, is_vm_alert};
 use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Node, yaml};
@@ -102,49 +103,6 @@ fn operator_selects(model: &Model<'_>, p: &Object<'_>, rule: &Object<'_>) -> boo
     rule.is("monitoring.coreos.com", "PrometheusRule")
         && object_selected(spec.and_then(|s| s.get("ruleSelector")), &rule.labels())
         && namespace_selected(model, spec.and_then(|s| s.get("ruleNamespaceSelector")), p.namespace(), rule.namespace())
-}
-
-/// A VictoriaMetrics `VMAlert`.
-fn is_vm_alert(o: &Object<'_>) -> bool {
-    o.is("operator.victoriametrics.com", "VMAlert")
-}
-
-/// Whether a VMAlert loads a VMRule, or a PrometheusRule (the VictoriaMetrics operator converts
-/// each into a VMRule with its labels, by default). VictoriaMetrics/operator internal/k8stools
-/// `VisitSelected`: with neither selector, every rule when `selectAllByDefault`, else none; a
-/// ruleSelector alone selects in the VMAlert's namespace; a ruleNamespaceSelector (`{}`: every
-/// namespace) takes every rule of its namespaces unless a ruleSelector narrows them.
-fn vm_selects(model: &Model<'_>, vmalert: &Object<'_>, rule: &Object<'_>) -> bool {
-    if !holds_rules(&rule.id) {
-        return false;
-    }
-    let (objects, namespaces) = vm_selectors(vmalert);
-    let in_namespace = match namespaces {
-        None if objects.is_none() => {
-            return vmalert.node.path(&["spec", "selectAllByDefault"]).and_then(Node::as_bool) == Some(true);
-        }
-        None => rule.namespace() == vmalert.namespace(),
-        Some(ns) => namespace_selected(model, Some(ns), vmalert.namespace(), rule.namespace()),
-    };
-    in_namespace && objects.is_none_or(|sel| label_selector_matches(sel, &rule.labels()))
-}
-
-/// A VMAlert's ruleSelector and ruleNamespaceSelector, each when given (not absent, not null).
-fn vm_selectors<'n>(vmalert: &Object<'n>) -> (Option<&'n Node>, Option<&'n Node>) {
-    let given = |key| vmalert.node.path(&["spec", key]).filter(|n| !n.is_null());
-    (given("ruleSelector"), given("ruleNamespaceSelector"))
-}
-
-/// The labels a rule object lacks for a VMAlert: none to name when it has no ruleSelector.
-fn vm_missing_labels(vmalert: &Object<'_>, labels: &BTreeMap<&str, &str>) -> Vec<String> {
-    match vm_selectors(vmalert) {
-        (Some(sel), _) => missing_labels(Some(sel), labels),
-        (None, Some(_)) => Vec::new(),
-        (None, None) => vec![format!(
-            "(VMAlert {} selects nothing: no ruleSelector, no ruleNamespaceSelector, selectAllByDefault false)",
-            vmalert.id.name
-        )],
-    }
 }
 
 /// The labels a PrometheusRule lacks for this selector's `matchLabels`.
@@ -320,9 +278,11 @@ pub fn find(
             notify,
         });
     }
-    // A VMAlert loads the rules it selects and queries its datasource (VMSingle, VMCluster or a
-    // Prometheus), whose scrape jobs are not read here: like a ThanosRuler's, its rules are judged
-    // against none. It notifies the Alertmanagers its notifiers name, whose routes are not read.
+    // A VMAlert loads the rules it selects and queries its datasource. A VMSingle's scrape jobs are
+    // those of the VMAgents that write to it (`victoria.rs`); those of another datasource (a
+    // VMCluster, a Prometheus, one outside the input) are not read, and its rules are judged
+    // against none, like a ThanosRuler's. It notifies the Alertmanagers its notifiers name, whose
+    // routes are not read.
     let vm_alerts: Vec<(usize, &Object)> = model.objects.iter().enumerate().filter(|(_, o)| is_vm_alert(o)).collect();
     for &(oi, o) in &vm_alerts {
         let spec = o.node.get("spec");
@@ -331,7 +291,7 @@ pub fn find(
             &["notifier", "notifiers", "notifierConfigRef"],
             "no spec.notifier, spec.notifiers or spec.notifierConfigRef",
         );
-        let selected = origins.selected(|i| vm_selects(model, o, &model.objects[i]));
+        let selected = origins.selected(|i| victoria::selects_rule(model, o, &model.objects[i]));
         // Its rules query the datasource: when that VMSingle (or Prometheus) is down, they fire no more.
         let datasource = spec.and_then(|s| s.str_at(&["datasource", "url"]));
         let queried = datasource.and_then(|url| workload_at(model, url, o.namespace()));
@@ -339,7 +299,7 @@ pub fn find(
             id: format!("VMAlert {}/{}", o.namespace(), o.id.name),
             object: Some(oi),
             workload: queried,
-            jobs: None,
+            jobs: queried.and_then(|store| victoria::store_jobs(model, classes, store)),
             rules: selected.rules,
             records: selected.records,
             notify,
@@ -406,7 +366,7 @@ pub fn find(
         .chain(vm_alerts.iter().map(|(_, o)| *o))
         .collect();
     let selects = |p: &Object, rule: &Object| {
-        if is_vm_alert(p) { vm_selects(model, p, rule) } else { operator_selects(model, p, rule) }
+        if is_vm_alert(p) { victoria::selects_rule(model, p, rule) } else { operator_selects(model, p, rule) }
     };
     // Whether the input's evaluators decide which rules of this object's kind run: a VMRule is
     // read only by a VMAlert.
@@ -423,7 +383,7 @@ pub fn find(
         let readers = rule_selectors.iter().filter(|p| !is_vm_rule(&obj.id) || is_vm_alert(p));
         let mut lacks: Vec<String> = readers
             .flat_map(|p| match is_vm_alert(p) {
-                true => vm_missing_labels(p, &labels),
+                true => victoria::missing_labels(p, &labels),
                 false => missing_labels(p.node.path(&["spec", "ruleSelector"]), &labels),
             })
             .collect();

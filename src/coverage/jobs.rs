@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::discovery::{self, Discovery, Tags};
 use super::evaluators::{namespace_selected, object_selected};
 use super::promql::{LabelMatcher, Op, Selector};
-use super::relabel::{JobRename, Relabel, Stored};
+use super::relabel::{self, JobRename, Relabel, Stored};
 use crate::classify::Classification;
 use crate::input::Node;
 use crate::knowledge;
@@ -73,7 +73,7 @@ impl Job {
     }
 
     /// Takes in another endpoint or monitor of the same job name.
-    fn absorb(&mut self, other: Job) {
+    pub(super) fn absorb(&mut self, other: Job) {
         let full = self.scrapes_ksm() || other.scrapes_ksm();
         self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits) {
             _ if full => None,
@@ -226,13 +226,13 @@ fn ksm_emitted(model: &Model<'_>, class: &Classification, w: usize) -> Option<Ve
 /// Services by namespace and each of their labels, workloads by namespace and each of their pod
 /// labels: the first pair of a selector narrows its candidates to those that carry it, so that
 /// thousands of monitors in one namespace do not each pass over all its Services and workloads.
-struct ByLabel<'m, 'a> {
+pub(super) struct ByLabel<'m, 'a> {
     services: HashMap<(&'m str, &'a str, &'a str), Vec<&'m Object<'a>>>,
     workloads: HashMap<(&'m str, &'a str, &'a str), Vec<usize>>,
 }
 
 impl<'m, 'a> ByLabel<'m, 'a> {
-    fn new(model: &'m Model<'a>) -> ByLabel<'m, 'a> {
+    pub(super) fn new(model: &'m Model<'a>) -> ByLabel<'m, 'a> {
         // The two indexes are independent: built side by side.
         let (services, workloads) = rayon::join(
             || {
@@ -329,7 +329,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
         use rayon::prelude::*;
         let per_monitor: Vec<Vec<Job>> = selected(kind, sel_key, ns_key)
             .par_iter()
-            .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, kind, mon))
+            .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, mon))
             .collect();
         per_monitor.into_iter().flatten().for_each(&mut add);
     }
@@ -370,35 +370,26 @@ struct Endpoint {
     cadvisor: bool,
 }
 
-/// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus: one per job
-/// name its endpoints give its targets.
-fn monitor_jobs(
+/// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus (or
+/// VMServiceScrape or VMPodScrape its VMAgent, whose operator writes the same scrape config from
+/// differently named fields): one per job name its endpoints give its targets.
+pub(super) fn monitor_jobs(
     model: &Model<'_>,
     classes: &[Classification],
     by_label: &ByLabel<'_, '_>,
     all_namespaces: &OnceLock<BTreeSet<String>>,
-    kind: &str,
     mon: &Object<'_>,
 ) -> Vec<Job> {
-    let service_monitor = kind == "ServiceMonitor";
+    let kind = mon.id.kind.as_str();
+    let service_monitor = matches!(kind, "ServiceMonitor" | "VMServiceScrape");
+    let (relabelings, metric_relabelings) = match mon.id.group() {
+        "operator.victoriametrics.com" => ("relabelConfigs", "metricRelabelConfigs"),
+        _ => ("relabelings", "metricRelabelings"),
+    };
     let target_sel = string_map(mon.node.path(&["spec", "selector", "matchLabels"]));
     // The operator's own step: the `jobLabel` label of the Service (or pod), when the target has it.
-    let job_label = mon.node.str_at(&["spec", "jobLabel"]).map(|l| {
-        let family = if service_monitor { "service" } else { "pod" };
-        let sanitized: String =
-            l.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-        format!("__meta_kubernetes_{family}_label_{sanitized}")
-    });
-    let first = || {
-        job_label.as_deref().map(|source| Relabel {
-            sources: vec![source],
-            action: "replace".into(),
-            regex: Some("(.+)".into()),
-            target: Some("job"),
-            separator: None,
-            replacement: None,
-        })
-    };
+    let family = if service_monitor { "service" } else { "pod" };
+    let job_label = mon.node.str_at(&["spec", "jobLabel"]).map(|l| relabel::job_label_source(family, l));
     let endpoints_key = if service_monitor { "endpoints" } else { "podMetricsEndpoints" };
     let listed = mon.node.path(&["spec", endpoints_key]).and_then(Node::as_seq).unwrap_or_default();
     let mut endpoints: Vec<Endpoint> = listed
@@ -406,14 +397,18 @@ fn monitor_jobs(
         .map(|e| {
             let relabels = |key: &str| e.get(key).and_then(Node::as_seq).unwrap_or_default().iter();
             Endpoint {
-                rename: JobRename::of(first(), relabels("relabelings").map(Relabel::from_monitor)),
-                stored: Stored::of(relabels("metricRelabelings").map(Relabel::from_monitor)),
+                rename: JobRename::of(job_label.as_deref(), relabels(relabelings).map(Relabel::from_monitor)),
+                stored: Stored::of(relabels(metric_relabelings).map(Relabel::from_monitor)),
                 cadvisor: e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")),
             }
         })
         .collect();
     if endpoints.is_empty() {
-        endpoints.push(Endpoint { rename: JobRename::of(first(), []), stored: Stored::All, cadvisor: false });
+        endpoints.push(Endpoint {
+            rename: JobRename::of(job_label.as_deref(), []),
+            stored: Stored::All,
+            cadvisor: false,
+        });
     }
     // A job whose name a relabeling sets from what the input does not tell: any name.
     let unknown = format!("{kind} {}/{} (job relabeled)", mon.namespace(), mon.id.name);

@@ -11,6 +11,7 @@ pub mod promql;
 pub mod relabel;
 pub mod rules;
 pub mod selectors;
+pub mod victoria;
 
 use foldhash::{HashMap, HashMapExt};
 use std::collections::{BTreeMap, BTreeSet};

@@ -88,11 +88,13 @@ impl Relabel<'_> {
     }
 
     /// A relabeling of a ServiceMonitor or PodMonitor endpoint (`sourceLabels`, `targetLabel`; the
-    /// operator accepts actions in either case).
+    /// operator accepts actions in either case), or of a VictoriaMetrics scrape object, which also
+    /// takes `source_labels` and `target_label`.
     pub fn from_monitor(n: &Node) -> Relabel<'_> {
         Relabel {
             sources: n
                 .get("sourceLabels")
+                .or_else(|| n.get("source_labels"))
                 .and_then(Node::as_seq)
                 .unwrap_or_default()
                 .iter()
@@ -100,7 +102,7 @@ impl Relabel<'_> {
                 .collect(),
             action: n.str_at(&["action"]).unwrap_or("replace").to_lowercase(),
             regex: monitor_text(n, "regex"),
-            target: n.str_at(&["targetLabel"]),
+            target: n.str_at(&["targetLabel"]).or_else(|| n.str_at(&["target_label"])),
             separator: n.str_at(&["separator"]),
             replacement: monitor_text(n, "replacement"),
         }
@@ -217,6 +219,14 @@ impl TargetFilter {
     }
 }
 
+/// The discovery label that holds a `jobLabel` of a Service, pod or node (`family`), its name
+/// sanitized as the operators sanitize it: `__meta_kubernetes_service_label_app_kubernetes_io_name`.
+pub fn job_label_source(family: &str, label: &str) -> String {
+    let sanitized: String =
+        label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    format!("__meta_kubernetes_{family}_label_{sanitized}")
+}
+
 /// The target relabelings that may write `job`, in order, with every step that writes a label
 /// they read. Prometheus sets `job` to the job's name before relabeling (prometheus-operator to
 /// the Service's name, or `<namespace>/<name>` for a PodMonitor, then to the `jobLabel` label
@@ -237,8 +247,17 @@ struct Rename {
 }
 
 impl JobRename {
-    /// `first` is a step the operator writes before the user's (`jobLabel`'s).
-    pub fn of<'a>(first: Option<Relabel<'a>>, relabels: impl IntoIterator<Item = Relabel<'a>>) -> JobRename {
+    /// `job_label`: the discovery label the operator takes the job from before the user's steps,
+    /// when the target has it (a monitor's `jobLabel`, `job_label_source`).
+    pub fn of<'a>(job_label: Option<&'a str>, relabels: impl IntoIterator<Item = Relabel<'a>>) -> JobRename {
+        let first = job_label.map(|source| Relabel {
+            sources: vec![source],
+            action: "replace".into(),
+            regex: Some("(.+)".into()),
+            target: Some("job"),
+            separator: None,
+            replacement: None,
+        });
         let steps = first
             .into_iter()
             .chain(relabels)

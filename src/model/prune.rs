@@ -41,6 +41,10 @@ pub const READ_KINDS: &[&str] = &[
     "VMRule",
     "VMAlert",
     "VMSingle",
+    "VMAgent",
+    "VMServiceScrape",
+    "VMPodScrape",
+    "VMNodeScrape",
 ];
 
 const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];

@@ -1,0 +1,222 @@
+//! The VictoriaMetrics operator's side of alerting: which VMRules (and converted PrometheusRules)
+//! a VMAlert loads, and which scrape jobs feed the VMSingle it queries: those of the VMAgents that
+//! remote-write to it, from the VMServiceScrapes, VMPodScrapes and VMNodeScrapes they select (and
+//! the ServiceMonitors and PodMonitors the operator converts into them, by default).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use foldhash::{HashMap, HashMapExt};
+
+use super::evaluators::{missing_labels as selector_lacks, namespace_selected};
+use super::jobs::{self, ByLabel, Job};
+use super::relabel::{self, JobRename, Relabel, Stored};
+use super::rules::holds_rules;
+use crate::classify::Classification;
+use crate::input::Node;
+use crate::model::references::{label_selector_matches, workload_at};
+use crate::model::{Model, Object, Operated, prometheus};
+
+const GROUP: &str = "operator.victoriametrics.com";
+
+/// A VictoriaMetrics `VMAlert`.
+pub fn is_vm_alert(o: &Object<'_>) -> bool {
+    o.is(GROUP, "VMAlert")
+}
+
+/// The selector pair of `owner` named `sel_key` and `ns_key`, each when given (not absent, not null).
+fn selectors<'n>(owner: &Object<'n>, sel_key: &str, ns_key: &str) -> (Option<&'n Node>, Option<&'n Node>) {
+    let given = |key| owner.node.path(&["spec", key]).filter(|n| !n.is_null());
+    (given(sel_key), given(ns_key))
+}
+
+/// Whether `owner` (a VMAlert, a VMAgent) selects `object` by its selector pair. VictoriaMetrics/
+/// operator internal/k8stools `VisitSelected`: with neither selector, everything when
+/// `selectAllByDefault`, else nothing; an object selector alone selects in the owner's namespace;
+/// a namespace selector (`{}`: every namespace) takes every object of its namespaces unless an
+/// object selector narrows them.
+fn visit_selected(model: &Model<'_>, owner: &Object<'_>, (sel_key, ns_key): (&str, &str), object: &Object<'_>) -> bool {
+    let (objects, namespaces) = selectors(owner, sel_key, ns_key);
+    let in_namespace = match namespaces {
+        None if objects.is_none() => {
+            return owner.node.path(&["spec", "selectAllByDefault"]).and_then(Node::as_bool) == Some(true);
+        }
+        None => object.namespace() == owner.namespace(),
+        Some(ns) => namespace_selected(model, Some(ns), owner.namespace(), object.namespace()),
+    };
+    in_namespace && objects.is_none_or(|sel| label_selector_matches(sel, &object.labels()))
+}
+
+/// Whether a VMAlert loads a VMRule, or a PrometheusRule (the operator converts each into a VMRule
+/// with its labels, by default).
+pub fn selects_rule(model: &Model<'_>, vmalert: &Object<'_>, rule: &Object<'_>) -> bool {
+    holds_rules(&rule.id) && visit_selected(model, vmalert, ("ruleSelector", "ruleNamespaceSelector"), rule)
+}
+
+/// The labels a rule object lacks for a VMAlert: none to name when it has no ruleSelector.
+pub fn missing_labels(vmalert: &Object<'_>, labels: &BTreeMap<&str, &str>) -> Vec<String> {
+    match selectors(vmalert, "ruleSelector", "ruleNamespaceSelector") {
+        (Some(sel), _) => selector_lacks(Some(sel), labels),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => vec![format!(
+            "(VMAlert {} selects nothing: no ruleSelector, no ruleNamespaceSelector, selectAllByDefault false)",
+            vmalert.id.name
+        )],
+    }
+}
+
+/// What a VMAgent does with a scrape object it selects.
+enum Scrape {
+    /// Services' or pods' targets, named as prometheus-operator names a monitor's.
+    Monitor,
+    /// Nodes' kubelets.
+    Node,
+    /// Static targets, probes, raw scrape configs: not read here.
+    Unread,
+}
+
+/// The VMAgent selector pair that picks `o`, and what it scrapes, for every kind it selects.
+fn scrape_kind(o: &Object<'_>) -> Option<((&'static str, &'static str), Scrape)> {
+    let kind = o.id.kind.as_str();
+    let vm = o.id.group() == GROUP;
+    let prom = o.id.group() == "monitoring.coreos.com";
+    Some(match kind {
+        "VMServiceScrape" if vm => (("serviceScrapeSelector", "serviceScrapeNamespaceSelector"), Scrape::Monitor),
+        "ServiceMonitor" if prom => (("serviceScrapeSelector", "serviceScrapeNamespaceSelector"), Scrape::Monitor),
+        "VMPodScrape" if vm => (("podScrapeSelector", "podScrapeNamespaceSelector"), Scrape::Monitor),
+        "PodMonitor" if prom => (("podScrapeSelector", "podScrapeNamespaceSelector"), Scrape::Monitor),
+        "VMNodeScrape" if vm => (("nodeScrapeSelector", "nodeScrapeNamespaceSelector"), Scrape::Node),
+        "VMStaticScrape" if vm => (("staticScrapeSelector", "staticScrapeNamespaceSelector"), Scrape::Unread),
+        "VMProbe" if vm => (("probeSelector", "probeNamespaceSelector"), Scrape::Unread),
+        "Probe" if prom => (("probeSelector", "probeNamespaceSelector"), Scrape::Unread),
+        "VMScrapeConfig" if vm => (("scrapeConfigSelector", "scrapeConfigNamespaceSelector"), Scrape::Unread),
+        "ScrapeConfig" if prom => (("scrapeConfigSelector", "scrapeConfigNamespaceSelector"), Scrape::Unread),
+        _ => return None,
+    })
+}
+
+/// Whether `o`'s `spec.<key>[].url` (remote write targets) reaches workload `store`.
+fn writes_to(model: &Model<'_>, o: &Object<'_>, key: &str, store: usize) -> bool {
+    let targets = o.node.path(&["spec", key]).and_then(Node::as_seq).unwrap_or_default();
+    targets.iter().filter_map(|t| t.str_at(&["url"])).any(|url| workload_at(model, url, o.namespace()) == Some(store))
+}
+
+/// Whether a Prometheus of the input (operated, or with its own config file) remote-writes to `store`.
+fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: usize) -> bool {
+    let operated = model.objects.iter().filter(|o| {
+        o.id.group() == "monitoring.coreos.com" && matches!(o.id.kind.as_str(), "Prometheus" | "PrometheusAgent")
+    });
+    if operated.into_iter().any(|o| writes_to(model, o, "remoteWrite", store)) {
+        return true;
+    }
+    model.workloads.iter().enumerate().any(|(wi, w)| {
+        let server = w.operated.is_none() && classes[wi].profile.as_deref() == Some("prometheus-server");
+        let container = classes[wi].primary.as_deref().and_then(|p| w.container(p)).or_else(|| w.running().next());
+        let config = container.filter(|_| server).and_then(|c| prometheus::config_file(model, w, c));
+        let urls =
+            config.iter().flat_map(|c| c.value.get("remote_write").and_then(|r| r.as_array()).into_iter().flatten());
+        let urls: Vec<String> = urls.filter_map(|r| r.get("url")?.as_str().map(str::to_owned)).collect();
+        let ns = model.objects[w.object].namespace();
+        urls.iter().any(|url| workload_at(model, url, ns) == Some(store))
+    })
+}
+
+/// The scrape jobs whose series reach the VMSingle workload `store`: those of every VMAgent that
+/// remote-writes to it. None when they are not known: no VMAgent of the input writes to it, a
+/// Prometheus writes to it too, or an agent scrapes what is not read here (static targets,
+/// probes, raw scrape configs, a Secret's scrape configs).
+pub fn store_jobs(model: &Model<'_>, classes: &[Classification], store: usize) -> Option<Vec<Job>> {
+    if model.workloads[store].operated != Some(Operated::VmSingle) {
+        return None;
+    }
+    let agents: Vec<&Object> =
+        model.objects.iter().filter(|o| o.is(GROUP, "VMAgent") && writes_to(model, o, "remoteWrite", store)).collect();
+    if agents.is_empty() || prometheus_writes_to(model, classes, store) {
+        return None;
+    }
+    let by_label = ByLabel::new(model);
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut named: HashMap<String, usize> = HashMap::new();
+    let mut scraped = Vec::new();
+    for agent in agents {
+        scraped.extend(agent_jobs(model, classes, &by_label, agent)?);
+    }
+    for job in component_jobs(model).into_iter().chain(scraped) {
+        match named.get(&job.name) {
+            Some(&at) => jobs[at].absorb(job),
+            None => {
+                named.insert(job.name.clone(), jobs.len());
+                jobs.push(job);
+            }
+        }
+    }
+    Some(jobs)
+}
+
+/// The jobs of the components the operator runs, which it scrapes through VMServiceScrapes of its
+/// own (not in any render), each named as its Service: `vmsingle-<name>`, `vmagent-<name>`...
+fn component_jobs(model: &Model<'_>) -> Vec<Job> {
+    let mut out = Vec::new();
+    for (oi, o) in model.objects.iter().enumerate().filter(|(_, o)| o.id.group() == GROUP) {
+        let prefixes: &[&str] = match o.id.kind.as_str() {
+            "VMSingle" => &["vmsingle"],
+            "VMAgent" => &["vmagent"],
+            "VMAlert" => &["vmalert"],
+            "VMAlertmanager" => &["vmalertmanager"],
+            "VMAuth" => &["vmauth"],
+            "VMCluster" => &["vmselect", "vminsert", "vmstorage"],
+            _ => continue,
+        };
+        let runs: BTreeSet<usize> = (0..model.workloads.len()).filter(|&w| model.workloads[w].object == oi).collect();
+        for prefix in prefixes {
+            let sources = if runs.is_empty() { BTreeSet::new() } else { BTreeSet::from([jobs::TARGET]) };
+            out.push(Job::new(format!("{prefix}-{}", o.id.name), sources, runs.clone()));
+        }
+    }
+    out
+}
+
+/// One VMAgent's scrape jobs, or None when it scrapes what is not read here.
+fn agent_jobs(
+    model: &Model<'_>,
+    classes: &[Classification],
+    by_label: &ByLabel<'_, '_>,
+    agent: &Object<'_>,
+) -> Option<Vec<Job>> {
+    let set = |key: &str| agent.node.path(&["spec", key]).is_some_and(|n| !n.is_null());
+    if set("additionalScrapeConfigs") || set("inlineScrapeConfig") {
+        return None;
+    }
+    let all_namespaces = OnceLock::new();
+    let mut jobs = Vec::new();
+    for o in &model.objects {
+        let Some((keys, scrape)) = scrape_kind(o) else { continue };
+        if !visit_selected(model, agent, keys, o) {
+            continue;
+        }
+        match scrape {
+            Scrape::Monitor => jobs.extend(jobs::monitor_jobs(model, classes, by_label, &all_namespaces, o)),
+            Scrape::Node => jobs.push(node_job(o)),
+            Scrape::Unread => return None,
+        }
+    }
+    Some(jobs)
+}
+
+/// A VMNodeScrape's job: `<namespace>/<name>`, or its nodes' `jobLabel` label (not known here),
+/// then its relabelings. It scrapes each node's kubelet, cAdvisor when its path says so.
+fn node_job(o: &Object<'_>) -> Job {
+    let spec = o.node.get("spec");
+    let seq = |key: &str| spec.and_then(|s| s.get(key)).and_then(Node::as_seq).unwrap_or_default().iter();
+    let job_label = spec.and_then(|s| s.str_at(&["jobLabel"])).map(|l| relabel::job_label_source("node", l));
+    let rename = JobRename::of(job_label.as_deref(), seq("relabelConfigs").map(Relabel::from_monitor));
+    let own = format!("{}/{}", o.namespace(), o.id.name);
+    let name = rename.job(&own, &|_| None);
+    let cadvisor = spec.and_then(|s| s.str_at(&["path"])).is_some_and(|p| p.contains("cadvisor"));
+    let sources = if cadvisor { [jobs::CADVISOR].into() } else { Default::default() };
+    Job {
+        stored: Stored::of(seq("metricRelabelConfigs").map(Relabel::from_monitor)),
+        any_name: name.is_none(),
+        ..Job::new(name.unwrap_or_else(|| format!("VMNodeScrape {own} (job relabeled)")), sources, Default::default())
+    }
+}
