@@ -1003,3 +1003,41 @@ fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasour
         assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
     }
 }
+
+#[test]
+fn a_vmalert_notifies_through_the_config_of_the_vmalertmanager_it_names() {
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    let agent = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-agent.yaml")).unwrap();
+    let stack = [corpus("opencost-default.yaml"), vm, agent].join("\n---\n");
+    let routes = |text: &str| -> Vec<serde_json::Value> {
+        findings(&check_text(text, &[]), "alerts/no-notification-route").into_iter().cloned().collect()
+    };
+    // The chart's default config sends every alert to `blackhole`, which has no integration.
+    let found = routes(&stack);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["object"]["name"], "vmks-victoria-metrics-k8s-stack-alertmanager");
+    assert!(
+        found[0]["message"].as_str().unwrap().starts_with(
+            "alerts evaluated by VMAlert monitoring/vmks-victoria-metrics-k8s-stack about opencost (crashloop), \
+             opencost (down)"
+        ),
+        "{found:?}"
+    );
+    // A receiver with a Slack config, in the Secret or written inline.
+    let slack =
+        "    - name: blackhole\n      slack_configs: [{channel: '#finops', api_url: https://hooks.slack.com/x}]\n";
+    let notifying = stack.replace("    - name: blackhole\n", slack);
+    assert_ne!(notifying, stack);
+    assert!(routes(&notifying).is_empty());
+    let inline = stack.replace(
+        "  configSecret: vmks-victoria-metrics-k8s-stack-alertmanager\n",
+        "  configRawYaml: |\n    route: {receiver: pager}\n    receivers: [{name: pager, pagerduty_configs: [{routing_key: x}]}]\n",
+    );
+    assert_ne!(inline, stack);
+    assert!(routes(&inline).is_empty());
+    // Not all of the config is in the input: a VMAlertmanagerConfig it selects adds routes.
+    let managed = stack.clone()
+        + "\n---\napiVersion: operator.victoriametrics.com/v1beta1\nkind: VMAlertmanagerConfig\nmetadata: {name: finops, \
+           namespace: monitoring}\nspec:\n  route: {receiver: slack}\n  receivers: [{name: slack}]\n";
+    assert!(routes(&managed).is_empty());
+}

@@ -281,16 +281,11 @@ pub fn find(
     // A VMAlert loads the rules it selects and queries its datasource. A VMSingle's scrape jobs are
     // those of the VMAgents that write to it (`victoria.rs`); those of another datasource (a
     // VMCluster, a Prometheus, one outside the input) are not read, and its rules are judged
-    // against none, like a ThanosRuler's. It notifies the Alertmanagers its notifiers name, whose
-    // routes are not read.
+    // against none, like a ThanosRuler's. It notifies the VMAlertmanagers its notifiers name.
     let vm_alerts: Vec<(usize, &Object)> = model.objects.iter().enumerate().filter(|(_, o)| is_vm_alert(o)).collect();
     for &(oi, o) in &vm_alerts {
         let spec = o.node.get("spec");
-        let notify = notify_if_set(
-            o,
-            &["notifier", "notifiers", "notifierConfigRef"],
-            "no spec.notifier, spec.notifiers or spec.notifierConfigRef",
-        );
+        let notify = victoria::vmalert_notify(model, o);
         let selected = origins.selected(|i| victoria::selects_rule(model, o, &model.objects[i]));
         // Its rules query the datasource: when that VMSingle (or Prometheus) is down, they fire no more.
         let datasource = spec.and_then(|s| s.str_at(&["datasource", "url"]));

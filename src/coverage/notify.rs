@@ -17,13 +17,13 @@ pub struct AlertmanagerConfig {
     pub config: Value,
 }
 
-fn parse(text: &str) -> Option<Value> {
+pub(super) fn parse(text: &str) -> Option<Value> {
     let parsed = yaml::parse_stream(text);
     parsed.documents.first().map(|d| d.root.to_json())
 }
 
 /// The Alertmanager config held in a Secret or ConfigMap data key.
-fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<AlertmanagerConfig> {
+pub(super) fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<AlertmanagerConfig> {
     let text = keys.iter().find_map(|key| model.objects[object].data_text(key))?;
     parse(&text).map(|config| AlertmanagerConfig { object, config })
 }

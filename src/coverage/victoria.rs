@@ -1,20 +1,22 @@
 //! The VictoriaMetrics operator's side of alerting: which VMRules (and converted PrometheusRules)
-//! a VMAlert loads, and which scrape jobs feed the VMSingle it queries: those of the VMAgents that
+//! a VMAlert loads; which scrape jobs feed the VMSingle it queries: those of the VMAgents that
 //! remote-write to it, from the VMServiceScrapes, VMPodScrapes and VMNodeScrapes they select (and
-//! the ServiceMonitors and PodMonitors the operator converts into them, by default).
+//! the ServiceMonitors and PodMonitors the operator converts into them, by default); and which
+//! VMAlertmanager config its alerts are routed by.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use foldhash::{HashMap, HashMapExt};
 
-use super::evaluators::{missing_labels as selector_lacks, namespace_selected};
+use super::evaluators::{Notify, missing_labels as selector_lacks, namespace_selected};
 use super::jobs::{self, ByLabel, Job};
+use super::notify::{self, AlertmanagerConfig};
 use super::relabel::{self, JobRename, Relabel, Stored};
 use super::rules::holds_rules;
 use crate::classify::Classification;
 use crate::input::Node;
-use crate::model::references::{label_selector_matches, workload_at};
+use crate::model::references::{label_selector_matches, service_of_url, workload_at};
 use crate::model::{Model, Object, Operated, prometheus};
 
 const GROUP: &str = "operator.victoriametrics.com";
@@ -219,4 +221,73 @@ fn node_job(o: &Object<'_>) -> Job {
         any_name: name.is_none(),
         ..Job::new(name.unwrap_or_else(|| format!("VMNodeScrape {own} (job relabeled)")), sources, Default::default())
     }
+}
+
+/// Where a VMAlert's alerts go: to the Alertmanager configs of the VMAlertmanagers its notifiers
+/// name by URL (`vmalertmanager-<name>.<ns>:9093`, or a pod of it). Taken to notify someone when
+/// it names none (a `notifierConfigRef`, a notifier that selects by labels, a URL outside the input),
+/// or when a VMAlertmanager's config is not all in the input: VMAlertmanagerConfigs it selects,
+/// or no config at all.
+pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
+    let spec = vmalert.node.get("spec");
+    let given = |key: &str| spec.and_then(|s| s.get(key)).filter(|n| !n.is_null());
+    let notifiers: Vec<&Node> =
+        given("notifier").into_iter().chain(given("notifiers").and_then(Node::as_seq).unwrap_or_default()).collect();
+    if notifiers.is_empty() && given("notifierConfigRef").is_none() {
+        return Notify::Nowhere(format!(
+            "VMAlert {} has no spec.notifier, spec.notifiers or spec.notifierConfigRef",
+            vmalert.id.name
+        ));
+    }
+    if given("notifierConfigRef").is_some() {
+        return Notify::Assumed;
+    }
+    let configs: Option<Vec<AlertmanagerConfig>> = notifiers
+        .iter()
+        .map(|n| {
+            let url = n.str_at(&["url"])?;
+            let (i, am) = model
+                .objects
+                .iter()
+                .enumerate()
+                .find(|(_, o)| o.is(GROUP, "VMAlertmanager") && names_alertmanager(url, o, vmalert.namespace()))?;
+            alertmanager_config(model, i, am)
+        })
+        .collect();
+    match configs {
+        Some(configs) => Notify::Config(configs),
+        None => Notify::Assumed,
+    }
+}
+
+/// Whether `url` reaches the VMAlertmanager `am` (from namespace `default_ns`): its Service
+/// `vmalertmanager-<name>`, or a pod of its StatefulSet (`vmalertmanager-<name>-0.vmalertmanager-<name>.<ns>`).
+fn names_alertmanager(url: &str, am: &Object<'_>, default_ns: &str) -> bool {
+    let service = format!("vmalertmanager-{}", am.id.name);
+    let at = |u: &str| {
+        service_of_url(u).is_some_and(|(name, ns)| name == service && ns.unwrap_or(default_ns) == am.namespace())
+    };
+    let host = url.split_once("://").map_or(url, |(_, rest)| rest);
+    at(url) || host.split_once('.').is_some_and(|(_, rest)| at(rest))
+}
+
+/// A VMAlertmanager's config, as the operator builds it: `spec.configRawYaml`, else the
+/// `alertmanager.yaml` of the Secret `spec.configSecret`. None when the input does not hold all of
+/// it: VMAlertmanagerConfigs it selects add their routes, and with no config at all the operator
+/// writes one of its own.
+fn alertmanager_config(model: &Model<'_>, i: usize, am: &Object<'_>) -> Option<AlertmanagerConfig> {
+    let keys = ("configSelector", "configNamespaceSelector");
+    if model.objects.iter().any(|o| o.is(GROUP, "VMAlertmanagerConfig") && visit_selected(model, am, keys, o)) {
+        return None;
+    }
+    let spec = am.node.get("spec")?;
+    if let Some(raw) = spec.str_at(&["configRawYaml"]).filter(|r| !r.trim().is_empty()) {
+        return notify::parse(raw).map(|config| AlertmanagerConfig { object: i, config });
+    }
+    let secret = spec.str_at(&["configSecret"]).filter(|s| !s.is_empty())?;
+    let at = model
+        .objects
+        .iter()
+        .position(|o| o.is("", "Secret") && o.namespace() == am.namespace() && o.id.name == secret)?;
+    notify::config_in(model, at, &["alertmanager.yaml"])
 }

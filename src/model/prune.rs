@@ -45,6 +45,7 @@ pub const READ_KINDS: &[&str] = &[
     "VMServiceScrape",
     "VMPodScrape",
     "VMNodeScrape",
+    "VMAlertmanager",
 ];
 
 const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];

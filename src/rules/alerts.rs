@@ -83,7 +83,8 @@ rule!(
     Warning,
     "alerts about metering workloads reach no receiver",
     "The alerts that cover a metering workload are evaluated by a Prometheus with no Alertmanager, or routed by \
-     the Alertmanager config to receivers with no integrations (kube-prometheus-stack's default `null`). They \
+     the Alertmanager config to receivers with no integrations (kube-prometheus-stack's default `null`, \
+     victoria-metrics-k8s-stack's `blackhole`). They \
      fire, and nobody is told. Route them to a receiver with a Slack, PagerDuty, email or webhook config."
 );
 rule!(
