@@ -986,7 +986,8 @@ fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasour
     assert!(messages(&v).is_empty(), "{:?}", messages(&v));
     assert!(cov(&v, "opencost", "down").contains(&"OpenCostDown".to_owned()));
     // The scrape jobs are not known when the VMAgent is not in the input, when it also scrapes what is
-    // not read here (a VMStaticScrape it selects), or when the VMAgent writes elsewhere.
+    // not read here (a VMStaticScrape it selects), when it writes elsewhere, or when it relabels
+    // every service scrape after the object's own relabelings.
     let static_scrape = "\n---\napiVersion: operator.victoriametrics.com/v1beta1\nkind: VMStaticScrape\nmetadata: \
                          {name: legacy, namespace: monitoring}\nspec:\n  jobName: opencost\n  targetEndpoints: \
                          [{targets: ['10.0.0.7:9003']}]\n";
@@ -997,7 +998,13 @@ fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasour
         "  - url: https://mimir.example.com/api/v1/push\n  scrapeInterval",
     );
     assert_ne!(elsewhere, stack);
-    for unknown in [no_agent, stack.clone() + static_scrape, elsewhere] {
+    let templated = stack.replace(
+        "  selectAllByDefault: true\n---\n# Source: victoria-metrics-k8s-stack/charts/kube-state-metrics/templates/deployment.yaml",
+        "  selectAllByDefault: true\n  serviceScrapeRelabelTemplate:\n  - {targetLabel: job, replacement: scraped}\n---\n\
+         # Source: victoria-metrics-k8s-stack/charts/kube-state-metrics/templates/deployment.yaml",
+    );
+    assert_ne!(templated, stack);
+    for unknown in [no_agent, stack.clone() + static_scrape, elsewhere, templated] {
         let v = check_text(&unknown, &[]);
         assert!(messages(&v).is_empty(), "{:?}", messages(&v));
         assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));

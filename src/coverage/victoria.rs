@@ -178,15 +178,34 @@ fn component_jobs(model: &Model<'_>) -> Vec<Job> {
     out
 }
 
-/// One VMAgent's scrape jobs, or None when it scrapes what is not read here.
+/// What a VMAgent's spec may add that is not read here: scrape configs of its own, and
+/// relabelings that it applies after each scrape object's (templates) or to everything it sends,
+/// which may rewrite `job`.
+const AGENT_UNREAD: &[&str] = &[
+    "additionalScrapeConfigs",
+    "inlineScrapeConfig",
+    "serviceScrapeRelabelTemplate",
+    "podScrapeRelabelTemplate",
+    "nodeScrapeRelabelTemplate",
+    "staticScrapeRelabelTemplate",
+    "probeScrapeRelabelTemplate",
+    "scrapeConfigRelabelTemplate",
+    "relabelConfig",
+    "inlineRelabelConfig",
+];
+
+/// One VMAgent's scrape jobs, or None when it scrapes or relabels what is not read here.
 fn agent_jobs(
     model: &Model<'_>,
     classes: &[Classification],
     by_label: &ByLabel<'_, '_>,
     agent: &Object<'_>,
 ) -> Option<Vec<Job>> {
-    let set = |key: &str| agent.node.path(&["spec", key]).is_some_and(|n| !n.is_null());
-    if set("additionalScrapeConfigs") || set("inlineScrapeConfig") {
+    let set = |n: Option<&Node>, key: &str| n.and_then(|n| n.get(key)).is_some_and(|v| !v.is_null());
+    let spec = agent.node.get("spec");
+    let remote_writes = spec.and_then(|s| s.get("remoteWrite")).and_then(Node::as_seq).unwrap_or_default();
+    let relabeled = |w: &Node| set(Some(w), "urlRelabelConfig") || set(Some(w), "inlineUrlRelabelConfig");
+    if AGENT_UNREAD.iter().any(|k| set(spec, k)) || remote_writes.iter().any(relabeled) {
         return None;
     }
     let all_namespaces = OnceLock::new();
