@@ -232,10 +232,7 @@ pub fn find(
                 notify,
             });
         } else if classes[wi].profile.as_deref() == Some("prometheus-server") {
-            let Some(c) = classes[wi].primary.as_deref().and_then(|p| w.container(p)).or_else(|| w.running().next())
-            else {
-                continue;
-            };
+            let Some(c) = w.primary_or_first(classes[wi].primary.as_deref()) else { continue };
             let Some(cfg) = prometheus::config_file(model, w, c) else { continue };
             let loaded = raw_rules(model, wi, &cfg.value, &origins);
             let notify = if has_alertmanagers(&cfg.value) {

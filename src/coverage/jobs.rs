@@ -73,7 +73,7 @@ impl Job {
     }
 
     /// Takes in another endpoint or monitor of the same job name.
-    pub(super) fn absorb(&mut self, other: Job) {
+    fn absorb(&mut self, other: Job) {
         let full = self.scrapes_ksm() || other.scrapes_ksm();
         self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits) {
             _ if full => None,
@@ -84,6 +84,26 @@ impl Job {
         self.targets.extend(other.targets);
         self.ksm_major = self.ksm_major.or(other.ksm_major);
         self.stored.merge(&other.stored);
+    }
+}
+
+/// Jobs merged by name as they come: every endpoint or monitor of one job name adds to it (a
+/// monorepo's Prometheus has thousands of monitors).
+#[derive(Default)]
+pub(super) struct JobSet {
+    pub jobs: Vec<Job>,
+    named: HashMap<String, usize>,
+}
+
+impl JobSet {
+    pub(super) fn add(&mut self, job: Job) {
+        match self.named.get(&job.name) {
+            Some(&at) => self.jobs[at].absorb(job),
+            None => {
+                self.named.insert(job.name.clone(), self.jobs.len());
+                self.jobs.push(job);
+            }
+        }
     }
 }
 
@@ -211,7 +231,7 @@ fn ksm_emitted(model: &Model<'_>, class: &Classification, w: usize) -> Option<Ve
     let profile = class.profile.as_deref()?;
     let emitter = knowledge::signals().ksm_emitters.iter().find(|e| e.profile == profile)?;
     let workload = &model.workloads[w];
-    let c = class.primary.as_deref().and_then(|p| workload.container(p)).or_else(|| workload.running().next())?;
+    let c = workload.primary_or_first(class.primary.as_deref())?;
     let env = |name: &str| {
         let vars = c.spec.env.iter().flatten();
         vars.filter(|v| v.name == name).find_map(|v| v.value.as_deref()).map(|v| v.trim().eq_ignore_ascii_case("true"))
@@ -295,19 +315,10 @@ fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>, all: &OnceLock<BT
 pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>, me: usize) -> Vec<Job> {
     let spec = p.node.get("spec");
     let own = p.namespace();
-    let mut jobs: Vec<Job> = Vec::new();
+    let mut jobs = JobSet::default();
     // Built now: monitors need it. Static targets that name a Service use it too.
     let by_label = OnceLock::from(ByLabel::new(model));
     let indexed = by_label.get_or_init(|| ByLabel::new(model));
-    // Jobs by name: a monorepo's Prometheus has thousands of monitors.
-    let mut named: HashMap<String, usize> = HashMap::new();
-    let mut add = |job: Job| match named.get(&job.name) {
-        Some(&at) => jobs[at].absorb(job),
-        None => {
-            named.insert(job.name.clone(), jobs.len());
-            jobs.push(job);
-        }
-    };
     let all_namespaces = OnceLock::new();
     // The objects of a kind this Prometheus's selector pair picks.
     let selected = |kind: &str, sel_key: &str, ns_key: &str| -> Vec<&Object> {
@@ -331,7 +342,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
             .par_iter()
             .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, mon))
             .collect();
-        per_monitor.into_iter().flatten().for_each(&mut add);
+        per_monitor.into_iter().flatten().for_each(|j| jobs.add(j));
     }
     // A ScrapeConfig or a Probe is one job, labelled `spec.jobName` or the operator's own name for
     // it. A ScrapeConfig scrapes what its static targets, DNS names and Kubernetes discovery find
@@ -357,10 +368,10 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
                 let namespace = Some(labelled.unwrap_or(o.namespace()).to_owned());
                 Some(Job { namespace, ..Job::new(name.clone(), BTreeSet::from([PROBE]), targets) })
             };
-            add(job.unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new())));
+            jobs.add(job.unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new())));
         }
     }
-    jobs
+    jobs.jobs
 }
 
 /// One endpoint of a monitor: the job its targets get, what it stores, whether it scrapes cAdvisor.

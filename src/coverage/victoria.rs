@@ -7,10 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use foldhash::{HashMap, HashMapExt};
-
 use super::evaluators::{Notify, missing_labels as selector_lacks, namespace_selected};
-use super::jobs::{self, ByLabel, Job};
+use super::jobs::{self, ByLabel, Job, JobSet};
 use super::notify::{self, AlertmanagerConfig};
 use super::relabel::{self, JobRename, Relabel, Stored};
 use super::rules::holds_rules;
@@ -113,7 +111,7 @@ fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: us
     }
     model.workloads.iter().enumerate().any(|(wi, w)| {
         let server = w.operated.is_none() && classes[wi].profile.as_deref() == Some("prometheus-server");
-        let container = classes[wi].primary.as_deref().and_then(|p| w.container(p)).or_else(|| w.running().next());
+        let container = w.primary_or_first(classes[wi].primary.as_deref());
         let config = container.filter(|_| server).and_then(|c| prometheus::config_file(model, w, c));
         let urls =
             config.iter().flat_map(|c| c.value.get("remote_write").and_then(|r| r.as_array()).into_iter().flatten());
@@ -137,22 +135,13 @@ pub fn store_jobs(model: &Model<'_>, classes: &[Classification], store: usize) -
         return None;
     }
     let by_label = ByLabel::new(model);
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut named: HashMap<String, usize> = HashMap::new();
     let mut scraped = Vec::new();
     for agent in agents {
         scraped.extend(agent_jobs(model, classes, &by_label, agent)?);
     }
-    for job in component_jobs(model).into_iter().chain(scraped) {
-        match named.get(&job.name) {
-            Some(&at) => jobs[at].absorb(job),
-            None => {
-                named.insert(job.name.clone(), jobs.len());
-                jobs.push(job);
-            }
-        }
-    }
-    Some(jobs)
+    let mut jobs = JobSet::default();
+    component_jobs(model).into_iter().chain(scraped).for_each(|j| jobs.add(j));
+    Some(jobs.jobs)
 }
 
 /// The jobs of the components the operator runs, which it scrapes through VMServiceScrapes of its

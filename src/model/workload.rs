@@ -134,6 +134,11 @@ impl<'a> Workload<'a> {
         self.containers.iter().filter(|c| c.role != ContainerRole::Init)
     }
 
+    /// The container named `primary` (a verdict's), else the first that runs.
+    pub fn primary_or_first(&self, primary: Option<&str>) -> Option<&ContainerInfo<'a>> {
+        primary.and_then(|p| self.container(p)).or_else(|| self.running().next())
+    }
+
     pub fn volume(&self, name: &str) -> Option<&(&'a Node, Volume)> {
         self.volumes.iter().find(|(_, v)| v.name == name)
     }
