@@ -16,6 +16,12 @@ for old in "$root"/tests/fixtures/diff/*.yaml; do
     { cat "$old"; printf '\0'; cat "$new"; } >"$out"
   done
 done
+# And the alert fixtures alone (no NUL: the same render old and new), so that both pipelines start
+# from evaluators, scrape objects and Alertmanager configs of every kind the analysis reads.
+find "$root/tests/fixtures/alerts" -name '*.yaml' -size -64k -print0 |
+  while IFS= read -r -d '' f; do
+    cp "$f" "corpus/diff/alerts-$(basename "$f" .yaml)"
+  done
 for q in 2Gi 1.5Gi 500m 0.1m 129e6 1E-2 +1k -1 .5Ki 9223372036854775807 1e3 100n 12u 3Ei 0; do
   printf '%s' "$q" >"corpus/quantity/$q"
 done
