@@ -72,7 +72,8 @@ fn family(rest: &str, tags: Tags<'_>) -> Option<String> {
     })
 }
 
-fn sanitized(k: &str) -> impl Iterator<Item = char> + '_ {
+/// A label or annotation name as Prometheus puts it in a discovery label's name.
+pub(super) fn sanitized(k: &str) -> impl Iterator<Item = char> + '_ {
     k.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
 }
 

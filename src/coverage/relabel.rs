@@ -222,13 +222,12 @@ impl TargetFilter {
 /// The discovery label that holds a `jobLabel` of a Service, pod or node (`family`), its name
 /// sanitized as the operators sanitize it: `__meta_kubernetes_service_label_app_kubernetes_io_name`.
 pub fn job_label_source(family: &str, label: &str) -> String {
-    let sanitized: String =
-        label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    let sanitized: String = super::discovery::sanitized(label).collect();
     format!("__meta_kubernetes_{family}_label_{sanitized}")
 }
 
-/// The target relabelings that may write `job`, in order, with every step that writes a label
-/// they read. Prometheus sets `job` to the job's name before relabeling (prometheus-operator to
+/// The target relabelings in order, keeps and drops aside (they decide which targets stay, not
+/// what they are labelled), as far as they decide the `job` label. Prometheus sets `job` to the job's name before relabeling (prometheus-operator to
 /// the Service's name, or `<namespace>/<name>` for a PodMonitor, then to the `jobLabel` label
 /// when the target has it), and any later step may overwrite it: kube-prometheus's jsonnet and
 /// many charts name the job in a monitor's `relabelings`.
@@ -274,7 +273,7 @@ impl JobRename {
         JobRename { steps }
     }
 
-    /// Whether a target's `job` may differ from the name it starts with.
+    /// Whether any step writes a label, and so may write `job`.
     pub fn renames(&self) -> bool {
         !self.steps.is_empty()
     }
