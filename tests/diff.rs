@@ -221,6 +221,25 @@ fn a_removed_scrape_config_is_a_removed_monitor() {
 }
 
 #[test]
+fn a_removed_vmservicescrape_is_a_removed_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-agent.yaml")).unwrap();
+    let start = with
+        .find("---\n# Source: victoria-metrics-k8s-stack/charts/kube-state-metrics/templates/servicemonitor.yaml")
+        .unwrap();
+    let end = with.find("---\n# Source: victoria-metrics-k8s-stack/templates/monitors/vmnodescrape.yaml").unwrap();
+    let old = write(&dir, "old.yaml", &with);
+    let new = write(&dir, "new.yaml", &(with[..start].to_owned() + &with[end..]));
+    let v = diff_json(&old, &new, &[]);
+    let removed = findings(&v, "diff/monitor-removed");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0]["object"]["kind"], "VMServiceScrape");
+    let name_at = start + with[start..].find("  name: vmks-kube-state-metrics").unwrap();
+    let line = with[..name_at].lines().count() + 1;
+    assert_eq!(removed[0]["line"], line, "at the VMServiceScrape's name in the old render");
+}
+
+#[test]
 fn a_prometheus_scrape_config_secret_is_shown_masked() {
     use base64::Engine;
     let dir = tempfile::tempdir().unwrap();
