@@ -1004,6 +1004,29 @@ fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasour
          # Source: victoria-metrics-k8s-stack/charts/kube-state-metrics/templates/deployment.yaml",
     );
     assert_ne!(templated, stack);
+    // A VMCluster instead of the VMSingle: the VMAlert reads vmselect, the VMAgent writes to vminsert.
+    let single = stack.find("apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMSingle\n").unwrap();
+    let single_end = single + stack[single..].find("\n---\n").unwrap();
+    let cluster = stack[..single].to_owned()
+        + "apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMCluster\nmetadata: {name: \
+           vmks-victoria-metrics-k8s-stack, namespace: monitoring}\nspec:\n  retentionPeriod: \"1\"\n  \
+           replicationFactor: 2\n  vmstorage: {replicaCount: 2}\n  vmselect: {replicaCount: 2}\n  vminsert: \
+           {replicaCount: 2}"
+        + &stack[single_end..]
+            .replace("url: http://vmsingle-vmks-victoria-metrics-k8s-stack.monitoring.svc.cluster.local.:8428/\n  eval",
+                "url: http://vmselect-vmks-victoria-metrics-k8s-stack.monitoring.svc.cluster.local.:8481/select/0/prometheus/\n  eval")
+            .replace(
+                "  - url: http://vmsingle-vmks-victoria-metrics-k8s-stack.monitoring.svc.cluster.local.:8428/api/v1/write\n  scrapeInterval",
+                "  - url: http://vminsert-vmks-victoria-metrics-k8s-stack.monitoring.svc.cluster.local.:8480/insert/0/prometheus/api/v1/write\n  scrapeInterval",
+            );
+    assert!(cluster.contains("url: http://vmselect-") && cluster.contains("url: http://vminsert-"));
+    let v = check_text(&cluster, &[]);
+    assert_eq!(
+        messages(&v),
+        [format!("alert OpenCostDown on {evaluator} selects job opencost, which {evaluator} never scrapes")]
+    );
+    let help = findings(&v, "alerts/job-mismatch")[0]["help"].as_str().unwrap().to_owned();
+    assert!(help.contains("vmselect-vmks-victoria-metrics-k8s-stack") && help.contains("kube-state-metrics"), "{help}");
     for unknown in [no_agent, stack.clone() + static_scrape, elsewhere, templated] {
         let v = check_text(&unknown, &[]);
         assert!(messages(&v).is_empty(), "{:?}", messages(&v));

@@ -275,9 +275,9 @@ pub fn find(
             notify,
         });
     }
-    // A VMAlert loads the rules it selects and queries its datasource. A VMSingle's scrape jobs are
-    // those of the VMAgents that write to it (`victoria.rs`); those of another datasource (a
-    // VMCluster, a Prometheus, one outside the input) are not read, and its rules are judged
+    // A VMAlert loads the rules it selects and queries its datasource. A VMSingle's or VMCluster's
+    // scrape jobs are those of the VMAgents that write to it (`victoria.rs`); those of another
+    // datasource (a Prometheus, one outside the input) are not read, and its rules are judged
     // against none, like a ThanosRuler's. It notifies the VMAlertmanagers its notifiers name.
     let vm_alerts: Vec<(usize, &Object)> = model.objects.iter().enumerate().filter(|(_, o)| is_vm_alert(o)).collect();
     for &(oi, o) in &vm_alerts {
@@ -287,11 +287,12 @@ pub fn find(
         // Its rules query the datasource: when that VMSingle (or Prometheus) is down, they fire no more.
         let datasource = spec.and_then(|s| s.str_at(&["datasource", "url"]));
         let queried = datasource.and_then(|url| workload_at(model, url, o.namespace()));
+        let store = datasource.and_then(|url| victoria::Store::read_at(model, url, o.namespace()));
         evaluators.push(Evaluator {
             id: format!("VMAlert {}/{}", o.namespace(), o.id.name),
             object: Some(oi),
             workload: queried,
-            jobs: queried.and_then(|store| victoria::store_jobs(model, classes, store)),
+            jobs: store.and_then(|store| victoria::store_jobs(model, classes, store)),
             rules: selected.rules,
             records: selected.records,
             notify,

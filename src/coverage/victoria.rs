@@ -95,14 +95,50 @@ fn scrape_kind(o: &Object<'_>) -> Option<((&'static str, &'static str), Scrape)>
     })
 }
 
-/// Whether `o`'s `spec.<key>[].url` (remote write targets) reaches workload `store`.
-fn writes_to(model: &Model<'_>, o: &Object<'_>, key: &str, store: usize) -> bool {
+/// Where a VMAlert's datasource keeps its series: a VMSingle (a workload of the model), or a
+/// VMCluster (an object), which it reads through vmselect and which is written through vminsert.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Store {
+    Single(usize),
+    Cluster(usize),
+}
+
+impl Store {
+    /// The store a VMAlert's datasource URL reads (`default_ns`: the VMAlert's namespace).
+    pub fn read_at(model: &Model<'_>, url: &str, default_ns: &str) -> Option<Store> {
+        if let Some(w) = workload_at(model, url, default_ns)
+            && model.workloads[w].operated == Some(Operated::VmSingle)
+        {
+            return Some(Store::Single(w));
+        }
+        cluster_at(model, url, "vmselect", default_ns).map(Store::Cluster)
+    }
+
+    /// Whether a remote write to `url` (from namespace `default_ns`) lands in this store.
+    fn written_by(self, model: &Model<'_>, url: &str, default_ns: &str) -> bool {
+        match self {
+            Store::Single(w) => workload_at(model, url, default_ns) == Some(w),
+            Store::Cluster(c) => cluster_at(model, url, "vminsert", default_ns) == Some(c),
+        }
+    }
+}
+
+/// The VMCluster whose `component` Service (`vmselect-<name>`, `vminsert-<name>`) `url` names.
+fn cluster_at(model: &Model<'_>, url: &str, component: &str, default_ns: &str) -> Option<usize> {
+    let (service, ns) = service_of_url(url)?;
+    let name = service.strip_prefix(component)?.strip_prefix('-')?;
+    let ns = ns.unwrap_or(default_ns);
+    model.objects.iter().position(|o| o.is(GROUP, "VMCluster") && o.id.name == name && o.namespace() == ns)
+}
+
+/// Whether `o`'s `spec.<key>[].url` (remote write targets) reaches `store`.
+fn writes_to(model: &Model<'_>, o: &Object<'_>, key: &str, store: Store) -> bool {
     let targets = o.node.path(&["spec", key]).and_then(Node::as_seq).unwrap_or_default();
-    targets.iter().filter_map(|t| t.str_at(&["url"])).any(|url| workload_at(model, url, o.namespace()) == Some(store))
+    targets.iter().filter_map(|t| t.str_at(&["url"])).any(|url| store.written_by(model, url, o.namespace()))
 }
 
 /// Whether a Prometheus of the input (operated, or with its own config file) remote-writes to `store`.
-fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: usize) -> bool {
+fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: Store) -> bool {
     let operated = model.objects.iter().filter(|o| {
         o.id.group() == "monitoring.coreos.com" && matches!(o.id.kind.as_str(), "Prometheus" | "PrometheusAgent")
     });
@@ -117,18 +153,15 @@ fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: us
             config.iter().flat_map(|c| c.value.get("remote_write").and_then(|r| r.as_array()).into_iter().flatten());
         let urls: Vec<String> = urls.filter_map(|r| r.get("url")?.as_str().map(str::to_owned)).collect();
         let ns = model.objects[w.object].namespace();
-        urls.iter().any(|url| workload_at(model, url, ns) == Some(store))
+        urls.iter().any(|url| store.written_by(model, url, ns))
     })
 }
 
-/// The scrape jobs whose series reach the VMSingle workload `store`: those of every VMAgent that
-/// remote-writes to it. None when they are not known: no VMAgent of the input writes to it, a
-/// Prometheus writes to it too, or an agent scrapes what is not read here (static targets,
-/// probes, raw scrape configs, a Secret's scrape configs).
-pub fn store_jobs(model: &Model<'_>, classes: &[Classification], store: usize) -> Option<Vec<Job>> {
-    if model.workloads[store].operated != Some(Operated::VmSingle) {
-        return None;
-    }
+/// The scrape jobs whose series reach `store`: those of every VMAgent that remote-writes to it,
+/// and of the components the operator scrapes itself. None when they are not known: no VMAgent of
+/// the input writes to it, a Prometheus writes to it too, or an agent scrapes what is not read
+/// here (static targets, probes, raw scrape configs, a Secret's scrape configs).
+pub fn store_jobs(model: &Model<'_>, classes: &[Classification], store: Store) -> Option<Vec<Job>> {
     let agents: Vec<&Object> =
         model.objects.iter().filter(|o| o.is(GROUP, "VMAgent") && writes_to(model, o, "remoteWrite", store)).collect();
     if agents.is_empty() || prometheus_writes_to(model, classes, store) {
