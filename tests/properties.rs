@@ -322,3 +322,37 @@ proptest! {
         prop_assert!(masked.starts_with(&before));
     }
 }
+
+/// One relabel config as a scrape config writes it.
+fn relabel_step() -> impl Strategy<Value = Value> {
+    let action = prop_oneof![Just("replace"), Just("lowercase"), Just("hashmod"), Just("keep"), Just("drop")];
+    let label = prop_oneof![Just("__meta_kubernetes_namespace"), Just("__address__"), Just("team"), Just("job")];
+    (action, proptest::collection::vec(label, 0..3), "[a-z_]{1,8}", "[a-z.*()|]{0,6}", "[a-z$1]{0,6}").prop_map(
+        |(action, sources, target, regex, replacement)| {
+            json!({"action": action, "source_labels": sources, "target_label": format!("x_{target}"),
+                   "regex": regex, "replacement": replacement, "modulus": 2})
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Steps that write other labels leave `job` as the scrape config names it, whatever they read;
+    /// a last step that writes a literal into `job` decides it.
+    #[test]
+    fn only_steps_that_write_job_rename_it(
+        steps in proptest::collection::vec(relabel_step(), 0..6),
+        last in proptest::option::of("[a-z][a-z-]{0,10}"),
+    ) {
+        use meterguard::coverage::relabel::{JobRename, Relabel};
+        let mut all = steps.clone();
+        if let Some(name) = &last {
+            all.push(json!({"target_label": "job", "replacement": name}));
+        }
+        let rename = JobRename::of(None, all.iter().map(Relabel::from_config));
+        let label = |l: &str| (l == "__meta_kubernetes_namespace").then(|| "monitoring".to_owned());
+        let job = rename.job("kubecost", &label);
+        prop_assert_eq!(job.as_deref(), Some(last.as_deref().unwrap_or("kubecost")), "{:?}", all);
+    }
+}
