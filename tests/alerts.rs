@@ -1071,3 +1071,36 @@ fn a_vmalert_notifies_through_the_config_of_the_vmalertmanager_it_names() {
            namespace: monitoring}\nspec:\n  route: {receiver: slack}\n  receivers: [{name: slack}]\n";
     assert!(routes(&managed).is_empty());
 }
+
+#[test]
+fn the_vmrules_of_the_victoria_metrics_sync_job_are_known_from_its_config() {
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    let sync = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-sync-job.yaml")).unwrap();
+    // The chart renders no kubernetes-apps VMRule: the sync job creates it.
+    let rendered: Vec<&str> = vm.split("\n---\n").filter(|d| !d.contains("-kubernetes-apps\n")).collect();
+    let stack = [corpus("opencost-default.yaml"), rendered.join("\n---\n"), sync].join("\n---\n");
+    let v = check_text(&stack, &[]);
+    assert_eq!(cov(&v, "opencost", "down"), ["KubeDeploymentReplicasMismatch", "KubePodNotReady"]);
+    assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
+    let item = &v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "opencost").unwrap()["coverage"]
+        ["down"][0];
+    assert_eq!(item["rule_object"], "monitoring/vmks-victoria-metrics-k8s-stack-sync-job-config");
+    assert!(findings(&v, "alerts/rule-not-selected").is_empty() && findings(&v, "alerts/evaluator-unknown").is_empty());
+    // What the config disables is not created: a source, a group, a rule by name.
+    let source_off = stack.replace(
+        "manifests/kubernetesControlPlane-prometheusRule.yaml\n",
+        "manifests/kubernetesControlPlane-prometheusRule.yaml\n          enabled: false\n",
+    );
+    let group_off = stack.replace("        kubernetes-apps:\n", "        kubernetes-apps:\n          enabled: false\n");
+    for off in [source_off, group_off] {
+        assert_ne!(off, stack);
+        let v = check_text(&off, &[]);
+        assert!(cov(&v, "opencost", "down").is_empty(), "{}", &off[off.len() - 400..]);
+    }
+    let rule_off =
+        stack.replace("      groups:\n        kubernetes-apps:\n", "      rules:\n        KubePodCrashLooping:\n          enabled: false\n      groups:\n        kubernetes-apps:\n");
+    assert_ne!(rule_off, stack);
+    let v = check_text(&rule_off, &[]);
+    assert!(!cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
+    assert_eq!(cov(&v, "opencost", "down"), ["KubeDeploymentReplicasMismatch", "KubePodNotReady"]);
+}

@@ -124,11 +124,17 @@ pub struct Record {
 /// (a series recorded by several rules has each of them).
 pub type Recorded<'r> = HashMap<&'r str, Vec<&'r super::promql::Query>>;
 
-fn push_groups(out: &mut Read, root: &Node, place: Place) {
+/// The rules of `root`'s groups that `keep` (given the group's and the rule's name) keeps.
+fn push_groups(out: &mut Read, root: &Node, place: Place, keep: &dyn Fn(&str, &str) -> bool) {
     let Place { origin, source, template, object, holder, embed } = place;
     for g in root.get("groups").and_then(Node::as_seq).unwrap_or_default() {
+        let group = g.str_at(&["name"]).unwrap_or_default();
         for r in g.get("rules").and_then(Node::as_seq).unwrap_or_default() {
             let Some(expr_node) = r.get("expr") else { continue };
+            let name = r.str_at(&["alert"]).or_else(|| r.str_at(&["record"])).unwrap_or_default();
+            if !keep(group, name) {
+                continue;
+            }
             let expr = expr_node.as_scalar().map(|s| s.text.to_string()).unwrap_or_default();
             let Some(alert) = r.str_at(&["alert"]) else {
                 if let Some(record) = r.str_at(&["record"]) {
@@ -163,9 +169,11 @@ fn push_groups(out: &mut Read, root: &Node, place: Place) {
 /// The rules one object holds: a PrometheusRule's or VMRule's, or those of rule files in a ConfigMap.
 fn rules_of(i: usize, o: &Object<'_>) -> Read {
     let mut out = Read::default();
-    if holds_rules(&o.id) {
+    if is_vm_sync_config(&o.id) {
+        synced(&mut out, i, o);
+    } else if holds_rules(&o.id) {
         if let Some(spec) = o.node.get("spec") {
-            push_groups(&mut out, spec, Place::of(Origin::Object(i), o, None));
+            push_groups(&mut out, spec, Place::of(Origin::Object(i), o, None), &|_, _| true);
         }
     } else if o.is("", "ConfigMap") {
         for e in o.node.get("data").and_then(Node::as_map).unwrap_or_default() {
@@ -181,16 +189,48 @@ fn rules_of(i: usize, o: &Object<'_>) -> Read {
             }
             let embed = Embedding::of(&e.value);
             let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
-            push_groups(&mut out, &doc.root, Place::of(origin, o, Some(embed)));
+            push_groups(&mut out, &doc.root, Place::of(origin, o, Some(embed)), &|_, _| true);
         }
     }
     out
 }
 
+/// The VMRules victoria-metrics-k8s-stack's sync job creates at deploy time, from upstream rule
+/// files its config names (`knowledge/synced-rules.yaml`): the groups and rules the config does not
+/// disable, of the sources it enables. Their positions are the config's, which is all the render holds.
+fn synced(out: &mut Read, i: usize, o: &Object<'_>) {
+    let Some(entry) = o.node.path(&["data"]).and_then(|d| d.entry("config.yaml")) else { return };
+    let Some(text) = entry.value.as_scalar() else { return };
+    let parsed = yaml::parse_stream(text.text);
+    let Some(config) = parsed.documents.first().and_then(|d| d.root.get("rules")) else { return };
+    let on = |n: Option<&Node>| n.and_then(|n| n.get("enabled")).and_then(Node::as_bool) != Some(false);
+    let sources = config.get("sources").and_then(Node::as_seq).unwrap_or_default();
+    let urls: Vec<&str> = sources.iter().filter(|s| on(Some(s))).filter_map(|s| s.str_at(&["url"])).collect();
+    let groups = config.get("groups");
+    let keep = |group: &str, rule: &str| {
+        let g = groups.and_then(|gs| gs.get(group));
+        on(g) && on(config.get("rules").and_then(|r| r.get(rule))) && on(g.and_then(|g| g.path(&["rules", rule])))
+    };
+    let known = crate::knowledge::synced_rules().get("sources").and_then(Node::as_seq).unwrap_or_default();
+    for source in known {
+        let suffix = source.str_at(&["url_suffix"]).unwrap_or("\0");
+        if urls.iter().any(|u| u.ends_with(suffix)) {
+            let place = Place::of(Origin::Object(i), o, Some(Embedding::Scalar(entry.value.start())));
+            push_groups(out, source, place, &keep);
+        }
+    }
+}
+
+/// victoria-metrics-k8s-stack's sync-job config (`<fullname>-sync-job-config`), which stands in
+/// the render for the VMRules its job creates.
+pub fn is_vm_sync_config(id: &ObjectId) -> bool {
+    id.is("", "ConfigMap") && id.name.ends_with("-sync-job-config")
+}
+
 /// A VictoriaMetrics VMRule: the groups of a PrometheusRule, with expressions in MetricsQL, a
-/// superset of PromQL.
+/// superset of PromQL; or the sync-job config that stands for VMRules.
 pub fn is_vm_rule(id: &ObjectId) -> bool {
-    id.is("operator.victoriametrics.com", "VMRule")
+    id.is("operator.victoriametrics.com", "VMRule") || is_vm_sync_config(id)
 }
 
 /// An object that holds alert rule groups in its spec: a PrometheusRule or a VMRule.
@@ -223,7 +263,7 @@ pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Read {
             holder: Arc::from("rule file"),
             embed: None,
         };
-        push_groups(&mut out, f.node, place);
+        push_groups(&mut out, f.node, place, &|_, _| true);
     }
     out
 }

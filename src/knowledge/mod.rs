@@ -11,6 +11,18 @@ const CATALOGUE: &str = include_str!("../../knowledge/catalogue.yaml");
 const SIGNALS: &str = include_str!("../../knowledge/signals.yaml");
 const API_REMOVALS: &str = include_str!("../../knowledge/api-removals.yaml");
 const IMAGE_MAJORS: &str = include_str!("../../knowledge/image-majors.yaml");
+const SYNCED_RULES: &str = include_str!("../../knowledge/synced-rules.yaml");
+
+/// `knowledge/synced-rules.yaml` as a tree (its rule groups are read as any rule file is): the
+/// upstream rule files victoria-metrics-k8s-stack's sync job installs, by the URL they come from.
+pub fn synced_rules() -> &'static crate::input::Node {
+    static TREE: OnceLock<crate::input::Node> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let parsed = crate::input::yaml::parse_stream(SYNCED_RULES);
+        // A literal file the tests parse: it holds one document.
+        parsed.documents.into_iter().next().map(|d| d.root).expect("knowledge/synced-rules.yaml holds a document")
+    })
+}
 
 /// The Kubernetes version checks assume when neither `--kube-version` nor the config names one:
 /// the newest that k8s-openapi's `latest` feature describes.
@@ -282,6 +294,20 @@ mod tests {
         let i: super::ImageMajors =
             super::parse_embedded("image-majors.yaml", super::IMAGE_MAJORS).expect("majors parse");
         assert!(!i.images.is_empty());
+    }
+
+    #[test]
+    fn synced_rules_load() {
+        let parsed = crate::input::yaml::parse_stream(super::SYNCED_RULES);
+        assert!(parsed.problems.is_empty() && parsed.documents.len() == 1, "{:?}", parsed.problems);
+        let sources = super::synced_rules().get("sources").and_then(crate::input::Node::as_seq).unwrap();
+        for s in sources {
+            assert!(s.str_at(&["url_suffix"]).is_some_and(|u| u.starts_with('/')) && s.str_at(&["source"]).is_some());
+            let groups = s.get("groups").and_then(crate::input::Node::as_seq).unwrap();
+            let rules = groups.iter().flat_map(|g| g.get("rules").and_then(crate::input::Node::as_seq).unwrap());
+            assert!(rules.clone().all(|r| r.str_at(&["alert"]).is_some() && r.str_at(&["expr"]).is_some()));
+            assert!(rules.count() > 10);
+        }
     }
 
     #[test]
