@@ -240,6 +240,26 @@ fn a_removed_vmservicescrape_is_a_removed_monitor() {
 }
 
 #[test]
+fn disabling_a_synced_rule_group_removes_its_alerts_at_the_sync_job_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    let sync = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-sync-job.yaml")).unwrap();
+    let opencost = std::fs::read_to_string(root().join("tests/fixtures/corpus/opencost-default.yaml")).unwrap();
+    let rendered: Vec<&str> = vm.split("\n---\n").filter(|d| !d.contains("-kubernetes-apps\n")).collect();
+    let stack = [opencost, rendered.join("\n---\n"), sync].join("\n---\n");
+    let off = stack.replace("        kubernetes-apps:\n", "        kubernetes-apps:\n          enabled: false\n");
+    assert_ne!(off, stack);
+    let v = diff_json(&write(&dir, "old.yaml", &stack), &write(&dir, "new.yaml", &off), &[]);
+    let changed: Vec<&str> =
+        v["changes"].as_array().unwrap().iter().filter_map(|c| c["object"]["name"].as_str()).collect();
+    assert_eq!(changed, ["vmks-victoria-metrics-k8s-stack-sync-job-config"], "shown by default");
+    let removed = findings(&v, "diff/alert-removed");
+    let crash =
+        removed.iter().find(|f| f["message"].as_str().unwrap().starts_with("alert KubePodCrashLooping")).unwrap();
+    assert_eq!(crash["severity"], "error", "{crash}");
+}
+
+#[test]
 fn a_prometheus_scrape_config_secret_is_shown_masked() {
     use base64::Engine;
     let dir = tempfile::tempdir().unwrap();

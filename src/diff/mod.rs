@@ -60,7 +60,10 @@ fn relevant<'m>(model: &'m Model<'_>, classes: &[crate::classify::Classification
     let mut out = BTreeSet::new();
     for o in &model.objects {
         let k = &o.id.kind;
-        if matches!(o.id.group(), "monitoring.coreos.com" | "operator.victoriametrics.com") {
+        // Alerting objects, and the config that stands for the VMRules a sync job creates.
+        if matches!(o.id.group(), "monitoring.coreos.com" | "operator.victoriametrics.com")
+            || crate::coverage::rules::is_vm_sync_config(&o.id)
+        {
             out.insert(identity_key(&o.id));
         }
         if k == "Secret" && o.id.name.starts_with("alertmanager-") {
