@@ -1097,6 +1097,15 @@ fn the_vmrules_of_the_victoria_metrics_sync_job_are_known_from_its_config() {
         let v = check_text(&off, &[]);
         assert!(cov(&v, "opencost", "down").is_empty(), "{}", &off[off.len() - 400..]);
     }
+    // The labels the job gives its VMRules are not in the config: a ruleSelector does not judge them.
+    let selective = stack.replace(
+        "  selectAllByDefault: true\n",
+        "  ruleNamespaceSelector: {}\n  ruleSelector: {matchLabels: {team: finops}}\n",
+    );
+    assert_ne!(selective, stack);
+    let v = check_text(&selective, &[]);
+    assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
+    assert!(findings(&v, "alerts/rule-not-selected").iter().all(|f| f["object"]["kind"] != "ConfigMap"));
     let rule_off =
         stack.replace("      groups:\n        kubernetes-apps:\n", "      rules:\n        KubePodCrashLooping:\n          enabled: false\n      groups:\n        kubernetes-apps:\n");
     assert_ne!(rule_off, stack);

@@ -11,7 +11,7 @@ use super::evaluators::{Notify, missing_labels as selector_lacks, namespace_sele
 use super::jobs::{self, ByLabel, Job, JobSet};
 use super::notify::{self, AlertmanagerConfig};
 use super::relabel::{self, JobRename, Relabel, Stored};
-use super::rules::holds_rules;
+use super::rules::{holds_rules, is_vm_sync_config};
 use crate::classify::Classification;
 use crate::input::Node;
 use crate::model::references::{label_selector_matches, service_of_url, workload_at};
@@ -35,7 +35,14 @@ fn selectors<'n>(owner: &Object<'n>, sel_key: &str, ns_key: &str) -> (Option<&'n
 /// `selectAllByDefault`, else nothing; an object selector alone selects in the owner's namespace;
 /// a namespace selector (`{}`: every namespace) takes every object of its namespaces unless an
 /// object selector narrows them.
-fn visit_selected(model: &Model<'_>, owner: &Object<'_>, (sel_key, ns_key): (&str, &str), object: &Object<'_>) -> bool {
+/// `labels_shown`: the object's labels are those it will have; else its labels are not judged.
+fn visit_selected(
+    model: &Model<'_>,
+    owner: &Object<'_>,
+    (sel_key, ns_key): (&str, &str),
+    object: &Object<'_>,
+    labels_shown: bool,
+) -> bool {
     let (objects, namespaces) = selectors(owner, sel_key, ns_key);
     let in_namespace = match namespaces {
         None if objects.is_none() => {
@@ -44,13 +51,16 @@ fn visit_selected(model: &Model<'_>, owner: &Object<'_>, (sel_key, ns_key): (&st
         None => object.namespace() == owner.namespace(),
         Some(ns) => namespace_selected(model, Some(ns), owner.namespace(), object.namespace()),
     };
-    in_namespace && objects.is_none_or(|sel| label_selector_matches(sel, &object.labels()))
+    in_namespace && (!labels_shown || objects.is_none_or(|sel| label_selector_matches(sel, &object.labels())))
 }
 
 /// Whether a VMAlert loads a VMRule, or a PrometheusRule (the operator converts each into a VMRule
-/// with its labels, by default).
+/// with its labels, by default). The VMRules a sync job creates carry labels its config does not
+/// show: only their namespace is judged.
 pub fn selects_rule(model: &Model<'_>, vmalert: &Object<'_>, rule: &Object<'_>) -> bool {
-    holds_rules(&rule.id) && visit_selected(model, vmalert, ("ruleSelector", "ruleNamespaceSelector"), rule)
+    let labels_shown = !is_vm_sync_config(&rule.id);
+    holds_rules(&rule.id)
+        && visit_selected(model, vmalert, ("ruleSelector", "ruleNamespaceSelector"), rule, labels_shown)
 }
 
 /// The labels a rule object lacks for a VMAlert: none to name when it has no ruleSelector.
@@ -234,7 +244,7 @@ fn agent_jobs(
     let mut jobs = Vec::new();
     for o in &model.objects {
         let Some((keys, scrape)) = scrape_kind(o) else { continue };
-        if !visit_selected(model, agent, keys, o) {
+        if !visit_selected(model, agent, keys, o, true) {
             continue;
         }
         match scrape {
@@ -318,7 +328,7 @@ fn names_alertmanager(url: &str, am: &Object<'_>, default_ns: &str) -> bool {
 /// writes one of its own.
 fn alertmanager_config(model: &Model<'_>, i: usize, am: &Object<'_>) -> Option<AlertmanagerConfig> {
     let keys = ("configSelector", "configNamespaceSelector");
-    if model.objects.iter().any(|o| o.is(GROUP, "VMAlertmanagerConfig") && visit_selected(model, am, keys, o)) {
+    if model.objects.iter().any(|o| o.is(GROUP, "VMAlertmanagerConfig") && visit_selected(model, am, keys, o, true)) {
         return None;
     }
     let spec = am.node.get("spec")?;
