@@ -34,8 +34,8 @@ fn selectors<'n>(owner: &Object<'n>, sel_key: &str, ns_key: &str) -> (Option<&'n
 /// operator internal/k8stools `VisitSelected`: with neither selector, everything when
 /// `selectAllByDefault`, else nothing; an object selector alone selects in the owner's namespace;
 /// a namespace selector (`{}`: every namespace) takes every object of its namespaces unless an
-/// object selector narrows them.
-/// `labels_shown`: the object's labels are those it will have; else its labels are not judged.
+/// object selector narrows them. `labels_shown`: the object's labels are those it will have; else
+/// they are not judged.
 fn visit_selected(
     model: &Model<'_>,
     owner: &Object<'_>,
