@@ -1106,6 +1106,20 @@ fn the_vmrules_of_the_victoria_metrics_sync_job_are_known_from_its_config() {
     let v = check_text(&selective, &[]);
     assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
     assert!(findings(&v, "alerts/rule-not-selected").iter().all(|f| f["object"]["kind"] != "ConfigMap"));
+    // In another namespace than the VMAlert's ruleSelector looks in, it is not selected, for its
+    // namespace: no label is named.
+    let elsewhere = selective.replace("  ruleNamespaceSelector: {}\n", "").replace(
+        "  name: vmks-victoria-metrics-k8s-stack-sync-job-config\n  namespace: monitoring\n",
+        "  name: vmks-victoria-metrics-k8s-stack-sync-job-config\n  namespace: vm-rules\n",
+    );
+    assert!(elsewhere.contains("namespace: vm-rules"));
+    let v = check_text(&elsewhere, &[]);
+    let message = findings(&v, "alerts/rule-not-selected")
+        .iter()
+        .find(|f| f["object"]["kind"] == "ConfigMap")
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(message.ends_with("it lacks a namespace the ruleNamespaceSelector accepts"), "{message}");
     let rule_off =
         stack.replace("      groups:\n        kubernetes-apps:\n", "      rules:\n        KubePodCrashLooping:\n          enabled: false\n      groups:\n        kubernetes-apps:\n");
     assert_ne!(rule_off, stack);

@@ -376,7 +376,7 @@ pub fn find(
         let readers = rule_selectors.iter().filter(|p| !is_vm_rule(&obj.id) || is_vm_alert(p));
         let mut lacks: Vec<String> = readers
             .flat_map(|p| match is_vm_alert(p) {
-                true => victoria::missing_labels(p, &labels),
+                true => victoria::missing_labels(p, obj),
                 false => missing_labels(p.node.path(&["spec", "ruleSelector"]), &labels),
             })
             .collect();

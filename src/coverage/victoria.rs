@@ -4,7 +4,7 @@
 //! the ServiceMonitors and PodMonitors the operator converts into them, by default); and which
 //! VMAlertmanager config its alerts are routed by.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use super::evaluators::{Notify, missing_labels as selector_lacks, namespace_selected};
@@ -63,10 +63,12 @@ pub fn selects_rule(model: &Model<'_>, vmalert: &Object<'_>, rule: &Object<'_>) 
         && visit_selected(model, vmalert, ("ruleSelector", "ruleNamespaceSelector"), rule, labels_shown)
 }
 
-/// The labels a rule object lacks for a VMAlert: none to name when it has no ruleSelector.
-pub fn missing_labels(vmalert: &Object<'_>, labels: &BTreeMap<&str, &str>) -> Vec<String> {
+/// The labels a rule object lacks for a VMAlert: none to name when it has no ruleSelector, or
+/// when the labels are not judged (a sync job's VMRules).
+pub fn missing_labels(vmalert: &Object<'_>, rule: &Object<'_>) -> Vec<String> {
     match selectors(vmalert, "ruleSelector", "ruleNamespaceSelector") {
-        (Some(sel), _) => selector_lacks(Some(sel), labels),
+        (Some(_), _) if is_vm_sync_config(&rule.id) => Vec::new(),
+        (Some(sel), _) => selector_lacks(Some(sel), &rule.labels()),
         (None, Some(_)) => Vec::new(),
         (None, None) => vec![format!(
             "(VMAlert {} selects nothing: no ruleSelector, no ruleNamespaceSelector, selectAllByDefault false)",
