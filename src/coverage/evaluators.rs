@@ -287,7 +287,7 @@ pub fn find(
         // Its rules query the datasource: when that VMSingle (or Prometheus) is down, they fire no more.
         let datasource = spec.and_then(|s| s.str_at(&["datasource", "url"]));
         let queried = datasource.and_then(|url| workload_at(model, url, o.namespace()));
-        let store = datasource.and_then(|url| victoria::Store::read_at(model, url, o.namespace()));
+        let store = datasource.and_then(|url| victoria::Store::read_at(model, url, o.namespace(), queried));
         evaluators.push(Evaluator {
             id: format!("VMAlert {}/{}", o.namespace(), o.id.name),
             object: Some(oi),
@@ -413,7 +413,7 @@ pub fn find(
 
 /// An evaluator that names its Alertmanagers in spec fields whose targets are not read: assumed to
 /// notify when one of `keys` is set (not null, not an empty list), else it notifies nobody.
-fn notify_if_set(o: &Object<'_>, keys: &[&str], lacks: &str) -> Notify {
+pub(super) fn notify_if_set(o: &Object<'_>, keys: &[&str], lacks: &str) -> Notify {
     let spec = o.node.get("spec");
     let set = |key: &&str| {
         spec.and_then(|s| s.get(key)).is_some_and(|n| !n.is_null() && n.as_seq().is_none_or(|s| !s.is_empty()))

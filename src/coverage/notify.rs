@@ -23,9 +23,15 @@ pub(super) fn parse(text: &str) -> Option<Value> {
 }
 
 /// The Alertmanager config held in a Secret or ConfigMap data key.
-pub(super) fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<AlertmanagerConfig> {
+fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<AlertmanagerConfig> {
     let text = keys.iter().find_map(|key| model.objects[object].data_text(key))?;
     parse(&text).map(|config| AlertmanagerConfig { object, config })
+}
+
+/// The Alertmanager config held in the Secret `name` of `ns`, under the first of `keys` it has.
+pub(super) fn secret_config(model: &Model<'_>, ns: &str, name: &str, keys: &[&str]) -> Option<AlertmanagerConfig> {
+    let at = model.objects.iter().position(|o| o.is("", "Secret") && o.namespace() == ns && o.id.name == name)?;
+    config_in(model, at, keys)
 }
 
 /// The config of the prometheus-operator `Alertmanager` named `name` in `ns`, as the operator
@@ -53,11 +59,7 @@ pub fn operator_config(model: &Model<'_>, ns: &str, name: &str) -> Option<Alertm
                 .and_then(|s| s.str_at(&["configSecret"]))
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("alertmanager-{name}"));
-            let idx = model
-                .objects
-                .iter()
-                .position(|o| o.is("", "Secret") && o.namespace() == ns && o.id.name == secret_name)?;
-            config_in(model, idx, &["alertmanager.yaml", "alertmanager.yml"])?
+            secret_config(model, ns, &secret_name, &["alertmanager.yaml", "alertmanager.yml"])?
         }
     };
     if let Some(am) = am {

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use super::evaluators::{Notify, missing_labels as selector_lacks, namespace_selected};
+use super::evaluators::{Notify, missing_labels as selector_lacks, namespace_selected, notify_if_set};
 use super::jobs::{self, ByLabel, Job, JobSet};
 use super::notify::{self, AlertmanagerConfig};
 use super::relabel::{self, JobRename, Relabel, Stored};
@@ -107,6 +107,12 @@ fn scrape_kind(o: &Object<'_>) -> Option<((&'static str, &'static str), Scrape)>
     })
 }
 
+/// Whether `o` tells a prometheus-operator Prometheus or a VMAgent what to scrape: every kind a
+/// VMAgent selects, prometheus-operator's included, since its operator converts them.
+pub fn is_scrape_object(o: &Object<'_>) -> bool {
+    scrape_kind(o).is_some()
+}
+
 /// Where a VMAlert's datasource keeps its series: a VMSingle (a workload of the model), or a
 /// VMCluster (an object), which it reads through vmselect and which is written through vminsert.
 #[derive(Clone, Copy, PartialEq)]
@@ -116,14 +122,13 @@ pub enum Store {
 }
 
 impl Store {
-    /// The store a VMAlert's datasource URL reads (`default_ns`: the VMAlert's namespace).
-    pub fn read_at(model: &Model<'_>, url: &str, default_ns: &str) -> Option<Store> {
-        if let Some(w) = workload_at(model, url, default_ns)
-            && model.workloads[w].operated == Some(Operated::VmSingle)
-        {
-            return Some(Store::Single(w));
+    /// The store a VMAlert's datasource URL reads (`default_ns`: the VMAlert's namespace), given
+    /// the workload that URL reaches, if any.
+    pub fn read_at(model: &Model<'_>, url: &str, default_ns: &str, reached: Option<usize>) -> Option<Store> {
+        match reached {
+            Some(w) if model.workloads[w].operated == Some(Operated::VmSingle) => Some(Store::Single(w)),
+            _ => cluster_at(model, url, "vmselect", default_ns).map(Store::Cluster),
         }
-        cluster_at(model, url, "vmselect", default_ns).map(Store::Cluster)
     }
 
     /// Whether a remote write to `url` (from namespace `default_ns`) lands in this store.
@@ -282,19 +287,19 @@ fn node_job(o: &Object<'_>) -> Job {
 /// or when a VMAlertmanager's config is not all in the input: VMAlertmanagerConfigs it selects,
 /// or no config at all.
 pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
+    let keys = ["notifier", "notifiers", "notifierConfigRef"];
+    if let nowhere @ Notify::Nowhere(_) =
+        notify_if_set(vmalert, &keys, "no spec.notifier, spec.notifiers or spec.notifierConfigRef")
+    {
+        return nowhere;
+    }
     let spec = vmalert.node.get("spec");
     let given = |key: &str| spec.and_then(|s| s.get(key)).filter(|n| !n.is_null());
-    let notifiers: Vec<&Node> =
-        given("notifier").into_iter().chain(given("notifiers").and_then(Node::as_seq).unwrap_or_default()).collect();
-    if notifiers.is_empty() && given("notifierConfigRef").is_none() {
-        return Notify::Nowhere(format!(
-            "VMAlert {} has no spec.notifier, spec.notifiers or spec.notifierConfigRef",
-            vmalert.id.name
-        ));
-    }
     if given("notifierConfigRef").is_some() {
         return Notify::Assumed;
     }
+    let notifiers: Vec<&Node> =
+        given("notifier").into_iter().chain(given("notifiers").and_then(Node::as_seq).unwrap_or_default()).collect();
     let configs: Option<Vec<AlertmanagerConfig>> = notifiers
         .iter()
         .map(|n| {
@@ -338,9 +343,5 @@ fn alertmanager_config(model: &Model<'_>, i: usize, am: &Object<'_>) -> Option<A
         return notify::parse(raw).map(|config| AlertmanagerConfig { object: i, config });
     }
     let secret = spec.str_at(&["configSecret"]).filter(|s| !s.is_empty())?;
-    let at = model
-        .objects
-        .iter()
-        .position(|o| o.is("", "Secret") && o.namespace() == am.namespace() && o.id.name == secret)?;
-    notify::config_in(model, at, &["alertmanager.yaml"])
+    notify::secret_config(model, am.namespace(), secret, &["alertmanager.yaml"])
 }

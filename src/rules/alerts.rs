@@ -72,10 +72,10 @@ rule!(
      scrape any job, and is not judged. A VMAlert's jobs are those of the VMAgents that write to the \
      VMSingle it queries (their VMServiceScrapes, VMPodScrapes, VMNodeScrapes, and the monitors the \
      operator converts), and of the components the operator scrapes itself; they are not judged when \
-     another writer, or a scrape object not read here, feeds it. A job is named as the operator names it (the Service, or \
-     `<namespace>/<PodMonitor>`, then the target's `jobLabel` label), and as the relabelings that write \
-     `job` rename it; one they write from what the input does not tell (a port's name, an address) may \
-     have any name. Fix the matcher or the scrape job's name."
+     another writer, or a scrape object not read here, feeds it. A job is named as the operator names \
+     it (the Service, or `<namespace>/<PodMonitor>`, then the target's `jobLabel` label), and as the \
+     relabelings that write `job` rename it; one they write from what the input does not tell (a \
+     port's name, an address) may have any name. Fix the matcher or the scrape job's name."
 );
 rule!(
     NO_NOTIFICATION_ROUTE,

@@ -8,7 +8,7 @@ use crate::input::{Node, Span};
 use crate::knowledge::image_majors;
 use crate::model::quantity::{Quantity, bytes_human};
 use crate::model::references::fewest_replicas;
-use crate::model::{ContainerInfo, Object, Workload, identity_key, prometheus};
+use crate::model::{ContainerInfo, Workload, identity_key, prometheus};
 
 rule!(
     MEMORY_REDUCED,
@@ -555,18 +555,9 @@ fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize
     }
 }
 
-/// What tells a prometheus-operator Prometheus, or a VictoriaMetrics VMAgent, what to scrape.
-fn is_scrape_object(o: &Object<'_>) -> bool {
-    const PROMETHEUS_OPERATOR: [&str; 4] = ["ServiceMonitor", "PodMonitor", "ScrapeConfig", "Probe"];
-    const VICTORIA_METRICS: [&str; 6] =
-        ["VMServiceScrape", "VMPodScrape", "VMNodeScrape", "VMStaticScrape", "VMProbe", "VMScrapeConfig"];
-    PROMETHEUS_OPERATOR.iter().any(|k| o.is("monitoring.coreos.com", k))
-        || VICTORIA_METRICS.iter().any(|k| o.is("operator.victoriametrics.com", k))
-}
-
 fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
     let kept: foldhash::HashSet<Key<'_>> = new.model.objects.iter().map(|n| identity_key(&n.id)).collect();
-    for o in old.model.objects.iter().filter(|o| is_scrape_object(o)) {
+    for o in old.model.objects.iter().filter(|o| crate::coverage::victoria::is_scrape_object(o)) {
         if kept.contains(&identity_key(&o.id)) {
             continue;
         }
