@@ -69,6 +69,33 @@ fn budgets_that_let_a_drain_through_are_quiet() {
     assert_eq!(v["summary"]["metering_workloads"], 6, "the DaemonSet is metering, and not judged");
 }
 
+/// The findings of one rule only, against the fixture's `# expect:` comments for it.
+fn assert_rule(name: &str, rule: &str) -> serde_json::Value {
+    let path = root().join("tests/fixtures/rules").join(name);
+    let (_, v) = check_json(&path.to_string_lossy());
+    let of_rule = |found: Vec<(u64, String)>| found.into_iter().filter(|(_, r)| r == rule).collect::<Vec<_>>();
+    assert_eq!(of_rule(located(&v)), of_rule(expected(&path)), "{name}: {}", serde_json::to_string_pretty(&v).unwrap());
+    v
+}
+
+#[test]
+fn rollouts_waiting_on_a_held_volume_fire_at_the_right_lines() {
+    let v = assert_rule("rollout-bad.yaml", "upgrade/rollout-blocked");
+    let blocked = findings(&v, "upgrade/rollout-blocked");
+    let severities: Vec<_> = blocked.iter().map(|f| f["severity"].as_str().unwrap()).collect();
+    // Prometheus locks its TSDB and ReadWriteOncePod admits one pod: errors wherever the pod lands.
+    assert_eq!(severities, ["error", "warning", "error", "warning"]);
+    assert!(blocked[0]["message"].as_str().unwrap().contains("default RollingUpdate strategy"));
+    assert!(blocked[3]["message"].as_str().unwrap().contains("25% of 3 replicas rounds down to 0"));
+}
+
+#[test]
+fn rollouts_that_let_go_of_the_volume_first_are_quiet() {
+    let v = assert_rule("rollout-good.yaml", "upgrade/rollout-blocked");
+    assert_eq!(v["summary"]["metering_workloads"], 5, "everything but Grafana is judged");
+    assert!(findings(&v, "upgrade/rollout-blocked").is_empty());
+}
+
 #[test]
 fn schema_rules_fire_at_the_right_lines() {
     let v = assert_exact("schema-bad.yaml");

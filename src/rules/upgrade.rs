@@ -1,9 +1,11 @@
-//! Upgrade rules: API versions the target cluster no longer serves, and disruption budgets that
-//! stop its node drains.
+//! Upgrade rules: API versions the target cluster no longer serves, disruption budgets that
+//! stop its node drains, and rollouts that cannot finish.
 
-use super::{Context, Finding, Rule, rule};
-use crate::input::Node;
+use super::{Context, Finding, Rule, Severity, rule};
+use crate::classify::Classification;
+use crate::input::{Node, Span};
 use crate::knowledge::{DEFAULT_KUBE_VERSION, api_removals, kube_minor};
+use crate::model::Workload;
 use crate::model::references::{budgets_selecting, fewest_replicas};
 use crate::model::workload::scaled;
 
@@ -41,11 +43,31 @@ rule!(
      HorizontalPodAutoscaler keeps. DaemonSet pods are not evicted by a drain and are not judged."
 );
 
-pub static RULES: &[&Rule] = &[&API_REMOVED, &API_DEPRECATED, &DRAIN_BLOCKED];
+rule!(
+    ROLLOUT_BLOCKED,
+    "upgrade/rollout-blocked",
+    Error,
+    "a rolling update needs a ReadWriteOnce volume its old pod still holds",
+    "A Deployment's rolling update starts a new pod before it stops an old one when maxUnavailable comes to 0 at \
+     its replica count, and the default of 25% rounds down to 0 below four replicas. When the pods mount a \
+     PersistentVolumeClaim that one node at a time may attach (ReadWriteOnce), a new pod scheduled on another node \
+     waits in ContainerCreating on a Multi-Attach error while the old pod holds the volume, and the old pod is \
+     stopped only once the new one is ready: the rollout never finishes, and helm upgrade --wait or --atomic, or an \
+     Argo CD sync, fails or rolls back after the progress deadline. ReadWriteOncePod admits one pod even on the \
+     same node. A Prometheus (server or agent) or a VictoriaMetrics locks its data directory, so on the same node \
+     the new pod crash-loops instead: for those, and for ReadWriteOncePod, the rollout cannot finish wherever the \
+     pod lands and the finding is an error; otherwise it finishes only when the scheduler happens to pick the old \
+     pod's node, and it is a warning. Use strategy type Recreate (the prometheus chart's default for its server), \
+     or maxSurge: 0 with maxUnavailable: 1. A claim whose access modes allow many nodes (ReadWriteMany, \
+     ReadOnlyMany), one not in the input, and a StatefulSet's per-pod claims are not judged."
+);
+
+pub static RULES: &[&Rule] = &[&API_REMOVED, &API_DEPRECATED, &DRAIN_BLOCKED, &ROLLOUT_BLOCKED];
 
 pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     api_versions(ctx, out);
     drain_blocked(ctx, out);
+    rollout_blocked(ctx, out);
 }
 
 fn api_versions(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
@@ -133,4 +155,110 @@ fn drain_blocked(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
 
 fn plural(n: i64) -> &'static str {
     if n == 1 { "replica" } else { "replicas" }
+}
+
+/// Catalogue components that lock their data directory, so that a second pod on the same volume
+/// exits: Prometheus (`lock DB directory`, server and agent) and VictoriaMetrics (`flock.lock`).
+const LOCKING: &[&str] = &["prometheus", "prometheus-agent", "victoria-metrics"];
+
+/// Why a Deployment's rolling update runs a new pod beside the old one at `replicas`, and the field
+/// that says so when one is written. apps/v1 defaults the strategy to RollingUpdate with 25% and
+/// 25%; `ResolveFenceposts` rounds maxSurge up and maxUnavailable down, and makes maxUnavailable 1
+/// when both come to 0.
+fn overlapping_rollout(spec: &Node, replicas: i64) -> Option<(String, Option<Span>)> {
+    let strategy = spec.get("strategy").filter(|s| !s.is_null());
+    let kind = strategy.and_then(|s| s.entry("type")).filter(|e| !e.value.is_null());
+    if kind.is_some_and(|e| e.value.as_str() != Some("RollingUpdate")) {
+        return None;
+    }
+    let rolling = strategy.and_then(|s| s.get("rollingUpdate")).filter(|r| !r.is_null());
+    let field = |k: &str| rolling.and_then(|r| r.entry(k)).filter(|e| !e.value.is_null());
+    let surge = match field("maxSurge") {
+        Some(e) => scaled(&e.value, replicas, true)?,
+        None => (replicas * 25 + 99) / 100,
+    };
+    let (unavailable, written) = match field("maxUnavailable") {
+        Some(e) => (scaled(&e.value, replicas, false)?, Some(e)),
+        None => (replicas * 25 / 100, None),
+    };
+    if unavailable > 0 || surge <= 0 {
+        return None;
+    }
+    let pods = format!("{replicas} {}", plural(replicas));
+    Some(match (written, kind) {
+        (Some(e), _) => {
+            let value = e.value.as_str().unwrap_or_default();
+            let why = if value.ends_with('%') {
+                format!("maxUnavailable {value} of {pods} rounds down to 0")
+            } else {
+                format!("maxUnavailable: {value}")
+            };
+            (why, Some(e.key.span()))
+        }
+        (None, Some(k)) => (format!("RollingUpdate keeps maxUnavailable at 25%, 0 at {pods}"), Some(k.value.span())),
+        (None, None) => (format!("the default RollingUpdate strategy keeps maxUnavailable at 25%, 0 at {pods}"), None),
+    })
+}
+
+/// The first claim the pods mount that one node at a time may attach, with its mode and the
+/// volume's `claimName` node. A claim asking for a mode many nodes may share is not exclusive.
+fn exclusive_claim<'w>(ctx: &Context<'_, '_>, w: &'w Workload<'_>) -> Option<(&'w str, &'static str, Span)> {
+    let ns = ctx.model.objects[w.object].namespace();
+    w.volumes.iter().find_map(|(node, vol)| {
+        let claim = vol.persistent_volume_claim.as_ref()?;
+        let pvc = ctx.model.core_object("PersistentVolumeClaim", ns, &claim.claim_name)?;
+        let modes: Vec<&str> =
+            pvc.node.path(&["spec", "accessModes"])?.as_seq()?.iter().filter_map(Node::as_str).collect();
+        if modes.is_empty() || modes.iter().any(|m| !matches!(*m, "ReadWriteOnce" | "ReadWriteOncePod")) {
+            return None;
+        }
+        let mode = if modes.contains(&"ReadWriteOncePod") { "ReadWriteOncePod" } else { "ReadWriteOnce" };
+        let at = node.path(&["persistentVolumeClaim", "claimName"]).map_or(node.span(), Node::span);
+        Some((claim.claim_name.as_str(), mode, at))
+    })
+}
+
+fn rollout_blocked(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+    for (w, class, _) in ctx.metering() {
+        let obj = &ctx.model.objects[w.object];
+        if !obj.is("apps", "Deployment") || w.operated.is_some() {
+            continue;
+        }
+        let Some((replicas, _)) = fewest_replicas(ctx.model, obj).filter(|&(n, _)| n > 0) else { continue };
+        let Some(spec) = obj.node.get("spec") else { continue };
+        let Some((why, field)) = overlapping_rollout(spec, replicas) else { continue };
+        let Some((claim, mode, claim_at)) = exclusive_claim(ctx, w) else { continue };
+        let (severity, outcome) = outcome(class, mode);
+        let message = format!(
+            "{} starts a new pod before it stops the old one ({why}), and its pods mount {mode} claim {claim}: \
+             {outcome}",
+            obj.id.display()
+        );
+        let help = "set spec.strategy.type: Recreate, or rollingUpdate maxSurge: 0 and maxUnavailable: 1, so that \
+                    the old pod lets go of the volume first"
+            .into();
+        let finding = ctx.finding(&ROLLOUT_BLOCKED, w, None, field.unwrap_or(claim_at), message, help);
+        out.push(finding.with_severity(severity));
+    }
+}
+
+fn outcome(class: &Classification, mode: &str) -> (Severity, &'static str) {
+    if mode == "ReadWriteOncePod" {
+        return (
+            Severity::Error,
+            "the claim admits one pod, so the new pod never starts and the rollout never finishes",
+        );
+    }
+    if class.component.as_deref().is_some_and(|c| LOCKING.contains(&c)) {
+        return (
+            Severity::Error,
+            "on another node the new pod cannot attach it, and on the same node it cannot take the data \
+             directory's lock and crash-loops, so the rollout never finishes",
+        );
+    }
+    (
+        Severity::Warning,
+        "on another node the new pod cannot attach it (Multi-Attach error), and the rollout stalls until the old \
+         pod is stopped by hand",
+    )
 }
