@@ -101,6 +101,8 @@ fn every_diff_rule_fires_on_the_fixture_and_none_on_no_change() {
         "diff/coverage-lost",
         "diff/cpu-reduced",
         "diff/image-major-bump",
+        // Dropping a StatefulSet's volumeClaimTemplates, as storage-changed reports.
+        "diff/immutable-field-changed",
         "diff/memory-reduced",
         "diff/metering-workload-removed",
         "diff/monitor-removed",
@@ -320,4 +322,126 @@ fn only_masked_lines_are_marked_before_and_after() {
     assert!(out.contains("+      \"title\": \"b\",\n"), "a changed line with no credential is not marked: {out}");
     assert!(out.contains("bearer_token: *** (after)") && !out.contains("k2"), "{out}");
     assert!(out.contains("--auth.token=***") && out.contains("--log.level=b"), "{out}");
+}
+
+#[test]
+fn changes_the_api_server_refuses_fail_at_their_lines_in_both_directions() {
+    let (old, new) =
+        (fixture("tests/fixtures/diff/immutable-old.yaml"), fixture("tests/fixtures/diff/immutable-new.yaml"));
+    let rule = "diff/immutable-field-changed";
+    let v = diff_json(&old, &new, &[]);
+    let refused = findings(&v, rule);
+    let at: Vec<(u64, String)> = refused.iter().map(|f| (f["line"].as_u64().unwrap(), rule.to_owned())).collect();
+    assert_eq!(at, expected(std::path::Path::new(&new)), "{refused:#?}");
+    assert!(refused.iter().all(|f| f["severity"] == "error"));
+    let message = |kind: &str| {
+        refused.iter().find(|f| f["object"]["kind"] == kind).unwrap()["message"].as_str().unwrap().to_owned()
+    };
+    assert!(
+        message("DaemonSet")
+            .contains(r#"spec.selector.matchLabels from {"app":"prometheus-node-exporter","release":"kps"} to"#)
+    );
+    assert!(
+        message("StatefulSet")
+            .contains("spec.volumeClaimTemplates[0].spec.resources.requests.storage from 50Gi to 100Gi")
+    );
+    assert!(message("ClusterRoleBinding").contains("(cannot change roleRef)"));
+    let claims: Vec<&str> = refused
+        .iter()
+        .filter(|f| f["object"]["kind"] == "PersistentVolumeClaim")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        claims[0].contains("can not be less than before")
+            && claims[1].contains("StorageClass gp2 does not allow volume expansion")
+    );
+    // A Secret's values never show, and a refused object is shown in the diff though it meters nothing.
+    let human = String::from_utf8(meterguard(&["diff", &old, &new]).stdout).unwrap();
+    for text in [human.as_str(), &v.to_string()] {
+        assert!(!text.contains("new-bucket") && !text.contains("old-bucket"));
+    }
+    assert!(human.contains("~ DaemonSet monitoring/node-exporter"), "{human}");
+    // Refused backwards too, where the claim grown on a class that expands now shrinks; the
+    // accepted changes (a StatefulSet's replicas and template, defaults written out, the same size
+    // in other units, a hook Job, a mutable ConfigMap, a Deployment's template) stay quiet.
+    let reverse = diff_json(&new, &old, &[]);
+    let refused_objects = |side: &serde_json::Value| {
+        let mut named: Vec<String> = findings(side, rule)
+            .iter()
+            .map(|f| format!("{}/{}", f["object"]["kind"].as_str().unwrap(), f["object"]["name"].as_str().unwrap()))
+            .collect();
+        named.sort();
+        named
+    };
+    let forwards = [
+        "ClusterRoleBinding/kube-state-metrics",
+        "DaemonSet/node-exporter",
+        "Job/kubecost-etl-migrate",
+        "PersistentVolumeClaim/kubecost-cost-analyzer",
+        "PersistentVolumeClaim/kubecost-exports",
+        "Secret/cloud-integration",
+        "StatefulSet/prometheus-server",
+    ];
+    assert_eq!(refused_objects(&v), forwards);
+    let mut backwards = forwards.to_vec();
+    backwards.insert(5, "PersistentVolumeClaim/prometheus-data");
+    assert_eq!(refused_objects(&reverse), backwards);
+    let same = diff_json(&new, &new, &[]);
+    assert!(findings(&same, rule).is_empty());
+}
+
+/// Edges of what the API server refuses, one object per case: (old, new, refused).
+#[test]
+fn immutable_fields_follow_the_api_servers_defaults_and_exceptions() {
+    let svc = |ip: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: s, namespace: n}}\nspec:\n  {ip}ports: [{{port: 80}}]\n"
+        )
+    };
+    let sts = |extra: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: s, namespace: n}}\nspec:\n  selector: {{matchLabels: {{a: b}}}}\n  {extra}template: {{metadata: {{labels: {{a: b}}}}}}\n"
+        )
+    };
+    let cm = |immutable: &str, v: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: n}}\n{immutable}data: {{k: {v}}}\n")
+    };
+    let job = |meta: &str, image: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: j, namespace: n{meta}}}\nspec:\n  ttlSecondsAfterFinished: null\n  template: {{spec: {{containers: [{{name: c, image: {image}}}]}}}}\n"
+        )
+    };
+    let deploy = |sel: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d, namespace: n}}\nspec:\n  selector: {{matchLabels: {{a: b}}{sel}}}\n"
+        )
+    };
+    let cases = [
+        (svc("clusterIP: 10.0.0.1\n  "), svc("clusterIP: 10.0.0.2\n  "), true),
+        (svc("clusterIP: None\n  "), svc("clusterIP: 10.0.0.2\n  "), true),
+        (svc(""), svc("clusterIP: 10.0.0.2\n  "), false),
+        (svc("clusterIP: 10.0.0.1\n  "), svc(""), false),
+        (sts("serviceName: a\n  "), sts("serviceName: b\n  "), true),
+        (sts(""), sts("serviceName: \"\"\n  "), false),
+        (sts("podManagementPolicy: OrderedReady\n  "), sts("podManagementPolicy: Parallel\n  "), true),
+        (sts("replicas: 1\n  minReadySeconds: 0\n  "), sts("replicas: 3\n  minReadySeconds: 10\n  "), false),
+        (cm("", "a"), cm("", "b"), false),
+        (cm("immutable: true\n", "a"), cm("immutable: true\n", "b"), true),
+        (cm("immutable: true\n", "a"), cm("", "a"), true),
+        (job("", "x:1"), job("", "x:2"), true),
+        (
+            job(", annotations: {argocd.argoproj.io/hook: Sync}", "x:1"),
+            job(", annotations: {argocd.argoproj.io/hook: Sync}", "x:2"),
+            false,
+        ),
+        (deploy(""), deploy(", matchExpressions: []"), false),
+        (deploy(""), deploy(", matchExpressions: [{key: c, operator: Exists}]"), true),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (old, new, refused)) in cases.iter().enumerate() {
+        let (a, b) = (write(&dir, &format!("{i}-old.yaml"), old), write(&dir, &format!("{i}-new.yaml"), new));
+        let v = diff_json(&a, &b, &[]);
+        let found = findings(&v, "diff/immutable-field-changed");
+        assert_eq!(!found.is_empty(), *refused, "case {i}:\n{old}---\n{new}\n{found:#?}");
+    }
 }

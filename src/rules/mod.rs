@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod changes;
 pub mod config;
+pub mod immutable;
 pub mod probes;
 pub mod schema;
 pub mod sizing;
@@ -57,6 +58,7 @@ pub fn all() -> impl Iterator<Item = &'static Rule> {
         .chain(alerts::RULES)
         .chain(upgrade::RULES)
         .chain(changes::RULES)
+        .chain(immutable::RULES)
         .chain(config::RULES)
         .copied()
 }
