@@ -97,6 +97,25 @@ fn rollouts_that_let_go_of_the_volume_first_are_quiet() {
 }
 
 #[test]
+fn prometheus_urls_that_lead_nowhere_fire_where_the_url_is_written() {
+    let v = assert_rule("wiring-bad.yaml", "wiring/prometheus-unreachable");
+    let found = findings(&v, "wiring/prometheus-unreachable");
+    let severities: Vec<_> = found.iter().map(|f| f["severity"].as_str().unwrap()).collect();
+    assert_eq!(severities, ["error", "error", "warning"], "a Service selecting nothing may have pods elsewhere");
+    // Kubecost's URL is written in its ConfigMap: the finding is on that object, at that line.
+    assert_eq!(found[0]["object"]["kind"], "ConfigMap");
+    assert!(found[0]["message"].as_str().unwrap().contains("listens on 80, not on 9090"));
+    assert!(found[0]["help"].as_str().unwrap().contains("(:80)"));
+    assert!(found[1]["message"].as_str().unwrap().contains("the port named http, which no pod it selects declares"));
+}
+
+#[test]
+fn prometheus_urls_that_reach_a_prometheus_or_leave_the_input_are_quiet() {
+    let v = assert_rule("wiring-good.yaml", "wiring/prometheus-unreachable");
+    assert_eq!(v["summary"]["metering_workloads"], 6, "every Prometheus is read");
+}
+
+#[test]
 fn schema_rules_fire_at_the_right_lines() {
     let v = assert_exact("schema-bad.yaml");
     let unknown = findings(&v, "schema/unknown-field");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{LabelSet, Model, Object, Workload, string_map};
 use crate::classify::Classification;
-use crate::input::Node;
+use crate::input::{Node, Span};
 use crate::knowledge::catalogue;
 
 /// A Service (or anything with an equality selector) selects pods whose labels hold every pair.
@@ -104,24 +104,41 @@ pub fn service_of_url(url: &str) -> Option<(&str, Option<&str>)> {
     Some((name, ns))
 }
 
-fn endpoint_values<'a>(model: &'a Model<'a>, w: &Workload<'a>) -> Vec<(String, String)> {
+/// Where a metering component names the Prometheus it reads: the setting, its URL, and the node
+/// that holds the URL (in the container's env, or in the ConfigMap the env refers to).
+pub struct Endpoint<'a> {
+    pub setting: String,
+    pub url: String,
+    pub holder: &'a Object<'a>,
+    pub at: Span,
+}
+
+/// The Prometheus endpoints a workload's containers name, by the catalogue's settings.
+pub fn endpoints<'a>(model: &'a Model<'a>, w: &Workload<'a>) -> Vec<Endpoint<'a>> {
     let refs = &catalogue().prometheus_references;
-    let ns = model.objects[w.object].namespace();
+    let obj = &model.objects[w.object];
+    let ns = obj.namespace();
     let mut out = Vec::new();
     for c in w.running() {
+        let env_nodes = c.node.get("env").and_then(Node::as_seq).unwrap_or_default();
         for env in c.spec.env.iter().flatten() {
             if !refs.env.iter().any(|e| e == &env.name) {
                 continue;
             }
             if let Some(v) = &env.value {
-                out.push((env.name.clone(), v.clone()));
+                let node = env_nodes.iter().find(|n| n.str_at(&["name"]) == Some(env.name.as_str()));
+                let at = node.map_or(c.node.span(), |n| n.get("value").map_or(n.span(), Node::span));
+                out.push(Endpoint { setting: env.name.clone(), url: v.clone(), holder: obj, at });
             } else if let Some(r) = env.value_from.as_ref().and_then(|f| f.config_map_key_ref.as_ref()) {
-                let cm = model.core_object("ConfigMap", ns, &r.name);
-                if let Some(v) =
-                    cm.and_then(|cm| cm.node.path(&["data"])).and_then(|d| d.get(&r.key)).and_then(Node::as_str)
-                {
-                    out.push((format!("{} (ConfigMap {} key {})", env.name, r.name, r.key), v.to_owned()));
-                }
+                let Some(cm) = model.core_object("ConfigMap", ns, &r.name) else { continue };
+                let Some(value) = cm.node.path(&["data"]).and_then(|d| d.get(&r.key)) else { continue };
+                let Some(url) = value.as_str() else { continue };
+                out.push(Endpoint {
+                    setting: format!("{} (ConfigMap {} key {})", env.name, r.name, r.key),
+                    url: url.to_owned(),
+                    holder: cm,
+                    at: value.span(),
+                });
             }
         }
     }
@@ -175,7 +192,7 @@ pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(
             continue;
         }
         let reader = &model.objects[w.object];
-        for (setting, url) in endpoint_values(model, w) {
+        for Endpoint { setting, url, .. } in endpoints(model, w) {
             let Some((svc, ns)) = service_of_url(&url) else { continue };
             let ns = ns.unwrap_or(reader.namespace());
             let service = services.get(&(ns, svc)).copied();

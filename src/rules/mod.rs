@@ -11,6 +11,7 @@ pub mod schema;
 pub mod sizing;
 pub mod storage;
 pub mod upgrade;
+pub mod wiring;
 
 use std::sync::Arc;
 
@@ -57,6 +58,7 @@ pub fn all() -> impl Iterator<Item = &'static Rule> {
         .chain(storage::RULES)
         .chain(alerts::RULES)
         .chain(upgrade::RULES)
+        .chain(wiring::RULES)
         .chain(changes::RULES)
         .chain(immutable::RULES)
         .chain(config::RULES)
@@ -181,6 +183,7 @@ pub fn run(ctx: &Context<'_, '_>) -> Vec<Finding> {
     probes::check(ctx, &mut out);
     storage::check(ctx, &mut out);
     upgrade::check(ctx, &mut out);
+    wiring::check(ctx, &mut out);
     out
 }
 
