@@ -195,3 +195,41 @@ fn metering_include_and_exclude_selectors() {
     assert_eq!(w("opencost")["metering"], false);
     assert!(w("opencost")["reason"].as_str().unwrap().starts_with("excluded by config selector"));
 }
+
+#[test]
+fn scale_tells_when_the_volume_fills_before_the_retention_time_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "storage/volume-below-retention";
+    let check = |scale: &str, manifest: &str| {
+        let cfg = write_config(dir.path(), &format!("scale:\n  {scale}\n"));
+        json(&meterguard(&["check", "--format", "json", "--config", &cfg, manifest]))
+    };
+    // Kubecost 2.3.3's bundled server: 97h on a 32Gi claim, scraping every 1m.
+    let kubecost = "tests/fixtures/corpus/kubecost-2.3.3-default.yaml";
+    let v = check("active_series: 3000000", kubecost);
+    let f = findings(&v, rule);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["line"], 24029, "at the retention flag");
+    assert!(
+        f[0]["message"].as_str().unwrap().starts_with("97h of retention needs about 42.28Gi"),
+        "{}",
+        f[0]["message"]
+    );
+    assert!(f[0]["help"].as_str().unwrap().contains("3000000 series / 60s x 349200s x 2 bytes per sample x 1.3"));
+    assert!(findings(&check("nodes: 20\n  pods: 400", kubecost), rule).is_empty(), "a small cluster fits");
+    assert!(findings(&json(&meterguard(&["check", "--format", "json", kubecost])), rule).is_empty(), "no scale");
+    // An operator Prometheus: 30d every 30s on 50Gi; a retention size bounds the disk by itself.
+    let operator = |size: &str| {
+        format!(
+            "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: metering\n  namespace: monitoring\n  annotations: {{meterguard.io/metering: \"true\"}}\nspec:\n  retention: 30d\n{size}  storage:\n    volumeClaimTemplate:\n      spec:\n        resources: {{requests: {{storage: 50Gi}}}}\n"
+        )
+    };
+    let p = dir.path().join("prometheus.yaml");
+    std::fs::write(&p, operator("")).unwrap();
+    let path = p.to_string_lossy().into_owned();
+    let f = findings(&check("active_series: 300000", &path), rule).into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!((f.len(), f[0]["line"].as_u64()), (1, Some(8)), "{f:#?}");
+    assert!(findings(&check("active_series: 200000", &path), rule).is_empty());
+    std::fs::write(&p, operator("  retentionSize: 40GB\n")).unwrap();
+    assert!(findings(&check("active_series: 300000", &path), rule).is_empty());
+}

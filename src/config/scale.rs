@@ -50,18 +50,24 @@ fn series(active: Option<u64>, nodes: Option<u64>, pods: Option<u64>) -> Option<
     ))
 }
 
-/// The steady-state memory of this Prometheus from the declared scale, and the arithmetic.
-pub fn steady_state(config: &Config, model: &Model<'_>, w: &Workload<'_>) -> Option<(f64, String)> {
+/// The active series of this Prometheus from the declared scale (its own entry first), and how
+/// they were obtained.
+pub fn active_series(config: &Config, model: &Model<'_>, w: &Workload<'_>) -> Option<(f64, String)> {
     let obj = &model.objects[w.object];
     let scale = &config.scale;
     let specific = scale
         .per_prometheus
         .iter()
         .find(|p| p.name == obj.id.name && p.namespace.as_deref().is_none_or(|ns| ns == obj.namespace()));
-    let (s, how) = match specific {
-        Some(p) => series(p.active_series, p.nodes, p.pods)?,
-        None => series(scale.active_series, scale.nodes, scale.pods)?,
-    };
+    match specific {
+        Some(p) => series(p.active_series, p.nodes, p.pods),
+        None => series(scale.active_series, scale.nodes, scale.pods),
+    }
+}
+
+/// The steady-state memory of this Prometheus from the declared scale, and the arithmetic.
+pub fn steady_state(config: &Config, model: &Model<'_>, w: &Workload<'_>) -> Option<(f64, String)> {
+    let (s, how) = active_series(config, model, w)?;
     let m = &catalogue().sizing_model;
     let bytes = s * m.bytes_per_active_series.value + m.go_runtime_overhead_bytes.value;
     Some((

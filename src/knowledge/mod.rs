@@ -159,6 +159,8 @@ pub struct SizingModel {
     pub default_steady_state_bytes: Sourced<f64>,
     pub series_per_node: Sourced<f64>,
     pub series_per_pod: Sourced<f64>,
+    pub bytes_per_sample: Sourced<f64>,
+    pub disk_headroom: Sourced<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

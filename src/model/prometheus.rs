@@ -113,8 +113,47 @@ pub fn file_in_configmap<'a>(
     Some(ConfigFile { configmap, key, value })
 }
 
+/// Prometheus durations: `15d`, `24h`, `1w`, `90m`, `1y`, combined (`1d12h`).
+pub fn duration_seconds(d: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = d.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            0.001
+        } else {
+            match c {
+                's' => 1.0,
+                'm' => 60.0,
+                'h' => 3600.0,
+                'd' => 86400.0,
+                'w' => 604800.0,
+                'y' => 31536000.0,
+                _ => return None,
+            }
+        };
+        total += num.parse::<f64>().ok()? * unit;
+        num.clear();
+    }
+    num.is_empty().then_some(total)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations() {
+        use super::duration_seconds as s;
+        assert_eq!(s("15d"), Some(15.0 * 86400.0));
+        assert_eq!(s("1d12h"), Some(129600.0));
+        assert_eq!(s("24h"), Some(86400.0));
+        assert_eq!(s("x"), None);
+    }
+
     #[test]
     fn versions_from_tags() {
         assert_eq!(super::major_version("quay.io/prometheus/prometheus:v3.14.0"), Some(3));

@@ -6,6 +6,7 @@ use super::{Context, Finding, Rule, Severity, rule};
 use crate::coverage::Analysis;
 use crate::input::{Node, Span};
 use crate::knowledge::image_majors;
+use crate::model::prometheus::duration_seconds;
 use crate::model::quantity::{Quantity, bytes_human};
 use crate::model::references::fewest_replicas;
 use crate::model::{ContainerInfo, Workload, identity_key, prometheus};
@@ -138,36 +139,6 @@ fn quantity(n: Option<&Node>) -> Option<(Quantity, Span)> {
 
 fn text(n: Option<&Node>) -> String {
     n.and_then(|n| n.as_scalar()).map(|s| s.text.to_string()).unwrap_or_default()
-}
-
-/// Prometheus durations: `15d`, `24h`, `1w`, `90m`, `1y`, combined (`1d12h`).
-fn seconds(d: &str) -> Option<f64> {
-    let mut total = 0.0;
-    let mut num = String::new();
-    let mut chars = d.trim().chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            0.001
-        } else {
-            match c {
-                's' => 1.0,
-                'm' => 60.0,
-                'h' => 3600.0,
-                'd' => 86400.0,
-                'w' => 604800.0,
-                'y' => 31536000.0,
-                _ => return None,
-            }
-        };
-        total += num.parse::<f64>().ok()? * unit;
-        num.clear();
-    }
-    num.is_empty().then_some(total)
 }
 
 pub fn check(
@@ -473,7 +444,7 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
             persistent: s.path(&["storage", "volumeClaimTemplate"]).is_some(),
             size: quantity(claim).map(|(q, _)| q.as_f64()),
             size_at: claim.map(|n| n.span()),
-            retention_time: s.str_at(&["retention"]).and_then(seconds),
+            retention_time: s.str_at(&["retention"]).and_then(duration_seconds),
             retention_time_at: s.get("retention").map(|n| n.span()),
             retention_size: s.str_at(&["retentionSize"]).and_then(super::storage::prom_bytes),
             retention_size_at: s.get("retentionSize").map(|n| n.span()),
@@ -507,7 +478,7 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
         persistent,
         size: sized.as_ref().map(|(q, _)| q.as_f64()),
         size_at: sized.map(|(_, s)| s),
-        retention_time: rt.and_then(|f| f.value.as_deref()).and_then(seconds),
+        retention_time: rt.and_then(|f| f.value.as_deref()).and_then(duration_seconds),
         retention_time_at: rt.map(|f| f.node.span()),
         retention_size: rs.and_then(|f| f.value.as_deref()).and_then(super::storage::prom_bytes),
         retention_size_at: rs.map(|f| f.node.span()),
@@ -619,16 +590,5 @@ fn alerts(
             template: r.template.clone(),
             suppressed: None,
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn durations() {
-        assert_eq!(super::seconds("15d"), Some(15.0 * 86400.0));
-        assert_eq!(super::seconds("1d12h"), Some(129600.0));
-        assert_eq!(super::seconds("24h"), Some(86400.0));
-        assert_eq!(super::seconds("x"), None);
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{Context, Finding, Rule, Severity, rule};
 use crate::input::{Node, Span};
+use crate::model::prometheus::duration_seconds;
 use crate::model::quantity::{Quantity, bytes_human};
 use crate::model::{ContainerInfo, Operated, Workload, prometheus};
 
@@ -29,7 +30,24 @@ rule!(
      size or grow the volume."
 );
 
-pub static RULES: &[&Rule] = &[&EPHEMERAL_TSDB, &RETENTION_EXCEEDS_VOLUME];
+rule!(
+    VOLUME_BELOW_RETENTION,
+    "storage/volume-below-retention",
+    Warning,
+    "at the declared scale, the volume fills before the retention time has passed",
+    "Prometheus deletes blocks older than its retention time, and nothing stops the disk filling before then: \
+     needed_disk_space = retention_time_seconds x ingested_samples_per_second x bytes_per_sample \
+     (prometheus docs/storage.md), at 1-2 bytes per sample plus 20-30% for the WAL and compaction (Kubecost's \
+     sizing guidance; meterguard takes 2 bytes and 30%, from knowledge/catalogue.yaml). Samples per second are \
+     the active series of the config's scale over the scrape interval (global.scrape_interval, 1m when unset; \
+     the operator's scrapeInterval, 30s). On a full disk Prometheus cannot write its WAL or compact, ingestion \
+     stops, and the metering history of that time is lost. Judged only with a declared scale, and only for \
+     time-based retention (15d when unset; the operator's 24h): a retention size bounds the disk by itself \
+     (storage/retention-exceeds-volume). Grow the volume, shorten the retention, or add a retention size of at \
+     most 80% of the volume."
+);
+
+pub static RULES: &[&Rule] = &[&EPHEMERAL_TSDB, &RETENTION_EXCEEDS_VOLUME, &VOLUME_BELOW_RETENTION];
 
 /// Share of the volume that size-based retention may use (prometheus docs/storage.md: 80-85%).
 const RETENTION_SHARE: f64 = 0.8;
@@ -83,12 +101,70 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             .unwrap_or(false);
         let kept = Kept::of(remote_write, w.running().any(uploads_blocks));
         ephemeral(ctx, w, Some(c), &store, kept, &format!("data directory {data}"), out);
-        if let Some(f) = prometheus::flag(&flags, "storage.tsdb.retention.size")
+        let size_flag = prometheus::flag(&flags, "storage.tsdb.retention.size");
+        if let Some(f) = size_flag
             && let Some(size) = f.value.as_deref().and_then(prom_bytes)
         {
             retention(ctx, w, Some(c), &store, size, f.node.span(), f.value.as_deref().unwrap_or_default(), out);
         }
+        // Blocks go at whichever limit comes first, so a retention size bounds the disk by itself;
+        // without one, Prometheus keeps 15d unless told otherwise (cmd/prometheus/main.go).
+        if size_flag.is_some() {
+            continue;
+        }
+        let time_flag = ["storage.tsdb.retention.time", "storage.tsdb.retention"]
+            .iter()
+            .find_map(|n| prometheus::flag(&flags, n).filter(|f| f.value.is_some()));
+        let kept = time_flag.and_then(|f| f.value.clone()).unwrap_or_else(|| "15d".into());
+        let file = prometheus::config_file(ctx.model, w, c);
+        let interval =
+            file.as_ref().and_then(|f| f.value.pointer("/global/scrape_interval")?.as_str().map(str::to_owned));
+        let name_at = c.node.entry("name").map_or(c.node.span(), |e| e.key.span());
+        let at = time_flag.map_or(name_at, |f| f.node.span());
+        let cadence = (kept.as_str(), interval.as_deref().unwrap_or("1m"));
+        disk_needed(ctx, w, Some(c), &store, cadence, at, out);
     }
+}
+
+/// Time-based retention against the volume at the declared scale; `cadence` is the retention
+/// and the scrape interval as written.
+fn disk_needed(
+    ctx: &Context<'_, '_>,
+    w: &Workload<'_>,
+    c: Option<&ContainerInfo<'_>>,
+    store: &Store,
+    (kept, interval): (&str, &str),
+    at: Span,
+    out: &mut Vec<Finding>,
+) {
+    let (Store::Persistent { size: Some(volume) } | Store::EmptyDir { size: Some(volume), .. }) = *store else {
+        return;
+    };
+    let Some((series, how)) = crate::config::scale::active_series(ctx.config, ctx.model, w) else { return };
+    let (Some(kept_s), Some(every_s)) = (duration_seconds(kept), duration_seconds(interval)) else { return };
+    if every_s <= 0.0 {
+        return;
+    }
+    let m = &crate::knowledge::catalogue().sizing_model;
+    let (per_sample, headroom) = (m.bytes_per_sample.value, m.disk_headroom.value);
+    let needed = series / every_s * kept_s * per_sample * headroom;
+    if needed <= volume {
+        return;
+    }
+    let message = format!(
+        "{kept} of retention needs about {} at the declared scale, above the {} volume: the disk fills before \
+         blocks age out, and ingestion stops",
+        bytes_human(needed),
+        bytes_human(volume)
+    );
+    let help = format!(
+        "{how}, scraped every {interval}: {series} series / {every_s}s x {kept_s}s x {per_sample} bytes per sample \
+         x {headroom} for the WAL and compaction = {}; grow the volume to at least that, shorten the retention, or \
+         add a retention size of at most {}",
+        bytes_human(needed),
+        bytes_human(volume * RETENTION_SHARE)
+    );
+    out.push(ctx.finding(&VOLUME_BELOW_RETENTION, w, c, at, message, help));
 }
 
 /// A Thanos sidecar in the pod (`thanos sidecar`) with an object storage to upload blocks to.
@@ -263,6 +339,14 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     {
         retention(ctx, w, None, &store, size, r.span(), r.as_str().unwrap_or_default(), out);
     }
+    // As for a plain server; the operator keeps 24h when neither is set (prometheus-operator API docs).
+    if spec.get("retentionSize").is_some_and(|r| !r.is_null()) {
+        return;
+    }
+    let time = spec.get("retention").filter(|r| r.as_str().is_some_and(|t| !t.is_empty()));
+    let kept = time.and_then(Node::as_str).unwrap_or("24h");
+    let interval = spec.str_at(&["scrapeInterval"]).unwrap_or("30s");
+    disk_needed(ctx, w, None, &store, (kept, interval), time.map_or(spec_at, Node::span), out);
 }
 
 /// A VMSingle keeps its data on the PersistentVolumeClaim that spec.storage describes, else on an
