@@ -29,9 +29,10 @@ rule!(
      upgrade stops at the first such object and the release is failed (or rolled back with --atomic), \
      so nothing after it is applied. Values equal once Kubernetes defaults them (an omitted \
      podManagementPolicy and OrderedReady, an empty list and none, 10Gi and 10240Mi) are no change. \
-     Keep the field, or replace the object on purpose (the message says how for each kind). A Job \
-     that is a Helm or Argo CD hook, or that deletes itself after it finishes, is recreated rather \
-     than updated and is not judged."
+     Keep the field, or replace the object on purpose (the message says how for each kind; helm \
+     upgrade --force replaces every changed object, with the downtime that brings). A Job that is a \
+     Helm or Argo CD hook, or that deletes itself after it finishes, is recreated rather than \
+     updated and is not judged."
 );
 
 pub static RULES: &[&Rule] = &[&IMMUTABLE_FIELD_CHANGED];
