@@ -162,6 +162,7 @@ pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn
         || {
             let mut out = rules::run(&ctx);
             rules::alerts::check(&ctx, &a.coverage, &mut out);
+            rules::wiring::check_stored(&ctx, &a.coverage, &mut out);
             out
         },
     );

@@ -220,3 +220,32 @@ fn a_thanos_sidecar_uploading_blocks_makes_an_ephemeral_tsdb_a_warning() {
     // Still at the emptyDir, three lines (the sidecar's) further down.
     assert_eq!(after[0].0, 43 + 3);
 }
+
+#[test]
+fn a_keep_list_trimmed_of_a_series_the_cost_model_reads_fires_at_the_job() {
+    let render = std::fs::read_to_string(root().join("tests/fixtures/corpus/kubecost-2.3.3-default.yaml")).unwrap();
+    let rule = "wiring/metric-dropped";
+    let (_, v) = check_json(&root().join("tests/fixtures/corpus/kubecost-2.3.3-default.yaml").to_string_lossy());
+    assert!(findings(&v, rule).is_empty(), "the chart's own keep-lists keep every input");
+    // Trimmed to save memory after an OOM kill: the working set goes from the cAdvisor keep-list.
+    let keep = "regex: (container_cpu_usage_seconds_total|container_memory_working_set_bytes|";
+    assert_eq!(render.matches(keep).count(), 1);
+    let trimmed = render.replace(keep, "regex: (container_cpu_usage_seconds_total|");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trimmed.yaml");
+    std::fs::write(&path, trimmed).unwrap();
+    let (_, v) = check_json(&path.to_string_lossy());
+    let found = findings(&v, rule);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        (found[0]["line"].as_u64(), found[0]["column"].as_u64()),
+        (Some(22819), Some(7)),
+        "metric_relabel_configs"
+    );
+    assert_eq!(found[0]["object"]["kind"], "ConfigMap");
+    let message = found[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("drops container_memory_working_set_bytes")
+            && message.contains("job kubernetes-nodes-cadvisor")
+    );
+}

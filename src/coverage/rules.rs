@@ -45,7 +45,7 @@ pub struct AlertRule {
 
 /// Maps positions inside a rule file embedded in a ConfigMap value back to the manifest.
 #[derive(Clone, Copy)]
-enum Embedding {
+pub(crate) enum Embedding {
     /// A block scalar: the file's lines are the manifest's, indented by `col`; its first line is
     /// the manifest's line `line`.
     Block { line: u32, col: u32 },
@@ -57,7 +57,7 @@ enum Embedding {
 impl Embedding {
     /// The parser places a block scalar at its first character of content, after the blank lines
     /// its text starts with.
-    fn of(value: &Node) -> Embedding {
+    pub(crate) fn of(value: &Node) -> Embedding {
         let start = value.start();
         match value.as_scalar() {
             Some(s) if s.style == Style::Block => {
@@ -68,7 +68,7 @@ impl Embedding {
         }
     }
 
-    fn map(&self, p: Pos) -> Pos {
+    pub(crate) fn map(&self, p: Pos) -> Pos {
         match *self {
             Embedding::Block { line, col } => Pos { line: line + p.line - 1, col: p.col + col },
             Embedding::Scalar(at) => at,

@@ -127,6 +127,16 @@ pub struct Signals {
     pub signals: Vec<Signal>,
     pub ksm_only: Vec<KsmOnly>,
     pub ksm_emitters: Vec<KsmEmitter>,
+    pub metering_inputs: Vec<MeteringInput>,
+}
+
+/// A series a cost model reads to allocate usage.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MeteringInput {
+    pub metric: String,
+    pub source: String,
+    pub purpose: String,
+    pub doc: String,
 }
 
 impl Signals {

@@ -1,9 +1,12 @@
 //! Wiring: can a metering component reach the Prometheus it reads?
 
 use super::{Context, Finding, Rule, Severity, rule};
-use crate::input::Node;
-use crate::model::references::{Endpoint, endpoints, selects, service_of_url};
-use crate::model::{Object, string_map};
+use crate::coverage::jobs::Job;
+use crate::coverage::rules::Embedding;
+use crate::input::{Node, Span, yaml};
+use crate::knowledge::signals;
+use crate::model::references::{Endpoint, endpoints, prometheus_reads, selects, service_of_url};
+use crate::model::{Object, prometheus, string_map};
 
 rule!(
     PROMETHEUS_UNREACHABLE,
@@ -21,7 +24,21 @@ rule!(
      the cluster) is not judged."
 );
 
-pub static RULES: &[&Rule] = &[&PROMETHEUS_UNREACHABLE];
+rule!(
+    METRIC_DROPPED,
+    "wiring/metric-dropped",
+    Error,
+    "the Prometheus a cost model reads drops a series it allocates with",
+    "A cost model (Kubecost's cost-model, OpenCost) allocates from series its Prometheus stores: CPU and memory \
+     usage from cAdvisor, requests and pod labels from kube-state-metrics or cost-model itself \
+     (knowledge/signals.yaml, metering_inputs). A keep-list trimmed to save memory (metric_relabel_configs with \
+     action keep or drop on __name__) that no longer lets one through leaves every allocation without it: no \
+     pod is down and no alert fires, the costs are simply wrong or missing from then on. Judged on a plain \
+     Prometheus server's scrape configs, when every job that scrapes the series' source drops it; the finding \
+     stands at that job's metric_relabel_configs. Add the name back to the keep regex."
+);
+
+pub static RULES: &[&Rule] = &[&PROMETHEUS_UNREACHABLE, &METRIC_DROPPED];
 
 /// The port a URL connects to: its own, else its scheme's.
 fn url_port(url: &str) -> Option<i64> {
@@ -106,6 +123,61 @@ fn unreachable(ctx: &Context<'_, '_>, reader: &Object<'_>, e: &Endpoint<'_>) -> 
         format!("Service {ns}/{name} sends port {port} to the port named {target}, which no pod it selects declares"),
         format!("name the Prometheus container's port {target}, or give the Service the port's number"),
     )
+}
+
+/// For each Prometheus server a cost model reads, the metering inputs that every job exposing them
+/// drops. Needs the coverage analysis: its scrape jobs with what they store.
+pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis, out: &mut Vec<Finding>) {
+    let mut judged = std::collections::BTreeSet::new();
+    for (reader, server, _) in prometheus_reads(ctx.model, ctx.classes) {
+        if ctx.classes[reader].profile.as_deref() != Some("cost-model") || !judged.insert(server) {
+            continue;
+        }
+        let w = &ctx.model.workloads[server];
+        if w.operated.is_some() {
+            continue;
+        }
+        let evaluator = coverage.evaluators.iter().find(|e| e.workload == Some(server));
+        let Some(jobs) = evaluator.and_then(|e| e.jobs.as_deref()) else { continue };
+        let Some(c) = w.primary_or_first(ctx.classes[server].primary.as_deref()) else { continue };
+        let Some(file) = prometheus::config_file(ctx.model, w, c) else { continue };
+        for input in &signals().metering_inputs {
+            let exposing: Vec<&Job> =
+                jobs.iter().filter(|j| !j.in_secret && j.exposes(&input.source, &input.metric)).collect();
+            if exposing.is_empty() || exposing.iter().any(|j| j.stored.keeps(&input.metric)) {
+                continue;
+            }
+            let names: Vec<&str> = exposing.iter().map(|j| j.name.as_str()).collect();
+            let reader = ctx.model.objects[ctx.model.workloads[reader].object].id.display();
+            let message = format!(
+                "{} drops {} in the metric_relabel_configs of {} {}, and {reader} reads it there for {}",
+                ctx.model.objects[w.object].id.display(),
+                input.metric,
+                if names.len() == 1 { "job" } else { "jobs" },
+                names.join(", "),
+                input.purpose
+            );
+            let help = format!("keep {} in the job's keep regex (source: {})", input.metric, input.doc);
+            let at = relabel_at(&file, names[0]);
+            out.push(Finding::on_object(&METRIC_DROPPED, file.configmap, at, message, help));
+        }
+    }
+}
+
+/// Where a job's metric_relabel_configs stand in the manifest: the config file is a ConfigMap
+/// value, parsed again here with positions; else the key that holds the file.
+fn relabel_at(file: &prometheus::ConfigFile<'_>, job: &str) -> Span {
+    let entry = file.configmap.node.get("data").and_then(|d| d.entry(&file.key));
+    let Some(entry) = entry else { return file.configmap.node.span() };
+    let Some(text) = entry.value.as_scalar() else { return entry.key.span() };
+    let embed = Embedding::of(&entry.value);
+    let parsed = yaml::parse_stream(text.text);
+    let configs = parsed.documents.first().and_then(|d| d.root.get("scrape_configs")).and_then(Node::as_seq);
+    let scrape = configs.unwrap_or_default().iter().find(|s| s.str_at(&["job_name"]) == Some(job));
+    match scrape.and_then(|s| s.entry("metric_relabel_configs")) {
+        Some(e) => Span::point(embed.map(e.key.start())),
+        None => entry.key.span(),
+    }
 }
 
 #[cfg(test)]
