@@ -445,3 +445,52 @@ fn immutable_fields_follow_the_api_servers_defaults_and_exceptions() {
         assert_eq!(!found.is_empty(), *refused, "case {i}:\n{old}---\n{new}\n{found:#?}");
     }
 }
+
+#[test]
+fn a_prometheus_moved_to_a_statefulset_is_a_replacement_that_leaves_its_data_behind() {
+    let old = fixture("tests/fixtures/rules/storage-good.yaml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    // The prometheus chart's server.statefulSet.enabled: the Deployment becomes a StatefulSet whose
+    // claim template makes data-prometheus-server-0; the chart's own claim goes from the render.
+    let moved = text
+        .replacen("kind: Deployment\nmetadata:\n  name: prometheus-server", "kind: StatefulSet\nmetadata:\n  name: prometheus-server", 1)
+        .replace("  strategy: {type: Recreate}\n", "  serviceName: prometheus-server\n")
+        .replace(
+            "        - name: data\n          persistentVolumeClaim: {claimName: prometheus-data}\n",
+            "  volumeClaimTemplates:\n    - metadata: {name: data}\n      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 32Gi}}}\n",
+        );
+    let claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: prometheus-data, namespace: kubecost}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 32Gi}}\n---\n";
+    assert!(moved.contains(claim));
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "diff/metering-workload-removed";
+    let kept = write(&dir, "kept.yaml", &moved);
+    let v = diff_json(&old, &kept, &[]);
+    let f = &findings(&v, rule)[0];
+    assert_eq!(f["severity"], "error");
+    let message = f["message"].as_str().unwrap();
+    assert!(message.contains("is replaced by StatefulSet prometheus-server, which mounts claim data-prometheus-server-0 instead of prometheus-data"), "{message}");
+    assert!(!message.contains("deletes"), "the claim stays in the render");
+    let dropped = write(&dir, "dropped.yaml", &moved.replace(claim, ""));
+    let v = diff_json(&old, &dropped, &[]);
+    let message = findings(&v, rule)[0]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.ends_with("the upgrade deletes claim prometheus-data with it (no helm.sh/resource-policy: keep)"),
+        "{message}"
+    );
+    // A claim the old render marks helm.sh/resource-policy: keep stays in the cluster.
+    let keep = "metadata: {name: prometheus-data, namespace: kubecost, annotations: {helm.sh/resource-policy: keep}}";
+    let old_kept =
+        write(&dir, "old-kept.yaml", &text.replace("metadata: {name: prometheus-data, namespace: kubecost}", keep));
+    let v = diff_json(&old_kept, &dropped, &[]);
+    assert!(!findings(&v, rule)[0]["message"].as_str().unwrap().contains("deletes"));
+    // Mounted by name in the StatefulSet: the data carries over.
+    let by_name = text.replacen(
+        "kind: Deployment\nmetadata:\n  name: prometheus-server",
+        "kind: StatefulSet\nmetadata:\n  name: prometheus-server",
+        1,
+    );
+    let v = diff_json(&old, &write(&dir, "by-name.yaml", &by_name), &[]);
+    let f = &findings(&v, rule)[0];
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["help"], "the same claims are mounted, so its data carries over");
+}

@@ -76,7 +76,10 @@ rule!(
     Warning,
     "a metering workload is removed",
     "The new render no longer has a workload that meters usage or cost. If that is intended, the data it \
-     recorded stops with it."
+     recorded stops with it. When a workload of another kind takes its namespace and name (a chart moving its \
+     Prometheus from a Deployment to a StatefulSet), the message says so, and it is an error when the new one \
+     does not mount the claims that hold the old one's data: it starts empty, and a claim the new render drops \
+     is deleted by the upgrade unless it has helm.sh/resource-policy: keep."
 );
 rule!(
     STORAGE_CHANGED,
@@ -175,14 +178,18 @@ pub fn check(
             let w = &old.model.workloads[oi];
             let span = crate::coverage::workload_span(old.model, w);
             let name = old.model.objects[w.object].id.display();
-            out.push(old.finding(
-                &METERING_WORKLOAD_REMOVED,
-                w,
-                None,
-                span,
-                format!("metering {name} is removed"),
-                format!("{}; the usage it metered is no longer recorded", old.classes[oi].reason),
-            ));
+            let finding = match replacement(new, old.model.objects[w.object].id.as_ref()) {
+                Some(nw) => replaced(old, new, w, nw, span),
+                None => old.finding(
+                    &METERING_WORKLOAD_REMOVED,
+                    w,
+                    None,
+                    span,
+                    format!("metering {name} is removed"),
+                    format!("{}; the usage it metered is no longer recorded", old.classes[oi].reason),
+                ),
+            };
+            out.push(finding);
         }
     }
     monitors(old, new, out);
@@ -524,6 +531,69 @@ fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize
             n.retention_size_at.unwrap_or(at),
         );
     }
+}
+
+/// The workload of another kind, same namespace and name, that takes a removed one's place (a
+/// chart moving its Prometheus from a Deployment to a StatefulSet).
+fn replacement<'m, 'a>(new: &Context<'m, 'a>, id: &crate::model::ObjectId) -> Option<&'m Workload<'a>> {
+    new.model.workloads.iter().find(|w| {
+        let n = &new.model.objects[w.object].id;
+        n.name == id.name && n.namespace == id.namespace && n.kind != id.kind
+    })
+}
+
+/// The claims a workload's pods mount: by name, and those a StatefulSet's templates make for each
+/// ordinal (`<template>-<statefulset>-<ordinal>`).
+fn claims(ctx: &Context<'_, '_>, w: &Workload<'_>) -> Vec<String> {
+    let obj = &ctx.model.objects[w.object];
+    let mut out: Vec<String> =
+        w.volumes.iter().filter_map(|(_, v)| Some(v.persistent_volume_claim.as_ref()?.claim_name.clone())).collect();
+    let pods = crate::model::workload::replicas(obj).unwrap_or(1).clamp(1, 1000);
+    for (_, t) in &w.claim_templates {
+        let Some(tpl) = t.metadata.name.as_deref() else { continue };
+        out.extend((0..pods).map(|i| format!("{tpl}-{}-{i}", obj.id.name)));
+    }
+    out
+}
+
+/// A metering workload replaced by one of another kind: whether its data claims come along, and
+/// whether helm deletes the ones left behind.
+fn replaced(old: &Context<'_, '_>, new: &Context<'_, '_>, ow: &Workload<'_>, nw: &Workload<'_>, span: Span) -> Finding {
+    let (oid, nid) = (&old.model.objects[ow.object].id, &new.model.objects[nw.object].id);
+    let kept = claims(new, nw);
+    let left: Vec<String> = claims(old, ow).into_iter().filter(|c| !kept.contains(c)).collect();
+    let message = format!("metering {} is replaced by {} {}", oid.display(), nid.kind, nid.name);
+    if left.is_empty() {
+        let help = "the same claims are mounted, so its data carries over".into();
+        return old.finding(&METERING_WORKLOAD_REMOVED, ow, None, span, message, help);
+    }
+    let ns = oid.namespace.as_deref().unwrap_or_default();
+    let deleted: Vec<&str> = left
+        .iter()
+        .filter(|c| {
+            let was = old.model.core_object("PersistentVolumeClaim", ns, c);
+            let keep = was.is_some_and(|p| p.annotations().get("helm.sh/resource-policy") == Some(&"keep"));
+            was.is_some() && !keep && new.model.core_object("PersistentVolumeClaim", ns, c).is_none()
+        })
+        .map(String::as_str)
+        .collect();
+    let fresh = if kept.is_empty() { "no claim".to_owned() } else { format!("claim {}", kept.join(", ")) };
+    let mut message = format!(
+        "{message}, which mounts {fresh} instead of {}: it starts with none of the data recorded so far",
+        left.join(", ")
+    );
+    if !deleted.is_empty() {
+        message.push_str(&format!(
+            ", and the upgrade deletes claim {} with it (no helm.sh/resource-policy: keep)",
+            deleted.join(", ")
+        ));
+    }
+    let help = format!(
+        "mount claim {} in the new {} by name (a persistentVolumeClaim volume of its pod template), or copy the \
+         data to its new claim before the upgrade",
+        left[0], nid.kind
+    );
+    old.finding(&METERING_WORKLOAD_REMOVED, ow, None, span, message, help).with_severity(Severity::Error)
 }
 
 fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
