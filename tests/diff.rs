@@ -494,3 +494,56 @@ fn a_prometheus_moved_to_a_statefulset_is_a_replacement_that_leaves_its_data_beh
     assert_eq!(f["severity"], "warning");
     assert_eq!(f["help"], "the same claims are mounted, so its data carries over");
 }
+
+#[test]
+fn a_metering_workload_that_changes_or_drops_its_data_claim_loses_its_data() {
+    let old = fixture("tests/fixtures/rules/storage-good.yaml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    let claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: prometheus-data, namespace: kubecost}\n";
+    let mount = "persistentVolumeClaim: {claimName: prometheus-data}";
+    assert!(text.contains(claim) && text.contains(mount));
+    let dir = tempfile::tempdir().unwrap();
+    let errors = |new: &str| {
+        let v = diff_json(&old, &write(&dir, "new.yaml", new), &[]);
+        findings(&v, "diff/storage-changed")
+            .into_iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| (f["line"].as_u64().unwrap(), f["message"].as_str().unwrap().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    // A new claim, the old one dropped from the render.
+    let moved = text
+        .replace(claim, &claim.replace("prometheus-data", "prometheus-data-v2"))
+        .replace(mount, &mount.replace("prometheus-data", "prometheus-data-v2"));
+    let found = errors(&moved);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].1.ends_with("mounts claim prometheus-data-v2 instead of prometheus-data: it starts with none of the data recorded so far, and the upgrade deletes claim prometheus-data"), "{}", found[0].1);
+    // Still mounted, but the claim leaves the render: at the claimName.
+    let dropped =
+        text.replace(claim, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: unrelated, namespace: kubecost}\n");
+    let found = errors(&dropped);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let line = dropped.lines().position(|l| l.contains(mount)).unwrap() as u64 + 1;
+    assert_eq!(found[0].0, line);
+    assert!(
+        found[0].1.starts_with(
+            "claim prometheus-data, which Deployment kubecost/prometheus-server mounts, leaves the render"
+        )
+    );
+    // helm.sh/resource-policy: keep on the old claim: helm leaves it.
+    let kept = text.replace(
+        "metadata: {name: prometheus-data, namespace: kubecost}",
+        "metadata: {name: prometheus-data, namespace: kubecost, annotations: {helm.sh/resource-policy: keep}}",
+    );
+    let v = diff_json(&write(&dir, "old-kept.yaml", &kept), &write(&dir, "dropped.yaml", &dropped), &[]);
+    assert!(findings(&v, "diff/storage-changed").is_empty());
+    // A StatefulSet scaled down keeps the claims its template makes.
+    let sts = |replicas: u32| {
+        format!(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: store\n  namespace: metering\nspec:\n  replicas: {replicas}\n  serviceName: store\n  selector: {{matchLabels: {{app: store}}}}\n  template:\n    metadata: {{labels: {{app: store}}}}\n    spec:\n      containers: [{{name: s, image: example.com/store:1, volumeMounts: [{{name: data, mountPath: /data}}]}}]\n  volumeClaimTemplates:\n    - metadata: {{name: data}}\n      spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}\n"
+        )
+    };
+    let v = diff_json(&write(&dir, "two.yaml", &sts(2)), &write(&dir, "one.yaml", &sts(1)), &[]);
+    assert!(findings(&v, "diff/storage-changed").is_empty(), "{v}");
+    assert_eq!(findings(&v, "diff/replicas-reduced").len(), 1, "the store meters: it runs in namespace metering");
+}

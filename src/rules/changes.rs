@@ -85,9 +85,12 @@ rule!(
     STORAGE_CHANGED,
     "diff/storage-changed",
     Warning,
-    "a metering Prometheus loses storage or retention",
+    "a metering Prometheus loses storage or retention, or a metering workload its data claims",
     "A persistent volume replaced by an emptyDir, a smaller volume, or a lower retention: metering history is \
-     lost at the next reschedule, or kept for less time."
+     lost at the next reschedule, or kept for less time. For any metering workload, an error: it mounts other \
+     claims than before (it starts empty), or a claim it mounts leaves the render, so the upgrade deletes it \
+     (the pvc-protection finalizer only holds it while a pod uses it) unless it has \
+     helm.sh/resource-policy: keep."
 );
 rule!(
     REPLICAS_REDUCED,
@@ -172,6 +175,7 @@ pub fn check(
         if new.classes[ni].profile.as_deref() == Some("prometheus-server") {
             storage(old, new, (oi, ni), out);
         }
+        claims_changed(old, new, (oi, ni), out);
     }
     for (key, &oi) in &old_keys {
         if old.classes[oi].metering && !new_keys.contains_key(key) {
@@ -542,45 +546,88 @@ fn replacement<'m, 'a>(new: &Context<'m, 'a>, id: &crate::model::ObjectId) -> Op
     })
 }
 
-/// The claims a workload's pods mount: by name, and those a StatefulSet's templates make for each
-/// ordinal (`<template>-<statefulset>-<ordinal>`).
-fn claims(ctx: &Context<'_, '_>, w: &Workload<'_>) -> Vec<String> {
-    let obj = &ctx.model.objects[w.object];
-    let mut out: Vec<String> =
-        w.volumes.iter().filter_map(|(_, v)| Some(v.persistent_volume_claim.as_ref()?.claim_name.clone())).collect();
-    let pods = crate::model::workload::replicas(obj).unwrap_or(1).clamp(1, 1000);
-    for (_, t) in &w.claim_templates {
-        let Some(tpl) = t.metadata.name.as_deref() else { continue };
-        out.extend((0..pods).map(|i| format!("{tpl}-{}-{i}", obj.id.name)));
+/// A claim a workload's pods mount: by name, or made by a StatefulSet's template for each
+/// ordinal (`<template>-<statefulset>-<ordinal>`), which scaling does not change.
+#[derive(PartialEq)]
+enum Claim {
+    Named(String),
+    Template { prefix: String, pods: i64 },
+}
+
+impl Claim {
+    /// Whether this claim is the one named, or makes it.
+    fn holds(&self, name: &str) -> bool {
+        match self {
+            Claim::Named(n) => n == name,
+            Claim::Template { prefix, .. } => name
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit())),
+        }
     }
-    out
+
+    /// Whether `other` is the same claim, scaled or not.
+    fn same(&self, other: &Claim) -> bool {
+        match (self, other) {
+            (Claim::Template { prefix: a, .. }, Claim::Template { prefix: b, .. }) => a == b,
+            (Claim::Named(n), c) | (c, Claim::Named(n)) => c.holds(n),
+        }
+    }
+
+    fn named(&self) -> Option<&str> {
+        match self {
+            Claim::Named(n) => Some(n),
+            Claim::Template { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Claim::Named(n) => f.write_str(n),
+            Claim::Template { prefix, pods: 1 } => write!(f, "{prefix}0"),
+            Claim::Template { prefix, pods } => write!(f, "{prefix}0 to {prefix}{}", pods - 1),
+        }
+    }
+}
+
+fn claims(ctx: &Context<'_, '_>, w: &Workload<'_>) -> Vec<Claim> {
+    let obj = &ctx.model.objects[w.object];
+    let named = w
+        .volumes
+        .iter()
+        .filter_map(|(_, v)| Some(Claim::Named(v.persistent_volume_claim.as_ref()?.claim_name.clone())));
+    let pods = crate::model::workload::replicas(obj).unwrap_or(1).max(1);
+    let made = w.claim_templates.iter().filter_map(|(_, t)| {
+        Some(Claim::Template { prefix: format!("{}-{}-", t.metadata.name.as_deref()?, obj.id.name), pods })
+    });
+    named.chain(made).collect()
+}
+
+fn listed(claims: &[&Claim]) -> String {
+    claims.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// A metering workload replaced by one of another kind: whether its data claims come along, and
 /// whether helm deletes the ones left behind.
 fn replaced(old: &Context<'_, '_>, new: &Context<'_, '_>, ow: &Workload<'_>, nw: &Workload<'_>, span: Span) -> Finding {
     let (oid, nid) = (&old.model.objects[ow.object].id, &new.model.objects[nw.object].id);
-    let kept = claims(new, nw);
-    let left: Vec<String> = claims(old, ow).into_iter().filter(|c| !kept.contains(c)).collect();
+    let (before, kept) = (claims(old, ow), claims(new, nw));
+    let left: Vec<&Claim> = before.iter().filter(|c| !kept.iter().any(|k| k.same(c))).collect();
     let message = format!("metering {} is replaced by {} {}", oid.display(), nid.kind, nid.name);
     if left.is_empty() {
         let help = "the same claims are mounted, so its data carries over".into();
         return old.finding(&METERING_WORKLOAD_REMOVED, ow, None, span, message, help);
     }
-    let ns = oid.namespace.as_deref().unwrap_or_default();
-    let deleted: Vec<&str> = left
-        .iter()
-        .filter(|c| {
-            let was = old.model.core_object("PersistentVolumeClaim", ns, c);
-            let keep = was.is_some_and(|p| p.annotations().get("helm.sh/resource-policy") == Some(&"keep"));
-            was.is_some() && !keep && new.model.core_object("PersistentVolumeClaim", ns, c).is_none()
-        })
-        .map(String::as_str)
-        .collect();
-    let fresh = if kept.is_empty() { "no claim".to_owned() } else { format!("claim {}", kept.join(", ")) };
+    let deleted = dropped_claims(old, new, oid.namespace.as_deref().unwrap_or_default(), &left);
+    let fresh = if kept.is_empty() {
+        "no claim".to_owned()
+    } else {
+        format!("claim {}", listed(&kept.iter().collect::<Vec<_>>()))
+    };
     let mut message = format!(
         "{message}, which mounts {fresh} instead of {}: it starts with none of the data recorded so far",
-        left.join(", ")
+        listed(&left)
     );
     if !deleted.is_empty() {
         message.push_str(&format!(
@@ -594,6 +641,63 @@ fn replaced(old: &Context<'_, '_>, new: &Context<'_, '_>, ow: &Workload<'_>, nw:
         left[0], nid.kind
     );
     old.finding(&METERING_WORKLOAD_REMOVED, ow, None, span, message, help).with_severity(Severity::Error)
+}
+
+/// Of these claims, those the old render holds and the new one drops: helm deletes them with the
+/// upgrade, unless they carry helm.sh/resource-policy: keep.
+fn dropped_claims<'c>(old: &Context<'_, '_>, new: &Context<'_, '_>, ns: &str, claims: &[&'c Claim]) -> Vec<&'c str> {
+    let dropped = |c: &&str| {
+        let was = old.model.core_object("PersistentVolumeClaim", ns, c);
+        let keep = was.is_some_and(|p| p.annotations().get("helm.sh/resource-policy") == Some(&"keep"));
+        was.is_some() && !keep && new.model.core_object("PersistentVolumeClaim", ns, c).is_none()
+    };
+    claims.iter().filter_map(|c| c.named()).filter(dropped).collect()
+}
+
+/// A metering workload in both renders whose data claims change: it mounts other claims (and
+/// starts empty), or a claim it still mounts leaves the render and is deleted by the upgrade. A
+/// Prometheus that moves to an emptyDir is `storage`'s to report.
+fn claims_changed(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize), out: &mut Vec<Finding>) {
+    let (ow, nw) = (&old.model.workloads[oi], &new.model.workloads[ni]);
+    let id = &new.model.objects[nw.object].id;
+    let ns = id.namespace.as_deref().unwrap_or_default();
+    let (before, after) = (claims(old, ow), claims(new, nw));
+    let left: Vec<&Claim> = before.iter().filter(|c| !after.iter().any(|a| a.same(c))).collect();
+    let deleted = dropped_claims(old, new, ns, &before.iter().collect::<Vec<_>>());
+    let at = crate::coverage::workload_span(new.model, nw);
+    let claim_at = |c: &str| {
+        let mounted =
+            nw.volumes.iter().find(|(_, v)| v.persistent_volume_claim.as_ref().is_some_and(|p| p.claim_name == c));
+        mounted.and_then(|(n, _)| n.path(&["persistentVolumeClaim", "claimName"])).map_or(at, Node::span)
+    };
+    let help = "keep the claim in the render (or give it helm.sh/resource-policy: keep) and mounted by name, or copy \
+                the data over before the upgrade";
+    let mut push = |message: String, span: Span| {
+        out.push(new.finding(&STORAGE_CHANGED, nw, None, span, message, help.into()).with_severity(Severity::Error));
+    };
+    if !left.is_empty() && !after.is_empty() {
+        let gone: Vec<&str> = deleted.iter().copied().filter(|c| left.iter().any(|l| l.holds(c))).collect();
+        let mut message = format!(
+            "{} mounts claim {} instead of {}: it starts with none of the data recorded so far",
+            id.display(),
+            listed(&after.iter().collect::<Vec<_>>()),
+            listed(&left)
+        );
+        if !gone.is_empty() {
+            message.push_str(&format!(", and the upgrade deletes claim {}", gone.join(", ")));
+        }
+        push(message, at);
+    }
+    for c in deleted.iter().filter(|c| after.iter().any(|a| a.holds(c))) {
+        push(
+            format!(
+                "claim {c}, which {} mounts, leaves the render: the upgrade deletes it (the pvc-protection finalizer \
+                 holds it while a pod uses it), and the next restart finds no claim and none of the data",
+                id.display()
+            ),
+            claim_at(c),
+        );
+    }
 }
 
 fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
