@@ -249,3 +249,31 @@ fn a_keep_list_trimmed_of_a_series_the_cost_model_reads_fires_at_the_job() {
             && message.contains("job kubernetes-nodes-cadvisor")
     );
 }
+
+#[test]
+fn a_service_monitor_dropping_a_series_the_cost_model_reads_fires_at_its_metric_relabelings() {
+    // OpenCost reading kube-prometheus-stack's Prometheus, whose kube-state-metrics ServiceMonitor
+    // is given a drop list to cut cardinality.
+    let kps = std::fs::read_to_string(root().join("tests/fixtures/corpus/kps-default.yaml")).unwrap();
+    let opencost = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: opencost, namespace: opencost}\nspec:\n  selector:\n    matchLabels: {app.kubernetes.io/name: opencost}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: opencost}\n    spec:\n      containers:\n        - name: opencost\n          image: ghcr.io/opencost/opencost:1.118.0\n          env:\n            - name: PROMETHEUS_SERVER_ENDPOINT\n              value: http://kps-kube-prometheus-stack-prometheus.monitoring:9090\n";
+    let endpoint = "  endpoints:\n    - port: http\n      honorLabels: true\n---\n# Source: kube-prometheus-stack/charts/prometheus-node-exporter";
+    assert_eq!(kps.matches(endpoint).count(), 1);
+    let dropped = endpoint.replace(
+        "honorLabels: true\n",
+        "honorLabels: true\n      metricRelabelings:\n        - {action: drop, sourceLabels: [__name__], regex: kube_pod_labels|kube_replicaset_owner}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "wiring/metric-dropped";
+    let run = |text: String| {
+        let path = dir.path().join("render.yaml");
+        std::fs::write(&path, text).unwrap();
+        check_json(&path.to_string_lossy()).1
+    };
+    assert!(findings(&run(format!("{kps}{opencost}")), rule).is_empty());
+    let v = run(format!("{}{opencost}", kps.replace(endpoint, &dropped)));
+    let found = findings(&v, rule);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["object"]["kind"], "ServiceMonitor");
+    assert_eq!(found[0]["line"], 4981, "at the endpoint's metricRelabelings");
+    assert!(found[0]["message"].as_str().unwrap().contains("drops kube_pod_labels"));
+}

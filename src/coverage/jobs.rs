@@ -45,6 +45,18 @@ pub struct Job {
     /// Its `job` label is written by a relabeling from what the input does not tell: any `job`
     /// matcher may select it, and its name only describes it.
     pub any_name: bool,
+    /// Where the monitor that makes it writes its metric relabelings, for findings about what they
+    /// drop (a raw scrape config's are found in its file).
+    pub relabeled_at: Option<RelabeledAt>,
+}
+
+/// A monitor's `metricRelabelings` key: the object, its source and template, and the key's span.
+#[derive(Debug, Clone)]
+pub struct RelabeledAt {
+    pub object: std::sync::Arc<crate::model::ObjectId>,
+    pub source: crate::input::SourceId,
+    pub template: Option<std::sync::Arc<str>>,
+    pub span: crate::input::Span,
 }
 
 impl Job {
@@ -59,6 +71,7 @@ impl Job {
             ksm_emits: None,
             namespace: None,
             any_name: false,
+            relabeled_at: None,
         }
     }
 
@@ -84,6 +97,7 @@ impl Job {
         self.targets.extend(other.targets);
         self.ksm_major = self.ksm_major.or(other.ksm_major);
         self.stored.merge(&other.stored);
+        self.relabeled_at = self.relabeled_at.take().or(other.relabeled_at);
     }
 }
 
@@ -378,6 +392,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
 struct Endpoint {
     rename: JobRename,
     stored: Stored,
+    relabeled_at: Option<RelabeledAt>,
     cadvisor: bool,
 }
 
@@ -410,6 +425,12 @@ pub(super) fn monitor_jobs(
             Endpoint {
                 rename: JobRename::of(job_label.as_deref(), relabels(relabelings).map(Relabel::from_monitor)),
                 stored: Stored::of(relabels(metric_relabelings).map(Relabel::from_monitor)),
+                relabeled_at: e.entry(metric_relabelings).map(|k| RelabeledAt {
+                    object: mon.id.clone(),
+                    source: mon.source,
+                    template: mon.template.cloned(),
+                    span: k.key.span(),
+                }),
                 cadvisor: e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")),
             }
         })
@@ -418,6 +439,7 @@ pub(super) fn monitor_jobs(
         endpoints.push(Endpoint {
             rename: JobRename::of(job_label.as_deref(), []),
             stored: Stored::All,
+            relabeled_at: None,
             cadvisor: false,
         });
     }
@@ -427,8 +449,12 @@ pub(super) fn monitor_jobs(
     let job = |name: Option<String>, ep: &Endpoint, targets: BTreeSet<usize>, found: bool| {
         let any_name = name.is_none();
         let sources = if found { BTreeSet::from([TARGET]) } else { BTreeSet::new() };
-        let mut job =
-            Job { stored: ep.stored.clone(), any_name, ..Job::new(name.unwrap_or(unknown.clone()), sources, targets) };
+        let mut job = Job {
+            stored: ep.stored.clone(),
+            relabeled_at: ep.relabeled_at.clone(),
+            any_name,
+            ..Job::new(name.unwrap_or(unknown.clone()), sources, targets)
+        };
         if ep.cadvisor {
             job.sources.insert(CADVISOR);
         }

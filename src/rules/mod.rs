@@ -102,17 +102,28 @@ impl Finding {
         message: String,
         help: String,
     ) -> Finding {
+        Finding::placed(rule, (o.id.clone(), o.source, o.template.cloned()), span, message, help)
+    }
+
+    /// `on_object` for an object known by its identity, source and template.
+    pub fn placed(
+        rule: &'static Rule,
+        (object, source, template): (Arc<crate::model::ObjectId>, SourceId, Option<Arc<str>>),
+        span: Span,
+        message: String,
+        help: String,
+    ) -> Finding {
         Finding {
             rule: rule.id,
             severity: rule.severity,
             message,
             help,
-            object: Some(o.id.clone()),
+            object: Some(object),
             container: None,
-            source: Some(o.source),
+            source: Some(source),
             file: String::new(),
             span,
-            template: o.template.cloned(),
+            template,
             suppressed: None,
         }
     }

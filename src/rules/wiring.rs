@@ -33,9 +33,10 @@ rule!(
      usage from cAdvisor, requests and pod labels from kube-state-metrics or cost-model itself \
      (knowledge/signals.yaml, metering_inputs). A keep-list trimmed to save memory (metric_relabel_configs with \
      action keep or drop on __name__) that no longer lets one through leaves every allocation without it: no \
-     pod is down and no alert fires, the costs are simply wrong or missing from then on. Judged on a plain \
-     Prometheus server's scrape configs, when every job that scrapes the series' source drops it; the finding \
-     stands at that job's metric_relabel_configs. Add the name back to the keep regex."
+     pod is down and no alert fires, the costs are simply wrong or missing from then on. Judged when every \
+     scrape job of that Prometheus that exposes the series drops it; the finding stands at the job's \
+     metric_relabel_configs in a plain server's config file, or at the metricRelabelings of the ServiceMonitor \
+     or PodMonitor that makes it for the operator. Add the name back to the keep regex."
 );
 
 pub static RULES: &[&Rule] = &[&PROMETHEUS_UNREACHABLE, &METRIC_DROPPED];
@@ -134,13 +135,11 @@ pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis,
             continue;
         }
         let w = &ctx.model.workloads[server];
-        if w.operated.is_some() {
-            continue;
-        }
         let evaluator = coverage.evaluators.iter().find(|e| e.workload == Some(server));
         let Some(jobs) = evaluator.and_then(|e| e.jobs.as_deref()) else { continue };
-        let Some(c) = w.primary_or_first(ctx.classes[server].primary.as_deref()) else { continue };
-        let Some(file) = prometheus::config_file(ctx.model, w, c) else { continue };
+        // A plain server's scrape configs are in its config file; an operator's, in its monitors.
+        let c = w.primary_or_first(ctx.classes[server].primary.as_deref());
+        let file = c.filter(|_| w.operated.is_none()).and_then(|c| prometheus::config_file(ctx.model, w, c));
         for input in &signals().metering_inputs {
             let exposing: Vec<&Job> =
                 jobs.iter().filter(|j| !j.in_secret && j.exposes(&input.source, &input.metric)).collect();
@@ -150,16 +149,25 @@ pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis,
             let names: Vec<&str> = exposing.iter().map(|j| j.name.as_str()).collect();
             let reader = ctx.model.objects[ctx.model.workloads[reader].object].id.display();
             let message = format!(
-                "{} drops {} in the metric_relabel_configs of {} {}, and {reader} reads it there for {}",
+                "{} drops {} in the metric relabelings of {} {}, and {reader} reads it there for {}",
                 ctx.model.objects[w.object].id.display(),
                 input.metric,
                 if names.len() == 1 { "job" } else { "jobs" },
                 names.join(", "),
                 input.purpose
             );
-            let help = format!("keep {} in the job's keep regex (source: {})", input.metric, input.doc);
-            let at = relabel_at(&file, names[0]);
-            out.push(Finding::on_object(&METRIC_DROPPED, file.configmap, at, message, help));
+            let help = format!("let {} through the job's relabelings (source: {})", input.metric, input.doc);
+            let finding = match (&file, exposing.iter().find_map(|j| j.relabeled_at.as_ref())) {
+                (Some(file), _) => {
+                    Finding::on_object(&METRIC_DROPPED, file.configmap, relabel_at(file, names[0]), message, help)
+                }
+                (None, Some(at)) => {
+                    let place = (at.object.clone(), at.source, at.template.clone());
+                    Finding::placed(&METRIC_DROPPED, place, at.span, message, help)
+                }
+                (None, None) => continue,
+            };
+            out.push(finding);
         }
     }
 }
