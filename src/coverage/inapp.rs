@@ -11,21 +11,17 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Item;
-use crate::classify::Classification;
 use crate::model::Model;
-use crate::model::references::prometheus_reads;
 
 /// The failures of a Prometheus that leave it unreachable for longer than the alert's window: a
 /// single OOM kill restarts it within minutes, before a 10-minute diagnostic window sees it.
 pub const MODES: [&str; 2] = ["down", "crashloop"];
 
-/// For each Prometheus workload, the in-app diagnostic alerts that report it unreachable.
-pub fn diagnostics(model: &Model<'_>, classes: &[Classification]) -> BTreeMap<usize, Vec<Item>> {
+/// For each Prometheus workload, the in-app diagnostic alerts that report it unreachable;
+/// `cost_model_reads` pairs each cost model with the Prometheus it reads.
+pub fn diagnostics(model: &Model<'_>, cost_model_reads: &[(usize, usize)]) -> BTreeMap<usize, Vec<Item>> {
     let mut out: BTreeMap<usize, Vec<Item>> = BTreeMap::new();
-    for (reader, prometheus, _) in prometheus_reads(model, classes) {
-        if classes[reader].profile.as_deref() != Some("cost-model") {
-            continue;
-        }
+    for &(reader, prometheus) in cost_model_reads {
         let r = &model.objects[model.workloads[reader].object];
         let configs = model.of_kind("ConfigMap", r.namespace()).filter(|c| c.id.group().is_empty());
         for cm in configs {

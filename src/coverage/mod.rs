@@ -389,6 +389,8 @@ pub struct Analysis {
     pub near_misses: BTreeMap<usize, BTreeMap<&'static str, String>>,
     pub unselected: Vec<(usize, Vec<String>)>,
     pub unknown_loaded: bool,
+    /// Each cost model and the Prometheus workload it reads, readers in input order.
+    pub cost_model_reads: Vec<(usize, usize)>,
 }
 
 /// `rules` and `records` are the model's alert and recording rules (`rules::extract`).
@@ -478,7 +480,13 @@ pub fn analyze(
     let mut self_monitored = BTreeMap::new();
     let mut near_misses = BTreeMap::new();
     let self_scraped = scraping_themselves_only(&found.evaluators);
-    let in_app = inapp::diagnostics(model, classes);
+    // Each cost model (Kubecost's cost-model, OpenCost) and the Prometheus it reads.
+    let cost_model_reads: Vec<(usize, usize)> = crate::model::references::prometheus_reads(model, classes)
+        .into_iter()
+        .filter(|(reader, _, _)| classes[*reader].profile.as_deref() == Some("cost-model"))
+        .map(|(reader, prometheus, _)| (reader, prometheus))
+        .collect();
+    let in_app = inapp::diagnostics(model, &cost_model_reads);
     for (wi, w) in model.workloads.iter().enumerate() {
         if !classes[wi].metering {
             continue;
@@ -566,6 +574,7 @@ pub fn analyze(
         near_misses,
         unselected: found.unselected,
         unknown_loaded: found.unknown_loaded,
+        cost_model_reads,
     }
 }
 

@@ -5,7 +5,7 @@ use crate::coverage::jobs::Job;
 use crate::coverage::rules::Embedding;
 use crate::input::{Node, Span, yaml};
 use crate::knowledge::signals;
-use crate::model::references::{Endpoint, endpoints, prometheus_reads, selects, service_of_url};
+use crate::model::references::{Endpoint, endpoints, selects, service_of_url};
 use crate::model::{Object, prometheus, string_map};
 
 rule!(
@@ -130,8 +130,8 @@ fn unreachable(ctx: &Context<'_, '_>, reader: &Object<'_>, e: &Endpoint<'_>) -> 
 /// drops. Needs the coverage analysis: its scrape jobs with what they store.
 pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis, out: &mut Vec<Finding>) {
     let mut judged = std::collections::BTreeSet::new();
-    for (reader, server, _) in prometheus_reads(ctx.model, ctx.classes) {
-        if ctx.classes[reader].profile.as_deref() != Some("cost-model") || !judged.insert(server) {
+    for &(reader, server) in &coverage.cost_model_reads {
+        if !judged.insert(server) {
             continue;
         }
         let w = &ctx.model.workloads[server];
