@@ -547,3 +547,24 @@ fn a_metering_workload_that_changes_or_drops_its_data_claim_loses_its_data() {
     assert!(findings(&v, "diff/storage-changed").is_empty(), "{v}");
     assert_eq!(findings(&v, "diff/replicas-reduced").len(), 1, "the store meters: it runs in namespace metering");
 }
+
+#[test]
+fn a_job_taken_out_of_a_metering_prometheus_is_a_removed_monitor() {
+    let old = fixture("tests/fixtures/corpus/kubecost-2.3.3-default.yaml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    // Kubecost's bundled server without its kubecost job: cost-model's own series go unscraped.
+    let job = "    - job_name: kubecost\n      honor_labels: true\n      scrape_interval: 1m\n      scrape_timeout: 60s\n      metrics_path: /metrics\n      scheme: http\n      dns_sd_configs:\n      - names:\n        - kubecost-cost-analyzer\n        type: 'A'\n        port: 9003\n";
+    assert_eq!(text.matches(job).count(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let new = write(&dir, "new.yaml", &text.replace(job, ""));
+    let v = diff_json(&old, &new, &[]);
+    let removed = findings(&v, "diff/monitor-removed");
+    assert_eq!(removed.len(), 1, "{removed:#?}");
+    assert_eq!(removed[0]["object"]["kind"], "ConfigMap");
+    assert_eq!(removed[0]["line"], 22798, "at the prometheus.yml key of the new render");
+    assert_eq!(
+        removed[0]["message"],
+        "job kubecost is removed from the scrape configs of Deployment kubecost/kubecost-prometheus-server: metering Deployment kubecost/kubecost-cost-analyzer is no longer scraped"
+    );
+    assert!(findings(&diff_json(&new, &old, &[]), "diff/monitor-removed").is_empty(), "an added job is no loss");
+}

@@ -65,10 +65,12 @@ rule!(
     MONITOR_REMOVED,
     "diff/monitor-removed",
     Warning,
-    "a ServiceMonitor, PodMonitor, ScrapeConfig or Probe is removed",
+    "a ServiceMonitor, PodMonitor, ScrapeConfig or Probe, or a metering Prometheus's scrape job, is removed",
     "Whatever the monitor scraped (or the Probe probed) is no longer scraped: alerts on its metrics (and \
      `up`, or `probe_success`) go silent. VictoriaMetrics scrape objects (VMServiceScrape, VMPodScrape, \
-     VMNodeScrape, VMStaticScrape, VMProbe, VMScrapeConfig) count too."
+     VMNodeScrape, VMStaticScrape, VMProbe, VMScrapeConfig) count too, and so does a job taken out of the \
+     scrape_configs of a plain Prometheus server that meters (Kubecost's bundled server without its kubecost \
+     job no longer stores the costs cost-model emits, nor the kube-state-metrics series it stands in for)."
 );
 rule!(
     METERING_WORKLOAD_REMOVED,
@@ -197,6 +199,7 @@ pub fn check(
         }
     }
     monitors(old, new, out);
+    scrape_jobs_removed((old, old_cov), (new, new_cov), &new_keys, out);
     let (old_rules, new_rules) = (rule_keys(old_cov), rule_keys(new_cov));
     alerts(old, (old_cov, new_cov), &new_rules, &new_keys, out);
     coverage_lost((old, old_cov, &old_rules), (new, new_cov, &new_rules), &new_keys, out);
@@ -697,6 +700,63 @@ fn claims_changed(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize
             ),
             claim_at(c),
         );
+    }
+}
+
+/// Jobs a metering Prometheus server (not the operator's, whose jobs come and go with monitors)
+/// scraped in the old render and does not in the new one, by name.
+fn scrape_jobs_removed(
+    (old, old_cov): (&Context<'_, '_>, &Analysis),
+    (new, new_cov): (&Context<'_, '_>, &Analysis),
+    new_keys: &BTreeMap<Key<'_>, usize>,
+    out: &mut Vec<Finding>,
+) {
+    for e in &old_cov.evaluators {
+        let Some(oi) = e.workload.filter(|&w| old.classes[w].metering) else { continue };
+        let ow = &old.model.workloads[oi];
+        let Some(&ni) = new_keys.get(&identity_key(&old.model.objects[ow.object].id)) else { continue };
+        let nw = &new.model.workloads[ni];
+        let evaluator = new_cov.evaluators.iter().find(|n| n.workload == Some(ni));
+        let (Some(before), Some(after)) = (e.jobs.as_deref(), evaluator.and_then(|n| n.jobs.as_deref())) else {
+            continue;
+        };
+        if ow.operated.is_some() {
+            continue;
+        }
+        let kept: BTreeSet<&str> = after.iter().map(|j| j.name.as_str()).collect();
+        let c = nw.primary_or_first(new.classes[ni].primary.as_deref());
+        let file = c.and_then(|c| prometheus::config_file(new.model, nw, c));
+        let at = file.as_ref().and_then(|f| f.configmap.node.get("data")?.entry(&f.key).map(|e| e.key.span()));
+        let server = new.model.objects[nw.object].id.display();
+        for j in before.iter().filter(|j| !j.in_secret && !j.any_name && !kept.contains(j.name.as_str())) {
+            let metering: Vec<String> = j
+                .targets
+                .iter()
+                .filter(|&&t| old.classes[t].metering && t != oi)
+                .map(|&t| old.model.objects[old.model.workloads[t].object].id.display())
+                .collect();
+            let scraped = if metering.is_empty() {
+                "what it scraped is no longer scraped".to_owned()
+            } else {
+                format!("metering {} is no longer scraped", metering.join(", "))
+            };
+            let message = format!("job {} is removed from the scrape configs of {server}: {scraped}", j.name);
+            let help = "alerts on its metrics, and on `up`, go silent, and a cost model reading this Prometheus loses \
+                        the series it stored"
+                .to_owned();
+            let finding = match (&file, at) {
+                (Some(f), Some(at)) => Finding::on_object(&MONITOR_REMOVED, f.configmap, at, message, help),
+                _ => new.finding(
+                    &MONITOR_REMOVED,
+                    nw,
+                    None,
+                    crate::coverage::workload_span(new.model, nw),
+                    message,
+                    help,
+                ),
+            };
+            out.push(finding);
+        }
     }
 }
 
