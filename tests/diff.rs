@@ -564,7 +564,7 @@ fn a_job_taken_out_of_a_metering_prometheus_is_a_removed_monitor() {
     assert_eq!(removed[0]["line"], 22798, "at the prometheus.yml key of the new render");
     assert_eq!(
         removed[0]["message"],
-        "job kubecost is removed from the scrape configs of Deployment kubecost/kubecost-prometheus-server: metering Deployment kubecost/kubecost-cost-analyzer is no longer scraped"
+        "job kubecost is removed from the scrape configs of Deployment kubecost/kubecost-prometheus-server: it scraped metering Deployment kubecost/kubecost-cost-analyzer"
     );
     assert!(findings(&diff_json(&new, &old, &[]), "diff/monitor-removed").is_empty(), "an added job is no loss");
 }

@@ -220,7 +220,7 @@ pub fn run<'a>(inputs: &'a Inputs, split: SourceId, opts: &Options) -> DiffRepor
     changes::check(&old.context(inputs, opts), &new.context(inputs, opts), &old.coverage, &new.coverage, &mut findings);
     let mut changes = object_changes(&old, &new);
     let before = findings.len();
-    crate::rules::immutable::check(&old.model, &new.model, &changes, &mut findings);
+    crate::rules::changes::check_immutable(&old.model, &new.model, &changes, &mut findings);
     // A change the API server refuses fails the whole upgrade: it is shown whatever it changes.
     let refused: Vec<&Arc<ObjectId>> = findings[before..].iter().filter_map(|f| f.object.as_ref()).collect();
     for c in changes.iter_mut().filter(|c| refused.iter().any(|r| Arc::ptr_eq(r, &c.object))) {

@@ -5,7 +5,6 @@
 pub mod alerts;
 pub mod changes;
 pub mod config;
-pub mod immutable;
 pub mod probes;
 pub mod schema;
 pub mod sizing;
@@ -60,7 +59,6 @@ pub fn all() -> impl Iterator<Item = &'static Rule> {
         .chain(upgrade::RULES)
         .chain(wiring::RULES)
         .chain(changes::RULES)
-        .chain(immutable::RULES)
         .chain(config::RULES)
         .copied()
 }

@@ -5,12 +5,12 @@
 
 use serde_json::Value;
 
-use super::{Finding, Rule, rule};
 use crate::diff::ObjectChange;
 use crate::diff::compare::FieldChange;
 use crate::input::{Node, Span};
 use crate::model::quantity::Quantity;
 use crate::model::{Model, Object};
+use crate::rules::{Finding, rule};
 
 rule!(
     IMMUTABLE_FIELD_CHANGED,
@@ -34,8 +34,6 @@ rule!(
      Helm or Argo CD hook, or that deletes itself after it finishes, is recreated rather than \
      updated and is not judged."
 );
-
-pub static RULES: &[&Rule] = &[&IMMUTABLE_FIELD_CHANGED];
 
 /// What a kind keeps fixed: the roots of its immutable fields (or `spec` minus the mutable ones),
 /// and how to make the change anyway.

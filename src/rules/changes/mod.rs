@@ -1,4 +1,12 @@
 //! Change rules: what a new render takes away from the metering stack, compared with the old one.
+//! Storage and data claims are in `storage.rs`, scrape jobs and monitors in `monitors.rs`, and the
+//! changes the API server refuses in `immutable.rs`.
+
+mod immutable;
+mod monitors;
+mod storage;
+
+pub use immutable::{IMMUTABLE_FIELD_CHANGED, check as check_immutable};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -6,8 +14,7 @@ use super::{Context, Finding, Rule, Severity, rule};
 use crate::coverage::Analysis;
 use crate::input::{Node, Span};
 use crate::knowledge::image_majors;
-use crate::model::prometheus::duration_seconds;
-use crate::model::quantity::{Quantity, bytes_human};
+use crate::model::quantity::Quantity;
 use crate::model::references::fewest_replicas;
 use crate::model::{ContainerInfo, Workload, identity_key, prometheus};
 
@@ -125,6 +132,7 @@ pub static RULES: &[&Rule] = &[
     &STORAGE_CHANGED,
     &REPLICAS_REDUCED,
     &IMAGE_MAJOR_BUMP,
+    &IMMUTABLE_FIELD_CHANGED,
 ];
 
 type Key<'m> = (&'m str, &'m str, &'m str, &'m str);
@@ -175,17 +183,17 @@ pub fn check(
         }
         replicas(old, new, ow, nw, out);
         if new.classes[ni].profile.as_deref() == Some("prometheus-server") {
-            storage(old, new, (oi, ni), out);
+            storage::storage(old, new, (oi, ni), out);
         }
-        claims_changed(old, new, (oi, ni), out);
+        storage::claims_changed(old, new, (oi, ni), out);
     }
     for (key, &oi) in &old_keys {
         if old.classes[oi].metering && !new_keys.contains_key(key) {
             let w = &old.model.workloads[oi];
             let span = crate::coverage::workload_span(old.model, w);
             let name = old.model.objects[w.object].id.display();
-            let finding = match replacement(new, old.model.objects[w.object].id.as_ref()) {
-                Some(nw) => replaced(old, new, w, nw, span),
+            let finding = match storage::replacement(new, old.model.objects[w.object].id.as_ref()) {
+                Some(nw) => storage::replaced(old, new, w, nw, span),
                 None => old.finding(
                     &METERING_WORKLOAD_REMOVED,
                     w,
@@ -198,8 +206,8 @@ pub fn check(
             out.push(finding);
         }
     }
-    monitors(old, new, out);
-    scrape_jobs_removed((old, old_cov), (new, new_cov), &new_keys, out);
+    monitors::monitors(old, new, out);
+    monitors::scrape_jobs_removed((old, old_cov), (new, new_cov), &new_keys, out);
     let (old_rules, new_rules) = (rule_keys(old_cov), rule_keys(new_cov));
     alerts(old, (old_cov, new_cov), &new_rules, &new_keys, out);
     coverage_lost((old, old_cov, &old_rules), (new, new_cov, &new_rules), &new_keys, out);
@@ -436,340 +444,6 @@ fn replicas(
             let span = obj.node.path(&["spec", "replicas"]).map(|n| n.span()).unwrap_or(obj.node.span());
             out.push(ctx.finding(&REPLICAS_REDUCED, nw, None, span, format!("replicas go down from {o} to {n}"), help));
         }
-    }
-}
-
-/// Persistent or not, volume size and retention of a Prometheus workload.
-struct Store {
-    persistent: bool,
-    size: Option<f64>,
-    size_at: Option<Span>,
-    retention_time: Option<f64>,
-    retention_time_at: Option<Span>,
-    retention_size: Option<f64>,
-    retention_size_at: Option<Span>,
-}
-
-fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Classification) -> Option<Store> {
-    if w.operator_prometheus() {
-        let s = w.pod;
-        let claim = s.path(&["storage", "volumeClaimTemplate", "spec", "resources", "requests", "storage"]);
-        return Some(Store {
-            persistent: s.path(&["storage", "volumeClaimTemplate"]).is_some(),
-            size: quantity(claim).map(|(q, _)| q.as_f64()),
-            size_at: claim.map(|n| n.span()),
-            retention_time: s.str_at(&["retention"]).and_then(duration_seconds),
-            retention_time_at: s.get("retention").map(|n| n.span()),
-            retention_size: s.str_at(&["retentionSize"]).and_then(super::storage::prom_bytes),
-            retention_size_at: s.get("retentionSize").map(|n| n.span()),
-        });
-    }
-    let c = class.primary.as_deref().and_then(|p| w.container(p))?;
-    let flags = prometheus::flags(c);
-    let data = prometheus::data_path(&flags);
-    let vol = prometheus::mount_for(c, &data).and_then(|m| m.str_at(&["name"]));
-    let claim_template =
-        vol.and_then(|v| w.claim_templates.iter().find(|(_, p)| p.metadata.name.as_deref() == Some(v)));
-    let volume = vol.and_then(|v| w.volume(v));
-    let storage_of = |n: &Node| quantity(n.path(&["spec", "resources", "requests", "storage"]));
-    let (persistent, sized) = if let Some((n, _)) = claim_template {
-        (true, storage_of(n))
-    } else if let Some((vnode, v)) = volume {
-        if let Some(claim) = &v.persistent_volume_claim {
-            let ns = ctx.model.objects[w.object].namespace();
-            let pvc = ctx.model.core_object("PersistentVolumeClaim", ns, &claim.claim_name);
-            (true, pvc.and_then(|p| storage_of(p.node)))
-        } else {
-            (false, quantity(vnode.path(&["emptyDir", "sizeLimit"])))
-        }
-    } else {
-        (false, None)
-    };
-    let rt = prometheus::flag(&flags, "storage.tsdb.retention.time")
-        .or_else(|| prometheus::flag(&flags, "storage.tsdb.retention"));
-    let rs = prometheus::flag(&flags, "storage.tsdb.retention.size");
-    Some(Store {
-        persistent,
-        size: sized.as_ref().map(|(q, _)| q.as_f64()),
-        size_at: sized.map(|(_, s)| s),
-        retention_time: rt.and_then(|f| f.value.as_deref()).and_then(duration_seconds),
-        retention_time_at: rt.map(|f| f.node.span()),
-        retention_size: rs.and_then(|f| f.value.as_deref()).and_then(super::storage::prom_bytes),
-        retention_size_at: rs.map(|f| f.node.span()),
-    })
-}
-
-fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize), out: &mut Vec<Finding>) {
-    let (ow, nw) = (&old.model.workloads[oi], &new.model.workloads[ni]);
-    let (Some(o), Some(n)) = (store(old, ow, &old.classes[oi]), store(new, nw, &new.classes[ni])) else { return };
-    let at = crate::coverage::workload_span(new.model, nw);
-    let mut push = |message: String, span: Span| {
-        out.push(new.finding(
-            &STORAGE_CHANGED,
-            nw,
-            None,
-            span,
-            message,
-            "keep the TSDB on a volume that outlives the pod, sized for the retention".into(),
-        ));
-    };
-    if o.persistent && !n.persistent {
-        push("the TSDB moves from a persistent volume to an emptyDir (or no volume): history is lost at every reschedule".into(), at);
-    }
-    if let (Some(a), Some(b)) = (o.size, n.size)
-        && b < a
-        && o.persistent == n.persistent
-    {
-        push(format!("the TSDB volume shrinks from {} to {}", bytes_human(a), bytes_human(b)), n.size_at.unwrap_or(at));
-    }
-    if let (Some(a), Some(b)) = (o.retention_time, n.retention_time)
-        && b < a
-    {
-        push(
-            format!("retention time goes down from {}h to {}h", a / 3600.0, b / 3600.0),
-            n.retention_time_at.unwrap_or(at),
-        );
-    }
-    if let (Some(a), Some(b)) = (o.retention_size, n.retention_size)
-        && b < a
-    {
-        push(
-            format!("retention size goes down from {} to {}", bytes_human(a), bytes_human(b)),
-            n.retention_size_at.unwrap_or(at),
-        );
-    }
-}
-
-/// The workload of another kind, same namespace and name, that takes a removed one's place (a
-/// chart moving its Prometheus from a Deployment to a StatefulSet).
-fn replacement<'m, 'a>(new: &Context<'m, 'a>, id: &crate::model::ObjectId) -> Option<&'m Workload<'a>> {
-    new.model.workloads.iter().find(|w| {
-        let n = &new.model.objects[w.object].id;
-        n.name == id.name && n.namespace == id.namespace && n.kind != id.kind
-    })
-}
-
-/// A claim a workload's pods mount: by name, or made by a StatefulSet's template for each
-/// ordinal (`<template>-<statefulset>-<ordinal>`), which scaling does not change.
-#[derive(PartialEq)]
-enum Claim {
-    Named(String),
-    Template { prefix: String, pods: i64 },
-}
-
-impl Claim {
-    /// Whether this claim is the one named, or makes it.
-    fn holds(&self, name: &str) -> bool {
-        match self {
-            Claim::Named(n) => n == name,
-            Claim::Template { prefix, .. } => name
-                .strip_prefix(prefix.as_str())
-                .is_some_and(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit())),
-        }
-    }
-
-    /// Whether `other` is the same claim, scaled or not.
-    fn same(&self, other: &Claim) -> bool {
-        match (self, other) {
-            (Claim::Template { prefix: a, .. }, Claim::Template { prefix: b, .. }) => a == b,
-            (Claim::Named(n), c) | (c, Claim::Named(n)) => c.holds(n),
-        }
-    }
-
-    fn named(&self) -> Option<&str> {
-        match self {
-            Claim::Named(n) => Some(n),
-            Claim::Template { .. } => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Claim {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Claim::Named(n) => f.write_str(n),
-            Claim::Template { prefix, pods: 1 } => write!(f, "{prefix}0"),
-            Claim::Template { prefix, pods } => write!(f, "{prefix}0 to {prefix}{}", pods - 1),
-        }
-    }
-}
-
-fn claims(ctx: &Context<'_, '_>, w: &Workload<'_>) -> Vec<Claim> {
-    let obj = &ctx.model.objects[w.object];
-    let named = w
-        .volumes
-        .iter()
-        .filter_map(|(_, v)| Some(Claim::Named(v.persistent_volume_claim.as_ref()?.claim_name.clone())));
-    let pods = crate::model::workload::replicas(obj).unwrap_or(1).max(1);
-    let made = w.claim_templates.iter().filter_map(|(_, t)| {
-        Some(Claim::Template { prefix: format!("{}-{}-", t.metadata.name.as_deref()?, obj.id.name), pods })
-    });
-    named.chain(made).collect()
-}
-
-fn listed(claims: &[&Claim]) -> String {
-    claims.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
-}
-
-/// A metering workload replaced by one of another kind: whether its data claims come along, and
-/// whether helm deletes the ones left behind.
-fn replaced(old: &Context<'_, '_>, new: &Context<'_, '_>, ow: &Workload<'_>, nw: &Workload<'_>, span: Span) -> Finding {
-    let (oid, nid) = (&old.model.objects[ow.object].id, &new.model.objects[nw.object].id);
-    let (before, kept) = (claims(old, ow), claims(new, nw));
-    let left: Vec<&Claim> = before.iter().filter(|c| !kept.iter().any(|k| k.same(c))).collect();
-    let message = format!("metering {} is replaced by {} {}", oid.display(), nid.kind, nid.name);
-    if left.is_empty() {
-        let help = "the same claims are mounted, so its data carries over".into();
-        return old.finding(&METERING_WORKLOAD_REMOVED, ow, None, span, message, help);
-    }
-    let deleted = dropped_claims(old, new, oid.namespace.as_deref().unwrap_or_default(), &left);
-    let fresh = if kept.is_empty() {
-        "no claim".to_owned()
-    } else {
-        format!("claim {}", listed(&kept.iter().collect::<Vec<_>>()))
-    };
-    let mut message = format!(
-        "{message}, which mounts {fresh} instead of {}: it starts with none of the data recorded so far",
-        listed(&left)
-    );
-    if !deleted.is_empty() {
-        message.push_str(&format!(
-            ", and the upgrade deletes claim {} with it (no helm.sh/resource-policy: keep)",
-            deleted.join(", ")
-        ));
-    }
-    let help = format!(
-        "mount claim {} in the new {} by name (a persistentVolumeClaim volume of its pod template), or copy the \
-         data to its new claim before the upgrade",
-        left[0], nid.kind
-    );
-    old.finding(&METERING_WORKLOAD_REMOVED, ow, None, span, message, help).with_severity(Severity::Error)
-}
-
-/// Of these claims, those the old render holds and the new one drops: helm deletes them with the
-/// upgrade, unless they carry helm.sh/resource-policy: keep.
-fn dropped_claims<'c>(old: &Context<'_, '_>, new: &Context<'_, '_>, ns: &str, claims: &[&'c Claim]) -> Vec<&'c str> {
-    let dropped = |c: &&str| {
-        let was = old.model.core_object("PersistentVolumeClaim", ns, c);
-        let keep = was.is_some_and(|p| p.annotations().get("helm.sh/resource-policy") == Some(&"keep"));
-        was.is_some() && !keep && new.model.core_object("PersistentVolumeClaim", ns, c).is_none()
-    };
-    claims.iter().filter_map(|c| c.named()).filter(dropped).collect()
-}
-
-/// A metering workload in both renders whose data claims change: it mounts other claims (and
-/// starts empty), or a claim it still mounts leaves the render and is deleted by the upgrade. A
-/// Prometheus that moves to an emptyDir is `storage`'s to report.
-fn claims_changed(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (usize, usize), out: &mut Vec<Finding>) {
-    let (ow, nw) = (&old.model.workloads[oi], &new.model.workloads[ni]);
-    let id = &new.model.objects[nw.object].id;
-    let ns = id.namespace.as_deref().unwrap_or_default();
-    let (before, after) = (claims(old, ow), claims(new, nw));
-    let left: Vec<&Claim> = before.iter().filter(|c| !after.iter().any(|a| a.same(c))).collect();
-    let deleted = dropped_claims(old, new, ns, &before.iter().collect::<Vec<_>>());
-    let at = crate::coverage::workload_span(new.model, nw);
-    let claim_at = |c: &str| {
-        let mounted =
-            nw.volumes.iter().find(|(_, v)| v.persistent_volume_claim.as_ref().is_some_and(|p| p.claim_name == c));
-        mounted.and_then(|(n, _)| n.path(&["persistentVolumeClaim", "claimName"])).map_or(at, Node::span)
-    };
-    let help = "keep the claim in the render (or give it helm.sh/resource-policy: keep) and mounted by name, or copy \
-                the data over before the upgrade";
-    let mut push = |message: String, span: Span| {
-        out.push(new.finding(&STORAGE_CHANGED, nw, None, span, message, help.into()).with_severity(Severity::Error));
-    };
-    if !left.is_empty() && !after.is_empty() {
-        let gone: Vec<&str> = deleted.iter().copied().filter(|c| left.iter().any(|l| l.holds(c))).collect();
-        let mut message = format!(
-            "{} mounts claim {} instead of {}: it starts with none of the data recorded so far",
-            id.display(),
-            listed(&after.iter().collect::<Vec<_>>()),
-            listed(&left)
-        );
-        if !gone.is_empty() {
-            message.push_str(&format!(", and the upgrade deletes claim {}", gone.join(", ")));
-        }
-        push(message, at);
-    }
-    for c in deleted.iter().filter(|c| after.iter().any(|a| a.holds(c))) {
-        push(
-            format!(
-                "claim {c}, which {} mounts, leaves the render: the upgrade deletes it (the pvc-protection finalizer \
-                 holds it while a pod uses it), and the next restart finds no claim and none of the data",
-                id.display()
-            ),
-            claim_at(c),
-        );
-    }
-}
-
-/// Jobs a metering Prometheus server (not the operator's, whose jobs come and go with monitors)
-/// scraped in the old render and does not in the new one, by name.
-fn scrape_jobs_removed(
-    (old, old_cov): (&Context<'_, '_>, &Analysis),
-    (new, new_cov): (&Context<'_, '_>, &Analysis),
-    new_keys: &BTreeMap<Key<'_>, usize>,
-    out: &mut Vec<Finding>,
-) {
-    for e in &old_cov.evaluators {
-        let Some(oi) = e.workload.filter(|&w| old.classes[w].metering) else { continue };
-        let ow = &old.model.workloads[oi];
-        let Some(&ni) = new_keys.get(&identity_key(&old.model.objects[ow.object].id)) else { continue };
-        let nw = &new.model.workloads[ni];
-        let evaluator = new_cov.evaluators.iter().find(|n| n.workload == Some(ni));
-        let (Some(before), Some(after)) = (e.jobs.as_deref(), evaluator.and_then(|n| n.jobs.as_deref())) else {
-            continue;
-        };
-        if ow.operated.is_some() {
-            continue;
-        }
-        let kept: BTreeSet<&str> = after.iter().map(|j| j.name.as_str()).collect();
-        let c = nw.primary_or_first(new.classes[ni].primary.as_deref());
-        let file = c.and_then(|c| prometheus::config_file(new.model, nw, c));
-        let at = file.as_ref().and_then(|f| f.configmap.node.get("data")?.entry(&f.key).map(|e| e.key.span()));
-        let server = new.model.objects[nw.object].id.display();
-        for j in before.iter().filter(|j| !j.in_secret && !j.any_name && !kept.contains(j.name.as_str())) {
-            let metering: Vec<String> = j
-                .targets
-                .iter()
-                .filter(|&&t| old.classes[t].metering && t != oi)
-                .map(|&t| old.model.objects[old.model.workloads[t].object].id.display())
-                .collect();
-            let scraped = if metering.is_empty() {
-                "what it scraped is no longer scraped".to_owned()
-            } else {
-                format!("metering {} is no longer scraped", metering.join(", "))
-            };
-            let message = format!("job {} is removed from the scrape configs of {server}: {scraped}", j.name);
-            let help = "alerts on its metrics, and on `up`, go silent, and a cost model reading this Prometheus loses \
-                        the series it stored"
-                .to_owned();
-            let finding = match (&file, at) {
-                (Some(f), Some(at)) => Finding::on_object(&MONITOR_REMOVED, f.configmap, at, message, help),
-                _ => new.finding(
-                    &MONITOR_REMOVED,
-                    nw,
-                    None,
-                    crate::coverage::workload_span(new.model, nw),
-                    message,
-                    help,
-                ),
-            };
-            out.push(finding);
-        }
-    }
-}
-
-fn monitors(old: &Context<'_, '_>, new: &Context<'_, '_>, out: &mut Vec<Finding>) {
-    let kept: foldhash::HashSet<Key<'_>> = new.model.objects.iter().map(|n| identity_key(&n.id)).collect();
-    for o in old.model.objects.iter().filter(|o| crate::coverage::victoria::is_scrape_object(o)) {
-        if kept.contains(&identity_key(&o.id)) {
-            continue;
-        }
-        let span = o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span());
-        let message = format!("{} is removed: what it scraped is no longer scraped", o.id.display());
-        let help = "alerts on its metrics, and on `up`, go silent".into();
-        out.push(Finding::on_object(&MONITOR_REMOVED, o, span, message, help));
     }
 }
 
