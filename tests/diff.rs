@@ -568,3 +568,28 @@ fn a_job_taken_out_of_a_metering_prometheus_is_a_removed_monitor() {
     );
     assert!(findings(&diff_json(&new, &old, &[]), "diff/monitor-removed").is_empty(), "an added job is no loss");
 }
+
+#[test]
+fn kubecost_without_its_persistent_volume_leaves_its_data_behind() {
+    let old = fixture("tests/fixtures/corpus/kubecost-2.3.3-default.yaml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    // persistentVolume.enabled: false: the cost model's /var/configs on an emptyDir, and the
+    // chart's claim gone from the render.
+    let volume = "        - name: persistent-configs\n          persistentVolumeClaim:\n            claimName: kubecost-cost-analyzer\n";
+    assert_eq!(text.matches(volume).count(), 1);
+    let mut new = text.replace(volume, "        - name: persistent-configs\n          emptyDir: {}\n");
+    // The claim's document, from its Source comment to the next separator.
+    let start = new.find("# Source: cost-analyzer/templates/cost-analyzer-pvc-template.yaml").unwrap();
+    let end = start + new[start..].find("---\n").unwrap() + "---\n".len();
+    new.replace_range(start..end, "");
+    assert!(!new.contains("kind: PersistentVolumeClaim\napiVersion: v1\nmetadata:\n  name: kubecost-cost-analyzer\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let v = diff_json(&old, &write(&dir, "new.yaml", &new), &[]);
+    let changed = findings(&v, "diff/storage-changed");
+    assert_eq!(changed.len(), 1, "{changed:#?}");
+    assert_eq!(changed[0]["severity"], "error");
+    assert_eq!(
+        changed[0]["message"],
+        "Deployment kubecost/kubecost-cost-analyzer no longer mounts claim kubecost-cost-analyzer: it starts with none of the data recorded so far, and the upgrade deletes claim kubecost-cost-analyzer"
+    );
+}

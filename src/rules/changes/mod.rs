@@ -97,7 +97,8 @@ rule!(
     "a metering Prometheus loses storage or retention, or a metering workload its data claims",
     "A persistent volume replaced by an emptyDir, a smaller volume, or a lower retention: metering history is \
      lost at the next reschedule, or kept for less time. For any metering workload, an error: it mounts other \
-     claims than before (it starts empty), or a claim it mounts leaves the render, so the upgrade deletes it \
+     claims than before, or none (it starts empty; Kubecost with persistentVolume.enabled turned off), or a \
+     claim it mounts leaves the render, so the upgrade deletes it \
      (the pvc-protection finalizer only holds it while a pod uses it) unless it has \
      helm.sh/resource-policy: keep."
 );
@@ -182,10 +183,11 @@ pub fn check(
             resources_operator(new, nw, ow, out);
         }
         replicas(old, new, ow, nw, out);
-        if new.classes[ni].profile.as_deref() == Some("prometheus-server") {
+        let tsdb_judged = new.classes[ni].profile.as_deref() == Some("prometheus-server");
+        if tsdb_judged {
             storage::storage(old, new, (oi, ni), out);
         }
-        storage::claims_changed(old, new, (oi, ni), out);
+        storage::claims_changed(old, new, (oi, ni), tsdb_judged, out);
     }
     for (key, &oi) in &old_keys {
         if old.classes[oi].metering && !new_keys.contains_key(key) {

@@ -234,12 +234,13 @@ fn dropped_claims<'c>(old: &Context<'_, '_>, new: &Context<'_, '_>, ns: &str, cl
 }
 
 /// A metering workload in both renders whose data claims change: it mounts other claims (and
-/// starts empty), or a claim it still mounts leaves the render and is deleted by the upgrade. A
-/// Prometheus that moves to an emptyDir is `storage`'s to report.
+/// starts empty), or a claim it still mounts leaves the render and is deleted by the upgrade.
+/// `tsdb_judged`: `storage` judges this workload's TSDB, and reports its move to an emptyDir.
 pub(super) fn claims_changed(
     old: &Context<'_, '_>,
     new: &Context<'_, '_>,
     (oi, ni): (usize, usize),
+    tsdb_judged: bool,
     out: &mut Vec<Finding>,
 ) {
     let (ow, nw) = (&old.model.workloads[oi], &new.model.workloads[ni]);
@@ -259,14 +260,14 @@ pub(super) fn claims_changed(
     let mut push = |message: String, span: Span| {
         out.push(new.finding(&STORAGE_CHANGED, nw, None, span, message, help.into()).with_severity(Severity::Error));
     };
-    if !left.is_empty() && !after.is_empty() {
+    // A Prometheus whose TSDB moves to an emptyDir is `storage`'s to report.
+    if !left.is_empty() && (!after.is_empty() || !tsdb_judged) {
         let gone: Vec<&str> = deleted.iter().copied().filter(|c| left.iter().any(|l| l.holds(c))).collect();
-        let mut message = format!(
-            "{} mounts claim {} instead of {}: it starts with none of the data recorded so far",
-            id.display(),
-            listed(&after.iter().collect::<Vec<_>>()),
-            listed(&left)
-        );
+        let now = match after.is_empty() {
+            true => format!("no longer mounts claim {}", listed(&left)),
+            false => format!("mounts claim {} instead of {}", listed(&after.iter().collect::<Vec<_>>()), listed(&left)),
+        };
+        let mut message = format!("{} {now}: it starts with none of the data recorded so far", id.display());
         if !gone.is_empty() {
             message.push_str(&format!(", and the upgrade deletes claim {}", gone.join(", ")));
         }
