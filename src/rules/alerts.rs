@@ -117,7 +117,13 @@ pub static RULES: &[&Rule] = &[
     &EVALUATOR_UNKNOWN,
 ];
 
-fn rule_finding(rule: &'static Rule, r: &coverage::rules::AlertRule, message: String, help: String) -> Finding {
+/// A finding at an alert rule's expression, on the object that holds it.
+pub(super) fn rule_finding(
+    rule: &'static Rule,
+    r: &coverage::rules::AlertRule,
+    message: String,
+    help: String,
+) -> Finding {
     Finding {
         rule: rule.id,
         severity: rule.severity,

@@ -96,7 +96,9 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let flags = prometheus::flags(c);
         let data = prometheus::data_path(&flags);
         let store = store_of(ctx, w, c, &data);
-        let remote_write = prometheus::config_file(ctx.model, w, c)
+        let file = prometheus::config_file(ctx.model, w, c);
+        let remote_write = file
+            .as_ref()
             .and_then(|f| f.value.get("remote_write").and_then(|r| r.as_array()).map(|a| !a.is_empty()))
             .unwrap_or(false);
         let kept = Kept::of(remote_write, w.running().any(uploads_blocks));
@@ -115,13 +117,10 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let time_flag = ["storage.tsdb.retention.time", "storage.tsdb.retention"]
             .iter()
             .find_map(|n| prometheus::flag(&flags, n).filter(|f| f.value.is_some()));
-        let kept = time_flag.and_then(|f| f.value.clone()).unwrap_or_else(|| "15d".into());
-        let file = prometheus::config_file(ctx.model, w, c);
-        let interval =
-            file.as_ref().and_then(|f| f.value.pointer("/global/scrape_interval")?.as_str().map(str::to_owned));
-        let name_at = c.node.entry("name").map_or(c.node.span(), |e| e.key.span());
-        let at = time_flag.map_or(name_at, |f| f.node.span());
-        let cadence = (kept.as_str(), interval.as_deref().unwrap_or("1m"));
+        let retention_time = time_flag.and_then(|f| f.value.clone()).unwrap_or_else(|| "15d".into());
+        let interval = file.as_ref().and_then(|f| f.value.pointer("/global/scrape_interval")?.as_str());
+        let at = time_flag.map_or_else(|| name_key(c), |f| f.node.span());
+        let cadence = (retention_time.as_str(), interval.unwrap_or("1m"));
         disk_needed(ctx, w, Some(c), &store, cadence, at, out);
     }
 }
@@ -249,9 +248,13 @@ fn retention(
     }
 }
 
+/// A container's `name` key: findings about what the container lacks point there.
+fn name_key(c: &ContainerInfo<'_>) -> Span {
+    c.node.entry("name").map_or(c.node.span(), |e| e.key.span())
+}
+
 fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, data: &str) -> Store {
-    let name_at = c.node.entry("name").map(|e| e.key.span()).unwrap_or(c.node.span());
-    let Some(mount) = prometheus::mount_for(c, data) else { return Store::None { at: name_at } };
+    let Some(mount) = prometheus::mount_for(c, data) else { return Store::None { at: name_key(c) } };
     let Some(vol_name) = mount.str_at(&["name"]) else { return Store::Unknown };
     if let Some((_, pvc)) = w.claim_templates.iter().find(|(_, p)| p.metadata.name.as_deref() == Some(vol_name)) {
         let size = pvc

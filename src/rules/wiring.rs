@@ -137,9 +137,10 @@ pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis,
         let w = &ctx.model.workloads[server];
         let evaluator = coverage.evaluators.iter().find(|e| e.workload == Some(server));
         let Some(jobs) = evaluator.and_then(|e| e.jobs.as_deref()) else { continue };
-        // A plain server's scrape configs are in its config file; an operator's, in its monitors.
+        // A plain server's scrape configs are in its config file (read again, with positions, only
+        // for a finding); an operator's, in its monitors.
         let c = w.primary_or_first(ctx.classes[server].primary.as_deref());
-        let file = c.filter(|_| w.operated.is_none()).and_then(|c| prometheus::config_file(ctx.model, w, c));
+        let file = || c.filter(|_| w.operated.is_none()).and_then(|c| prometheus::config_file(ctx.model, w, c));
         for input in &signals().metering_inputs {
             let exposing: Vec<&Job> =
                 jobs.iter().filter(|j| !j.in_secret && j.exposes(&input.source, &input.metric)).collect();
@@ -157,9 +158,9 @@ pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis,
                 input.purpose
             );
             let help = format!("let {} through the job's relabelings (source: {})", input.metric, input.doc);
-            let finding = match (&file, exposing.iter().find_map(|j| j.relabeled_at.as_ref())) {
+            let finding = match (file(), exposing.iter().find_map(|j| j.relabeled_at.as_ref())) {
                 (Some(file), _) => {
-                    Finding::on_object(&METRIC_DROPPED, file.configmap, relabel_at(file, names[0]), message, help)
+                    Finding::on_object(&METRIC_DROPPED, file.configmap, relabel_at(&file, names[0]), message, help)
                 }
                 (None, Some(at)) => {
                     let place = (at.object.clone(), at.source, at.template.clone());

@@ -487,18 +487,7 @@ fn alerts(
                 format!("alert {} ({}) is removed, and with it all coverage of {}", r.alert, r.holder, lost.join(", ")),
             )
         };
-        out.push(Finding {
-            rule: ALERT_REMOVED.id,
-            severity,
-            message,
-            help: "keep the alert, or add one that covers the same failure".into(),
-            object: r.object.clone(),
-            container: None,
-            source: Some(r.source),
-            file: String::new(),
-            span: r.span,
-            template: r.template.clone(),
-            suppressed: None,
-        });
+        let help = "keep the alert, or add one that covers the same failure".into();
+        out.push(super::alerts::rule_finding(&ALERT_REMOVED, r, message, help).with_severity(severity));
     }
 }

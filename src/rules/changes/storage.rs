@@ -177,8 +177,8 @@ fn claims(ctx: &Context<'_, '_>, w: &Workload<'_>) -> Vec<Claim> {
     named.chain(made).collect()
 }
 
-fn listed(claims: &[&Claim]) -> String {
-    claims.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+fn listed<'c>(claims: impl IntoIterator<Item = &'c Claim>) -> String {
+    claims.into_iter().map(Claim::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// A metering workload replaced by one of another kind: whether its data claims come along, and
@@ -199,14 +199,10 @@ pub(super) fn replaced(
         return old.finding(&METERING_WORKLOAD_REMOVED, ow, None, span, message, help);
     }
     let deleted = dropped_claims(old, new, oid.namespace.as_deref().unwrap_or_default(), &left);
-    let fresh = if kept.is_empty() {
-        "no claim".to_owned()
-    } else {
-        format!("claim {}", listed(&kept.iter().collect::<Vec<_>>()))
-    };
+    let fresh = if kept.is_empty() { "no claim".to_owned() } else { format!("claim {}", listed(&kept)) };
     let mut message = format!(
         "{message}, which mounts {fresh} instead of {}: it starts with none of the data recorded so far",
-        listed(&left)
+        listed(left.iter().copied())
     );
     if !deleted.is_empty() {
         message.push_str(&format!(
@@ -264,8 +260,8 @@ pub(super) fn claims_changed(
     if !left.is_empty() && (!after.is_empty() || !tsdb_judged) {
         let gone: Vec<&str> = deleted.iter().copied().filter(|c| left.iter().any(|l| l.holds(c))).collect();
         let now = match after.is_empty() {
-            true => format!("no longer mounts claim {}", listed(&left)),
-            false => format!("mounts claim {} instead of {}", listed(&after.iter().collect::<Vec<_>>()), listed(&left)),
+            true => format!("no longer mounts claim {}", listed(left.iter().copied())),
+            false => format!("mounts claim {} instead of {}", listed(&after), listed(left.iter().copied())),
         };
         let mut message = format!("{} {now}: it starts with none of the data recorded so far", id.display());
         if !gone.is_empty() {
