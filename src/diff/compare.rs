@@ -80,12 +80,9 @@ fn mask_credentials_in(key: &str, v: &mut Value) {
 /// `data`/`stringData` map itself, whose keys are names, not values.
 fn mask(n: &Node, path: &[String]) -> Value {
     match &n.kind {
-        Kind::Map(entries) if path.len() == 1 => Value::Object(
-            entries
-                .iter()
-                .filter_map(|e| Some((e.key.as_scalar()?.text.to_string(), Value::String("***".into()))))
-                .collect(),
-        ),
+        Kind::Map(entries) if path.len() == 1 => {
+            Value::Object(entries.iter().map(|e| (e.key.text().to_string(), Value::String("***".into()))).collect())
+        }
         _ => Value::String("***".into()),
     }
 }
@@ -127,13 +124,13 @@ fn walk(old: Option<&Node>, new: Option<&Node>, secret: bool, path: &mut Vec<Str
         (Some(o), Some(n)) => match (&o.kind, &n.kind) {
             (Kind::Map(om), Kind::Map(nm)) => {
                 for e in nm {
-                    let Some(k) = e.key.as_scalar().map(|s| s.text.to_string()) else { continue };
+                    let k = e.key.text().to_string();
                     path.push(k.clone());
                     walk(o.get(&k), Some(&e.value), secret, path, out);
                     path.pop();
                 }
                 for e in om {
-                    let Some(k) = e.key.as_scalar().map(|s| s.text.to_string()) else { continue };
+                    let k = e.key.text().to_string();
                     if n.get(&k).is_none() {
                         path.push(k);
                         walk(Some(&e.value), None, secret, path, out);

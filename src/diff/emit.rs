@@ -316,14 +316,13 @@ fn ordered_entries<'n>(
     other: Option<&'n Node>,
     side: Side,
 ) -> Vec<Ordered<'n>> {
-    let key = |e: &'n crate::input::node::Entry| e.key.as_scalar().map(|s| s.text).unwrap_or_default();
+    let key = |e: &'n crate::input::node::Entry| e.key.text();
     let mut out: Vec<Ordered<'n>> =
         entries.iter().map(|e| (key(e), e.key.start().line, &e.value, other.and_then(|o| o.get(key(e))))).collect();
     if side == Side::Old
         && let Some(o) = other.and_then(Node::as_map)
     {
-        let rank =
-            |k: &str| o.iter().position(|e| e.key.as_scalar().is_some_and(|s| s.text == k)).unwrap_or(usize::MAX);
+        let rank = |k: &str| o.iter().position(|e| e.key.text() == k).unwrap_or(usize::MAX);
         out.sort_by_key(|(k, _, _, _)| rank(k));
     }
     out

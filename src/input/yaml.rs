@@ -9,7 +9,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 
-use super::node::{Entry, Kind, Node, Pos, Span, Style};
+use super::node::{Entry, Key, Kind, Node, Pos, Span, Style};
 
 /// Deeper than any real manifest (CRD schemas nest about 30 levels); bounds recursion later on.
 pub const MAX_DEPTH: usize = 256;
@@ -134,7 +134,7 @@ fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
 /// `Builder::entries[first..]`.
 enum Frame {
     Seq { start: Pos, anchor: usize, first: usize },
-    Map { start: Pos, anchor: usize, first: usize, key: Option<Node>, merges: Vec<Node> },
+    Map { start: Pos, anchor: usize, first: usize, key: Option<Key>, merges: Vec<Node> },
 }
 
 struct Builder {
@@ -205,7 +205,13 @@ impl Builder {
                 let width = (span.end.line == span.start.line).then(|| span.end.col.saturating_sub(span.start.col));
                 let chars = if text.is_ascii() { text.len() } else { text.chars().count() };
                 let exact = width.is_some_and(|w| w as usize == chars + quotes);
-                // Most scalars (keys, names, small values) fit inline: no allocation of their own.
+                if anchor == 0
+                    && let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut()
+                {
+                    *key = Some(Key::new(span.start, &text, style, exact));
+                    return Ok(());
+                }
+                // Most scalars (names, small values) fit inline: no allocation of their own.
                 let text = compact_str::CompactString::from(text.as_ref());
                 let node = Node::scalar(span.start, text, style, exact);
                 self.complete(node, anchor)?;
@@ -284,13 +290,14 @@ impl Builder {
             Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map { key, merges, .. }) => match key.take() {
                 None => {
-                    if node.as_scalar().is_none() {
+                    let Some(s) = node.as_scalar() else {
                         return Err(self.syntax(node.start(), "a mapping key must be a scalar".into()));
-                    }
-                    *key = Some(node);
+                    };
+                    // An anchored or aliased key: the node's own width is kept in its span.
+                    *key = Some(Key::new(node.start(), s.text, s.style, node.span().end != node.start()));
                 }
                 Some(k) => {
-                    let is_merge = k.as_scalar().is_some_and(|s| s.style == Style::Plain && s.text == "<<");
+                    let is_merge = k.scalar().style == Style::Plain && k.text() == "<<";
                     if is_merge {
                         merges.push(node);
                     } else {
@@ -306,27 +313,17 @@ impl Builder {
         // Most mappings have a handful of keys: comparing them pairwise costs less than hashing
         // them into a set of their own (1.8 million mappings at 100k objects).
         const PAIRWISE: usize = 16;
-        fn key(e: &Entry) -> Option<&str> {
-            e.key.as_scalar().map(|s| s.text)
-        }
         if entries.len() <= PAIRWISE
-            && entries
-                .iter()
-                .enumerate()
-                .all(|(i, e)| key(e).is_none_or(|k| entries[..i].iter().all(|f| key(f) != Some(k))))
+            && entries.iter().enumerate().all(|(i, e)| entries[..i].iter().all(|f| !f.key.same_text(&e.key)))
         {
             return;
         }
         let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len());
         let mut dups = Vec::new();
         for e in entries {
-            let Some(k) = e.key.as_scalar() else { continue };
+            let k = e.key.scalar();
             if !seen.insert(k.text) {
-                let first = entries
-                    .iter()
-                    .find(|f| f.key.as_scalar().is_some_and(|s| s.text == k.text))
-                    .map(|f| f.key.start())
-                    .unwrap_or_default();
+                let first = entries.iter().find(|f| f.key.same_text(&e.key)).map(|f| f.key.start()).unwrap_or_default();
                 dups.push(Problem {
                     rule: "schema/duplicate-key",
                     pos: e.key.start(),
@@ -352,8 +349,7 @@ fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>) {
         for src in sources {
             if let Kind::Map(extra) = src.kind {
                 for e in extra {
-                    let key = e.key.as_scalar().map(|s| s.text);
-                    if !entries.iter().any(|x| x.key.as_scalar().map(|s| s.text) == key) {
+                    if !entries.iter().any(|x| x.key.same_text(&e.key)) {
                         entries.push(e);
                     }
                 }

@@ -11,7 +11,7 @@ use k8s_openapi::schemars::{JsonSchema, generate::SchemaSettings};
 use serde_json::Value;
 
 use super::{ModelProblem, Object};
-use crate::input::node::{Kind, Resolved};
+use crate::input::node::{Key, Kind, Resolved};
 use crate::input::{Node, Span};
 
 /// A schema as the walk reads it, with its `$ref`s resolved to indices into [`Compiled::shapes`]:
@@ -101,7 +101,7 @@ fn schemas() -> &'static HashMap<&'static str, Compiled> {
 
 #[derive(Default)]
 struct Found {
-    unknown: Vec<(Node, String, Option<String>)>,
+    unknown: Vec<(Key, String, Option<String>)>,
     /// (the value's span, its path, what is wrong with it)
     mistyped: Vec<(Span, String, Mistyped)>,
 }
@@ -197,7 +197,7 @@ fn walk(node: &Node, shapes: &[Shape], at: usize, path: &mut String, found: &mut
                         .filter(|(score, _)| *score > 0.8)
                         .max_by(|a, b| a.0.total_cmp(&b.0))
                         .map(|(_, p)| p.clone());
-                    found.unknown.push((e.key.clone(), path.clone(), suggestion));
+                    found.unknown.push((e.key, path.clone(), suggestion));
                 }
                 None => {}
             }

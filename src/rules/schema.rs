@@ -196,12 +196,8 @@ pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             ));
         }
         if let Some(a) = o.node.path(&["metadata", "annotations"]).and_then(Node::as_map) {
-            let size: usize = a
-                .iter()
-                .map(|e| {
-                    e.key.as_scalar().map_or(0, |s| s.text.len()) + e.value.as_scalar().map_or(0, |s| s.text.len())
-                })
-                .sum();
+            let size: usize =
+                a.iter().map(|e| e.key.text().len() + e.value.as_scalar().map_or(0, |s| s.text.len())).sum();
             if size > MAX_ANNOTATION_BYTES
                 && let Some(e) = o.node.path(&["metadata"]).and_then(|m| m.entry("annotations"))
             {

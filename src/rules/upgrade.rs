@@ -3,6 +3,7 @@
 
 use super::{Context, Finding, Rule, Severity, rule};
 use crate::classify::Classification;
+use crate::input::node::Key;
 use crate::input::{Node, Span};
 use crate::knowledge::{DEFAULT_KUBE_VERSION, api_removals, kube_minor};
 use crate::model::Workload;
@@ -105,7 +106,7 @@ fn api_versions(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
 
 /// The budget's field that allows no disruption of `pods` healthy pods, as the disruption
 /// controller counts: maxUnavailable (rounded up) first, else minAvailable (rounded up).
-fn blocking_field(budget: &Node, pods: i64) -> Option<&Node> {
+fn blocking_field(budget: &Node, pods: i64) -> Option<&Key> {
     let spec = budget.get("spec")?;
     if let Some(e) = spec.entry("maxUnavailable").filter(|e| !e.value.is_null()) {
         return (scaled(&e.value, pods, true)? <= 0).then_some(&e.key);
