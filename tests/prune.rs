@@ -66,3 +66,23 @@ fn bodies_of_unread_kinds_go_and_read_kinds_stay() {
     assert_eq!(inputs.documents[1].root.str_at(&["metadata", "annotations", "a"]), Some("b"));
     assert_eq!(keys(&inputs.documents[2].root), ["groups"]);
 }
+
+#[test]
+fn alert_rules_keep_what_the_coverage_reads() {
+    let text = "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r, labels: {release: kps}}\nspec:\n  groups:\n  - name: g\n    interval: 1m\n    rules:\n    - alert: Down\n      expr: up == 0\n      for: 5m\n      keep_firing_for: 10m\n      labels: {severity: critical}\n      annotations: {summary: down, description: long text}\n    - record: job:up:sum\n      expr: sum by (job) (up)\n---\napiVersion: example.com/v1\nkind: PrometheusRule\nmetadata: {name: other}\nspec: {groups: [{name: g, rules: [{alert: A, expr: up, annotations: {a: b}}]}]}\n";
+    let mut inputs = Inputs { prune: Some(unread_bodies), ..Inputs::default() };
+    inputs.add_bytes("x.yaml", text.as_bytes());
+    let keys = |n: &meterguard::input::Node| -> Vec<String> {
+        n.as_map().unwrap().iter().map(|e| e.key.text().to_owned()).collect()
+    };
+    let group = &inputs.documents[0].root.path(&["spec", "groups"]).and_then(|g| g.as_seq()).unwrap()[0];
+    assert_eq!(keys(group), ["name", "rules"]);
+    let rules = group.get("rules").and_then(|r| r.as_seq()).unwrap();
+    assert_eq!(keys(&rules[0]), ["alert", "expr", "for", "labels"]);
+    assert_eq!(keys(&rules[1]), ["record", "expr"]);
+    assert_eq!(rules[0].str_at(&["labels", "severity"]), Some("critical"));
+    // A kind of the same name in another API group is not prometheus-operator's: read kinds are
+    // kept whole in any group, and its rules are not trimmed as alert rules.
+    let other = inputs.documents[1].root.path(&["spec", "groups"]).and_then(|g| g.as_seq()).unwrap();
+    assert_eq!(other[0].get("rules").and_then(|r| r.as_seq()).unwrap()[0].str_at(&["annotations", "a"]), Some("b"));
+}

@@ -2,8 +2,9 @@
 //! other object (a CRD's schema, a dashboard custom resource...) is dropped on the parsing thread,
 //! right after its document is parsed, so that it is never held with the rest of the render: a
 //! kube-prometheus-stack render with its CRDs is 95% CRD bytes. Identity and metadata stay
-//! (names, duplicates, removed API versions, annotations and their sizes, suppressions). A diff
-//! keeps every body, since it shows every change.
+//! (names, duplicates, removed API versions, annotations and their sizes, suppressions). Of the
+//! alert rules of a PrometheusRule or VMRule, only what the coverage reads stays. A diff keeps
+//! every body, since it shows every change.
 
 use crate::input::{Kind, Node};
 
@@ -50,6 +51,12 @@ pub const READ_KINDS: &[&str] = &[
 
 const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];
 
+/// What the coverage reads of an alert rule group and of a rule (`coverage/rules.rs`): a rule's
+/// annotations (summary, description, runbook URL) are most of its text, and a render holds
+/// thousands of rules.
+const GROUP_FIELDS: &[&str] = &["name", "rules"];
+const RULE_FIELDS: &[&str] = &["alert", "record", "expr", "for", "labels"];
+
 /// Drops the body of a document (or of each item of a List) whose kind nothing reads.
 pub fn unread_bodies(root: &mut Node) {
     let Some(kind) = root.get("kind").and_then(Node::as_str) else { return };
@@ -62,11 +69,34 @@ pub fn unread_bodies(root: &mut Node) {
         }
         return;
     }
-    if read || root.get("apiVersion").is_none() {
+    let Some(api) = root.get("apiVersion") else { return };
+    let api = api.as_str().unwrap_or_default();
+    let holds_rules = matches!(kind, "PrometheusRule" | "VMRule")
+        && matches!(api.split('/').next(), Some("monitoring.coreos.com" | "operator.victoriametrics.com"));
+    if holds_rules {
+        unread_rule_fields(root);
+    } else if !read {
+        keep_fields(root, KEPT_FIELDS);
+    }
+}
+
+fn unread_rule_fields(root: &mut Node) {
+    let Some(Kind::Seq(groups)) = root.get_mut("spec").and_then(|s| s.get_mut("groups")).map(|g| &mut g.kind) else {
+        return;
+    };
+    for group in groups.iter_mut() {
+        keep_fields(group, GROUP_FIELDS);
+        if let Some(Kind::Seq(rules)) = group.get_mut("rules").map(|r| &mut r.kind) {
+            rules.iter_mut().for_each(|r| keep_fields(r, RULE_FIELDS));
+        }
+    }
+}
+
+fn keep_fields(node: &mut Node, kept: &[&str]) {
+    let Kind::Map(entries) = &mut node.kind else { return };
+    if entries.iter().all(|e| kept.contains(&e.key.text())) {
         return;
     }
-    if let Kind::Map(entries) = &mut root.kind {
-        let kept = std::mem::take(entries).into_vec().into_iter();
-        *entries = kept.filter(|e| e.key.as_str().is_some_and(|k| KEPT_FIELDS.contains(&k))).collect();
-    }
+    let all = std::mem::take(entries).into_vec().into_iter();
+    *entries = all.filter(|e| kept.contains(&e.key.text())).collect();
 }
