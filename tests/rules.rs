@@ -277,3 +277,36 @@ fn a_service_monitor_dropping_a_series_the_cost_model_reads_fires_at_its_metric_
     assert_eq!(found[0]["line"], 4981, "at the endpoint's metricRelabelings");
     assert!(found[0]["message"].as_str().unwrap().contains("drops kube_pod_labels"));
 }
+
+#[test]
+fn a_cadvisor_endpoint_dropping_the_working_set_fires_though_the_kubelet_job_has_other_endpoints() {
+    // kube-prometheus-stack scrapes the kubelet's /metrics, /metrics/cadvisor and /metrics/probes
+    // under one job, `kubelet`; trimming cAdvisor's series for cardinality is a common values change.
+    let kps = std::fs::read_to_string(root().join("tests/fixtures/corpus/kps-default.yaml")).unwrap();
+    let opencost = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: opencost, namespace: opencost}\nspec:\n  selector:\n    matchLabels: {app.kubernetes.io/name: opencost}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: opencost}\n    spec:\n      containers:\n        - name: opencost\n          image: ghcr.io/opencost/opencost:1.118.0\n          env:\n            - name: PROMETHEUS_SERVER_ENDPOINT\n              value: http://kps-kube-prometheus-stack-prometheus.monitoring:9090\n";
+    let drop = "regex: container_memory_(mapped_file|swap)\n";
+    assert_eq!(kps.matches(drop).count(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "wiring/metric-dropped";
+    let run = |text: String| {
+        let path = dir.path().join("render.yaml");
+        std::fs::write(&path, text).unwrap();
+        check_json(&path.to_string_lossy()).1
+    };
+    assert!(findings(&run(format!("{kps}{opencost}")), rule).is_empty(), "the chart's own drops spare the inputs");
+    let trimmed = kps.replace(drop, "regex: container_memory_(mapped_file|swap|working_set_bytes)\n");
+    let v = run(format!("{trimmed}{opencost}"));
+    let found = findings(&v, rule);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["object"]["kind"], "ServiceMonitor");
+    assert_eq!(
+        (found[0]["line"].as_u64(), found[0]["column"].as_u64()),
+        (Some(5300), Some(5)),
+        "the cAdvisor endpoint's"
+    );
+    let message = found[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("drops container_memory_working_set_bytes") && message.contains("job kubelet"),
+        "{message}"
+    );
+}

@@ -191,7 +191,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                          scrape a kube-state-metrics, or this alert cannot fire"
                     );
                 }
-                for m in al.reads.iter().filter(|m| j.exposes(KSM, m) && !j.stored.keeps(m)) {
+                for m in al.reads.iter().filter(|m| j.exposes(KSM, m) && !j.stores(KSM, m)) {
                     let _ = writeln!(
                         rules,
                         "        # job {name} drops {m} (metric relabelings): keep it there, or this alert cannot fire"

@@ -33,8 +33,12 @@ pub struct Job {
     pub ksm_major: Option<u32>,
     /// Workloads scraped under this job (for `up`).
     pub targets: BTreeSet<usize>,
-    /// The metric names its metric relabelings let through.
+    /// The metric names its metric relabelings let through (any of its endpoints').
     pub stored: Stored,
+    /// What its cAdvisor endpoints store, when endpoints of other sources share its name:
+    /// kube-prometheus-stack's kubelet job scrapes /metrics, /metrics/cadvisor and /metrics/probes,
+    /// and only the cAdvisor endpoint's relabelings decide which `container_*` series stay.
+    pub(super) cadvisor: Option<Part>,
     /// Read from a Secret (additionalScrapeConfigs): its name is part of a Secret value, never shown.
     pub in_secret: bool,
     /// When its kube-state-metrics series come only from workloads that emit some of them
@@ -48,6 +52,13 @@ pub struct Job {
     /// Where the monitor that makes it writes its metric relabelings, for findings about what they
     /// drop (a raw scrape config's are found in its file).
     pub relabeled_at: Option<RelabeledAt>,
+}
+
+/// What some of a job's endpoints store, and where their metric relabelings are written.
+#[derive(Debug, Clone)]
+pub(super) struct Part {
+    stored: Stored,
+    relabeled_at: Option<RelabeledAt>,
 }
 
 /// A monitor's `metricRelabelings` key: the object, its source and template, and the key's span.
@@ -67,6 +78,7 @@ impl Job {
             ksm_major: None,
             targets,
             stored: Stored::All,
+            cadvisor: None,
             in_secret: false,
             ksm_emits: None,
             namespace: None,
@@ -85,8 +97,37 @@ impl Job {
         self.sources.contains(KSM) && self.ksm_emits.is_none()
     }
 
+    /// Whether it stores `metric` of `source`: for cAdvisor's series, what its cAdvisor
+    /// endpoints store.
+    pub fn stores(&self, source: &str, metric: &str) -> bool {
+        self.part(source).map_or(&self.stored, |p| &p.stored).keeps(metric)
+    }
+
+    /// Where the metric relabelings that decide what it stores of `source` are written.
+    pub fn relabeled_for(&self, source: &str) -> Option<&RelabeledAt> {
+        self.part(source).map_or(self.relabeled_at.as_ref(), |p| p.relabeled_at.as_ref())
+    }
+
+    fn part(&self, source: &str) -> Option<&Part> {
+        self.cadvisor.as_ref().filter(|_| source == CADVISOR)
+    }
+
+    /// Its cAdvisor endpoints: a job not yet merged that scrapes cAdvisor is one.
+    fn cadvisor_part(&mut self) -> Option<Part> {
+        let whole = || Part { stored: self.stored.clone(), relabeled_at: self.relabeled_at.clone() };
+        self.cadvisor.take().or_else(|| self.sources.contains(CADVISOR).then(whole))
+    }
+
     /// Takes in another endpoint or monitor of the same job name.
-    fn absorb(&mut self, other: Job) {
+    fn absorb(&mut self, mut other: Job) {
+        self.cadvisor = match (self.cadvisor_part(), other.cadvisor_part()) {
+            (Some(mut a), Some(b)) => {
+                a.stored.merge(&b.stored);
+                a.relabeled_at = a.relabeled_at.or(b.relabeled_at);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
         let full = self.scrapes_ksm() || other.scrapes_ksm();
         self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits) {
             _ if full => None,
@@ -671,6 +712,33 @@ mod tests {
         let mut b = Job::new("kubecost".into(), BTreeSet::from([TARGET]), BTreeSet::new());
         b.absorb(partial(&["kube_pod_labels"]));
         assert!(b.exposes(KSM, "kube_pod_labels") && !b.exposes(KSM, "kube_pod_status_ready"));
+    }
+
+    #[test]
+    fn cadvisor_series_stay_only_as_the_cadvisor_endpoints_keep_them() {
+        let drop = |metric: &str| {
+            let rule = serde_json::json!([{"action": "drop", "source_labels": ["__name__"], "regex": metric}]);
+            Stored::of(rule.as_array().unwrap().iter().map(Relabel::from_config))
+        };
+        let endpoint = |sources: &[&'static str], stored: Stored| Job {
+            stored,
+            ..Job::new("kubelet".into(), sources.iter().copied().collect(), BTreeSet::new())
+        };
+        let working_set = "container_memory_working_set_bytes";
+        // /metrics keeps everything it has; /metrics/cadvisor drops the working set.
+        let mut kubelet = endpoint(&[TARGET], Stored::All);
+        kubelet.absorb(endpoint(&[TARGET, CADVISOR], drop(working_set)));
+        assert!(!kubelet.stores(CADVISOR, working_set), "the cAdvisor endpoint decides");
+        assert!(kubelet.stores(CADVISOR, "container_cpu_usage_seconds_total"));
+        assert!(kubelet.stores(TARGET, working_set), "other sources: any endpoint");
+        // The order of the endpoints does not matter, nor a third one.
+        let mut other_way = endpoint(&[TARGET, CADVISOR], drop(working_set));
+        other_way.absorb(endpoint(&[TARGET], Stored::All));
+        other_way.absorb(endpoint(&[TARGET], drop("kubelet_.*")));
+        assert!(!other_way.stores(CADVISOR, working_set));
+        // Two cAdvisor endpoints: either one keeping the series keeps it.
+        other_way.absorb(endpoint(&[CADVISOR], Stored::All));
+        assert!(other_way.stores(CADVISOR, working_set));
     }
 
     #[test]

@@ -209,7 +209,7 @@ fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, targ
     for j in jobs.admitted(sel).iter().map(|&j| &jobs.jobs[j]) {
         let labelled = j.namespace.as_deref().is_none_or(|ns| sel.admits("namespace", ns));
         if j.exposes(source, metric) && target.is_none_or(|t| j.targets.contains(&t)) && labelled {
-            if j.stored.keeps(metric) {
+            if j.stores(source, metric) {
                 return Ok(());
             }
             scraped = true;

@@ -144,7 +144,7 @@ pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis,
         for input in &signals().metering_inputs {
             let exposing: Vec<&Job> =
                 jobs.iter().filter(|j| !j.in_secret && j.exposes(&input.source, &input.metric)).collect();
-            if exposing.is_empty() || exposing.iter().any(|j| j.stored.keeps(&input.metric)) {
+            if exposing.is_empty() || exposing.iter().any(|j| j.stores(&input.source, &input.metric)) {
                 continue;
             }
             let names: Vec<&str> = exposing.iter().map(|j| j.name.as_str()).collect();
@@ -158,7 +158,7 @@ pub fn check_stored(ctx: &Context<'_, '_>, coverage: &crate::coverage::Analysis,
                 input.purpose
             );
             let help = format!("let {} through the job's relabelings (source: {})", input.metric, input.doc);
-            let finding = match (file(), exposing.iter().find_map(|j| j.relabeled_at.as_ref())) {
+            let finding = match (file(), exposing.iter().find_map(|j| j.relabeled_for(&input.source))) {
                 (Some(file), _) => {
                     Finding::on_object(&METRIC_DROPPED, file.configmap, relabel_at(&file, names[0]), message, help)
                 }
