@@ -1,7 +1,8 @@
 //! Pod-bearing objects and their containers, typed with k8s-openapi.
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvFromSource, EnvVar, PersistentVolumeClaim, Probe, Volume,
+    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar, EnvVarSource,
+    PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Probe, SecretVolumeSource, Volume,
 };
 use serde::de::DeserializeOwned;
 
@@ -32,7 +33,7 @@ pub struct ContainerSpec {
     pub image: Option<String>,
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
-    pub env: Option<Vec<EnvVar>>,
+    pub env: Option<Vec<Env>>,
     pub env_from: Option<Vec<EnvFromSource>>,
     pub ports: Option<Vec<ContainerPort>>,
     pub liveness_probe: Option<Box<Probe>>,
@@ -46,12 +47,58 @@ impl From<Container> for ContainerSpec {
             image: c.image,
             command: c.command,
             args: c.args,
-            env: c.env,
+            // Not collected in place: that would keep the `EnvVar`s' allocation, 6.4 times the size.
+            env: c.env.map(|env| {
+                let mut lean = Vec::with_capacity(env.len());
+                lean.extend(env.into_iter().map(Env::from));
+                lean
+            }),
             env_from: c.env_from,
             ports: c.ports,
             liveness_probe: c.liveness_probe.map(Box::new),
             readiness_probe: c.readiness_probe.map(Box::new),
             startup_probe: c.startup_probe.map(Box::new),
+        }
+    }
+}
+
+/// An environment variable: an `EnvVar` is 360 bytes with its sources inline, and most variables
+/// have a plain value.
+#[derive(Debug)]
+pub struct Env {
+    pub name: String,
+    pub value: Option<String>,
+    pub value_from: Option<Box<EnvVarSource>>,
+}
+
+impl From<EnvVar> for Env {
+    fn from(e: EnvVar) -> Env {
+        Env { name: e.name, value: e.value, value_from: e.value_from.map(Box::new) }
+    }
+}
+
+/// The sources of a volume that the rules read: a whole `Volume` is 3.3 KB, one field for each
+/// of its thirty kinds, and a real pod mounts several.
+#[derive(Debug)]
+pub struct VolumeSpec {
+    pub name: String,
+    pub config_map: Option<ConfigMapVolumeSource>,
+    pub secret: Option<SecretVolumeSource>,
+    pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
+    pub empty_dir: Option<EmptyDirVolumeSource>,
+    /// A generic ephemeral volume: a claim that lives and dies with the pod.
+    pub ephemeral: bool,
+}
+
+impl From<Volume> for VolumeSpec {
+    fn from(v: Volume) -> VolumeSpec {
+        VolumeSpec {
+            name: v.name,
+            config_map: v.config_map,
+            secret: v.secret,
+            persistent_volume_claim: v.persistent_volume_claim,
+            empty_dir: v.empty_dir,
+            ephemeral: v.ephemeral.is_some(),
         }
     }
 }
@@ -66,7 +113,7 @@ pub struct Workload<'a> {
     pub pod_labels: Labels<'a>,
     pub pod_annotations: Labels<'a>,
     pub containers: Vec<ContainerInfo<'a>>,
-    pub volumes: Vec<(&'a Node, Volume)>,
+    pub volumes: Vec<(&'a Node, VolumeSpec)>,
     pub claim_templates: Vec<(&'a Node, PersistentVolumeClaim)>,
     /// The operator that runs this workload from a custom resource, if one does.
     pub operated: Option<Operated>,
@@ -139,7 +186,7 @@ impl<'a> Workload<'a> {
         primary.and_then(|p| self.container(p)).or_else(|| self.running().next())
     }
 
-    pub fn volume(&self, name: &str) -> Option<&(&'a Node, Volume)> {
+    pub fn volume(&self, name: &str) -> Option<&(&'a Node, VolumeSpec)> {
         self.volumes.iter().find(|(_, v)| v.name == name)
     }
 }
@@ -252,7 +299,7 @@ pub fn extract<'a>(obj: &Object<'a>, index: usize, problems: &mut Vec<ModelProbl
     add_containers(&mut w, obj, pod.get("initContainers"), ContainerRole::Init, problems);
     for v in pod.get("volumes").and_then(Node::as_seq).unwrap_or_default() {
         if let Some(vol) = typed::<Volume>(obj, v, None, problems) {
-            w.volumes.push((v, vol));
+            w.volumes.push((v, vol.into()));
         }
     }
     if obj.id.kind == "StatefulSet" {

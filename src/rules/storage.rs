@@ -294,7 +294,7 @@ fn store_of<'a>(ctx: &Context<'_, 'a>, w: &Workload<'a>, c: &ContainerInfo<'a>, 
             .map(|q| q.as_f64());
         return Store::Persistent { size };
     }
-    if vol.ephemeral.is_some() {
+    if vol.ephemeral {
         let at = vnode.entry("ephemeral").map(|e| e.key.span()).unwrap_or(vnode.span());
         return Store::EmptyDir { at, size: None, medium_memory: false };
     }
