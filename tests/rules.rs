@@ -255,7 +255,7 @@ fn a_service_monitor_dropping_a_series_the_cost_model_reads_fires_at_its_metric_
     // OpenCost reading kube-prometheus-stack's Prometheus, whose kube-state-metrics ServiceMonitor
     // is given a drop list to cut cardinality.
     let kps = std::fs::read_to_string(root().join("tests/fixtures/corpus/kps-default.yaml")).unwrap();
-    let opencost = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: opencost, namespace: opencost}\nspec:\n  selector:\n    matchLabels: {app.kubernetes.io/name: opencost}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: opencost}\n    spec:\n      containers:\n        - name: opencost\n          image: ghcr.io/opencost/opencost:1.118.0\n          env:\n            - name: PROMETHEUS_SERVER_ENDPOINT\n              value: http://kps-kube-prometheus-stack-prometheus.monitoring:9090\n";
+    let opencost = OPENCOST_READING_KPS;
     let endpoint = "  endpoints:\n    - port: http\n      honorLabels: true\n---\n# Source: kube-prometheus-stack/charts/prometheus-node-exporter";
     assert_eq!(kps.matches(endpoint).count(), 1);
     let dropped = endpoint.replace(
@@ -279,11 +279,54 @@ fn a_service_monitor_dropping_a_series_the_cost_model_reads_fires_at_its_metric_
 }
 
 #[test]
+fn a_kube_state_metrics_drop_fires_though_its_telemetry_endpoint_shares_the_job() {
+    // kube-state-metrics.selfMonitor.enabled: the chart adds a Service port and a ServiceMonitor
+    // endpoint for port 8081, where kube-state-metrics serves its own process metrics under the
+    // same job name; they hold no kube_* series, so they keep none the main endpoint drops.
+    let kps = std::fs::read_to_string(root().join("tests/fixtures/corpus/kps-default.yaml")).unwrap();
+    let service =
+        "    port: 8080\n    targetPort: http\n  selector:    \n    app.kubernetes.io/name: kube-state-metrics";
+    let endpoint = "  endpoints:\n    - port: http\n      honorLabels: true\n---\n# Source: kube-prometheus-stack/charts/prometheus-node-exporter";
+    assert_eq!((kps.matches(service).count(), kps.matches(endpoint).count()), (1, 1));
+    let telemetry = "    port: 8080\n    targetPort: http\n  - name: metrics\n    protocol: TCP\n    port: 8081\n    targetPort: metrics\n  selector:    \n    app.kubernetes.io/name: kube-state-metrics";
+    let self_monitored = kps.replace(service, telemetry);
+    let endpoints = |drop: &str| {
+        endpoint.replace(
+            "honorLabels: true\n",
+            &format!("honorLabels: true\n{drop}    - port: metrics\n      honorLabels: true\n"),
+        )
+    };
+    let drop = "      metricRelabelings:\n        - {action: drop, sourceLabels: [__name__], regex: kube_pod_labels}\n";
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "wiring/metric-dropped";
+    let run = |text: String| {
+        let path = dir.path().join("render.yaml");
+        std::fs::write(&path, text).unwrap();
+        check_json(&path.to_string_lossy()).1
+    };
+    let opencost = OPENCOST_READING_KPS;
+    assert!(findings(&run(format!("{}{opencost}", self_monitored.replace(endpoint, &endpoints("")))), rule).is_empty());
+    let v = run(format!("{}{opencost}", self_monitored.replace(endpoint, &endpoints(drop))));
+    let found = findings(&v, rule);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!((found[0]["line"].as_u64(), found[0]["column"].as_u64()), (Some(4985), Some(7)), "the http endpoint's");
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("drops kube_pod_labels in the metric relabelings of job kube-state-metrics")
+    );
+}
+
+/// OpenCost, reading kube-prometheus-stack's Prometheus (tests/fixtures/corpus/kps-default.yaml).
+const OPENCOST_READING_KPS: &str = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: opencost, namespace: opencost}\nspec:\n  selector:\n    matchLabels: {app.kubernetes.io/name: opencost}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: opencost}\n    spec:\n      containers:\n        - name: opencost\n          image: ghcr.io/opencost/opencost:1.118.0\n          env:\n            - name: PROMETHEUS_SERVER_ENDPOINT\n              value: http://kps-kube-prometheus-stack-prometheus.monitoring:9090\n";
+
+#[test]
 fn a_cadvisor_endpoint_dropping_the_working_set_fires_though_the_kubelet_job_has_other_endpoints() {
     // kube-prometheus-stack scrapes the kubelet's /metrics, /metrics/cadvisor and /metrics/probes
     // under one job, `kubelet`; trimming cAdvisor's series for cardinality is a common values change.
     let kps = std::fs::read_to_string(root().join("tests/fixtures/corpus/kps-default.yaml")).unwrap();
-    let opencost = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: opencost, namespace: opencost}\nspec:\n  selector:\n    matchLabels: {app.kubernetes.io/name: opencost}\n  template:\n    metadata:\n      labels: {app.kubernetes.io/name: opencost}\n    spec:\n      containers:\n        - name: opencost\n          image: ghcr.io/opencost/opencost:1.118.0\n          env:\n            - name: PROMETHEUS_SERVER_ENDPOINT\n              value: http://kps-kube-prometheus-stack-prometheus.monitoring:9090\n";
+    let opencost = OPENCOST_READING_KPS;
     let drop = "regex: container_memory_(mapped_file|swap)\n";
     assert_eq!(kps.matches(drop).count(), 1);
     let dir = tempfile::tempdir().unwrap();

@@ -35,10 +35,11 @@ pub struct Job {
     pub targets: BTreeSet<usize>,
     /// The metric names its metric relabelings let through (any of its endpoints').
     pub stored: Stored,
-    /// What its cAdvisor endpoints store, when endpoints of other sources share its name:
-    /// kube-prometheus-stack's kubelet job scrapes /metrics, /metrics/cadvisor and /metrics/probes,
-    /// and only the cAdvisor endpoint's relabelings decide which `container_*` series stay.
-    pub(super) cadvisor: Option<Part>,
+    /// What its endpoints of each `SPLIT` source store, when endpoints of other sources share its
+    /// name: kube-prometheus-stack's kubelet job scrapes /metrics, /metrics/cadvisor and
+    /// /metrics/probes, and only the cAdvisor endpoint's relabelings decide which `container_*`
+    /// series stay; kube-state-metrics' own telemetry endpoint has no `kube_*` series to keep.
+    pub(super) parts: [Option<Part>; SPLIT.len()],
     /// Read from a Secret (additionalScrapeConfigs): its name is part of a Secret value, never shown.
     pub in_secret: bool,
     /// When its kube-state-metrics series come only from workloads that emit some of them
@@ -53,6 +54,9 @@ pub struct Job {
     /// drop (a raw scrape config's are found in its file).
     pub relabeled_at: Option<RelabeledAt>,
 }
+
+/// Sources whose series some endpoints of a job expose and others do not.
+const SPLIT: [&str; 2] = [CADVISOR, KSM];
 
 /// What some of a job's endpoints store, and where their metric relabelings are written.
 #[derive(Debug, Clone)]
@@ -78,7 +82,7 @@ impl Job {
             ksm_major: None,
             targets,
             stored: Stored::All,
-            cadvisor: None,
+            parts: Default::default(),
             in_secret: false,
             ksm_emits: None,
             namespace: None,
@@ -97,8 +101,8 @@ impl Job {
         self.sources.contains(KSM) && self.ksm_emits.is_none()
     }
 
-    /// Whether it stores `metric` of `source`: for cAdvisor's series, what its cAdvisor
-    /// endpoints store.
+    /// Whether it stores `metric` of `source`: for a `SPLIT` source, what its endpoints of that
+    /// source store.
     pub fn stores(&self, source: &str, metric: &str) -> bool {
         self.part(source).map_or(&self.stored, |p| &p.stored).keeps(metric)
     }
@@ -109,25 +113,27 @@ impl Job {
     }
 
     fn part(&self, source: &str) -> Option<&Part> {
-        self.cadvisor.as_ref().filter(|_| source == CADVISOR)
+        SPLIT.iter().position(|s| *s == source).and_then(|i| self.parts[i].as_ref())
     }
 
-    /// Its cAdvisor endpoints: a job not yet merged that scrapes cAdvisor is one.
-    fn cadvisor_part(&mut self) -> Option<Part> {
+    /// Its endpoints of the `i`th `SPLIT` source: a job not yet merged that has it is one.
+    fn take_part(&mut self, i: usize) -> Option<Part> {
         let whole = || Part { stored: self.stored.clone(), relabeled_at: self.relabeled_at.clone() };
-        self.cadvisor.take().or_else(|| self.sources.contains(CADVISOR).then(whole))
+        self.parts[i].take().or_else(|| self.sources.contains(SPLIT[i]).then(whole))
     }
 
     /// Takes in another endpoint or monitor of the same job name.
     fn absorb(&mut self, mut other: Job) {
-        self.cadvisor = match (self.cadvisor_part(), other.cadvisor_part()) {
-            (Some(mut a), Some(b)) => {
-                a.stored.merge(&b.stored);
-                a.relabeled_at = a.relabeled_at.or(b.relabeled_at);
-                Some(a)
-            }
-            (a, b) => a.or(b),
-        };
+        for i in 0..SPLIT.len() {
+            self.parts[i] = match (self.take_part(i), other.take_part(i)) {
+                (Some(mut a), Some(b)) => {
+                    a.stored.merge(&b.stored);
+                    a.relabeled_at = a.relabeled_at.or(b.relabeled_at);
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            };
+        }
         let full = self.scrapes_ksm() || other.scrapes_ksm();
         self.ksm_emits = match (self.ksm_emits.take(), other.ksm_emits) {
             _ if full => None,
@@ -259,6 +265,54 @@ impl<'e> JobIndex<'e> {
 
 fn ksm_major(model: &Model<'_>, w: usize) -> Option<u32> {
     model.workloads[w].running().find_map(|c| c.spec.image.as_deref().and_then(prometheus::major_version))
+}
+
+/// Whether `port` (of the Service `svc`, or a container port's name) reaches kube-state-metrics'
+/// own telemetry port on workload `w`: `--telemetry-port`, 8081 by default (kube-state-metrics
+/// docs/developer/cli-arguments.md), where it serves its process metrics and no `kube_*` series.
+fn ksm_telemetry(
+    model: &Model<'_>,
+    classes: &[Classification],
+    svc: Option<&Object<'_>>,
+    port: &str,
+    w: usize,
+) -> bool {
+    if classes[w].component.as_deref() != Some("kube-state-metrics") {
+        return false;
+    }
+    let workload = &model.workloads[w];
+    let named = |name: &str| {
+        let ports = workload.running().flat_map(|c| c.spec.ports.iter().flatten());
+        ports.filter(|p| p.name.as_deref() == Some(name)).map(|p| i64::from(p.container_port)).next()
+    };
+    let reached = match svc {
+        None => named(port),
+        Some(s) => {
+            let ports = s.node.path(&["spec", "ports"]).and_then(Node::as_seq).unwrap_or_default();
+            let Some(p) = ports.iter().find(|p| p.str_at(&["name"]) == Some(port)) else { return false };
+            match p.str_at(&["targetPort"]).or_else(|| p.str_at(&["port"])) {
+                Some(t) => t.parse().ok().or_else(|| named(t)),
+                None => None,
+            }
+        }
+    };
+    let words = workload.running().flat_map(|c| c.spec.command.iter().flatten().chain(c.spec.args.iter().flatten()));
+    reached == Some(telemetry_port(words.flat_map(|a| a.split_whitespace())))
+}
+
+/// The last `--telemetry-port` of kube-state-metrics' command line, `=N` or `N` after it.
+fn telemetry_port<'w>(mut words: impl Iterator<Item = &'w str>) -> i64 {
+    let mut port = 8081;
+    while let Some(word) = words.next() {
+        let value = match word.strip_prefix("--telemetry-port") {
+            Some(rest) => rest.strip_prefix('=').or_else(|| rest.is_empty().then(|| words.next()).flatten()),
+            None => None,
+        };
+        if let Some(n) = value.and_then(|v| v.parse().ok()) {
+            port = n;
+        }
+    }
+    port
 }
 
 /// What a job's targets add to its sources: kube-state-metrics among them makes it a KSM job,
@@ -430,11 +484,13 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
 }
 
 /// One endpoint of a monitor: the job its targets get, what it stores, whether it scrapes cAdvisor.
-struct Endpoint {
+struct Endpoint<'a> {
     rename: JobRename,
     stored: Stored,
     relabeled_at: Option<RelabeledAt>,
     cadvisor: bool,
+    /// The port it names: a Service's port, or a PodMonitor's container port.
+    port: Option<&'a str>,
 }
 
 /// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus (or
@@ -473,6 +529,7 @@ pub(super) fn monitor_jobs(
                     span: k.key.span(),
                 }),
                 cadvisor: e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")),
+                port: e.str_at(&["port"]),
             }
         })
         .collect();
@@ -482,12 +539,14 @@ pub(super) fn monitor_jobs(
             stored: Stored::All,
             relabeled_at: None,
             cadvisor: false,
+            port: None,
         });
     }
     // A job whose name a relabeling sets from what the input does not tell: any name.
     let unknown = format!("{kind} {}/{} (job relabeled)", mon.namespace(), mon.id.name);
     // `found`: a target of the input was found (a Service, or a PodMonitor's pods).
-    let job = |name: Option<String>, ep: &Endpoint, targets: BTreeSet<usize>, found: bool| {
+    // `svc`: the Service a ServiceMonitor's targets are behind.
+    let job = |name: Option<String>, ep: &Endpoint, targets: BTreeSet<usize>, found: bool, svc: Option<&Object<'_>>| {
         let any_name = name.is_none();
         let sources = if found { BTreeSet::from([TARGET]) } else { BTreeSet::new() };
         let mut job = Job {
@@ -500,6 +559,10 @@ pub(super) fn monitor_jobs(
             job.sources.insert(CADVISOR);
         }
         sources_of(model, classes, &mut job);
+        let telemetry = |&t: &usize| ep.port.is_some_and(|port| ksm_telemetry(model, classes, svc, port, t));
+        if job.ksm_emits.is_none() && !job.targets.is_empty() && job.targets.iter().all(telemetry) {
+            job.sources.remove(KSM);
+        }
         job
     };
     let own = format!("{}/{}", mon.namespace(), mon.id.name);
@@ -527,14 +590,14 @@ pub(super) fn monitor_jobs(
                     discovery::monitor_target_job(&ep.rename, initial, &ns, service, pod)
                 };
                 if !ep.rename.reads_pods() || targets.is_empty() {
-                    jobs.push(job(job_of(None), ep, targets.clone(), true));
+                    jobs.push(job(job_of(None), ep, targets.clone(), true, svc));
                     continue;
                 }
                 let mut named: BTreeMap<Option<String>, BTreeSet<usize>> = BTreeMap::new();
                 for &w in &targets {
                     named.entry(job_of(Some(w))).or_default().insert(w);
                 }
-                jobs.extend(named.into_iter().map(|(name, targets)| job(name, ep, targets, true)));
+                jobs.extend(named.into_iter().map(|(name, targets)| job(name, ep, targets, true, svc)));
             }
         }
     }
@@ -548,7 +611,7 @@ pub(super) fn monitor_jobs(
         let initial = if service_monitor { mon.id.name.as_str() } else { own.as_str() };
         for ep in &endpoints {
             let name = discovery::monitor_target_job(&ep.rename, initial, mon.namespace(), service, None);
-            jobs.push(job(name, ep, BTreeSet::new(), false));
+            jobs.push(job(name, ep, BTreeSet::new(), false, None));
         }
     }
     jobs
@@ -739,6 +802,16 @@ mod tests {
         // Two cAdvisor endpoints: either one keeping the series keeps it.
         other_way.absorb(endpoint(&[CADVISOR], Stored::All));
         assert!(other_way.stores(CADVISOR, working_set));
+    }
+
+    #[test]
+    fn kube_state_metrics_telemetry_port_as_its_flags_set_it() {
+        let port = |line: &str| telemetry_port(line.split_whitespace());
+        assert_eq!(port("--port=8080 --resources=pods"), 8081, "the default");
+        assert_eq!(port("--port=8080 --telemetry-port=9091"), 9091);
+        assert_eq!(port("--telemetry-port 9092"), 9092);
+        assert_eq!(port("--telemetry-port=9091 --telemetry-port=9093"), 9093, "the last one wins");
+        assert_eq!(port("--telemetry-port-extra=1 --telemetry-port"), 8081);
     }
 
     #[test]
