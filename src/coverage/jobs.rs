@@ -169,7 +169,7 @@ impl JobSet {
 }
 
 /// A selector's `job` matchers other than `=`: operator (1 `!=`, 2 `=~`, 3 `!~`) and value.
-type JobMatchers = Vec<(u8, String)>;
+type JobMatchers = Vec<(u8, ustr::Ustr)>;
 
 /// An evaluator's scrape jobs as selectors look them up: by name for `job="x"`, and once per
 /// distinct set of other `job` matchers (thousands of rules share a few, and a monorepo's

@@ -330,7 +330,10 @@ fn required_namespace(sel: &Selector) -> Option<String> {
     if probed(sel) {
         return None;
     }
-    sel.matchers.iter().find(|m| m.name == "namespace" && matches!(m.op, promql::Op::Equal)).map(|m| m.value.clone())
+    sel.matchers
+        .iter()
+        .find(|m| m.name == "namespace" && matches!(m.op, promql::Op::Equal))
+        .map(|m| m.value.to_string())
 }
 
 fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option<&JobIndex>) -> Covered<'s> {

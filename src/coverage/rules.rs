@@ -21,7 +21,7 @@ pub enum Origin {
     File(usize),
 }
 
-/// Names, durations and labels are `CompactString`s: a render holds tens of thousands of rules, and
+/// Names and durations are `CompactString`s: a render holds tens of thousands of rules, and
 /// these are short enough to be stored inline instead of allocated one by one.
 #[derive(Debug)]
 pub struct AlertRule {
@@ -30,8 +30,9 @@ pub struct AlertRule {
     /// `read` leaves an empty error here until then).
     pub parsed: Result<std::sync::Arc<super::promql::Query>, String>,
     pub for_: Option<CompactString>,
-    /// Sorted by name, one value each (a map of two labels costs a whole B-tree node).
-    pub labels: Vec<(CompactString, CompactString)>,
+    /// Sorted by name, one value each (a map of two labels costs a whole B-tree node); interned,
+    /// as thousands of rules share a few `severity` and `team` values.
+    pub labels: Vec<(ustr::Ustr, ustr::Ustr)>,
     pub origin: Origin,
     /// Where the `expr` stands.
     pub source: SourceId,

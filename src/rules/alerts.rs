@@ -302,7 +302,7 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
             return None;
         }
         let (s, _) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok)?;
-        let wanted: Vec<String> = s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.clone()).collect();
+        let wanted: Vec<String> = s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.to_string()).collect();
         Some(rule_finding(
             &JOB_MISMATCH,
             r,

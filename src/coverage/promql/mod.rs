@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, Once};
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
 use regex::Regex;
+use ustr::Ustr;
 
 mod pattern;
 mod rewrite;
@@ -19,9 +20,11 @@ pub use pattern::Pattern;
 use rewrite::{Marked, Restored};
 
 /// A vector selector of an expression, with its metric name folded out of `__name__` matchers.
+/// Names and values are interned (`ustr`): tens of thousands of expressions repeat a few hundred
+/// metric names, labels and values, and a handle is 8 bytes where a string is 24 and its text.
 #[derive(Debug, Clone)]
 pub struct Selector {
-    pub metric: Option<String>,
+    pub metric: Option<Ustr>,
     pub matchers: Vec<LabelMatcher>,
     /// Inside `absent()` / `absent_over_time()`: fires when the series is missing.
     pub in_absent: bool,
@@ -30,8 +33,8 @@ pub struct Selector {
 /// One label matcher of a selector.
 #[derive(Debug, Clone)]
 pub struct LabelMatcher {
-    pub name: String,
-    pub value: String,
+    pub name: Ustr,
+    pub value: Ustr,
     pub op: Op,
 }
 
@@ -52,7 +55,7 @@ impl std::fmt::Display for LabelMatcher {
             Op::Re(_) => "=~",
             Op::NotRe(_) => "!~",
         };
-        write!(f, "{}{op}{:?}", self.name, self.value)
+        write!(f, "{}{op}{:?}", self.name, self.value.as_str())
     }
 }
 
@@ -101,7 +104,7 @@ struct Reader<'r> {
 
 impl Reader<'_> {
     fn matcher(&mut self, m: &Matcher) -> LabelMatcher {
-        let (name, value) = (m.name.clone(), m.value.clone());
+        let (name, value) = (Ustr::from(&m.name), Ustr::from(&m.value));
         let op = match &m.op {
             MatchOp::Equal | MatchOp::NotEqual if self.marked.is_some() => {
                 return self.restore(m);
@@ -122,7 +125,7 @@ impl Reader<'_> {
 
     /// A matcher of the marked text: as it was, or the regex matcher it stands for.
     fn restore(&mut self, m: &Matcher) -> LabelMatcher {
-        let (name, mut value) = (m.name.clone(), m.value.clone());
+        let (name, mut value) = (Ustr::from(&m.name), Ustr::from(&m.value));
         let plain = if matches!(m.op, MatchOp::Equal) { Op::Equal } else { Op::NotEqual };
         let op = match self.marked.map(|marked| marked.restore(m)) {
             None | Some(Restored::Plain) => plain,
@@ -135,7 +138,7 @@ impl Reader<'_> {
                     Some(seen @ false) => *seen = true,
                     _ => self.diverged = true,
                 }
-                value = pattern.to_owned();
+                value = Ustr::from(pattern);
                 match self.interner.regex(pattern, None) {
                     Some(re) if negated => Op::NotRe(re),
                     Some(re) => Op::Re(re),
@@ -164,7 +167,7 @@ impl Reader<'_> {
             self.diverged = true;
         }
         let selector = |group: Vec<LabelMatcher>| {
-            let mut metric = vs.name.clone();
+            let mut metric = vs.name.as_deref().map(Ustr::from);
             let mut matchers = Vec::new();
             for m in group {
                 if m.name == "__name__" && matches!(m.op, Op::Equal) {
@@ -254,7 +257,10 @@ pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
     });
     for (m, p) in patterns {
         if !p.repeats_within_go_limit() {
-            return Err(format!("invalid repeat count in regex {:?}: Prometheus allows at most 1000", m.value));
+            return Err(format!(
+                "invalid repeat count in regex {:?}: Prometheus allows at most 1000",
+                m.value.as_str()
+            ));
         }
     }
     Ok(q)
