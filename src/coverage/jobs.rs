@@ -214,7 +214,7 @@ impl<'e> JobIndex<'e> {
             Op::Re(_) => 2,
             Op::NotRe(_) => 3,
         };
-        let key: JobMatchers = matchers.iter().map(|m| (op(m), m.value.clone())).collect();
+        let key: JobMatchers = matchers.iter().map(|m| (op(m), m.value)).collect();
         if let Some(found) = self.judged.borrow().get(&key) {
             return found.clone();
         }

@@ -261,7 +261,7 @@ impl Miss<'_> {
     }
 
     pub fn describe(self) -> String {
-        let metric = |s: &Selector| s.metric.clone().unwrap_or_default();
+        let metric = |s: &Selector| s.metric.unwrap_or_default();
         match self {
             Miss::Namespace(s) => {
                 format!("reads {}, but its matcher {} excludes this namespace", metric(s), matchers_on(s, "namespace"))
