@@ -1,7 +1,7 @@
 //! Probes: will the kubelet kill a metering container while it is still starting, or route
 //! traffic to it before it can answer?
 
-use k8s_openapi::api::core::v1::Probe;
+use crate::model::workload::ProbeSpec;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Context, Finding, Rule, Severity, rule};
@@ -73,7 +73,7 @@ pub static RULES: &[&Rule] = &[
 
 /// The longest a probe can keep failing before the kubelet acts: a probe that hangs counts its
 /// timeout, since a probe worker runs its probes one after another.
-pub fn budget(p: &Probe) -> f64 {
+pub fn budget(p: &ProbeSpec) -> f64 {
     let delay = p.initial_delay_seconds.unwrap_or(0) as f64;
     let period = p.period_seconds.unwrap_or(10) as f64;
     let timeout = p.timeout_seconds.unwrap_or(1) as f64;
@@ -81,7 +81,7 @@ pub fn budget(p: &Probe) -> f64 {
     delay + failures * period.max(timeout)
 }
 
-fn budget_text(p: &Probe) -> String {
+fn budget_text(p: &ProbeSpec) -> String {
     format!(
         "initialDelaySeconds {} + failureThreshold {} x max(periodSeconds {}, timeoutSeconds {}) = {}s",
         p.initial_delay_seconds.unwrap_or(0),
@@ -92,7 +92,7 @@ fn budget_text(p: &Probe) -> String {
     )
 }
 
-fn path_of(p: &Probe) -> Option<&str> {
+fn path_of(p: &ProbeSpec) -> Option<&str> {
     p.http_get.as_ref().and_then(|h| h.path.as_deref())
 }
 
@@ -169,18 +169,18 @@ fn port_text(p: &IntOrString) -> String {
 fn check_ports(ctx: &Context<'_, '_>, w: &Workload<'_>, c: &ContainerInfo<'_>, out: &mut Vec<Finding>) {
     for key in ["livenessProbe", "readinessProbe", "startupProbe"] {
         let Some(probe_node) = c.node.get(key) else { continue };
-        let probe: Option<&Probe> = match key {
-            "livenessProbe" => c.spec.liveness_probe.as_deref(),
-            "readinessProbe" => c.spec.readiness_probe.as_deref(),
-            _ => c.spec.startup_probe.as_deref(),
+        let probe: Option<&ProbeSpec> = match key {
+            "livenessProbe" => c.spec.liveness_probe.as_ref(),
+            "readinessProbe" => c.spec.readiness_probe.as_ref(),
+            _ => c.spec.startup_probe.as_ref(),
         };
         let Some(probe) = probe else { continue };
         let (port, handler) = if let Some(h) = &probe.http_get {
             (h.port.clone(), "httpGet")
-        } else if let Some(t) = &probe.tcp_socket {
-            (t.port.clone(), "tcpSocket")
-        } else if let Some(g) = &probe.grpc {
-            (IntOrString::Int(g.port), "grpc")
+        } else if let Some(port) = &probe.tcp_socket {
+            (port.clone(), "tcpSocket")
+        } else if let Some(port) = probe.grpc {
+            (IntOrString::Int(port), "grpc")
         } else {
             continue;
         };
