@@ -3,9 +3,9 @@
 use std::io::Write;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{file_of, line_col, to_string, write_array, write_nested, write_pretty};
+use super::{file_of, line_col, to_string, write_array, write_nested};
 use crate::check::Report;
 use crate::rules::{Finding, Severity};
 
@@ -43,15 +43,6 @@ fn finding<'r>(report: &'r Report<'_>, f: &'r Finding) -> FindingOut<'r> {
         template: &f.template,
         suppressed: f.suppressed.is_some(),
         suppression: &f.suppressed,
-    }
-}
-
-/// The findings as a sequence written one by one, not collected first (the diff's document).
-struct Findings<'r>(&'r Report<'r>);
-
-impl Serialize for Findings<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.findings.iter().map(|f| finding(self.0, f)))
     }
 }
 
@@ -117,32 +108,53 @@ pub fn write_diff(
     show_noise: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct FieldOut<'r> {
+        path: &'r str,
+        old: &'r Option<Value>,
+        new: &'r Option<Value>,
+    }
+    #[derive(Serialize)]
+    struct ChangeOut<'r> {
+        object: &'r crate::model::ObjectId,
+        change: crate::diff::Change,
+        fields: Vec<FieldOut<'r>>,
+    }
+    #[derive(Serialize)]
+    struct Summary {
+        added: usize,
+        removed: usize,
+        changed: usize,
+        errors: usize,
+        warnings: usize,
+        infos: usize,
+        suppressed: usize,
+    }
     let report = &d.check;
-    let changes: Vec<Value> = crate::report::annotate::shown(d, all)
-        .map(|c| {
-            let fields: Vec<Value> = c
-                .fields
-                .iter()
-                .filter(|f| show_noise || !f.noise)
-                .map(|f| json!({"path": f.path, "old": f.old, "new": f.new}))
-                .collect();
-            json!({"object": c.object, "change": c.change, "fields": fields})
-        })
-        .collect();
     let count = |k: crate::diff::Change| d.changes.iter().filter(|c| c.change == k).count();
-    let doc = json!({
-        "schema_version": 1,
-        "changes": changes,
-        "findings": Findings(report),
-        "summary": {
-            "added": count(crate::diff::Change::Added),
-            "removed": count(crate::diff::Change::Removed),
-            "changed": count(crate::diff::Change::Changed),
-            "errors": report.count(Severity::Error),
-            "warnings": report.count(Severity::Warning),
-            "infos": report.count(Severity::Info),
-            "suppressed": report.suppressed(),
-        },
-    });
-    write_pretty(&doc, out)
+    let summary = Summary {
+        added: count(crate::diff::Change::Added),
+        removed: count(crate::diff::Change::Removed),
+        changed: count(crate::diff::Change::Changed),
+        errors: report.count(Severity::Error),
+        warnings: report.count(Severity::Warning),
+        infos: report.count(Severity::Info),
+        suppressed: report.suppressed(),
+    };
+    // Written part by part as `write` does, not built as one `Value` first: that copy of the
+    // findings was a sixth of a large diff's peak memory.
+    let shown: Vec<&crate::diff::ObjectChange> = crate::report::annotate::shown(d, all).collect();
+    out.write_all(b"{\n  \"schema_version\": 1,\n  \"changes\": ")?;
+    write_array(&shown, 1, out, |c, depth, buf| {
+        let fields = c.fields.iter().filter(|f| show_noise || !f.noise);
+        let fields = fields.map(|f| FieldOut { path: &f.path, old: &f.old, new: &f.new }).collect();
+        write_nested(&ChangeOut { object: &c.object, change: c.change, fields }, depth, buf)
+    })?;
+    out.write_all(b",\n  \"findings\": ")?;
+    write_array(&report.findings, 1, out, |f, depth, buf| write_nested(&finding(report, f), depth, buf))?;
+    out.write_all(b",\n  \"summary\": ")?;
+    let mut buf = Vec::new();
+    write_nested(&summary, 1, &mut buf);
+    out.write_all(buf.trim_ascii_start())?;
+    out.write_all(b"\n}\n")
 }

@@ -15,14 +15,6 @@ use serde::Serialize;
 use crate::input::Inputs;
 use crate::rules::Finding;
 
-/// Pretty JSON and a final newline, written as it is serialized: the report of a large render is
-/// never held whole in memory. Only the writer can fail: the documents are strings, numbers and
-/// maps with string keys.
-pub fn write_pretty<T: Serialize>(doc: &T, out: &mut dyn Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, doc)?;
-    out.write_all(b"\n")
-}
-
 /// Renders `items` on all cores, a few hundred at a time, and writes them in order: the report of
 /// a large render holds a hundred thousand findings, and rendering them is most of writing it.
 /// `render` gets each item's index in `items`.
