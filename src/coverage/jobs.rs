@@ -169,7 +169,7 @@ impl JobSet {
 }
 
 /// A selector's `job` matchers other than `=`: operator (1 `!=`, 2 `=~`, 3 `!~`) and value.
-type JobMatchers = Vec<(u8, ustr::Ustr)>;
+type JobMatchers = Vec<(u8, compact_str::CompactString)>;
 
 /// An evaluator's scrape jobs as selectors look them up: by name for `job="x"`, and once per
 /// distinct set of other `job` matchers (thousands of rules share a few, and a monorepo's
@@ -214,7 +214,7 @@ impl<'e> JobIndex<'e> {
             Op::Re(_) => 2,
             Op::NotRe(_) => 3,
         };
-        let key: JobMatchers = matchers.iter().map(|m| (op(m), m.value)).collect();
+        let key: JobMatchers = matchers.iter().map(|m| (op(m), m.value.clone())).collect();
         if let Some(found) = self.judged.borrow().get(&key) {
             return found.clone();
         }

@@ -30,9 +30,9 @@ pub struct AlertRule {
     /// `read` leaves an empty error here until then).
     pub parsed: Result<std::sync::Arc<super::promql::Query>, String>,
     pub for_: Option<CompactString>,
-    /// Sorted by name, one value each (a map of two labels costs a whole B-tree node); interned,
-    /// as thousands of rules share a few `severity` and `team` values.
-    pub labels: Vec<(ustr::Ustr, ustr::Ustr)>,
+    /// Sorted by name, one value each (a map of two labels costs a whole B-tree node); names
+    /// interned, as thousands of rules share a few.
+    pub labels: Vec<(ustr::Ustr, CompactString)>,
     pub origin: Origin,
     /// Where the `expr` stands.
     pub source: SourceId,

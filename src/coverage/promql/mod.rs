@@ -9,6 +9,7 @@ use foldhash::HashMap;
 use std::cell::Cell;
 use std::sync::{Arc, Mutex, Once};
 
+use compact_str::CompactString;
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
 use regex::Regex;
@@ -20,8 +21,10 @@ pub use pattern::Pattern;
 use rewrite::{Marked, Restored};
 
 /// A vector selector of an expression, with its metric name folded out of `__name__` matchers.
-/// Names and values are interned (`ustr`): tens of thousands of expressions repeat a few hundred
-/// metric names, labels and values, and a handle is 8 bytes where a string is 24 and its text.
+/// Metric and label names are interned (`ustr`): tens of thousands of expressions repeat a few
+/// hundred, and a handle is 8 bytes where a string is 24 and its text. Values are not: they are
+/// many more (job names, patterns), and each new string in ustr's table touches a page of its own,
+/// which cost a 1k-object render a quarter of its time.
 #[derive(Debug, Clone)]
 pub struct Selector {
     pub metric: Option<Ustr>,
@@ -34,7 +37,8 @@ pub struct Selector {
 #[derive(Debug, Clone)]
 pub struct LabelMatcher {
     pub name: Ustr,
-    pub value: Ustr,
+    /// Inline up to 24 bytes, as most values are.
+    pub value: CompactString,
     pub op: Op,
 }
 
@@ -104,7 +108,7 @@ struct Reader<'r> {
 
 impl Reader<'_> {
     fn matcher(&mut self, m: &Matcher) -> LabelMatcher {
-        let (name, value) = (Ustr::from(&m.name), Ustr::from(&m.value));
+        let (name, value) = (Ustr::from(&m.name), CompactString::from(&m.value));
         let op = match &m.op {
             MatchOp::Equal | MatchOp::NotEqual if self.marked.is_some() => {
                 return self.restore(m);
@@ -125,7 +129,7 @@ impl Reader<'_> {
 
     /// A matcher of the marked text: as it was, or the regex matcher it stands for.
     fn restore(&mut self, m: &Matcher) -> LabelMatcher {
-        let (name, mut value) = (Ustr::from(&m.name), Ustr::from(&m.value));
+        let (name, mut value) = (Ustr::from(&m.name), CompactString::from(&m.value));
         let plain = if matches!(m.op, MatchOp::Equal) { Op::Equal } else { Op::NotEqual };
         let op = match self.marked.map(|marked| marked.restore(m)) {
             None | Some(Restored::Plain) => plain,
@@ -138,7 +142,7 @@ impl Reader<'_> {
                     Some(seen @ false) => *seen = true,
                     _ => self.diverged = true,
                 }
-                value = Ustr::from(pattern);
+                value = CompactString::from(pattern);
                 match self.interner.regex(pattern, None) {
                     Some(re) if negated => Op::NotRe(re),
                     Some(re) => Op::Re(re),
@@ -171,7 +175,7 @@ impl Reader<'_> {
             let mut matchers = Vec::new();
             for m in group {
                 if m.name == "__name__" && matches!(m.op, Op::Equal) {
-                    metric = Some(m.value);
+                    metric = Some(Ustr::from(&m.value));
                 } else {
                     matchers.push(m);
                 }
