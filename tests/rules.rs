@@ -262,16 +262,8 @@ fn a_service_monitor_dropping_a_series_the_cost_model_reads_fires_at_its_metric_
         "honorLabels: true\n",
         "honorLabels: true\n      metricRelabelings:\n        - {action: drop, sourceLabels: [__name__], regex: kube_pod_labels|kube_replicaset_owner}\n",
     );
-    let dir = tempfile::tempdir().unwrap();
-    let rule = "wiring/metric-dropped";
-    let run = |text: String| {
-        let path = dir.path().join("render.yaml");
-        std::fs::write(&path, text).unwrap();
-        check_json(&path.to_string_lossy()).1
-    };
-    assert!(findings(&run(format!("{kps}{opencost}")), rule).is_empty());
-    let v = run(format!("{}{opencost}", kps.replace(endpoint, &dropped)));
-    let found = findings(&v, rule);
+    assert!(dropped_findings(&format!("{kps}{opencost}")).is_empty());
+    let found = dropped_findings(&format!("{}{opencost}", kps.replace(endpoint, &dropped)));
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0]["object"]["kind"], "ServiceMonitor");
     assert_eq!(found[0]["line"], 4981, "at the endpoint's metricRelabelings");
@@ -297,17 +289,9 @@ fn a_kube_state_metrics_drop_fires_though_its_telemetry_endpoint_shares_the_job(
         )
     };
     let drop = "      metricRelabelings:\n        - {action: drop, sourceLabels: [__name__], regex: kube_pod_labels}\n";
-    let dir = tempfile::tempdir().unwrap();
-    let rule = "wiring/metric-dropped";
-    let run = |text: String| {
-        let path = dir.path().join("render.yaml");
-        std::fs::write(&path, text).unwrap();
-        check_json(&path.to_string_lossy()).1
-    };
     let opencost = OPENCOST_READING_KPS;
-    assert!(findings(&run(format!("{}{opencost}", self_monitored.replace(endpoint, &endpoints("")))), rule).is_empty());
-    let v = run(format!("{}{opencost}", self_monitored.replace(endpoint, &endpoints(drop))));
-    let found = findings(&v, rule);
+    assert!(dropped_findings(&format!("{}{opencost}", self_monitored.replace(endpoint, &endpoints("")))).is_empty());
+    let found = dropped_findings(&format!("{}{opencost}", self_monitored.replace(endpoint, &endpoints(drop))));
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!((found[0]["line"].as_u64(), found[0]["column"].as_u64()), (Some(4985), Some(7)), "the http endpoint's");
     assert!(
@@ -316,6 +300,14 @@ fn a_kube_state_metrics_drop_fires_though_its_telemetry_endpoint_shares_the_job(
             .unwrap()
             .contains("drops kube_pod_labels in the metric relabelings of job kube-state-metrics")
     );
+}
+
+/// The `wiring/metric-dropped` findings of `render`, checked from a file.
+fn dropped_findings(render: &str) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("render.yaml");
+    std::fs::write(&path, render).unwrap();
+    findings(&check_json(&path.to_string_lossy()).1, "wiring/metric-dropped").into_iter().cloned().collect()
 }
 
 /// OpenCost, reading kube-prometheus-stack's Prometheus (tests/fixtures/corpus/kps-default.yaml).
@@ -329,17 +321,9 @@ fn a_cadvisor_endpoint_dropping_the_working_set_fires_though_the_kubelet_job_has
     let opencost = OPENCOST_READING_KPS;
     let drop = "regex: container_memory_(mapped_file|swap)\n";
     assert_eq!(kps.matches(drop).count(), 1);
-    let dir = tempfile::tempdir().unwrap();
-    let rule = "wiring/metric-dropped";
-    let run = |text: String| {
-        let path = dir.path().join("render.yaml");
-        std::fs::write(&path, text).unwrap();
-        check_json(&path.to_string_lossy()).1
-    };
-    assert!(findings(&run(format!("{kps}{opencost}")), rule).is_empty(), "the chart's own drops spare the inputs");
+    assert!(dropped_findings(&format!("{kps}{opencost}")).is_empty(), "the chart's own drops spare the inputs");
     let trimmed = kps.replace(drop, "regex: container_memory_(mapped_file|swap|working_set_bytes)\n");
-    let v = run(format!("{trimmed}{opencost}"));
-    let found = findings(&v, rule);
+    let found = dropped_findings(&format!("{trimmed}{opencost}"));
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0]["object"]["kind"], "ServiceMonitor");
     assert_eq!(
