@@ -300,6 +300,22 @@ fn a_kube_state_metrics_drop_fires_though_its_telemetry_endpoint_shares_the_job(
             .unwrap()
             .contains("drops kube_pod_labels in the metric relabelings of job kube-state-metrics")
     );
+    // The telemetry port is what `--telemetry-port` says (here as the next item), not always 8081:
+    // the port named `metrics` is telemetry only once the container serves it on that port.
+    let dropped = self_monitored.replace(endpoint, &endpoints(drop));
+    let flagged = dropped
+        .replace("        - --port=8080\n", "        - --port=8080\n        - --telemetry-port\n        - \"9091\"\n");
+    assert_ne!(flagged, dropped);
+    assert!(
+        dropped_findings(&format!("{flagged}{opencost}")).is_empty(),
+        "port 8081 serves kube_* series when telemetry is on 9091"
+    );
+    let moved = flagged.replace(
+        "        - containerPort: 8081\n          name: metrics\n",
+        "        - containerPort: 9091\n          name: metrics\n",
+    );
+    assert_ne!(moved, flagged);
+    assert_eq!(dropped_findings(&format!("{moved}{opencost}")).len(), 1);
 }
 
 /// The `wiring/metric-dropped` findings of `render`, checked from a file.

@@ -296,23 +296,11 @@ fn ksm_telemetry(
             }
         }
     };
-    let words = workload.running().flat_map(|c| c.spec.command.iter().flatten().chain(c.spec.args.iter().flatten()));
-    reached == Some(telemetry_port(words.flat_map(|a| a.split_whitespace())))
-}
-
-/// The last `--telemetry-port` of kube-state-metrics' command line, `=N` or `N` after it.
-fn telemetry_port<'w>(mut words: impl Iterator<Item = &'w str>) -> i64 {
-    let mut port = 8081;
-    while let Some(word) = words.next() {
-        let value = match word.strip_prefix("--telemetry-port") {
-            Some(rest) => rest.strip_prefix('=').or_else(|| rest.is_empty().then(|| words.next()).flatten()),
-            None => None,
-        };
-        if let Some(n) = value.and_then(|v| v.parse().ok()) {
-            port = n;
-        }
-    }
-    port
+    let telemetry = workload.running().find_map(|c| {
+        let flags = prometheus::flags(c);
+        prometheus::flag(&flags, "telemetry-port").and_then(|f| f.value.as_deref()?.parse().ok())
+    });
+    reached == Some(telemetry.unwrap_or(8081))
 }
 
 /// What a job's targets add to its sources: kube-state-metrics among them makes it a KSM job,
@@ -802,16 +790,6 @@ mod tests {
         // Two cAdvisor endpoints: either one keeping the series keeps it.
         other_way.absorb(endpoint(&[CADVISOR], Stored::All));
         assert!(other_way.stores(CADVISOR, working_set));
-    }
-
-    #[test]
-    fn kube_state_metrics_telemetry_port_as_its_flags_set_it() {
-        let port = |line: &str| telemetry_port(line.split_whitespace());
-        assert_eq!(port("--port=8080 --resources=pods"), 8081, "the default");
-        assert_eq!(port("--port=8080 --telemetry-port=9091"), 9091);
-        assert_eq!(port("--telemetry-port 9092"), 9092);
-        assert_eq!(port("--telemetry-port=9091 --telemetry-port=9093"), 9093, "the last one wins");
-        assert_eq!(port("--telemetry-port-extra=1 --telemetry-port"), 8081);
     }
 
     #[test]
