@@ -86,3 +86,56 @@ fn alert_rules_keep_what_the_coverage_reads() {
     let other = inputs.documents[1].root.path(&["spec", "groups"]).and_then(|g| g.as_seq()).unwrap();
     assert_eq!(other[0].get("rules").and_then(|r| r.as_seq()).unwrap()[0].str_at(&["annotations", "a"]), Some("b"));
 }
+
+/// A ConfigMap whose `data` holds these values, as block scalars.
+fn configmap(name: &str, data: &[(&str, &str)]) -> String {
+    let mut s = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata:\n");
+    for (k, v) in data {
+        s += &format!("  {k}: |\n");
+        v.lines().for_each(|l| s += &format!("    {l}\n"));
+    }
+    s
+}
+
+/// A JSON object of `bytes` bytes or more, with these top-level keys before its panels.
+fn json_with(keys: &str, panel_key: &str, bytes: usize) -> String {
+    let panel = r#"{"type": "timeseries", "targets": [{"expr": "sum(rate(http_requests_total[5m]))"}]}"#;
+    let panels = vec![panel; bytes / panel.len() + 1].join(",\n");
+    format!("{{{keys}\"{panel_key}\": [\n{panels}\n]}}")
+}
+
+#[test]
+fn dashboards_in_configmaps_go_unless_the_size_limit_needs_them() {
+    let rules = "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n";
+    let text = [
+        configmap(
+            "dashboards",
+            &[
+                ("modern.json", &json_with("\"title\": \"a\", ", "panels", 5000)),
+                ("legacy.json", &json_with("", "rows", 5000)),
+                ("small.json", &json_with("", "panels", 100)),
+                ("rules.json", &json_with("\"groups\": [], ", "panels", 5000)),
+                ("rules.yaml", rules),
+                ("broken.json", &format!("{}\n,", json_with("", "panels", 5000))),
+            ],
+        ),
+        configmap(
+            "huge",
+            &[("a.json", &json_with("", "panels", 600_000)), ("b.json", &json_with("", "panels", 600_000))],
+        ),
+    ]
+    .join("---\n");
+    let mut inputs = Inputs { prune: Some(unread_bodies), ..Inputs::default() };
+    inputs.add_bytes("x.yaml", text.as_bytes());
+    let value = |doc: usize, key: &str| inputs.documents[doc].root.str_at(&["data", key]).unwrap().len();
+    assert_eq!((value(0, "modern.json"), value(0, "legacy.json")), (2, 2));
+    assert!(value(0, "small.json") > 100, "small values are not worth recognizing");
+    assert!(value(0, "rules.json") > 5000, "a rule file is read, whatever else it holds");
+    assert_eq!(value(0, "rules.yaml"), rules.len());
+    assert!(value(0, "broken.json") > 5000, "not JSON: kept");
+    assert!(value(1, "a.json") > 600_000 && value(1, "b.json") > 600_000, "over 1 MiB: every byte counts");
+    // And the report is the one an unpruned check gives: the oversized ConfigMap is found.
+    let pruned = report("x.yaml", &text, true);
+    assert!(pruned.contains("schema/object-too-large") && pruned.contains("ConfigMap default/huge holds"), "{pruned}");
+    assert_eq!(pruned, report("x.yaml", &text, false));
+}

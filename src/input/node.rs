@@ -379,6 +379,15 @@ impl Node {
         self.entry(key).map(|e| &e.value)
     }
 
+    /// Replaces a scalar's text, for a value nothing reads; its span becomes its start, as the new
+    /// text is not what the file holds.
+    pub fn set_scalar_text(&mut self, text: &str) {
+        if let Kind::Scalar(s) = &mut self.kind {
+            *s = text.into();
+            self.at.bits &= !4;
+        }
+    }
+
     /// The value `get` returns, to change it (the last entry of a duplicated key, as `get`).
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         let Kind::Map(entries) = &mut self.kind else { return None };

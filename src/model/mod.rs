@@ -407,3 +407,30 @@ fn identity_str(n: &Node) -> Option<&str> {
         _ => None,
     }
 }
+
+/// k8s.io/kubernetes pkg/apis/core/types.go `MaxSecretSize` (also the ConfigMap limit, validation.go
+/// `ValidateConfigMap`).
+pub const MAX_DATA_BYTES: usize = 1024 * 1024;
+
+/// The bytes of data a ConfigMap or Secret holds as the API server counts them against
+/// `MAX_DATA_BYTES` (base64 fields decoded), and where its first data field stands; None for other
+/// kinds and for objects with no data field.
+pub fn data_bytes(group: &str, kind: &str, node: &Node) -> Option<(usize, Span)> {
+    let fields: &[(&str, bool)] = match (group, kind) {
+        ("", "ConfigMap") => &[("data", false), ("binaryData", true)],
+        ("", "Secret") => &[("data", true), ("stringData", false)],
+        _ => return None,
+    };
+    let mut total = 0;
+    let mut first = None;
+    for &(field, base64) in fields {
+        let Some(entry) = node.entry(field) else { continue };
+        let Some(entries) = entry.value.as_map() else { continue };
+        first.get_or_insert(entry.key.span());
+        for e in entries {
+            let len = e.value.as_scalar().map_or(0, |s| s.text.len());
+            total += if base64 { len / 4 * 3 } else { len };
+        }
+    }
+    first.map(|span| (total, span))
+}

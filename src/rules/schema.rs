@@ -3,6 +3,7 @@
 use super::{Context, Finding, Rule, Severity, rule};
 use crate::input::Node;
 use crate::model::quantity::{Quantity, Suffix, bytes_human};
+use crate::model::{MAX_DATA_BYTES, data_bytes};
 
 rule!(
     YAML_SYNTAX,
@@ -154,34 +155,14 @@ pub static RULES: &[&Rule] = &[
     &OBJECT_TOO_LARGE,
 ];
 
-/// k8s.io/kubernetes pkg/apis/core/types.go `MaxSecretSize` (also the ConfigMap limit, validation.go
-/// `ValidateConfigMap`).
-const MAX_DATA_BYTES: usize = 1024 * 1024;
 /// k8s.io/apimachinery pkg/api/validation/objectmeta.go `TotalAnnotationSizeLimitB`.
 const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 
 /// Sizes the API server validates: ConfigMap and Secret data, and annotations on any object.
 pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
     for o in &ctx.model.objects {
-        let core = o.id.group().is_empty();
-        let data: &[(&str, bool)] = match o.id.kind.as_str() {
-            "ConfigMap" if core => &[("data", false), ("binaryData", true)],
-            "Secret" if core => &[("data", true), ("stringData", false)],
-            _ => &[],
-        };
-        let mut total = 0;
-        let mut first = None;
-        for &(field, base64) in data {
-            let Some(entry) = o.node.entry(field) else { continue };
-            let Some(entries) = entry.value.as_map() else { continue };
-            first.get_or_insert(entry.key.span());
-            for e in entries {
-                let len = e.value.as_scalar().map(|s| s.text.len()).unwrap_or(0);
-                total += if base64 { len / 4 * 3 } else { len };
-            }
-        }
-        if total > MAX_DATA_BYTES
-            && let Some(span) = first
+        if let Some((total, span)) = data_bytes(o.id.group(), &o.id.kind, o.node)
+            && total > MAX_DATA_BYTES
         {
             out.push(Finding::on_object(
                 &OBJECT_TOO_LARGE,
