@@ -37,11 +37,7 @@ fn promtool_agrees_on_validity() {
     let inputs = Inputs::read_paths(&paths, 1 << 30);
     let model = meterguard::model::build(&inputs, "default");
     let (rules, _) = meterguard::coverage::rules::extract(&model.objects, &model.rule_files);
-    let texts: Vec<String> = meterguard::coverage::rules::read(&model.objects, &model.rule_files)
-        .alerts
-        .into_iter()
-        .map(|(_, expr)| expr)
-        .collect();
+    let texts = meterguard::coverage::rules::read(&model.objects, &model.rule_files).exprs;
     assert_eq!(rules.len(), texts.len());
     assert!(rules.len() > 150, "{} rules", rules.len());
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 //! and plain rule files.
 
 use foldhash::{HashMap, HashMapExt};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use compact_str::CompactString;
@@ -100,17 +101,34 @@ impl Place {
     }
 }
 
-/// A rule as read, and the text of its expression, until `extract` parses them.
-pub type Pending = (AlertRule, String);
-
 /// A recording rule as read: where it is, the series it records, and its expression's text.
-pub type PendingRecord = (Origin, CompactString, String);
+pub type PendingRecord<'t> = (Origin, CompactString, Cow<'t, str>);
 
-/// The alert and recording rules of the input, as read.
+/// The alert and recording rules of the input, as read. The texts of expressions are borrowed from
+/// the tree, but for rule files read out of a ConfigMap value, whose tree is gone once read.
 #[derive(Default)]
-pub struct Read {
-    pub alerts: Vec<Pending>,
-    pub records: Vec<PendingRecord>,
+pub struct Read<'t> {
+    pub alerts: Vec<AlertRule>,
+    /// The text of each alert's expression, until `extract` parses them.
+    pub exprs: Vec<Cow<'t, str>>,
+    pub records: Vec<PendingRecord<'t>>,
+}
+
+impl<'t> Read<'t> {
+    fn append(&mut self, other: Read<'t>) {
+        self.alerts.extend(other.alerts);
+        self.exprs.extend(other.exprs);
+        self.records.extend(other.records);
+    }
+
+    fn into_owned(self) -> Read<'static> {
+        let owned = |e: Cow<'_, str>| Cow::Owned(e.into_owned());
+        Read {
+            alerts: self.alerts,
+            exprs: self.exprs.into_iter().map(owned).collect(),
+            records: self.records.into_iter().map(|(o, s, e)| (o, s, owned(e))).collect(),
+        }
+    }
 }
 
 /// A recording rule of the input: where it is (only an evaluator that loads it records the
@@ -126,7 +144,7 @@ pub struct Record {
 pub type Recorded<'r> = HashMap<&'r str, Vec<&'r super::promql::Query>>;
 
 /// The rules of `root`'s groups that `keep` (given the group's and the rule's name) keeps.
-fn push_groups(out: &mut Read, root: &Node, place: Place, keep: &dyn Fn(&str, &str) -> bool) {
+fn push_groups<'t>(out: &mut Read<'t>, root: &'t Node, place: Place, keep: &dyn Fn(&str, &str) -> bool) {
     let Place { origin, source, template, object, holder, embed } = place;
     for g in root.get("groups").and_then(Node::as_seq).unwrap_or_default() {
         let group = g.str_at(&["name"]).unwrap_or_default();
@@ -136,7 +154,7 @@ fn push_groups(out: &mut Read, root: &Node, place: Place, keep: &dyn Fn(&str, &s
             if !keep(group, name) {
                 continue;
             }
-            let expr = expr_node.as_scalar().map(|s| s.text.to_string()).unwrap_or_default();
+            let expr = Cow::Borrowed(expr_node.as_scalar().map_or("", |s| s.text));
             let Some(alert) = r.str_at(&["alert"]) else {
                 if let Some(record) = r.str_at(&["record"]) {
                     out.records.push((origin.clone(), record.into(), expr));
@@ -162,13 +180,14 @@ fn push_groups(out: &mut Read, root: &Node, place: Place, keep: &dyn Fn(&str, &s
                 object: object.clone(),
                 holder: holder.clone(),
             };
-            out.alerts.push((rule, expr));
+            out.alerts.push(rule);
+            out.exprs.push(expr);
         }
     }
 }
 
 /// The rules one object holds: a PrometheusRule's or VMRule's, or those of rule files in a ConfigMap.
-fn rules_of(i: usize, o: &Object<'_>) -> Read {
+fn rules_of<'t>(i: usize, o: &Object<'t>) -> Read<'t> {
     let mut out = Read::default();
     if is_vm_sync_config(&o.id) {
         synced(&mut out, i, o);
@@ -190,7 +209,9 @@ fn rules_of(i: usize, o: &Object<'_>) -> Read {
             }
             let embed = Embedding::of(&e.value);
             let origin = Origin::ConfigMap { object: i, key: key.to_owned() };
-            push_groups(&mut out, &doc.root, Place::of(origin, o, Some(embed)), &|_, _| true);
+            let mut file = Read::default();
+            push_groups(&mut file, &doc.root, Place::of(origin, o, Some(embed)), &|_, _| true);
+            out.append(file.into_owned());
         }
     }
     out
@@ -199,7 +220,7 @@ fn rules_of(i: usize, o: &Object<'_>) -> Read {
 /// The VMRules victoria-metrics-k8s-stack's sync job creates at deploy time, from upstream rule
 /// files its config names (`knowledge/synced-rules.yaml`): the groups and rules the config does not
 /// disable, of the sources it enables. Their positions are the config's, which is all the render holds.
-fn synced(out: &mut Read, i: usize, o: &Object<'_>) {
+fn synced(out: &mut Read<'_>, i: usize, o: &Object<'_>) {
     let Some(entry) = o.node.path(&["data"]).and_then(|d| d.entry("config.yaml")) else { return };
     let Some(text) = entry.value.as_scalar() else { return };
     let parsed = yaml::parse_stream(text.text);
@@ -241,20 +262,19 @@ pub fn holds_rules(id: &ObjectId) -> bool {
 
 /// Every alert and recording rule of the objects and rule files with its expression's text,
 /// unparsed, in the order `extract` returns them.
-pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Read {
+pub fn read<'t>(objects: &[Object<'t>], rule_files: &[RuleFile<'t>]) -> Read<'t> {
     use rayon::prelude::*;
     // Per object on all cores, joined in object order.
-    let per_object: Vec<Read> = objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
+    let per_object: Vec<Read<'t>> = objects.par_iter().enumerate().map(|(i, o)| rules_of(i, o)).collect();
     // One allocation of the final size: collecting a flattened iterator grows by doubling, and a
     // render holds hundreds of thousands of rules.
+    let alerts = per_object.iter().map(|r| r.alerts.len()).sum();
     let mut out = Read {
-        alerts: Vec::with_capacity(per_object.iter().map(|r| r.alerts.len()).sum()),
+        alerts: Vec::with_capacity(alerts),
+        exprs: Vec::with_capacity(alerts),
         records: Vec::with_capacity(per_object.iter().map(|r| r.records.len()).sum()),
     };
-    for r in per_object {
-        out.alerts.extend(r.alerts);
-        out.records.extend(r.records);
-    }
+    per_object.into_iter().for_each(|r| out.append(r));
     for (i, f) in rule_files.iter().enumerate() {
         let place = Place {
             origin: Origin::File(i),
@@ -273,16 +293,16 @@ pub fn read(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> Read {
 /// recording rules whose expression does not parse record nothing and are left out.
 pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<AlertRule>, Vec<Record>) {
     use rayon::prelude::*;
-    let Read { alerts, records } = read(objects, rule_files);
+    let Read { mut alerts, exprs: alert_exprs, records } = read(objects, rule_files);
     // Each distinct expression once: a monorepo renders the same chart for several environments,
-    // and the same rules with it. The texts are dropped once parsed (30 MB at 100k objects).
+    // and the same rules with it.
     let interner = super::promql::Interner::default();
     let mut distinct: HashMap<&str, usize> = HashMap::new();
     fn slot<'e>(distinct: &mut HashMap<&'e str, usize>, expr: &'e str) -> usize {
         let next = distinct.len();
         *distinct.entry(expr).or_insert(next)
     }
-    let slots: Vec<usize> = alerts.iter().map(|(_, expr)| slot(&mut distinct, expr)).collect();
+    let slots: Vec<usize> = alert_exprs.iter().map(|expr| slot(&mut distinct, expr)).collect();
     let record_slots: Vec<usize> = records.iter().map(|(_, _, expr)| slot(&mut distinct, expr)).collect();
     let mut exprs = vec![""; distinct.len()];
     for (e, i) in distinct {
@@ -299,13 +319,8 @@ pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<Aler
             Some(Record { origin, series, query })
         })
         .collect();
-    let rules = alerts
-        .into_iter()
-        .zip(slots)
-        .map(|((mut rule, _), slot)| {
-            rule.parsed = parsed[slot].clone();
-            rule
-        })
-        .collect();
-    (rules, recorded)
+    for (rule, slot) in alerts.iter_mut().zip(slots) {
+        rule.parsed = parsed[slot].clone();
+    }
+    (alerts, recorded)
 }
