@@ -56,7 +56,7 @@ pub fn apply(
                 rule: rules::config::SUPPRESSION_WITHOUT_REASON.id,
                 severity: rules::config::SUPPRESSION_WITHOUT_REASON.severity,
                 message: format!("{IGNORE} on {} has no {IGNORE_REASON}", obj.id.display()),
-                help: format!("add the annotation {IGNORE_REASON}: \"why this is accepted\""),
+                help: format!("add the annotation {IGNORE_REASON}: \"why this is accepted\"").into(),
                 object: Some(obj.id.clone()),
                 container: None,
                 source: Some(obj.source),
@@ -83,7 +83,7 @@ pub fn apply(
                     ex.rules.join(", "),
                     ex.expires.as_deref().unwrap_or_default()
                 ),
-                help: format!("reason given: {}", ex.reason),
+                help: format!("reason given: {}", ex.reason).into(),
                 object: None,
                 container: None,
                 source: config_source,

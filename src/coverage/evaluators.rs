@@ -48,8 +48,9 @@ pub struct Evaluator {
 impl Evaluator {
     /// `judge` of each rule this evaluator loads, on all cores: a monorepo's Prometheus loads
     /// hundreds of thousands. Each chunk of rules has its own `JobIndex` (None when the scrape jobs
-    /// are not known), whose cache of regex verdicts is not shared; verdicts come in rule order.
-    pub fn judge_rules<T: Send>(&self, judge: impl Fn(usize, Option<&JobIndex>) -> Option<T> + Sync) -> Vec<T> {
+    /// are not known), whose cache of regex verdicts is not shared; verdicts are added to `out` in
+    /// rule order.
+    pub fn judge_rules<T: Send>(&self, out: &mut Vec<T>, judge: impl Fn(usize, Option<&JobIndex>) -> Option<T> + Sync) {
         use rayon::prelude::*;
         let chunk = self.rules.len().div_ceil(rayon::current_num_threads()).max(1024);
         let per_chunk: Vec<Vec<T>> = self
@@ -61,9 +62,8 @@ impl Evaluator {
             })
             .collect();
         // Moved once into room made for all of them, not through a vector that grows.
-        let mut out = Vec::with_capacity(per_chunk.iter().map(Vec::len).sum());
+        out.reserve(per_chunk.iter().map(Vec::len).sum());
         per_chunk.into_iter().for_each(|mut c| out.append(&mut c));
-        out
     }
 }
 

@@ -447,7 +447,8 @@ pub fn analyze(
             for r in e.records.iter().map(|&i| &records[i]) {
                 recorded.entry(r.series.as_str()).or_default().push(&r.query);
             }
-            let judged = e.judge_rules(|ri, jobs| judge(ri, jobs, &recorded));
+            let mut judged = Vec::new();
+            e.judge_rules(&mut judged, |ri, jobs| judge(ri, jobs, &recorded));
             let mut p = Prepared {
                 candidates: Vec::new(),
                 anywhere: Vec::new(),

@@ -110,7 +110,7 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &Masked) -> Item<'a>
         }
         None => (None, 0, 0),
     };
-    let mut help = f.help.clone();
+    let mut help = f.help.to_string();
     if let Some(s) = &f.suppressed {
         help = format!("suppressed by {}{}", s.by, s.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default());
     }

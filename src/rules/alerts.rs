@@ -128,7 +128,7 @@ pub(super) fn rule_finding(
         rule: rule.id,
         severity: rule.severity,
         message,
-        help,
+        help: help.into(),
         object: r.object.clone(),
         container: None,
         source: Some(r.source),
@@ -286,7 +286,10 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
 
 /// `JOB_MISMATCH` for the rules `e` loads, judged on all cores (`Evaluator::judge_rules`).
 fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
-    let mut found = e.judge_rules(|ri, index| {
+    // By wanted job: every rule that wants one job gets the same help, and a large render holds
+    // tens of thousands of such rules.
+    let helps: std::sync::Mutex<foldhash::HashMap<String, std::sync::Arc<str>>> = Default::default();
+    e.judge_rules(out, |ri, index| {
         let index = index?;
         let r = &a.rules[ri];
         let Ok(expr) = &r.parsed else { return None };
@@ -303,22 +306,26 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
         }
         let (s, _) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok)?;
         let wanted: Vec<String> = s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.to_string()).collect();
-        Some(rule_finding(
-            &JOB_MISMATCH,
-            r,
-            format!("alert {} on {} selects job {}, which {} never scrapes", r.alert, e.id, wanted.join("|"), e.id),
-            nearest_jobs(&wanted, index),
-        ))
+        let first = wanted.first().map_or("", String::as_str);
+        let help = {
+            let mut helps = helps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match helps.get(first) {
+                Some(h) => h.clone(),
+                None => helps.entry(first.to_owned()).or_insert(nearest_jobs(first, index).into()).clone(),
+            }
+        };
+        let message =
+            format!("alert {} on {} selects job {}, which {} never scrapes", r.alert, e.id, wanted.join("|"), e.id);
+        Some(Finding { help, ..rule_finding(&JOB_MISMATCH, r, message, String::new()) })
     });
-    out.append(&mut found);
 }
 
 /// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
 /// alphabetical order (the ones that share most of its beginning: `kube-state-metrics` finds
 /// `kube-state-metrics-v2`).
-fn nearest_jobs(wanted: &[String], index: &JobIndex<'_>) -> String {
+fn nearest_jobs(wanted: &str, index: &JobIndex<'_>) -> String {
     const SHOWN: usize = 8;
-    let near = index.names_near(wanted.first().map_or("", String::as_str), SHOWN);
+    let near = index.names_near(wanted, SHOWN);
     let hidden = index.jobs.len() - index.shown.len();
     let secret = match hidden {
         0 => String::new(),

@@ -78,7 +78,9 @@ pub struct Finding {
     pub rule: &'static str,
     pub severity: Severity,
     pub message: String,
-    pub help: String,
+    /// Shared: findings of one kind often give the same help (a job-mismatch names the same nearest
+    /// jobs for every rule that wants one job).
+    pub help: Arc<str>,
     /// Shared with the model's object: a render's findings name a few objects many times.
     pub object: Option<Arc<ObjectId>>,
     pub container: Option<String>,
@@ -115,7 +117,7 @@ impl Finding {
             rule: rule.id,
             severity: rule.severity,
             message,
-            help,
+            help: help.into(),
             object: Some(object),
             container: None,
             source: Some(source),
@@ -168,7 +170,7 @@ impl<'m, 'a> Context<'m, 'a> {
             rule: rule.id,
             severity: rule.severity,
             message,
-            help,
+            help: help.into(),
             object: Some(obj.id.clone()),
             container: container.map(|c| c.name.clone()),
             source: Some(obj.source),
