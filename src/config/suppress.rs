@@ -103,6 +103,7 @@ pub fn apply(
             }
         }
     }
+    findings.reserve_exact(extra.len());
     findings.extend(extra);
     // Severities and rules turned off.
     let settings = &loaded.config.rules;

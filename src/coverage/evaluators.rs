@@ -62,7 +62,7 @@ impl Evaluator {
             })
             .collect();
         // Moved once into room made for all of them, not through a vector that grows.
-        out.reserve(per_chunk.iter().map(Vec::len).sum());
+        out.reserve_exact(per_chunk.iter().map(Vec::len).sum());
         per_chunk.into_iter().for_each(|mut c| out.append(&mut c));
     }
 }

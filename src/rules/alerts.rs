@@ -243,9 +243,6 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             format!("add the labels ({lacks}) so {whose} picks it up"),
         ));
     }
-    for e in a.evaluators.iter().filter(|e| e.jobs.is_some()) {
-        job_mismatches(a, e, out);
-    }
     for (eval_id, affected) in coverage::unrouted(a) {
         let Some(e) = a.evaluators.iter().find(|e| e.id == eval_id) else { continue };
         let what: Vec<String> = affected
@@ -281,6 +278,11 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             "alert rules in the input are evaluated by no Prometheus in it; they are assumed to be loaded".into(),
             "declare the evaluator in .meterguard.yaml (alerting.external), or pass --assume-rules-loaded".into(),
         ));
+    }
+    // Last: a large render's bulk (one for each of thousands of rules), appended into room made
+    // for it, which no later push then doubles.
+    for e in a.evaluators.iter().filter(|e| e.jobs.is_some()) {
+        job_mismatches(a, e, out);
     }
 }
 
