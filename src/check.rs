@@ -152,7 +152,7 @@ pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn
     let skip = |p: &&ModelProblem| opts.ignore_non_manifests && p.not_manifest;
     findings.extend(a.model.problems.iter().filter(|p| !skip(p)).cloned().map(from_model_problem));
     // Two halves of about equal cost on two cores.
-    let (first, second) = rayon::join(
+    let (first, mut second) = rayon::join(
         || {
             let mut out = Vec::new();
             rules::schema::check(&ctx, &mut out);
@@ -166,13 +166,19 @@ pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn
             out
         },
     );
-    // In room of the final size: the second half holds most of a large render's findings (a
-    // job-mismatch for each of thousands of rules), and appending to a full vector doubles it.
-    let mut all = Vec::with_capacity(findings.len() + first.len() + second.len());
-    all.extend(findings);
-    all.extend(first);
-    all.extend(second);
-    all
+    // The second half holds most of a large render's findings (a job-mismatch for each of
+    // thousands of rules), in room of their exact size: the rest are added to it, which grows a
+    // block that large in place, where gathering all in a new vector copied it (18 MB at 100k
+    // objects). None of its rules are theirs, so no two findings tie across the parts and the
+    // sorted report is the same.
+    debug_assert!({
+        let theirs: std::collections::HashSet<&str> = findings.iter().chain(&first).map(|f| f.rule).collect();
+        second.iter().all(|f| !theirs.contains(f.rule))
+    });
+    second.reserve_exact(findings.len() + first.len());
+    second.extend(findings);
+    second.extend(first);
+    second
 }
 
 /// Applies suppressions, sorts, and builds the report.
