@@ -291,7 +291,10 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
     // By wanted job: every rule that wants one job gets the same help, and a large render holds
     // tens of thousands of such rules.
     let helps: std::sync::Mutex<foldhash::HashMap<String, std::sync::Arc<str>>> = Default::default();
-    e.judge_rules(out, |ri, index| {
+    // Judged on all cores into (rule, message, help), a quarter of a finding's size: the findings
+    // are made from them in room of the exact size, so the two are not both held whole.
+    let mut found = Vec::new();
+    e.judge_rules(&mut found, |ri, index| {
         let index = index?;
         let r = &a.rules[ri];
         let Ok(expr) = &r.parsed else { return None };
@@ -318,8 +321,13 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
         };
         let message =
             format!("alert {} on {} selects job {}, which {} never scrapes", r.alert, e.id, wanted.join("|"), e.id);
-        Some(Finding { help, ..rule_finding(&JOB_MISMATCH, r, message, String::new()) })
+        Some((ri, message, help))
     });
+    out.reserve_exact(found.len());
+    out.extend(found.into_iter().map(|(ri, message, help)| Finding {
+        help,
+        ..rule_finding(&JOB_MISMATCH, &a.rules[ri], message, String::new())
+    }));
 }
 
 /// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
