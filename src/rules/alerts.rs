@@ -1,6 +1,9 @@
 //! Alert coverage rules: would anyone be paged if a metering workload died, crash-looped or was
 //! OOM-killed? The analysis itself lives in `crate::coverage`.
 
+use compact_str::CompactString;
+use foldhash::{HashMap, HashMapExt};
+
 use super::{Context, Finding, Rule, Severity, rule};
 use crate::coverage::evaluators::{Evaluator, Notify};
 use crate::coverage::jobs::JobIndex;
@@ -122,13 +125,13 @@ pub(super) fn rule_finding(
     rule: &'static Rule,
     r: &coverage::rules::AlertRule,
     message: String,
-    help: String,
+    help: std::sync::Arc<str>,
 ) -> Finding {
     Finding {
         rule: rule.id,
         severity: rule.severity,
         message,
-        help: help.into(),
+        help,
         object: r.object.clone(),
         container: None,
         source: Some(r.source),
@@ -288,11 +291,9 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
 
 /// `JOB_MISMATCH` for the rules `e` loads, judged on all cores (`Evaluator::judge_rules`).
 fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
-    // By wanted job: every rule that wants one job gets the same help, and a large render holds
-    // tens of thousands of such rules.
-    let helps: std::sync::Mutex<foldhash::HashMap<String, std::sync::Arc<str>>> = Default::default();
-    // Judged on all cores into (rule, message, help), a quarter of a finding's size: the findings
-    // are made from them in room of the exact size, so the two are not both held whole.
+    let Some(jobs) = e.jobs.as_deref() else { return };
+    // Judged on all cores into (rule, message, wanted job), a third of a finding's size: the
+    // findings are made from them in room of the exact size, so the two are not both held whole.
     let mut found = Vec::new();
     e.judge_rules(&mut found, |ri, index| {
         let index = index?;
@@ -310,24 +311,20 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
             return None;
         }
         let (s, _) = expr.selectors.iter().zip(&admitted).find(|(_, ok)| !**ok)?;
-        let wanted: Vec<String> = s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.to_string()).collect();
-        let first = wanted.first().map_or("", String::as_str);
-        let help = {
-            let mut helps = helps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match helps.get(first) {
-                Some(h) => h.clone(),
-                None => helps.entry(first.to_owned()).or_insert(nearest_jobs(first, index).into()).clone(),
-            }
-        };
+        let wanted: Vec<&str> = s.matchers.iter().filter(|m| m.name == "job").map(|m| m.value.as_str()).collect();
         let message =
             format!("alert {} on {} selects job {}, which {} never scrapes", r.alert, e.id, wanted.join("|"), e.id);
-        Some((ri, message, help))
+        Some((ri, message, CompactString::from(wanted.first().copied().unwrap_or_default())))
     });
+    // The help, once per wanted job: every rule that wants one job names the same nearest jobs,
+    // and a large render holds tens of thousands of such rules.
+    let index = JobIndex::new(jobs);
+    let mut helps: HashMap<CompactString, std::sync::Arc<str>> = HashMap::new();
     out.reserve_exact(found.len());
-    out.extend(found.into_iter().map(|(ri, message, help)| Finding {
-        help,
-        ..rule_finding(&JOB_MISMATCH, &a.rules[ri], message, String::new())
-    }));
+    for (ri, message, wanted) in found {
+        let help = helps.entry(wanted).or_insert_with_key(|w| nearest_jobs(w, &index).into()).clone();
+        out.push(rule_finding(&JOB_MISMATCH, &a.rules[ri], message, help));
+    }
 }
 
 /// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
