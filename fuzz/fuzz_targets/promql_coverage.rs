@@ -1,6 +1,7 @@
 //! Arbitrary text as the expression of an alert that guards a Kubecost deployment, and of a
 //! recording rule another alert reads: PromQL parsing, selector extraction, feasibility, the
-//! identity labels kept and matched, and the coverage verdict, through the real pipeline.
+//! identity labels kept and matched, and the coverage verdict, through the real pipeline; and the
+//! reading from the expression's skeleton (`promql/rewrite.rs`) against the parser's own.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -42,7 +43,12 @@ spec:
 "#;
 
 fuzz_target!(|expr: &str| {
-    if let Ok(q) = meterguard::coverage::promql::parse(expr) {
+    use meterguard::coverage::promql::{parse, parse_as_written};
+    // The reading from the expression's skeleton (label values marked) must be the parser's own.
+    let debug = |r: &Result<_, String>| format!("{r:?}");
+    let parsed = parse(expr);
+    assert_eq!(debug(&parsed), debug(&parse_as_written(expr)), "{expr}");
+    if let Ok(q) = parsed {
         let _ = q.feasible(&|s| s.admits("namespace", "kubecost"));
         let _ = q.about(&|i, on| on == 0 || q.selectors[i].admits("pod", "a-1"));
         let _ = (0..q.selectors.len()).map(|i| q.kept(i)).count();

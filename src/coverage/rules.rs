@@ -292,10 +292,9 @@ pub fn read<'t>(objects: &[Object<'t>], rule_files: &[RuleFile<'t>]) -> Read<'t>
 /// Every alert rule and every recording rule of the objects and rule files, expressions parsed;
 /// recording rules whose expression does not parse record nothing and are left out.
 pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<AlertRule>, Vec<Record>) {
-    use rayon::prelude::*;
     let Read { mut alerts, exprs: alert_exprs, records } = read(objects, rule_files);
     // Each distinct expression once: a monorepo renders the same chart for several environments,
-    // and the same rules with it.
+    // and the same rules with it (and those that differ in label values only share a parse).
     let interner = super::promql::Interner::default();
     let mut distinct: HashMap<&str, usize> = HashMap::new();
     fn slot<'e>(distinct: &mut HashMap<&'e str, usize>, expr: &'e str) -> usize {
@@ -309,7 +308,7 @@ pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<Aler
         exprs[i] = e;
     }
     let parsed: Vec<_> =
-        exprs.par_iter().map(|e| super::promql::parse_with(e, &interner).map(std::sync::Arc::new)).collect();
+        super::promql::parse_all(&exprs, &interner).into_iter().map(|q| q.map(std::sync::Arc::new)).collect();
     drop(exprs);
     let recorded = records
         .into_iter()

@@ -18,7 +18,7 @@ use ustr::Ustr;
 mod pattern;
 mod rewrite;
 pub use pattern::Pattern;
-use rewrite::{Marked, Restored};
+use rewrite::{Kind, Marked, Restored};
 
 /// A vector selector of an expression, with its metric name folded out of `__name__` matchers.
 /// Metric and label names are interned (`ustr`): tens of thousands of expressions repeat a few
@@ -127,7 +127,7 @@ impl Reader<'_> {
         self.interner.regex(pattern, Some(compiled)).unwrap_or_else(own)
     }
 
-    /// A matcher of the marked text: as it was, or the regex matcher it stands for.
+    /// A matcher of the skeleton: as it was, or the matcher of the original text it stands for.
     fn restore(&mut self, m: &Matcher) -> LabelMatcher {
         let (name, mut value) = (Ustr::from(&m.name), CompactString::from(&m.value));
         let plain = if matches!(m.op, MatchOp::Equal) { Op::Equal } else { Op::NotEqual };
@@ -137,19 +137,22 @@ impl Reader<'_> {
                 self.diverged = true;
                 plain
             }
-            Some(Restored::Pattern { pattern, negated, n }) => {
+            Some(Restored::Value { kind, value: original, n }) => {
                 match self.restored.get_mut(n) {
                     Some(seen @ false) => *seen = true,
                     _ => self.diverged = true,
                 }
-                value = CompactString::from(pattern);
-                match self.interner.regex(pattern, None) {
-                    Some(re) if negated => Op::NotRe(re),
-                    Some(re) => Op::Re(re),
-                    None => {
-                        self.diverged = true;
-                        plain
-                    }
+                value = CompactString::from(original);
+                let regex = |r: &mut Self| {
+                    let re = r.interner.regex(original, None);
+                    r.diverged |= re.is_none();
+                    re
+                };
+                match kind {
+                    Kind::Equal => Op::Equal,
+                    Kind::NotEqual => Op::NotEqual,
+                    Kind::Re => regex(self).map_or(plain, Op::Re),
+                    Kind::NotRe => regex(self).map_or(plain, Op::NotRe),
                 }
             }
         };
@@ -249,7 +252,52 @@ pub fn parse(expr: &str) -> Result<Query, String> {
 }
 
 pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
-    let mut q = parse_marked(expr, interner).map_or_else(|| parse_original(expr, interner), Ok)?;
+    let marked = rewrite::mark(expr);
+    let tree = marked.as_ref().and_then(|m| parse_guarded(&m.text).ok());
+    finish(expr, marked.as_ref().zip(tree.as_ref()), interner)
+}
+
+/// `parse_with` for each of `exprs`, in order, with every skeleton parsed once (see `rewrite`):
+/// in a render, most expressions share theirs with others.
+pub fn parse_all(exprs: &[&str], interner: &Interner) -> Vec<Result<Query, String>> {
+    use rayon::prelude::*;
+    let marked: Vec<Option<Marked>> = exprs.par_iter().map(|e| rewrite::mark(e)).collect();
+    let mut distinct: HashMap<&str, usize> = HashMap::default();
+    let slots: Vec<Option<usize>> = marked
+        .iter()
+        .map(|m| {
+            let next = distinct.len();
+            m.as_ref().map(|m| *distinct.entry(m.text.as_str()).or_insert(next))
+        })
+        .collect();
+    let mut skeletons = vec![""; distinct.len()];
+    for (text, i) in distinct {
+        skeletons[i] = text;
+    }
+    let trees: Vec<Option<Expr>> = skeletons.par_iter().map(|t| parse_guarded(t).ok()).collect();
+    exprs
+        .par_iter()
+        .zip(&marked)
+        .zip(&slots)
+        .map(|((expr, m), slot)| {
+            let tree = slot.and_then(|s| trees[s].as_ref());
+            finish(expr, m.as_ref().zip(tree), interner)
+        })
+        .collect()
+}
+
+/// The parser's reading of `expr` as written, without a skeleton: what `parse_with` and
+/// `parse_all` must agree with (the tests and the `promql_coverage` fuzz target compare them).
+#[doc(hidden)]
+pub fn parse_as_written(expr: &str) -> Result<Query, String> {
+    finish(expr, None, &Interner::default())
+}
+
+/// The reading of `expr`: from its skeleton's tree when it reads as the original (see `rewrite`),
+/// else from the original's.
+fn finish(expr: &str, skeleton: Option<(&Marked, &Expr)>, interner: &Interner) -> Result<Query, String> {
+    let read = skeleton.and_then(|(marked, tree)| read_marked(tree, marked, interner));
+    let mut q = read.map_or_else(|| parse_original(expr, interner), Ok)?;
     // Kept for the whole run, for each distinct expression (80,000 at 100k objects): without the
     // room the vectors grew into, a third of their size.
     q.selectors.shrink_to_fit();
@@ -270,12 +318,11 @@ pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
     Ok(q)
 }
 
-/// The reading of the marked text, when it is the parser's reading of `expr` (see `rewrite`).
-fn parse_marked(expr: &str, interner: &Interner) -> Option<Query> {
-    let marked = rewrite::mark(expr)?;
-    let e = parse_guarded(&marked.text).ok()?;
-    let mut r = Reader { interner, marked: Some(&marked), restored: vec![false; marked.count()], diverged: false };
-    let q = r.query(&e);
+/// The skeleton's tree read with the expression's own values, when that is the parser's reading
+/// of the original.
+fn read_marked(tree: &Expr, marked: &Marked, interner: &Interner) -> Option<Query> {
+    let mut r = Reader { interner, marked: Some(marked), restored: vec![false; marked.count()], diverged: false };
+    let q = r.query(tree);
     (!r.diverged && r.restored.iter().all(|&b| b)).then_some(q)
 }
 
@@ -486,6 +533,48 @@ mod tests {
         assert_eq!(fast, original, "{expr}");
     }
 
+    /// A batch must read each expression as the parser reads it alone, whichever others share its
+    /// skeleton.
+    fn same_readings(exprs: &[&str]) {
+        let batch = parse_all(exprs, &Interner::default());
+        assert_eq!(batch.len(), exprs.len());
+        for (expr, got) in exprs.iter().zip(batch) {
+            let original = parse_as_written(expr).map(|q| format!("{q:?}"));
+            assert_eq!(got.map(|q| format!("{q:?}")), original, "{expr}");
+        }
+    }
+
+    #[test]
+    fn ordinary_expressions_are_read_from_their_skeleton() {
+        for expr in [
+            r#"up{job="a", namespace!="b"} == 0"#,
+            r#"rate(x{code=~"5..", route!~'/api/.*'}[5m]) > 0.1"#,
+            r#"sum by (pod) (kube_pod_info{namespace=`kubecost`}) or vector(0)"#,
+        ] {
+            let marked = rewrite::mark(expr).unwrap();
+            let tree = parse_guarded(&marked.text).unwrap();
+            assert!(read_marked(&tree, &marked, &Interner::default()).is_some(), "{expr}");
+        }
+    }
+
+    #[test]
+    fn a_batch_reads_each_expression_as_the_parser_does() {
+        same_readings(&[
+            r#"up{job="a", namespace=~"x.*"} == 0"#,
+            r#"up{job="b", namespace=~"("} == 0"#,
+            r#"up{job="", namespace=~".*"} == 0"#,
+            r#"{job="", namespace=~".*"}"#,
+            r#"{job="a", namespace=~".*"}"#,
+            r#"{job="a", namespace=~"x{1001}"}"#,
+            r#"up{job="c\"d", namespace=~"y"} == 0"#,
+            r#"up{job="\q"} == 0"#,
+            r#"up == 0"#,
+            r#"vector(1)"#,
+            r#"up{job="a"} != "b""#,
+            r#"up{job=~"a"} =~ "y""#,
+        ]);
+    }
+
     #[test]
     fn regex_matchers_read_as_the_parser_reads_them() {
         for expr in [
@@ -519,7 +608,10 @@ mod tests {
                     proptest::sample::select(vec!["a", "job", "__name__"]),
                     proptest::sample::select(vec!["=", "!=", "=~", "!~"]),
                     proptest::sample::select(vec!['"', '\'', '`']),
-                    proptest::sample::select(vec![".*", "", "x", "a|b", "(", "x{1}", "a{b}", "5..", "\\.", "é+"]),
+                    proptest::sample::select(vec![
+                        ".*", "", "x", "a|b", "(", "x{1}", "a{b}", "5..", "\\.", "é+", "\\\\", "\\\"", "\\n", "\\q",
+                        "\\u00e9", "\\x41", "'", "\\d+",
+                    ]),
                 ),
                 0..4,
             ),
@@ -535,6 +627,29 @@ mod tests {
                 _ => format!("label_replace({sel}, \"a\", \"$1\", \"b\", \"(.*)\")"),
             };
             same_reading(&expr);
+        }
+
+        #[test]
+        fn a_batch_is_read_as_each_alone(
+            exprs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["up", "rate(x[5m])", ""]),
+                    proptest::sample::select(vec!["job", "__name__", "namespace"]),
+                    proptest::sample::select(vec!["=", "!=", "=~", "!~"]),
+                    proptest::sample::select(vec!["", "a", ".*", "(", "a\\\"b", "\\q", "x{2000}"]),
+                    proptest::sample::select(vec!["", " == 0", " > 1", " or vector(1)", " unless absent(y)"]),
+                ),
+                1..12,
+            ),
+        ) {
+            let exprs: Vec<String> = exprs
+                .iter()
+                .map(|(outer, name, op, value, tail)| match outer.strip_suffix("[5m])") {
+                    Some(head) => format!("{head}{{{name}{op}\"{value}\"}}[5m]){tail}"),
+                    None => format!("{outer}{{{name}{op}\"{value}\"}}{tail}"),
+                })
+                .collect();
+            same_readings(&exprs.iter().map(String::as_str).collect::<Vec<_>>());
         }
     }
 
