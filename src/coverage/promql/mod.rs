@@ -257,33 +257,62 @@ pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
     finish(expr, marked.as_ref().zip(tree.as_ref()), interner)
 }
 
+/// How many skeletons `parse_all` parses before it reads their expressions.
+const SKELETON_BATCH: usize = 1024;
+
 /// `parse_with` for each of `exprs`, in order, with every skeleton parsed once (see `rewrite`):
-/// in a render, most expressions share theirs with others.
+/// in a render, most expressions share theirs with others. The skeletons are parsed a few thousand
+/// at a time, each batch's trees dropped once their expressions are read: a rule set whose
+/// expressions all differ would otherwise hold a tree per rule.
 pub fn parse_all(exprs: &[&str], interner: &Interner) -> Vec<Result<Query, String>> {
     use rayon::prelude::*;
     let marked: Vec<Option<Marked>> = exprs.par_iter().map(|e| rewrite::mark(e)).collect();
-    let mut distinct: HashMap<&str, usize> = HashMap::default();
+    let mut by_skeleton: HashMap<&str, usize> = HashMap::default();
     let slots: Vec<Option<usize>> = marked
         .iter()
         .map(|m| {
-            let next = distinct.len();
-            m.as_ref().map(|m| *distinct.entry(m.text.as_str()).or_insert(next))
+            let next = by_skeleton.len();
+            m.as_ref().map(|m| *by_skeleton.entry(m.text.as_str()).or_insert(next))
         })
         .collect();
-    let mut skeletons = vec![""; distinct.len()];
-    for (text, i) in distinct {
-        skeletons[i] = text;
+    let mut skeletons = vec![""; by_skeleton.len()];
+    for (text, s) in by_skeleton {
+        skeletons[s] = text;
     }
-    let trees: Vec<Option<Expr>> = skeletons.par_iter().map(|t| parse_guarded(t).ok()).collect();
-    exprs
-        .par_iter()
-        .zip(&marked)
-        .zip(&slots)
-        .map(|((expr, m), slot)| {
-            let tree = slot.and_then(|s| trees[s].as_ref());
-            finish(expr, m.as_ref().zip(tree), interner)
-        })
-        .collect()
+    // The expressions in the order of their skeletons (a counting sort): `starts[s]..starts[s + 1]`
+    // of `order` are those of skeleton `s`.
+    let mut starts = vec![0usize; skeletons.len() + 1];
+    slots.iter().flatten().for_each(|&s| starts[s + 1] += 1);
+    for s in 1..starts.len() {
+        starts[s] += starts[s - 1];
+    }
+    let mut order = vec![0usize; starts[skeletons.len()]];
+    let mut next = starts.clone();
+    for (i, s) in slots.iter().enumerate() {
+        if let Some(s) = *s {
+            order[next[s]] = i;
+            next[s] += 1;
+        }
+    }
+    drop(next);
+    let mut queries: Vec<Option<Result<Query, String>>> = (0..exprs.len()).map(|_| None).collect();
+    for first in (0..skeletons.len()).step_by(SKELETON_BATCH) {
+        let last = (first + SKELETON_BATCH).min(skeletons.len());
+        let trees: Vec<Option<Expr>> = skeletons[first..last].par_iter().map(|t| parse_guarded(t).ok()).collect();
+        let members = &order[starts[first]..starts[last]];
+        let read: Vec<Result<Query, String>> = members
+            .par_iter()
+            .map(|&i| {
+                let tree = slots[i].and_then(|s| trees[s - first].as_ref());
+                finish(exprs[i], marked[i].as_ref().zip(tree), interner)
+            })
+            .collect();
+        for (&i, q) in members.iter().zip(read) {
+            queries[i] = Some(q);
+        }
+    }
+    // The expressions without a skeleton, as written.
+    queries.into_par_iter().zip(exprs).map(|(q, expr)| q.unwrap_or_else(|| finish(expr, None, interner))).collect()
 }
 
 /// The parser's reading of `expr` as written, without a skeleton: what `parse_with` and
@@ -555,6 +584,17 @@ mod tests {
             let tree = parse_guarded(&marked.text).unwrap();
             assert!(read_marked(&tree, &marked, &Interner::default()).is_some(), "{expr}");
         }
+    }
+
+    #[test]
+    fn skeletons_of_several_batches_keep_their_expressions_in_order() {
+        // Thresholds are not marked, so each makes a skeleton of its own; label values are.
+        let exprs: Vec<String> = (0..SKELETON_BATCH * 2 + 10)
+            .map(|i| format!(r#"m{}{{job="j{i}", namespace=~"n{}.*"}} > {}"#, i % 3, i % 7, i % (SKELETON_BATCH + 300)))
+            .chain([r#"up{job=~"("}"#.to_owned(), "vector(1)".to_owned()])
+            .collect();
+        let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        same_readings(&exprs);
     }
 
     #[test]
