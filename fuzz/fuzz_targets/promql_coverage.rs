@@ -43,11 +43,19 @@ spec:
 "#;
 
 fuzz_target!(|expr: &str| {
-    use meterguard::coverage::promql::{parse, parse_as_written};
-    // The reading from the expression's skeleton (label values marked) must be the parser's own.
+    use meterguard::coverage::promql::{Pattern, parse, parse_as_written};
+    // The reading from the expression's skeleton (label values marked) must be the parser's own,
+    // but for the one wanted difference: the parser refuses a pattern past Rust regex's
+    // compiled-size limit, which Prometheus reads as valid, and so does meterguard
+    // (`promql/pattern.rs`; it may still refuse it for Go's limit of 1,000 repeats).
     let debug = |r: &Result<_, String>| format!("{r:?}");
     let parsed = parse(expr);
-    assert_eq!(debug(&parsed), debug(&parse_as_written(expr)), "{expr}");
+    let written = parse_as_written(expr);
+    let oversized =
+        matches!(&written, Err(e) if e.strip_prefix("illegal regex for ").is_some_and(|p| Pattern::judge(p).is_some()));
+    if !oversized {
+        assert_eq!(debug(&parsed), debug(&written), "{expr}");
+    }
     if let Ok(q) = parsed {
         let _ = q.feasible(&|s| s.admits("namespace", "kubecost"));
         let _ = q.about(&|i, on| on == 0 || q.selectors[i].admits("pod", "a-1"));
