@@ -1,5 +1,6 @@
 //! Step 1 of the pipeline: paths and stdin -> sources -> YAML documents with positions.
 
+pub mod de;
 pub mod node;
 pub mod redact;
 pub mod source;

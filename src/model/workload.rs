@@ -374,13 +374,12 @@ fn typed<T: DeserializeOwned>(
     container: Option<String>,
     problems: &mut Vec<ModelProblem>,
 ) -> Option<T> {
-    let mut json = node.to_json();
-    quantities_as_strings(node, &mut json);
+    use crate::input::de::{NodeDeserializer, from_node};
     // Most values are well typed: the path of the wrong value is only tracked when there is one.
-    if let Ok(v) = T::deserialize(&json) {
+    if let Ok(v) = from_node(node) {
         return Some(v);
     }
-    match serde_path_to_error::deserialize::<_, T>(json) {
+    match serde_path_to_error::deserialize::<_, T>(NodeDeserializer(node)) {
         Ok(v) => Some(v),
         Err(e) => {
             let path = e.path().to_string();
@@ -389,26 +388,6 @@ fn typed<T: DeserializeOwned>(
             None
         }
     }
-}
-
-/// Kubernetes reads a quantity written as a YAML number (`memory: 1024`, `cpu: 0.5`) as that
-/// number's text; k8s-openapi's `Quantity` wants a string, so give it the text as written.
-fn quantities_as_strings(node: &Node, json: &mut serde_json::Value) {
-    fn fix(map_node: Option<&Node>, map_json: Option<&mut serde_json::Value>) {
-        let (Some(n), Some(serde_json::Value::Object(m))) = (map_node, map_json) else { return };
-        for (k, v) in m.iter_mut() {
-            if v.is_number()
-                && let Some(text) = n.get(k).and_then(|x| x.as_scalar())
-            {
-                *v = serde_json::Value::String(text.text.to_string());
-            }
-        }
-    }
-    for section in ["limits", "requests"] {
-        fix(node.path(&["resources", section]), json.pointer_mut(&format!("/resources/{section}")));
-    }
-    fix(node.path(&["emptyDir"]), json.pointer_mut("/emptyDir"));
-    fix(node.path(&["spec", "resources", "requests"]), json.pointer_mut("/spec/resources/requests"));
 }
 
 fn locate<'n>(node: &'n Node, path: &serde_path_to_error::Path) -> &'n Node {
