@@ -261,7 +261,7 @@ pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
 const SKELETON_BATCH: usize = 1024;
 
 /// `parse_with` for each of `exprs`, in order, with every skeleton parsed once (see `rewrite`):
-/// in a render, most expressions share theirs with others. The skeletons are parsed a few thousand
+/// in a render, most expressions share theirs with others. The skeletons are parsed a thousand
 /// at a time, each batch's trees dropped once their expressions are read: a rule set whose
 /// expressions all differ would otherwise hold a tree per rule.
 pub fn parse_all(exprs: &[&str], interner: &Interner) -> Vec<Result<Query, String>> {

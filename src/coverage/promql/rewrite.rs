@@ -44,13 +44,12 @@ impl Kind {
         }
     }
 
-    /// The equality operator the skeleton writes in its place; as long as the original, so the
-    /// parser's messages keep their columns up to the first value.
+    /// The equality operator the skeleton writes in its place: `=~` and `=` read alike there, so
+    /// their expressions share a skeleton, and the kind is put back with the value.
     fn written(self) -> &'static str {
         match self {
-            Kind::Equal => "=",
+            Kind::Equal | Kind::Re => "=",
             Kind::NotEqual | Kind::NotRe => "!=",
-            Kind::Re => " =",
         }
     }
 
@@ -72,7 +71,8 @@ pub struct Marked {
 /// None when the expression has no matcher with a value (or holds the marker, or does not lex, or
 /// a value does not unquote): parse it as is.
 pub fn mark(expr: &str) -> Option<Marked> {
-    if expr.contains(MARK) || !expr.contains('=') {
+    // Every matcher operator holds one of these (`=`, `!=`, `=~`, `!~`).
+    if expr.contains(MARK) || !expr.contains(['=', '~']) {
         return None;
     }
     let lexemes = lexer(expr).ok()?;
@@ -154,7 +154,7 @@ mod tests {
             mark(r#"label_replace(up{job=~"a.*", x!~'b', y = "c\"d"}, "d", "$1", "s", "(.*)") != 1 # =~"c""#).unwrap();
         assert_eq!(
             m.text,
-            "label_replace(up{job =\"\u{E000}0\u{E000}\", x!=\"\u{E000}1\u{E000}\", y = \"\u{E000}2\u{E000}\"}, \"d\", \"$1\", \"s\", \"(.*)\") != 1 # =~\"c\""
+            "label_replace(up{job=\"\u{E000}0\u{E000}\", x!=\"\u{E000}1\u{E000}\", y = \"\u{E000}2\u{E000}\"}, \"d\", \"$1\", \"s\", \"(.*)\") != 1 # =~\"c\""
         );
         let values: Vec<_> = m.values.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(values, [(Kind::Re, "a.*"), (Kind::NotRe, "b"), (Kind::Equal, "c\"d")]);
@@ -169,6 +169,8 @@ mod tests {
         let a = mark(r#"up{job="a", namespace=~"x.*"} == 0"#).unwrap();
         let b = mark(r#"up{job='b-2', namespace=~`y|z`} == 0"#).unwrap();
         assert_eq!(a.text, b.text);
-        assert_ne!(a.text, mark(r#"up{job="a", namespace="x.*"} == 0"#).unwrap().text);
+        assert_eq!(a.text, mark(r#"up{job="a", namespace="x.*"} == 0"#).unwrap().text);
+        assert_ne!(a.text, mark(r#"up{job="a", namespace!="x.*"} == 0"#).unwrap().text);
+        assert!(mark(r#"up{job!~"a"}"#).is_some());
     }
 }
