@@ -1,5 +1,5 @@
 //! Arbitrary bytes as a manifest file: decoding, `---` splitting, the YAML tree, pruning, the model,
-//! every rule.
+//! every rule; and the typed model's deserializer against the JSON path (`input/de.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,5 +10,6 @@ fuzz_target!(|data: &[u8]| {
     let prune = (data.len() % 2 == 1).then_some(meterguard::model::prune::unread_bodies as fn(&mut _));
     let mut inputs = Inputs { prune, ..Inputs::default() };
     inputs.add_bytes("fuzz.yaml", data);
+    inputs.documents.iter().for_each(|d| meterguard_fuzz::typed_reading_agrees(&d.root));
     meterguard_fuzz::check_all_formats(&inputs);
 });

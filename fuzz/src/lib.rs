@@ -25,3 +25,27 @@ pub fn diff_all_formats(inputs: &Inputs, split: usize) {
     let _ = report::markdown::render_diff(&d, &settings, true);
     let _ = report::sarif::render(&d.check);
 }
+
+/// The typed model's reading of every mapping in the tree (`input::de`) must be the one of
+/// `Node::to_json` with serde_json's `Value` deserializer, errors included. Probes, environment
+/// variables and container ports hold no `Quantity`, the one type the two read differently on
+/// purpose (a number's text as written).
+pub fn typed_reading_agrees(node: &meterguard::input::node::Node) {
+    use k8s_openapi::api::core::v1::{ContainerPort, EnvVar, Probe};
+    fn same<T: k8s_openapi::serde::de::DeserializeOwned + std::fmt::Debug>(node: &meterguard::input::node::Node) {
+        let direct = meterguard::input::de::from_node::<T>(node).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+        let json = serde_json::from_value::<T>(node.to_json()).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+        assert_eq!(direct, json);
+    }
+    if node.as_map().is_some() {
+        same::<Probe>(node);
+        same::<EnvVar>(node);
+        same::<ContainerPort>(node);
+    }
+    let children: Vec<&meterguard::input::node::Node> = match (node.as_map(), node.as_seq()) {
+        (Some(entries), _) => entries.iter().map(|e| &e.value).collect(),
+        (_, Some(items)) => items.iter().collect(),
+        _ => Vec::new(),
+    };
+    children.into_iter().for_each(typed_reading_agrees);
+}
