@@ -1,7 +1,7 @@
 //! Alert rules from the input: PrometheusRule and VMRule objects, rule files held in ConfigMaps,
 //! and plain rule files.
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -296,20 +296,12 @@ pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<Aler
     // Each distinct expression once: a monorepo renders the same chart for several environments,
     // and the same rules with it (and those that differ in label values only share a parse).
     let interner = super::promql::Interner::default();
-    let mut distinct: HashMap<&str, usize> = HashMap::new();
-    fn slot<'e>(distinct: &mut HashMap<&'e str, usize>, expr: &'e str) -> usize {
-        let next = distinct.len();
-        *distinct.entry(expr).or_insert(next)
-    }
-    let slots: Vec<usize> = alert_exprs.iter().map(|expr| slot(&mut distinct, expr)).collect();
-    let record_slots: Vec<usize> = records.iter().map(|(_, _, expr)| slot(&mut distinct, expr)).collect();
-    let mut exprs = vec![""; distinct.len()];
-    for (e, i) in distinct {
-        exprs[i] = e;
-    }
+    let mut distinct = super::promql::Distinct::default();
+    let slots: Vec<usize> = alert_exprs.iter().map(|expr| distinct.number(expr)).collect();
+    let record_slots: Vec<usize> = records.iter().map(|(_, _, expr)| distinct.number(expr)).collect();
     let parsed: Vec<_> =
-        super::promql::parse_all(&exprs, &interner).into_iter().map(|q| q.map(std::sync::Arc::new)).collect();
-    drop(exprs);
+        super::promql::parse_all(&distinct.texts, &interner).into_iter().map(|q| q.map(std::sync::Arc::new)).collect();
+    drop(distinct);
     let recorded = records
         .into_iter()
         .zip(record_slots)

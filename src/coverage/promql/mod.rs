@@ -257,6 +257,23 @@ pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
     finish(expr, marked.as_ref().zip(tree.as_ref()), interner)
 }
 
+/// Distinct texts, numbered in the order they are first seen.
+#[derive(Default)]
+pub struct Distinct<'t> {
+    numbers: HashMap<&'t str, usize>,
+    /// By number.
+    pub texts: Vec<&'t str>,
+}
+
+impl<'t> Distinct<'t> {
+    pub fn number(&mut self, text: &'t str) -> usize {
+        *self.numbers.entry(text).or_insert_with(|| {
+            self.texts.push(text);
+            self.texts.len() - 1
+        })
+    }
+}
+
 /// How many skeletons `parse_all` parses before it reads their expressions.
 const SKELETON_BATCH: usize = 1024;
 
@@ -267,39 +284,18 @@ const SKELETON_BATCH: usize = 1024;
 pub fn parse_all(exprs: &[&str], interner: &Interner) -> Vec<Result<Query, String>> {
     use rayon::prelude::*;
     let marked: Vec<Option<Marked>> = exprs.par_iter().map(|e| rewrite::mark(e)).collect();
-    let mut by_skeleton: HashMap<&str, usize> = HashMap::default();
-    let slots: Vec<Option<usize>> = marked
-        .iter()
-        .map(|m| {
-            let next = by_skeleton.len();
-            m.as_ref().map(|m| *by_skeleton.entry(m.text.as_str()).or_insert(next))
-        })
-        .collect();
-    let mut skeletons = vec![""; by_skeleton.len()];
-    for (text, s) in by_skeleton {
-        skeletons[s] = text;
-    }
-    // The expressions in the order of their skeletons (a counting sort): `starts[s]..starts[s + 1]`
-    // of `order` are those of skeleton `s`.
-    let mut starts = vec![0usize; skeletons.len() + 1];
-    slots.iter().flatten().for_each(|&s| starts[s + 1] += 1);
-    for s in 1..starts.len() {
-        starts[s] += starts[s - 1];
-    }
-    let mut order = vec![0usize; starts[skeletons.len()]];
-    let mut next = starts.clone();
-    for (i, s) in slots.iter().enumerate() {
-        if let Some(s) = *s {
-            order[next[s]] = i;
-            next[s] += 1;
-        }
-    }
-    drop(next);
+    let mut skeletons = Distinct::default();
+    let slots: Vec<Option<usize>> = marked.iter().map(|m| m.as_ref().map(|m| skeletons.number(&m.text))).collect();
+    // The marked expressions by skeleton, so that each batch of skeletons has its expressions together.
+    let mut order: Vec<usize> = (0..exprs.len()).filter(|&i| slots[i].is_some()).collect();
+    order.sort_unstable_by_key(|&i| slots[i]);
     let mut queries: Vec<Option<Result<Query, String>>> = (0..exprs.len()).map(|_| None).collect();
-    for first in (0..skeletons.len()).step_by(SKELETON_BATCH) {
-        let last = (first + SKELETON_BATCH).min(skeletons.len());
-        let trees: Vec<Option<Expr>> = skeletons[first..last].par_iter().map(|t| parse_guarded(t).ok()).collect();
-        let members = &order[starts[first]..starts[last]];
+    let mut rest = order.as_slice();
+    for (b, batch) in skeletons.texts.chunks(SKELETON_BATCH).enumerate() {
+        let first = b * SKELETON_BATCH;
+        let trees: Vec<Option<Expr>> = batch.par_iter().map(|t| parse_guarded(t).ok()).collect();
+        let (members, later) = rest.split_at(rest.partition_point(|&i| slots[i] < Some(first + batch.len())));
+        rest = later;
         let read: Vec<Result<Query, String>> = members
             .par_iter()
             .map(|&i| {
