@@ -29,6 +29,11 @@ impl<'de> NodeDeserializer<'de> {
     fn resolved(self) -> Option<Resolved<'de>> {
         self.0.as_scalar().map(|s| s.resolve())
     }
+
+    /// A scalar's text as written; "" for a collection.
+    fn text(self) -> &'de str {
+        self.0.as_scalar().map_or("", |s| s.text)
+    }
 }
 
 impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
@@ -90,13 +95,6 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
         unit_struct seq tuple tuple_struct map struct enum identifier
-    }
-}
-
-impl<'de> NodeDeserializer<'de> {
-    /// A scalar's text as written; "" for a collection.
-    fn text(self) -> &'de str {
-        self.0.as_scalar().map_or("", |s| s.text)
     }
 }
 
