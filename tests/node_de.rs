@@ -5,7 +5,6 @@
 mod common;
 
 use std::fmt::Debug;
-use std::path::Path;
 
 use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, Volume};
 use meterguard::input::de::from_node;
@@ -35,23 +34,10 @@ fn items_under<'n>(node: &'n Node, keys: &[&str], out: &mut Vec<&'n Node>) {
     }
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn every_fixture_container_volume_and_claim_reads_as_through_json() {
-    let mut files = Vec::new();
-    yaml_files(&common::root().join("tests/fixtures"), &mut files);
-    yaml_files(&common::root().join("examples"), &mut files);
+    let mut files = common::yaml_files(&common::root().join("tests/fixtures"));
+    files.extend(common::yaml_files(&common::root().join("examples")));
     let (mut containers, mut volumes, mut claims) = (0, 0, 0);
     for f in files {
         let Ok(text) = std::fs::read_to_string(&f) else { continue };

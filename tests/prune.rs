@@ -3,6 +3,8 @@
 //! finding and no workload verdict: every fixture, and a generated stream with CRDs, custom
 //! resources, PrometheusRules and metering workloads, gives the same JSON report either way.
 
+mod common;
+
 #[path = "../benches/generate.rs"]
 mod generate;
 
@@ -18,22 +20,9 @@ fn report(name: &str, text: &str, prune: bool) -> String {
     meterguard::report::json::render(&check::run(&inputs, &opts))
 }
 
-fn fixtures(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            fixtures(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn pruning_changes_no_finding_on_any_fixture() {
-    let mut files = Vec::new();
-    fixtures(std::path::Path::new("tests/fixtures"), &mut files);
-    files.sort();
+    let files = common::yaml_files(&common::root().join("tests/fixtures"));
     assert!(files.len() > 20, "{files:?}");
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
