@@ -4,8 +4,8 @@
 //! environments, whose rules differ in label values only (`namespace="team-a"`).
 //!
 //! So an expression is parsed with every matcher's value replaced by a marker and the matcher's
-//! number, and every regex matcher written as an equality matcher (the crate's own lexer finds
-//! them, so other strings and comments are never touched). That skeleton is the same for every
+//! number, and every regex matcher written as an equality matcher (`Matchers` finds them as the
+//! crate's lexer tokenizes the text, so other strings and comments are never touched). That skeleton is the same for every
 //! expression that differs in label values only, and is parsed once (`super::parse_all`); each
 //! expression's own values are then put back, and each distinct pattern is compiled once, by the
 //! crate's own `Matcher::new_matcher`. Values are unquoted by the crate's own `unquote_string`, as
@@ -14,10 +14,8 @@
 //! would have rejected as empty). One difference is wanted: a pattern that only passes regex's
 //! compiled-size limit is read as valid, as Prometheus reads it (`pattern.rs`).
 
-use lrpar::{Lexeme as _, Lexer as _};
 use promql_parser::label::{MatchOp, Matcher};
-use promql_parser::parser::lexer;
-use promql_parser::parser::token::{T_EQL, T_EQL_REGEX, T_NEQ, T_NEQ_REGEX, T_STRING, TokenId};
+use promql_parser::parser::token::T_EQL_REGEX;
 use promql_parser::util::unquote_string;
 
 /// A private-use character: no metric, label or pattern in a real rule holds one, and a text that
@@ -34,16 +32,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn of(op: TokenId) -> Option<Kind> {
-        match op {
-            T_EQL => Some(Kind::Equal),
-            T_NEQ => Some(Kind::NotEqual),
-            T_EQL_REGEX => Some(Kind::Re),
-            T_NEQ_REGEX => Some(Kind::NotRe),
-            _ => None,
-        }
-    }
-
     /// The equality operator the skeleton writes in its place: `=~` and `=` read alike there, so
     /// their expressions share a skeleton, and the kind is put back with the value.
     fn written(self) -> &'static str {
@@ -75,38 +63,142 @@ pub fn mark(expr: &str) -> Option<Marked> {
     if expr.contains(MARK) || !expr.contains(['=', '~']) {
         return None;
     }
-    let lexemes = lexer(expr).ok()?;
     let mut text = String::with_capacity(expr.len());
     let mut values = Vec::new();
     let mut copied = 0;
-    let mut after_op: Option<(Kind, lrpar::Span)> = None;
-    for l in lexemes.iter() {
-        let l = l.ok()?;
-        let (id, span) = (l.tok_id(), l.span());
-        match (id, after_op) {
-            (T_STRING, Some((kind, op))) => {
-                let value = unquote_string(expr.get(span.start()..span.end())?).ok()?;
-                text.push_str(expr.get(copied..op.start())?);
-                text.push_str(kind.written());
-                // Whatever lies between the operator and the value (spaces, a comment) stays.
-                text.push_str(expr.get(op.end()..span.start())?);
-                text.push('"');
-                text.push(MARK);
-                text.push_str(&values.len().to_string());
-                text.push(MARK);
-                text.push('"');
-                copied = span.end();
-                values.push((kind, value));
-                after_op = None;
-            }
-            _ => after_op = Kind::of(id).map(|k| (k, span)),
-        }
+    for (kind, op, value) in Matchers::of(expr)? {
+        let value_text = expr.get(value.clone())?;
+        let unquoted = unquote_string(value_text).ok()?;
+        text.push_str(expr.get(copied..op.start)?);
+        text.push_str(kind.written());
+        // Whatever lies between the operator and the value (spaces, a comment) stays.
+        text.push_str(expr.get(op.end..value.start)?);
+        text.push('"');
+        text.push(MARK);
+        text.push_str(&values.len().to_string());
+        text.push(MARK);
+        text.push('"');
+        copied = value.end;
+        values.push((kind, unquoted));
     }
     if values.is_empty() {
         return None;
     }
     text.push_str(expr.get(copied..)?);
     Some(Marked { text, values })
+}
+
+/// The (operator, quoted string) pairs of an expression, as promql-parser's lexer (0.11,
+/// `parser/lex.rs`) tokenizes it: its lexer walks a vector of chars and makes a `String` of every
+/// lexeme, and finding the values cost more than parsing the skeletons. This follows the lexer's
+/// rules wherever they decide where a string or comment starts and ends, and which operator
+/// precedes it; where the lexer would fail, it gives up (None), and the original is parsed for the
+/// parser's message. Its other errors (parentheses, numbers, durations) lie outside the strings, so
+/// the skeleton holds them too and fails to parse as the original does. A reading that still
+/// differed could not pass `Marked::restore`, which wants every mark back in a matcher of its
+/// operator; `tests` compare this with the crate's lexer, and so does the `promql_coverage`
+/// fuzz target through `parse_as_written`.
+struct Matchers<'e> {
+    bytes: &'e [u8],
+    at: usize,
+    inside_braces: bool,
+    inside_brackets: bool,
+}
+
+type Pair = (Kind, std::ops::Range<usize>, std::ops::Range<usize>);
+
+impl<'e> Matchers<'e> {
+    /// Every pair, or None where the lexer fails.
+    fn of(expr: &'e str) -> Option<Vec<Pair>> {
+        let mut scan = Matchers { bytes: expr.as_bytes(), at: 0, inside_braces: false, inside_brackets: false };
+        let mut pairs = Vec::new();
+        let mut op: Option<(Kind, std::ops::Range<usize>)> = None;
+        while let Some(&c) = scan.bytes.get(scan.at) {
+            let start = scan.at;
+            match c {
+                b'"' | b'\'' | b'`' | b'#' if scan.inside_brackets => return None,
+                b'"' | b'\'' | b'`' => {
+                    let value = scan.string(c)?;
+                    if let Some((kind, op)) = op.take() {
+                        pairs.push((kind, op, value));
+                    }
+                }
+                // Spaces and comments are no lexemes: an operator still precedes what follows them.
+                c if c.is_ascii_whitespace() => scan.at += 1,
+                b'#' => scan.comment(),
+                _ => {
+                    op = scan.token(c)?.map(|kind| (kind, start..scan.at));
+                }
+            }
+        }
+        Some(pairs)
+    }
+
+    /// A quoted string from its opening `quote`: escapes as the lexer accepts them (the quote, or
+    /// one of `ESCAPES`), in every kind of string, backquoted ones included.
+    fn string(&mut self, quote: u8) -> Option<std::ops::Range<usize>> {
+        const ESCAPES: &[u8] = b"abfnrtv\\01234567xuU";
+        let start = self.at;
+        let mut i = start + 1;
+        loop {
+            match *self.bytes.get(i)? {
+                b'\\' => {
+                    let escaped = *self.bytes.get(i + 1)?;
+                    if escaped != quote && !ESCAPES.contains(&escaped) {
+                        return None;
+                    }
+                    i += 2;
+                }
+                c if c == quote => break,
+                _ => i += 1,
+            }
+        }
+        self.at = i + 1;
+        Some(start..self.at)
+    }
+
+    /// The lexer ends a comment at a carriage return or a line feed.
+    fn comment(&mut self) {
+        let rest = &self.bytes[self.at..];
+        self.at += rest.iter().position(|&b| b == b'\r' || b == b'\n').map_or(rest.len(), |p| p + 1);
+    }
+
+    /// One character or operator of anything but a string, a comment or a space: the matcher
+    /// operator it is, if it is one. None where the lexer fails on these characters.
+    fn token(&mut self, c: u8) -> Option<Option<Kind>> {
+        let next = self.bytes.get(self.at + 1).copied();
+        let (width, kind) = match (c, next) {
+            (b'=', Some(b'~')) if self.inside_braces => (2, Some(Kind::Re)),
+            (b'=', Some(b'~')) => return None,
+            (b'=', Some(b'=')) if !self.inside_braces => (2, None),
+            (b'=', _) => (1, Some(Kind::Equal)),
+            (b'!', Some(b'~')) if self.inside_braces => (2, Some(Kind::NotRe)),
+            (b'!', Some(b'=')) => (2, Some(Kind::NotEqual)),
+            (b'!', _) => return None,
+            (b'<' | b'>', Some(b'=')) if !self.inside_braces => (2, None),
+            (b'{' | b'[', _) if self.inside_braces || self.inside_brackets => return None,
+            (b'{', _) => {
+                self.inside_braces = true;
+                (1, None)
+            }
+            (b'[', _) => {
+                self.inside_brackets = true;
+                (1, None)
+            }
+            (b'}', _) if self.inside_braces => {
+                self.inside_braces = false;
+                (1, None)
+            }
+            (b']', _) if self.inside_brackets => {
+                self.inside_brackets = false;
+                (1, None)
+            }
+            (b'}' | b']', _) => return None,
+            _ => (1, None),
+        };
+        self.at += width;
+        Some(kind)
+    }
 }
 
 /// One marked matcher turned back.
@@ -147,6 +239,93 @@ pub fn compile(pattern: &str) -> Option<regex::Regex> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lrpar::{Lexeme as _, Lexer as _};
+    use promql_parser::parser::lexer;
+    use promql_parser::parser::token::{T_EQL, T_NEQ, T_NEQ_REGEX, T_STRING};
+
+    /// The pairs as the crate's lexer finds them: an operator token, then a string token.
+    fn by_lexer(expr: &str) -> Option<Vec<Pair>> {
+        let lexemes = lexer(expr).ok()?;
+        let mut pairs = Vec::new();
+        let mut op = None;
+        for l in lexemes.iter() {
+            let l = l.ok()?;
+            let range = l.span().start()..l.span().end();
+            op = match (l.tok_id(), op.take()) {
+                (T_STRING, Some((kind, op))) => {
+                    pairs.push((kind, op, range));
+                    None
+                }
+                (T_EQL, _) => Some((Kind::Equal, range)),
+                (T_NEQ, _) => Some((Kind::NotEqual, range)),
+                (T_EQL_REGEX, _) => Some((Kind::Re, range)),
+                (T_NEQ_REGEX, _) => Some((Kind::NotRe, range)),
+                _ => None,
+            };
+        }
+        Some(pairs)
+    }
+
+    /// Where the lexer reads the expression, the scan finds its pairs; where the lexer fails, the
+    /// scan gives up, or the skeleton fails to parse as the original does.
+    fn scans_as_the_lexer(expr: &str) {
+        match by_lexer(expr) {
+            Some(pairs) => assert_eq!(Matchers::of(expr), Some(pairs), "{expr:?}"),
+            None => {
+                if let Some(m) = mark(expr) {
+                    assert!(super::super::parse_guarded(&m.text).is_err(), "{expr:?} -> {:?}", m.text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_scan_finds_what_the_lexer_finds() {
+        for expr in [
+            r#"up{a="x", b=~'y', c!=`z`, d!~"w"} == 0"#,
+            r#"up{a = # c "q"
+              "x"}"#,
+            "up{a=\"x\"} # \"=\"y\r== \"z\"",
+            r#"up{a=="x"}"#,
+            r#"up == "x""#,
+            r#"up != "x""#,
+            r#"up =~ "x""#,
+            r#"up !~ "x""#,
+            r#"up >= "x" <= "y""#,
+            r#"up{a="x\"y", b='x\'y', c=`x\`y`}"#,
+            r#"up{a="\q"}"#,
+            r#"up{a=`\d+`}"#,
+            r#"up{a="x"#,
+            r#"up{a="x\"#,
+            r#"rate(up{a="x"}[5m"]"]) > 1"#,
+            r#"up{a="x"}[5m#]"#,
+            r#"up{a={b="x"}}"#,
+            r#"up}{a="x"}"#,
+            r#"up{a="é", b="x\u00e9"} or on() vector(1)"#,
+            r#"label_replace(up{a="x"}, "d", "$1", "s", "=(.*)")"#,
+            r#"{a="b" or c=~"d"}"#,
+            r#"up{a!"x"}"#,
+        ] {
+            scans_as_the_lexer(expr);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn the_scan_agrees_with_the_lexer_on_any_characters(expr in "[a-c{}\\[\\]()\"'`\\\\#=!~<>, \n\r:.05mqé]{0,24}") {
+            scans_as_the_lexer(&expr);
+        }
+
+        #[test]
+        fn the_scan_agrees_with_the_lexer_on_any_tokens(tokens in proptest::collection::vec(proptest::sample::select(vec![
+            "up", "{", "}", "[5m]", "[", "]", "(", ")", ",", " ", "\n", "# c\n", "#\"\r", "a", "or ", "=", "==", "=~",
+            "!=", "!~", "!", "<=", ">", "\"x\"", "'y'", "`z`", "\"\\\"\"", "'\\q'", "`\\``", "\"é\"", "\"", "'", "`",
+            "1", "sum by (a) ", "@", "offset 5m",
+        ]), 0..14)) {
+            scans_as_the_lexer(&tokens.concat());
+        }
+    }
 
     #[test]
     fn only_matcher_values_are_marked() {
