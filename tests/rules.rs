@@ -123,6 +123,15 @@ fn schema_rules_fire_at_the_right_lines() {
     let infos: Vec<_> =
         findings(&v, "schema/suspicious-quantity").into_iter().filter(|f| f["severity"] == "info").collect();
     assert_eq!(infos.len(), 1, "3G is an info");
+    // Each copy names the first (the line its object starts on), whichever documents lie between.
+    let text = std::fs::read_to_string(root().join("tests/fixtures/rules/schema-bad.yaml")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let name = lines.iter().position(|l| l.contains("name: twice")).unwrap();
+    let first = lines[..name].iter().rposition(|l| *l == "---").unwrap() + 2;
+    for dup in findings(&v, "schema/duplicate-object") {
+        let message = dup["message"].as_str().unwrap();
+        assert!(message.ends_with(&format!("(first at line {first})")), "{message}");
+    }
 }
 
 #[test]

@@ -69,6 +69,12 @@ impl Key {
         self.text == other.text
     }
 
+    /// The key's text as written, interned: equal texts are one handle, which hashes without
+    /// reading the text.
+    pub fn interned(&self) -> ustr::Ustr {
+        self.text
+    }
+
     /// The key's text as written, whatever it resolves to.
     pub fn text(&self) -> &str {
         self.text.as_str()

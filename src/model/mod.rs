@@ -199,8 +199,10 @@ pub struct Model<'a> {
     pub services: HashMap<String, HashMap<(&'a str, &'a str), Vec<usize>>>,
     /// Objects by kind, then namespace (`""` for cluster-scoped kinds), in input order:
     /// cross-object lookups go through it, not a pass over all objects.
-    by_kind: HashMap<String, HashMap<String, Vec<usize>>>,
+    by_kind: ByKind,
 }
+
+type ByKind = HashMap<String, HashMap<String, Vec<usize>>>;
 
 impl<'a> Model<'a> {
     /// The objects of a kind (of any API group) in a namespace, in input order.
@@ -246,25 +248,53 @@ pub fn build<'a>(inputs: &'a Inputs, default_namespace: &str) -> Model<'a> {
 
 /// The model of the documents whose source passes `take` (one side of a diff).
 pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn(SourceId) -> bool) -> Model<'a> {
+    use rayon::prelude::*;
+    let documents: Vec<&Document> = inputs.documents.iter().filter(|d| take(d.source)).collect();
+    // Each document alone, on all cores; the parts are joined in input order.
+    let parts: Vec<Model<'a>> = documents
+        .par_iter()
+        .fold(Model::default, |mut part, doc| {
+            add_document(&mut part, doc, &doc.root, default_namespace, true);
+            part
+        })
+        .collect();
     let mut model = Model::default();
-    for doc in inputs.documents.iter().filter(|d| take(d.source)) {
-        add_document(&mut model, doc, &doc.root, default_namespace, true);
+    model.objects.reserve_exact(parts.iter().map(|p| p.objects.len()).sum());
+    for part in parts {
+        model.objects.extend(part.objects);
+        model.rule_files.extend(part.rule_files);
+        model.problems.extend(part.problems);
     }
-    model.objects.sort_by_key(|a| (a.source, a.node.start()));
+    model.objects.par_sort_by_key(|a| (a.source, a.node.start()));
     duplicates(&mut model);
-    for (i, o) in model.objects.iter().enumerate() {
-        // Keys are copied once per kind and namespace, not once per object.
-        if !model.by_kind.contains_key(&o.id.kind) {
-            model.by_kind.insert(o.id.kind.clone(), HashMap::new());
-        }
-        let Some(by_ns) = model.by_kind.get_mut(&o.id.kind) else { continue };
-        match by_ns.get_mut(o.namespace()) {
-            Some(objects) => objects.push(i),
-            None => {
-                by_ns.insert(o.namespace().to_owned(), vec![i]);
+    model.by_kind = model
+        .objects
+        .par_iter()
+        .enumerate()
+        .fold(ByKind::default, |mut by_kind, (i, o)| {
+            // Keys are copied once per kind and namespace, not once per object.
+            if !by_kind.contains_key(&o.id.kind) {
+                by_kind.insert(o.id.kind.clone(), HashMap::new());
             }
-        }
-    }
+            if let Some(by_ns) = by_kind.get_mut(&o.id.kind) {
+                match by_ns.get_mut(o.namespace()) {
+                    Some(objects) => objects.push(i),
+                    None => {
+                        by_ns.insert(o.namespace().to_owned(), vec![i]);
+                    }
+                }
+            }
+            by_kind
+        })
+        .reduce(ByKind::default, |mut earlier, later| {
+            for (kind, by_ns) in later {
+                let into = earlier.entry(kind).or_default();
+                for (ns, objects) in by_ns {
+                    into.entry(ns).or_default().extend(objects);
+                }
+            }
+            earlier
+        });
     for (i, o) in model.objects.iter().enumerate().filter(|(_, o)| o.is("", "Service")) {
         if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
             let by_label = model.services.entry(o.namespace().to_owned()).or_default();
@@ -376,25 +406,40 @@ pub fn identity_key(id: &ObjectId) -> (&str, &str, &str, &str) {
     (id.group(), id.kind.as_str(), id.namespace.as_deref().unwrap_or_default(), id.name.as_str())
 }
 
+/// Objects are found in pairs by a hash of their identity, on all cores, and then compared.
 fn duplicates(model: &mut Model<'_>) {
-    let mut seen: HashMap<(&str, &str, &str, &str), usize> = HashMap::with_capacity(model.objects.len());
-    for (i, o) in model.objects.iter().enumerate() {
-        let first = *seen.entry(identity_key(&o.id)).or_insert(i);
-        if first != i {
-            let f = &model.objects[first];
-            model.problems.push(ModelProblem {
-                not_manifest: false,
-                rule: "schema/duplicate-object",
-                source: o.source,
-                template: o.template.cloned(),
-                object: Some(o.id.clone()),
-                container: None,
-                span: o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span()),
-                message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.start().line),
-                help: "the second definition replaces the first when applied (Helm refuses the release); keep one"
-                    .into(),
-            });
+    use rayon::prelude::*;
+    use std::hash::BuildHasher;
+    let hasher = foldhash::fast::FixedState::default();
+    let objects = &model.objects;
+    let mut hashed: Vec<(u64, usize)> =
+        objects.par_iter().enumerate().map(|(i, o)| (hasher.hash_one(identity_key(&o.id)), i)).collect();
+    hashed.par_sort_unstable();
+    // (an object, the first object of its identity), in input order.
+    let mut again: Vec<(usize, usize)> = Vec::new();
+    for same_hash in hashed.chunk_by(|a, b| a.0 == b.0).filter(|run| run.len() > 1) {
+        for (k, &(_, i)) in same_hash.iter().enumerate() {
+            let key = identity_key(&objects[i].id);
+            // The run is in input order, so the first equal one is the first of its identity.
+            if let Some(&(_, first)) = same_hash[..k].iter().find(|(_, j)| identity_key(&objects[*j].id) == key) {
+                again.push((i, first));
+            }
         }
+    }
+    again.sort_unstable();
+    for (i, first) in again {
+        let (o, f) = (&model.objects[i], &model.objects[first]);
+        model.problems.push(ModelProblem {
+            not_manifest: false,
+            rule: "schema/duplicate-object",
+            source: o.source,
+            template: o.template.cloned(),
+            object: Some(o.id.clone()),
+            container: None,
+            span: o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span()),
+            message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.start().line),
+            help: "the second definition replaces the first when applied (Helm refuses the release); keep one".into(),
+        });
     }
 }
 

@@ -29,15 +29,9 @@ struct Shape {
 struct Props {
     /// In the schema's order, which the did-you-mean's tie-break follows.
     ordered: Vec<(String, usize)>,
-    /// Indices into `ordered`, by name.
-    sorted: Vec<usize>,
-}
-
-impl Props {
-    fn get(&self, key: &str) -> Option<usize> {
-        let at = self.sorted.binary_search_by(|&i| self.ordered[i].0.as_str().cmp(key)).ok()?;
-        Some(self.ordered[self.sorted[at]].1)
-    }
+    /// The shape of each, by interned name: the tree's keys are interned, so a lookup compares
+    /// handles and reads no text.
+    by_name: ustr::UstrMap<usize>,
 }
 
 /// One kind's schema; the root is shape 0.
@@ -67,9 +61,8 @@ fn compile(schema: &Value, defs: &Value, shapes: &mut Vec<Shape>, seen: &mut Has
     let props = schema.get("properties").and_then(Value::as_object).map(|p| {
         let ordered: Vec<(String, usize)> =
             p.iter().map(|(k, sub)| (k.clone(), compile(sub, defs, shapes, seen))).collect();
-        let mut sorted: Vec<usize> = (0..ordered.len()).collect();
-        sorted.sort_by(|&a, &b| ordered[a].0.cmp(&ordered[b].0));
-        Props { ordered, sorted }
+        let by_name = ordered.iter().map(|(k, at)| (ustr::Ustr::from(k), *at)).collect();
+        Props { ordered, by_name }
     });
     let additional = schema.get("additionalProperties").map(|a| compile(a, defs, shapes, seen));
     let items = schema.get("items").map(|i| compile(i, defs, shapes, seen));
@@ -112,7 +105,7 @@ pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
     let mut found = Found::default();
     // A Secret's values never appear in a message, not even a mistyped one.
     let reveal = obj.id.kind != "Secret";
-    walk(obj.node, &schema.shapes, 0, &mut String::new(), &mut found, 0);
+    walk(obj.node, &schema.shapes, 0, &mut Vec::new(), &mut found, 0);
     for (span, path, what) in found.mistyped {
         let what = if reveal { what.full } else { what.bare };
         problems.push(ModelProblem::invalid_type(obj, container_of(&path), span, format!("`{path}`: {what}")));
@@ -169,26 +162,49 @@ fn resolve<'s>(mut schema: &'s Value, defs: &'s Value) -> &'s Value {
     schema
 }
 
-fn walk(node: &Node, shapes: &[Shape], at: usize, path: &mut String, found: &mut Found, depth: usize) {
+/// One step from an object's root to a node, rendered into a path (`spec.containers[name=app]`)
+/// only for a finding: most nodes have none.
+enum Step<'n> {
+    Field(&'n str),
+    /// A key of a free map (labels, data).
+    Key(&'n str),
+    /// A list item, by its `name` if it has one.
+    Item(usize, &'n Node),
+}
+
+fn path(steps: &[Step<'_>]) -> String {
     use std::fmt::Write as _;
+    let mut path = String::new();
+    for step in steps {
+        // Writing to a String cannot fail.
+        let _ = match step {
+            Step::Field(k) if path.is_empty() => write!(path, "{k}"),
+            Step::Field(k) => write!(path, ".{k}"),
+            Step::Key(k) => write!(path, "[{k}]"),
+            Step::Item(i, item) => match item.str_at(&["name"]) {
+                Some(n) => write!(path, "[name={n}]"),
+                None => write!(path, "[{i}]"),
+            },
+        };
+    }
+    path
+}
+
+fn walk<'n>(node: &'n Node, shapes: &[Shape], at: usize, steps: &mut Vec<Step<'n>>, found: &mut Found, depth: usize) {
     if depth > 64 {
         return;
     }
     let shape = &shapes[at];
     if let Some(what) = mistyped(node, shape.ty.as_deref()) {
-        found.mistyped.push((node.span(), path.clone(), what));
+        found.mistyped.push((node.span(), path(steps), what));
         return;
     }
     if let (Some(entries), Some(props)) = (node.as_map(), &shape.props) {
         for e in entries {
             let Some(k) = e.key.as_str() else { continue };
-            let len = path.len();
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(k);
-            match props.get(k) {
-                Some(sub) => walk(&e.value, shapes, sub, path, found, depth + 1),
+            steps.push(Step::Field(k));
+            match props.by_name.get(&e.key.interned()) {
+                Some(&sub) => walk(&e.value, shapes, sub, steps, found, depth + 1),
                 None if shape.additional.is_none() => {
                     let suggestion = props
                         .ordered
@@ -197,31 +213,25 @@ fn walk(node: &Node, shapes: &[Shape], at: usize, path: &mut String, found: &mut
                         .filter(|(score, _)| *score > 0.8)
                         .max_by(|a, b| a.0.total_cmp(&b.0))
                         .map(|(_, p)| p.clone());
-                    found.unknown.push((e.key, path.clone(), suggestion));
+                    found.unknown.push((e.key, path(steps), suggestion));
                 }
                 None => {}
             }
-            path.truncate(len);
+            steps.pop();
         }
     } else if let (Some(entries), Some(values)) = (node.as_map(), shape.additional) {
         // A map such as labels (string to string): every value against the one schema.
         for e in entries {
             let Some(k) = e.key.as_str() else { continue };
-            let len = path.len();
-            let _ = write!(path, "[{k}]"); // writing to a String cannot fail
-            walk(&e.value, shapes, values, path, found, depth + 1);
-            path.truncate(len);
+            steps.push(Step::Key(k));
+            walk(&e.value, shapes, values, steps, found, depth + 1);
+            steps.pop();
         }
     } else if let (Some(items), Some(item_shape)) = (node.as_seq(), shape.items) {
         for (i, item) in items.iter().enumerate() {
-            let len = path.len();
-            // Writing to a String cannot fail.
-            let _ = match item.str_at(&["name"]) {
-                Some(n) => write!(path, "[name={n}]"),
-                None => write!(path, "[{i}]"),
-            };
-            walk(item, shapes, item_shape, path, found, depth + 1);
-            path.truncate(len);
+            steps.push(Step::Item(i, item));
+            walk(item, shapes, item_shape, steps, found, depth + 1);
+            steps.pop();
         }
     }
 }
