@@ -256,8 +256,7 @@ pub fn find(
     // A ThanosRuler loads the PrometheusRules it selects as a Prometheus does, but queries through
     // Thanos Query: the stores behind the query, and so the scrape jobs its rules see, are not in
     // the input, and its rules are judged against none.
-    let thanos_rulers: Vec<(usize, &Object)> =
-        model.objects.iter().enumerate().filter(|(_, o)| o.is("monitoring.coreos.com", "ThanosRuler")).collect();
+    let thanos_rulers: Vec<(usize, &Object)> = model.every("monitoring.coreos.com", "ThanosRuler").collect();
     for &(oi, o) in &thanos_rulers {
         let notify = notify_if_set(
             o,
@@ -279,7 +278,7 @@ pub fn find(
     // scrape jobs are those of the VMAgents that write to it (`victoria.rs`); those of another
     // datasource (a Prometheus, one outside the input) are not read, and its rules are judged
     // against none, like a ThanosRuler's. It notifies the VMAlertmanagers its notifiers name.
-    let vm_alerts: Vec<(usize, &Object)> = model.objects.iter().enumerate().filter(|(_, o)| is_vm_alert(o)).collect();
+    let vm_alerts: Vec<(usize, &Object)> = model.every(victoria::GROUP, "VMAlert").collect();
     for &(oi, o) in &vm_alerts {
         let spec = o.node.get("spec");
         let notify = victoria::vmalert_notify(model, o);

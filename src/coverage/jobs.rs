@@ -354,7 +354,7 @@ impl<'m, 'a> ByLabel<'m, 'a> {
         let (services, workloads) = rayon::join(
             || {
                 let mut services: HashMap<_, Vec<_>> = HashMap::new();
-                for svc in model.objects.iter().filter(|o| o.is("", "Service")) {
+                for (_, svc) in model.every("", "Service") {
                     for (k, v) in svc.labels() {
                         services.entry((svc.namespace(), k, v)).or_default().push(svc);
                     }
@@ -417,14 +417,15 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
     let by_label = OnceLock::from(ByLabel::new(model));
     let indexed = by_label.get_or_init(|| ByLabel::new(model));
     let all_namespaces = OnceLock::new();
-    // The objects of a kind this Prometheus's selector pair picks.
+    // The objects of a kind this Prometheus's selector pair picks, judged on all cores (a
+    // monorepo's Prometheus sees thousands of monitors, and reading one's labels makes a map).
     let selected = |kind: &str, sel_key: &str, ns_key: &str| -> Vec<&Object> {
+        use rayon::prelude::*;
         let sel = spec.and_then(|s| s.get(sel_key));
         let ns_sel = spec.and_then(|s| s.get(ns_key));
-        model
-            .objects
-            .iter()
-            .filter(|o| o.is("monitoring.coreos.com", kind))
+        let of_kind: Vec<&Object> = model.every("monitoring.coreos.com", kind).map(|(_, o)| o).collect();
+        of_kind
+            .into_par_iter()
             .filter(|o| object_selected(sel, &o.labels()) && namespace_selected(model, ns_sel, own, o.namespace()))
             .collect()
     };

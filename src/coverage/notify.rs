@@ -30,7 +30,7 @@ fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<Alertman
 
 /// The Alertmanager config held in the Secret `name` of `ns`, under the first of `keys` it has.
 pub(super) fn secret_config(model: &Model<'_>, ns: &str, name: &str, keys: &[&str]) -> Option<AlertmanagerConfig> {
-    let at = model.objects.iter().position(|o| o.is("", "Secret") && o.namespace() == ns && o.id.name == name)?;
+    let (at, _) = model.every("", "Secret").find(|(_, o)| o.namespace() == ns && o.id.name == name)?;
     config_in(model, at, keys)
 }
 
@@ -39,15 +39,15 @@ pub(super) fn secret_config(model: &Model<'_>, ns: &str, name: &str, keys: &[&st
 /// Secret, with the routes of the AlertmanagerConfigs it selects put first.
 pub fn operator_config(model: &Model<'_>, ns: &str, name: &str) -> Option<AlertmanagerConfig> {
     let am = model
-        .objects
-        .iter()
-        .find(|o| o.is("monitoring.coreos.com", "Alertmanager") && o.namespace() == ns && o.id.name == name);
+        .every("monitoring.coreos.com", "Alertmanager")
+        .map(|(_, o)| o)
+        .find(|o| o.namespace() == ns && o.id.name == name);
     let spec = am.and_then(|a| a.node.get("spec"));
     let mut base = match spec.and_then(|s| s.str_at(&["alertmanagerConfiguration", "name"])) {
         Some(global) => {
-            let i = model.objects.iter().position(|o| {
-                o.is("monitoring.coreos.com", "AlertmanagerConfig") && o.namespace() == ns && o.id.name == global
-            })?;
+            let (i, _) = model
+                .every("monitoring.coreos.com", "AlertmanagerConfig")
+                .find(|(_, o)| o.namespace() == ns && o.id.name == global)?;
             let cr = model.objects[i].node.get("spec")?;
             let mut config = serde_json::Map::new();
             config.insert("route".into(), cr.get("route").map_or(Value::Null, |r| cr_route(r, &cr_key(ns, global))));
@@ -131,9 +131,8 @@ fn merge_selected(model: &Model<'_>, am: &crate::model::Object<'_>, config: &mut
     let ns_selector = spec.and_then(|s| s.get("alertmanagerConfigNamespaceSelector"));
     let strategy = spec.and_then(|s| s.str_at(&["alertmanagerConfigMatcherStrategy", "type"])).unwrap_or("OnNamespace");
     let mut selected: Vec<&crate::model::Object<'_>> = model
-        .objects
-        .iter()
-        .filter(|o| o.is("monitoring.coreos.com", "AlertmanagerConfig"))
+        .every("monitoring.coreos.com", "AlertmanagerConfig")
+        .map(|(_, o)| o)
         .filter(|o| object_selected(selector, &o.labels()))
         .filter(|o| namespace_selected(model, ns_selector, am.namespace(), o.namespace()))
         .collect();
@@ -179,7 +178,7 @@ fn merge_selected(model: &Model<'_>, am: &crate::model::Object<'_>, config: &mut
 
 /// An Alertmanager config in a ConfigMap of the namespace (the prometheus chart's alertmanager).
 pub fn configmap_config(model: &Model<'_>, ns: &str) -> Option<AlertmanagerConfig> {
-    model.objects.iter().enumerate().filter(|(_, o)| o.is("", "ConfigMap") && o.namespace() == ns).find_map(|(i, o)| {
+    model.every("", "ConfigMap").filter(|(_, o)| o.namespace() == ns).find_map(|(i, o)| {
         o.node.path(&["data", "alertmanager.yml"]).or_else(|| o.node.path(&["data", "alertmanager.yaml"]))?;
         config_in(model, i, &["alertmanager.yml", "alertmanager.yaml"])
     })

@@ -17,7 +17,7 @@ use crate::input::Node;
 use crate::model::references::{label_selector_matches, service_of_url, workload_at};
 use crate::model::{Model, Object, Operated, prometheus};
 
-const GROUP: &str = "operator.victoriametrics.com";
+pub(super) const GROUP: &str = "operator.victoriametrics.com";
 
 /// A VictoriaMetrics `VMAlert`.
 pub fn is_vm_alert(o: &Object<'_>) -> bool {
@@ -145,7 +145,7 @@ fn cluster_at(model: &Model<'_>, url: &str, component: &str, default_ns: &str) -
     let (service, ns) = service_of_url(url)?;
     let name = service.strip_prefix(component)?.strip_prefix('-')?;
     let ns = ns.unwrap_or(default_ns);
-    model.objects.iter().position(|o| o.is(GROUP, "VMCluster") && o.id.name == name && o.namespace() == ns)
+    model.every(GROUP, "VMCluster").find(|(_, o)| o.id.name == name && o.namespace() == ns).map(|(i, _)| i)
 }
 
 /// Whether `o`'s `spec.<key>[].url` (remote write targets) reaches `store`.
@@ -156,10 +156,9 @@ fn writes_to(model: &Model<'_>, o: &Object<'_>, key: &str, store: Store) -> bool
 
 /// Whether a Prometheus of the input (operated, or with its own config file) remote-writes to `store`.
 fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: Store) -> bool {
-    let operated = model.objects.iter().filter(|o| {
-        o.id.group() == "monitoring.coreos.com" && matches!(o.id.kind.as_str(), "Prometheus" | "PrometheusAgent")
-    });
-    if operated.into_iter().any(|o| writes_to(model, o, "remoteWrite", store)) {
+    let mut operated =
+        ["Prometheus", "PrometheusAgent"].into_iter().flat_map(|k| model.every("monitoring.coreos.com", k));
+    if operated.any(|(_, o)| writes_to(model, o, "remoteWrite", store)) {
         return true;
     }
     model.workloads.iter().enumerate().any(|(wi, w)| {
@@ -180,7 +179,7 @@ fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: St
 /// here (static targets, probes, raw scrape configs, a Secret's scrape configs).
 pub fn store_jobs(model: &Model<'_>, classes: &[Classification], store: Store) -> Option<Vec<Job>> {
     let agents: Vec<&Object> =
-        model.objects.iter().filter(|o| o.is(GROUP, "VMAgent") && writes_to(model, o, "remoteWrite", store)).collect();
+        model.every(GROUP, "VMAgent").map(|(_, o)| o).filter(|o| writes_to(model, o, "remoteWrite", store)).collect();
     if agents.is_empty() || prometheus_writes_to(model, classes, store) {
         return None;
     }
@@ -304,11 +303,8 @@ pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
         .iter()
         .map(|n| {
             let url = n.str_at(&["url"])?;
-            let (i, am) = model
-                .objects
-                .iter()
-                .enumerate()
-                .find(|(_, o)| o.is(GROUP, "VMAlertmanager") && names_alertmanager(url, o, vmalert.namespace()))?;
+            let (i, am) =
+                model.every(GROUP, "VMAlertmanager").find(|(_, o)| names_alertmanager(url, o, vmalert.namespace()))?;
             alertmanager_config(model, i, am)
         })
         .collect();
@@ -335,7 +331,7 @@ fn names_alertmanager(url: &str, am: &Object<'_>, default_ns: &str) -> bool {
 /// writes one of its own.
 fn alertmanager_config(model: &Model<'_>, i: usize, am: &Object<'_>) -> Option<AlertmanagerConfig> {
     let keys = ("configSelector", "configNamespaceSelector");
-    if model.objects.iter().any(|o| o.is(GROUP, "VMAlertmanagerConfig") && visit_selected(model, am, keys, o, true)) {
+    if model.every(GROUP, "VMAlertmanagerConfig").any(|(_, o)| visit_selected(model, am, keys, o, true)) {
         return None;
     }
     let spec = am.node.get("spec")?;

@@ -7,7 +7,7 @@ pub mod references;
 pub mod schema;
 pub mod workload;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -202,13 +202,46 @@ pub struct Model<'a> {
     by_kind: ByKind,
 }
 
-type ByKind = HashMap<String, HashMap<String, Vec<usize>>>;
+type ByKind = HashMap<String, OfKind>;
+
+/// The objects of one kind, in input order: all of them, and by namespace.
+#[derive(Debug, Default)]
+struct OfKind {
+    all: Vec<usize>,
+    by_namespace: HashMap<String, Vec<usize>>,
+}
+
+impl OfKind {
+    fn push(&mut self, i: usize, namespace: &str) {
+        self.all.push(i);
+        match self.by_namespace.get_mut(namespace) {
+            Some(objects) => objects.push(i),
+            None => {
+                self.by_namespace.insert(namespace.to_owned(), vec![i]);
+            }
+        }
+    }
+
+    /// `later`'s objects come after `self`'s in the input.
+    fn append(&mut self, later: OfKind) {
+        self.all.extend(later.all);
+        for (ns, objects) in later.by_namespace {
+            self.by_namespace.entry(ns).or_default().extend(objects);
+        }
+    }
+}
 
 impl<'a> Model<'a> {
     /// The objects of a kind (of any API group) in a namespace, in input order.
     pub fn of_kind<'m>(&'m self, kind: &str, namespace: &str) -> impl Iterator<Item = &'m Object<'a>> + 'm {
-        let found = self.by_kind.get(kind).and_then(|by_ns| by_ns.get(namespace));
+        let found = self.by_kind.get(kind).and_then(|k| k.by_namespace.get(namespace));
         found.into_iter().flatten().map(|&i| &self.objects[i])
+    }
+
+    /// The objects of a group and kind in every namespace, with their indices, in input order.
+    pub fn every<'m>(&'m self, group: &'m str, kind: &str) -> impl Iterator<Item = (usize, &'m Object<'a>)> + 'm {
+        let found = self.by_kind.get(kind).map(|k| k.all.as_slice()).unwrap_or_default();
+        found.iter().map(|&i| (i, &self.objects[i])).filter(move |(_, o)| o.id.group() == group)
     }
 
     /// The first object of the core API group with this kind, namespace and name.
@@ -273,25 +306,19 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
         .enumerate()
         .fold(ByKind::default, |mut by_kind, (i, o)| {
             // Keys are copied once per kind and namespace, not once per object.
-            if !by_kind.contains_key(&o.id.kind) {
-                by_kind.insert(o.id.kind.clone(), HashMap::new());
-            }
-            if let Some(by_ns) = by_kind.get_mut(&o.id.kind) {
-                match by_ns.get_mut(o.namespace()) {
-                    Some(objects) => objects.push(i),
-                    None => {
-                        by_ns.insert(o.namespace().to_owned(), vec![i]);
-                    }
+            match by_kind.get_mut(&o.id.kind) {
+                Some(of_kind) => of_kind.push(i, o.namespace()),
+                None => {
+                    let mut of_kind = OfKind::default();
+                    of_kind.push(i, o.namespace());
+                    by_kind.insert(o.id.kind.clone(), of_kind);
                 }
             }
             by_kind
         })
         .reduce(ByKind::default, |mut earlier, later| {
-            for (kind, by_ns) in later {
-                let into = earlier.entry(kind).or_default();
-                for (ns, objects) in by_ns {
-                    into.entry(ns).or_default().extend(objects);
-                }
+            for (kind, of_kind) in later {
+                earlier.entry(kind).or_default().append(of_kind);
             }
             earlier
         });

@@ -157,10 +157,22 @@ pub fn prometheus_readers(model: &Model<'_>, verdicts: &[Classification]) -> Has
 /// Whether the Service `svc` routes to the workload's pods: by its selector when the input holds
 /// it, else when an operator creates it for the workload (`prometheus-operated`,
 /// `vmsingle-<name>`), which puts it in no render.
-fn routes_to(model: &Model<'_>, service: Option<&Object<'_>>, svc: &str, target: &Workload<'_>) -> bool {
-    match service {
-        Some(s) => selects(&string_map(s.node.path(&["spec", "selector"])), &target.pod_labels),
-        None => target.operated.is_some_and(|op| svc == op.service(&model.objects[target.object].id.name)),
+struct Route<'m> {
+    svc: &'m str,
+    /// The selector of the Service, when the input holds it.
+    selector: Option<BTreeMap<&'m str, &'m str>>,
+}
+
+impl<'m> Route<'m> {
+    fn of(service: Option<&'m Object<'_>>, svc: &'m str) -> Route<'m> {
+        Route { svc, selector: service.map(|s| string_map(s.node.path(&["spec", "selector"]))) }
+    }
+
+    fn reaches(&self, model: &Model<'_>, target: &Workload<'_>) -> bool {
+        match &self.selector {
+            Some(selector) => selects(selector, &target.pod_labels),
+            None => target.operated.is_some_and(|op| self.svc == op.service(&model.objects[target.object].id.name)),
+        }
     }
 }
 
@@ -170,38 +182,35 @@ fn routes_to(model: &Model<'_>, service: Option<&Object<'_>>, svc: &str, target:
 pub fn workload_at(model: &Model<'_>, url: &str, default_ns: &str) -> Option<usize> {
     let (svc, ns) = service_of_url(url)?;
     let ns = ns.unwrap_or(default_ns);
-    let service = model.core_object("Service", ns, svc);
+    let route = Route::of(model.core_object("Service", ns, svc), svc);
     let mut in_ns = model.workloads.iter().enumerate().filter(|(_, w)| model.objects[w.object].namespace() == ns);
-    in_ns.find(|(_, w)| routes_to(model, service, svc, w)).map(|(i, _)| i)
+    in_ns.find(|(_, w)| route.reaches(model, w)).map(|(i, _)| i)
 }
 
 /// Each (metering reader, the workload it reads as its Prometheus, why), readers in input order.
 pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(usize, usize, String)> {
-    let mut out = Vec::new();
+    use rayon::prelude::*;
     // Looked up once per reader: indexes keep the pass linear in the size of the render.
     let mut services: HashMap<(&str, &str), &super::Object<'_>> = HashMap::new();
-    for o in model.objects.iter().filter(|o| o.is("", "Service")) {
+    for (_, o) in model.every("", "Service") {
         services.entry((o.namespace(), o.id.name.as_str())).or_insert(o);
     }
     let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
     for (j, target) in model.workloads.iter().enumerate() {
         by_namespace.entry(model.objects[target.object].namespace()).or_default().push(j);
     }
-    for (i, w) in model.workloads.iter().enumerate() {
-        if !verdicts[i].metering {
-            continue;
-        }
-        let reader = &model.objects[w.object];
-        for Endpoint { setting, url, .. } in endpoints(model, w) {
-            let Some((svc, ns)) = service_of_url(&url) else { continue };
-            let ns = ns.unwrap_or(reader.namespace());
-            let service = services.get(&(ns, svc)).copied();
-            for &j in by_namespace.get(ns).map(Vec::as_slice).unwrap_or_default() {
-                let target = &model.workloads[j];
-                if j == i {
-                    continue;
-                }
-                if routes_to(model, service, svc, target) {
+    // Each reader on all cores, joined in input order.
+    let readers = model.workloads.par_iter().enumerate().filter(|(i, _)| verdicts[*i].metering);
+    readers
+        .flat_map_iter(|(i, w)| {
+            let reader = &model.objects[w.object];
+            let mut out = Vec::new();
+            for Endpoint { setting, url, .. } in endpoints(model, w) {
+                let Some((svc, ns)) = service_of_url(&url) else { continue };
+                let ns = ns.unwrap_or(reader.namespace());
+                let route = Route::of(services.get(&(ns, svc)).copied(), svc);
+                let targets = by_namespace.get(ns).map(Vec::as_slice).unwrap_or_default();
+                for &j in targets.iter().filter(|&&j| j != i && route.reaches(model, &model.workloads[j])) {
                     out.push((
                         i,
                         j,
@@ -213,9 +222,9 @@ pub fn prometheus_reads(model: &Model<'_>, verdicts: &[Classification]) -> Vec<(
                     ));
                 }
             }
-        }
-    }
-    out
+            out
+        })
+        .collect()
 }
 
 #[cfg(test)]
