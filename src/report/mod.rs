@@ -68,13 +68,15 @@ pub fn write_nested<S: Serialize>(value: &S, depth: usize, buf: &mut Vec<u8>) {
     let mut alone = Vec::new();
     // Into a Vec, of strings, numbers and maps with string keys: cannot fail.
     let _ = serde_json::to_writer_pretty(&mut alone, value);
+    buf.reserve(alone.len());
     buf.extend_from_slice(indent.as_bytes());
-    for line in alone.split_inclusive(|&b| b == b'\n') {
-        buf.extend_from_slice(line);
-        if line.ends_with(b"\n") {
-            buf.extend_from_slice(indent.as_bytes());
-        }
+    let mut line = 0;
+    for end in memchr::memchr_iter(b'\n', &alone) {
+        buf.extend_from_slice(&alone[line..=end]);
+        buf.extend_from_slice(indent.as_bytes());
+        line = end + 1;
     }
+    buf.extend_from_slice(&alone[line..]);
 }
 
 /// What a `write` function writes, as a string.
