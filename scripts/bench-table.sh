@@ -2,8 +2,9 @@
 # Prints the table of docs/performance.md: for generated streams of N objects, the input size, the
 # parse-only baseline (the same bytes into YAML trees with the same parser), `meterguard check`, their
 # ratio and peak memory; then a diff of two 10k renders and start-up. Release builds; each figure is
-# the median of RUNS runs (default 5) of `/usr/bin/time`, the parse-only and check runs interleaved
-# so that a busy moment of the machine hits both; `cargo bench` gives criterion's view.
+# the median of RUNS runs (default 5) of `/usr/bin/time` (time and peak memory each), the parse-only
+# and check runs interleaved so that a busy moment of the machine hits both; `cargo bench` gives
+# criterion's view.
 # SIZES="1000 10000" narrows the sizes; BIN=path/to/meterguard measures another build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +20,9 @@ once() { # appends "seconds peak-KiB" of one run of a command to file $1, output
   /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || true
   tail -n 1 "$work/t" >>"$out" # after "Command exited with non-zero status", when there is one
 }
-median() { # "seconds peak-KiB" of the run with the median time
-  sort -n "$1" | sed -n "$(((runs + 1) / 2))p"
+median() { # "seconds peak-KiB": the median time and, apart, the median peak (a run's peak depends
+  # on when the allocator gives freed pages back, so the run of median time may have an outlying peak)
+  echo "$(cut -d' ' -f1 "$1" | sort -n | sed -n "$(((runs + 1) / 2))p") $(cut -d' ' -f2 "$1" | sort -n | sed -n "$(((runs + 1) / 2))p")"
 }
 measure() { # median of RUNS runs of one command
   : >"$work/m"
