@@ -197,8 +197,8 @@ pub struct Model<'a> {
     /// Services by namespace and the first label of their selector: the Services that may select
     /// a workload are found from its pod labels without a pass over every object.
     pub services: HashMap<String, HashMap<(&'a str, &'a str), Vec<usize>>>,
-    /// Objects by kind, then namespace (`""` for cluster-scoped kinds), in input order:
-    /// cross-object lookups go through it, not a pass over all objects.
+    /// Objects by kind, all of them and by namespace (`""` for cluster-scoped kinds), in input
+    /// order: cross-object lookups go through it, not a pass over all objects.
     by_kind: ByKind,
 }
 
@@ -322,12 +322,14 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
             }
             earlier
         });
-    for (i, o) in model.objects.iter().enumerate().filter(|(_, o)| o.is("", "Service")) {
+    let mut services: HashMap<String, HashMap<_, Vec<usize>>> = HashMap::default();
+    for (i, o) in model.every("", "Service") {
         if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
-            let by_label = model.services.entry(o.namespace().to_owned()).or_default();
+            let by_label = services.entry(o.namespace().to_owned()).or_default();
             by_label.entry((k, v)).or_default().push(i);
         }
     }
+    model.services = services;
     // Per object and independent: on all cores, joined in object order.
     let per_object: Vec<(Vec<ModelProblem>, Option<Workload<'a>>)> = {
         use rayon::prelude::*;
