@@ -30,8 +30,19 @@ struct Props {
     /// In the schema's order, which the did-you-mean's tie-break follows.
     ordered: Vec<(String, usize)>,
     /// The shape of each, by interned name: the tree's keys are interned, so a lookup compares
-    /// handles and reads no text.
+    /// handles and reads no text. Only names interned before the schema was compiled (the input's
+    /// keys, parsed by then) are here: interning every name of every schema cost 2 MB.
     by_name: ustr::UstrMap<usize>,
+}
+
+impl Props {
+    fn get(&self, key: &Key) -> Option<usize> {
+        match self.by_name.get(&key.interned()) {
+            Some(&at) => Some(at),
+            // A name no key held when the schema was compiled.
+            None => self.ordered.iter().find(|(name, _)| name == key.text()).map(|&(_, at)| at),
+        }
+    }
 }
 
 /// One kind's schema; the root is shape 0.
@@ -61,7 +72,7 @@ fn compile(schema: &Value, defs: &Value, shapes: &mut Vec<Shape>, seen: &mut Has
     let props = schema.get("properties").and_then(Value::as_object).map(|p| {
         let ordered: Vec<(String, usize)> =
             p.iter().map(|(k, sub)| (k.clone(), compile(sub, defs, shapes, seen))).collect();
-        let by_name = ordered.iter().map(|(k, at)| (ustr::Ustr::from(k), *at)).collect();
+        let by_name = ordered.iter().filter_map(|(k, at)| Some((ustr::Ustr::from_existing(k)?, *at))).collect();
         Props { ordered, by_name }
     });
     let additional = schema.get("additionalProperties").map(|a| compile(a, defs, shapes, seen));
@@ -203,8 +214,8 @@ fn walk<'n>(node: &'n Node, shapes: &[Shape], at: usize, steps: &mut Vec<Step<'n
         for e in entries {
             let Some(k) = e.key.as_str() else { continue };
             steps.push(Step::Field(k));
-            match props.by_name.get(&e.key.interned()) {
-                Some(&sub) => walk(&e.value, shapes, sub, steps, found, depth + 1),
+            match props.get(&e.key) {
+                Some(sub) => walk(&e.value, shapes, sub, steps, found, depth + 1),
                 None if shape.additional.is_none() => {
                     let suggestion = props
                         .ordered
@@ -288,4 +299,24 @@ fn mistyped(node: &Node, expected: Option<&str>) -> Option<Mistyped> {
         full: format!("expected {wanted}, found {kind}{found}"),
         bare: format!("expected {wanted}, found {kind}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::node::{Pos, Style};
+
+    #[test]
+    fn a_name_interned_after_the_schema_was_compiled_is_found_by_its_text() {
+        // Made of the test's name, so that nothing interned it before.
+        let name = "aNameInternedAfterTheSchemaWasCompiled";
+        let props = Props {
+            ordered: vec![("other".into(), 1), (name.into(), 2)],
+            by_name: [(ustr::Ustr::from("other"), 1)].into_iter().collect(),
+        };
+        let key = |text: &str| Key::new(Pos::default(), text, Style::Plain, true);
+        assert_eq!(props.get(&key("other")), Some(1));
+        assert_eq!(props.get(&key(name)), Some(2));
+        assert_eq!(props.get(&key("absent")), None);
+    }
 }
