@@ -278,7 +278,7 @@ pub fn find(
     // scrape jobs are those of the VMAgents that write to it (`victoria.rs`); those of another
     // datasource (a Prometheus, one outside the input) are not read, and its rules are judged
     // against none, like a ThanosRuler's. It notifies the VMAlertmanagers its notifiers name.
-    let vm_alerts: Vec<(usize, &Object)> = model.every(victoria::GROUP, "VMAlert").collect();
+    let vm_alerts: Vec<(usize, &Object)> = victoria::vm_alerts(model).collect();
     for &(oi, o) in &vm_alerts {
         let spec = o.node.get("spec");
         let notify = victoria::vmalert_notify(model, o);

@@ -17,11 +17,16 @@ use crate::input::Node;
 use crate::model::references::{label_selector_matches, service_of_url, workload_at};
 use crate::model::{Model, Object, Operated, prometheus};
 
-pub(super) const GROUP: &str = "operator.victoriametrics.com";
+const GROUP: &str = "operator.victoriametrics.com";
 
 /// A VictoriaMetrics `VMAlert`.
 pub fn is_vm_alert(o: &Object<'_>) -> bool {
     o.is(GROUP, "VMAlert")
+}
+
+/// The input's `VMAlert`s, with their indices, in input order.
+pub fn vm_alerts<'m, 'a>(model: &'m Model<'a>) -> impl Iterator<Item = (usize, &'m Object<'a>)> + 'm {
+    model.every(GROUP, "VMAlert")
 }
 
 /// The selector pair of `owner` named `sel_key` and `ns_key`, each when given (not absent, not null).

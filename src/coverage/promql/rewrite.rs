@@ -5,14 +5,14 @@
 //!
 //! So an expression is parsed with every matcher's value replaced by a marker and the matcher's
 //! number, and every regex matcher written as an equality matcher (`Matchers` finds them as the
-//! crate's lexer tokenizes the text, so other strings and comments are never touched). That skeleton is the same for every
-//! expression that differs in label values only, and is parsed once (`super::parse_all`); each
-//! expression's own values are then put back, and each distinct pattern is compiled once, by the
-//! crate's own `Matcher::new_matcher`. Values are unquoted by the crate's own `unquote_string`, as
-//! its grammar unquotes them. The caller parses the original text instead whenever the two could
-//! read differently (`Restored::Diverged`, a pattern that does not parse, a selector the parser
-//! would have rejected as empty). One difference is wanted: a pattern that only passes regex's
-//! compiled-size limit is read as valid, as Prometheus reads it (`pattern.rs`).
+//! crate's lexer tokenizes the text, so other strings and comments are never touched). That
+//! skeleton is the same for every expression that differs in label values only, and is parsed once
+//! (`super::parse_all`); each expression's own values are then put back, and each distinct pattern
+//! is compiled once, by the crate's own `Matcher::new_matcher`. Values are unquoted by the crate's
+//! own `unquote_string`, as its grammar unquotes them. The caller parses the original text instead
+//! whenever the two could read differently (`Restored::Diverged`, a pattern that does not parse, a
+//! selector the parser would have rejected as empty). One difference is wanted: a pattern that only
+//! passes regex's compiled-size limit is read as valid, as Prometheus reads it (`pattern.rs`).
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::token::T_EQL_REGEX;
@@ -160,7 +160,7 @@ impl<'e> Matchers<'e> {
     /// The lexer ends a comment at a carriage return or a line feed.
     fn comment(&mut self) {
         let rest = &self.bytes[self.at..];
-        self.at += rest.iter().position(|&b| b == b'\r' || b == b'\n').map_or(rest.len(), |p| p + 1);
+        self.at += memchr::memchr2(b'\r', b'\n', rest).map_or(rest.len(), |p| p + 1);
     }
 
     /// One character or operator of anything but a string, a comment or a space: the matcher
