@@ -98,14 +98,82 @@ impl<'a> Analysis<'a> {
     }
 }
 
+/// The analysis of the documents whose source passes `take` (one side of a diff).
 pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -> bool) -> Analysis<'a> {
+    examine(inputs, opts, take, false).0
+}
+
+/// `analyze`, and with `find` every finding of it, before suppressions and sorting. The steps run
+/// as soon as what they read is there, beside each other: each has stretches on one core (a
+/// large render's bookkeeping), which the others' work then fills.
+pub fn examine<'a>(
+    inputs: &'a Inputs,
+    opts: &Options,
+    take: &dyn Fn(SourceId) -> bool,
+    find: bool,
+) -> (Analysis<'a>, Vec<Finding>) {
     let model = model::build_from(inputs, &opts.namespace, take);
     let config = &opts.config.config;
-    let classes = classify::classify(&model, config);
-    let (rules, records) = coverage::rules::extract(&model.objects, &model.rule_files);
     let profiles = crate::config::effective_profiles(config);
-    let coverage = coverage::analyze(&model, &classes, config, rules, &records, opts.assume_rules_loaded);
-    Analysis { model, classes, profiles, coverage }
+    // The model alone: the schema's findings, the classes, and the alert rules.
+    let (schema, (classes, (rules, records))) = rayon::join(
+        || {
+            let mut out = Vec::new();
+            if find {
+                rules::schema::check(&model, &mut out);
+                rules::schema::check_sizes(&model, &mut out);
+            }
+            out
+        },
+        || {
+            rayon::join(
+                || classify::classify(&model, config),
+                || coverage::rules::extract(&model.objects, &model.rule_files),
+            )
+        },
+    );
+    // With the classes: the rules that read no alert coverage, and the coverage.
+    let ctx = Context { inputs, model: &model, classes: &classes, config, profiles: &profiles };
+    let (mut found, coverage) = rayon::join(
+        || if find { rules::run(&ctx) } else { Vec::new() },
+        || coverage::analyze(&model, &classes, config, rules, &records, opts.assume_rules_loaded),
+    );
+    let a = Analysis { model, classes, profiles, coverage };
+    if !find {
+        return (a, Vec::new());
+    }
+    let ctx = a.context(inputs, opts);
+    rules::wiring::check_stored(&ctx, &a.coverage, &mut found);
+    rules::alerts::check(&ctx, &a.coverage, &mut found);
+    // `found` holds most of a large render's findings (a job-mismatch for each of thousands of
+    // rules), in room of their exact size: the rest are added to it, which grows a block that
+    // large in place, where gathering all in a new vector copied it (18 MB at 100k objects). None
+    // of its rules are theirs, so no two findings tie across the parts and the sorted report is
+    // the same.
+    let skip = |p: &&ModelProblem| opts.ignore_non_manifests && p.not_manifest;
+    let problems = inputs.problems.iter().filter(|p| p.source.is_none_or(take)).map(|p| Finding {
+        rule: p.rule,
+        severity: rule_severity(p.rule),
+        message: p.message.clone(),
+        help: "".into(),
+        object: None,
+        container: None,
+        source: p.source,
+        file: p.file.clone(),
+        span: Span::point(p.pos),
+        template: None,
+        suppressed: None,
+    });
+    let model_problems = a.model.problems.iter().filter(|p| !skip(p)).cloned().map(from_model_problem);
+    let rest: Vec<Finding> = problems.chain(model_problems).chain(schema).collect();
+    let before = found.len();
+    found.reserve_exact(rest.len());
+    found.extend(rest);
+    debug_assert!({
+        let theirs: std::collections::HashSet<&str> = found[before..].iter().map(|f| f.rule).collect();
+        found[..before].iter().all(|f| !theirs.contains(f.rule))
+    });
+    (a, found)
 }
 
 fn rule_severity(id: &str) -> Severity {
@@ -126,59 +194,6 @@ fn from_model_problem(p: ModelProblem) -> Finding {
         template: p.template,
         suppressed: None,
     }
-}
-
-/// Every finding of one analysed input, before suppressions and sorting.
-pub fn findings(inputs: &Inputs, a: &Analysis<'_>, opts: &Options, take: &dyn Fn(SourceId) -> bool) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = inputs
-        .problems
-        .iter()
-        .filter(|p| p.source.is_none_or(take))
-        .map(|p| Finding {
-            rule: p.rule,
-            severity: rule_severity(p.rule),
-            message: p.message.clone(),
-            help: "".into(),
-            object: None,
-            container: None,
-            source: p.source,
-            file: p.file.clone(),
-            span: Span::point(p.pos),
-            template: None,
-            suppressed: None,
-        })
-        .collect();
-    let ctx = a.context(inputs, opts);
-    let skip = |p: &&ModelProblem| opts.ignore_non_manifests && p.not_manifest;
-    findings.extend(a.model.problems.iter().filter(|p| !skip(p)).cloned().map(from_model_problem));
-    // Two halves of about equal cost on two cores.
-    let (first, mut second) = rayon::join(
-        || {
-            let mut out = Vec::new();
-            rules::schema::check(&ctx, &mut out);
-            rules::schema::check_sizes(&ctx, &mut out);
-            out
-        },
-        || {
-            let mut out = rules::run(&ctx);
-            rules::wiring::check_stored(&ctx, &a.coverage, &mut out);
-            rules::alerts::check(&ctx, &a.coverage, &mut out);
-            out
-        },
-    );
-    // The second half holds most of a large render's findings (a job-mismatch for each of
-    // thousands of rules), in room of their exact size: the rest are added to it, which grows a
-    // block that large in place, where gathering all in a new vector copied it (18 MB at 100k
-    // objects). None of its rules are theirs, so no two findings tie across the parts and the
-    // sorted report is the same.
-    debug_assert!({
-        let theirs: std::collections::HashSet<&str> = findings.iter().chain(&first).map(|f| f.rule).collect();
-        second.iter().all(|f| !theirs.contains(f.rule))
-    });
-    second.reserve_exact(findings.len() + first.len());
-    second.extend(findings);
-    second.extend(first);
-    second
 }
 
 /// Applies suppressions, sorts, and builds the report.
@@ -207,8 +222,7 @@ pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
 
 /// `run`, handing the analysis back too (the CLI leaves it to the OS at exit instead of freeing it).
 pub fn run_keeping<'a>(inputs: &'a Inputs, opts: &Options) -> (Report<'a>, Analysis<'a>) {
-    let a = analyze(inputs, opts, &|_| true);
-    let f = findings(inputs, &a, opts, &|_| true);
+    let (a, f) = examine(inputs, opts, &|_| true, true);
     (finish(inputs, &a, f, opts), a)
 }
 

@@ -128,6 +128,21 @@ impl Finding {
         }
     }
 
+    /// A finding about a workload, or one of its containers.
+    pub fn in_workload(
+        model: &Model<'_>,
+        rule: &'static Rule,
+        w: &Workload<'_>,
+        container: Option<&ContainerInfo<'_>>,
+        span: Span,
+        message: String,
+        help: String,
+    ) -> Finding {
+        let mut f = Finding::on_object(rule, &model.objects[w.object], span, message, help);
+        f.container = container.map(|c| c.name.clone());
+        f
+    }
+
     pub fn with_severity(mut self, s: Severity) -> Finding {
         self.severity = s;
         self
@@ -165,20 +180,7 @@ impl<'m, 'a> Context<'m, 'a> {
         message: String,
         help: String,
     ) -> Finding {
-        let obj = &self.model.objects[w.object];
-        Finding {
-            rule: rule.id,
-            severity: rule.severity,
-            message,
-            help: help.into(),
-            object: Some(obj.id.clone()),
-            container: container.map(|c| c.name.clone()),
-            source: Some(obj.source),
-            file: String::new(),
-            span,
-            template: obj.template.cloned(),
-            suppressed: None,
-        }
+        Finding::in_workload(self.model, rule, w, container, span, message, help)
     }
 }
 

@@ -1,9 +1,9 @@
 //! Input and schema rules: what Kubernetes itself would reject or silently drop.
 
-use super::{Context, Finding, Rule, Severity, rule};
+use super::{Finding, Rule, Severity, rule};
 use crate::input::Node;
 use crate::model::quantity::{Quantity, Suffix, bytes_human};
-use crate::model::{MAX_DATA_BYTES, data_bytes};
+use crate::model::{MAX_DATA_BYTES, Model, data_bytes};
 
 rule!(
     YAML_SYNTAX,
@@ -159,8 +159,8 @@ pub static RULES: &[&Rule] = &[
 const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 
 /// Sizes the API server validates: ConfigMap and Secret data, and annotations on any object.
-pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
-    for o in &ctx.model.objects {
+pub fn check_sizes(model: &Model<'_>, out: &mut Vec<Finding>) {
+    for o in &model.objects {
         if let Some((total, span)) = data_bytes(o.id.group(), &o.id.kind, o.node)
             && total > MAX_DATA_BYTES
         {
@@ -195,15 +195,17 @@ pub fn check_sizes(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
 }
 
 /// Checks every quantity in containers' resources, emptyDir size limits and claim templates.
-pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
-    for w in &ctx.model.workloads {
+pub fn check(model: &Model<'_>, out: &mut Vec<Finding>) {
+    for w in &model.workloads {
         for c in &w.containers {
             for section in ["limits", "requests"] {
                 let Some(entries) = c.node.path(&["resources", section]).and_then(Node::as_map) else { continue };
                 for e in entries {
                     let resource = e.key.as_str().unwrap_or_default();
                     if let Some(f) = judge(resource, &e.value) {
-                        out.push(ctx.finding(f.0, w, Some(c), e.value.span(), f.1, f.2).with_severity(f.3));
+                        out.push(
+                            Finding::in_workload(model, f.0, w, Some(c), e.value.span(), f.1, f.2).with_severity(f.3),
+                        );
                     }
                 }
             }
@@ -212,7 +214,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
             if let Some(v) = node.path(&["emptyDir", "sizeLimit"])
                 && let Some(f) = judge("sizeLimit", v)
             {
-                out.push(ctx.finding(f.0, w, None, v.span(), f.1, f.2).with_severity(f.3));
+                out.push(Finding::in_workload(model, f.0, w, None, v.span(), f.1, f.2).with_severity(f.3));
             }
         }
     }
