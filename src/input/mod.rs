@@ -82,9 +82,9 @@ impl Inputs {
                 message: p.message,
             });
         }
-        for d in parsed.documents {
-            self.documents.push(Document { source: id, template: d.template, root: d.root });
-        }
+        self.documents.reserve_exact(parsed.documents.len());
+        let documents = parsed.documents.into_iter();
+        self.documents.extend(documents.map(|d| Document { source: id, template: d.template, root: d.root }));
     }
 
     /// Registers a text that is not a manifest (the config file), so findings can point into it.

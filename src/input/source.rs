@@ -91,7 +91,10 @@ impl Source {
     /// Frees the text, once parsed, for a run whose reports show no snippets (nothing else reads
     /// it): a render's text is its whole size again in memory. `line` then answers "".
     pub fn release_text(&mut self) {
-        self.text = String::new();
+        let text = std::mem::take(&mut self.text);
+        // Returning a large render's pages to the system takes the kernel tens of milliseconds,
+        // which the analysis need not wait for.
+        rayon::spawn(move || drop(text));
         self.line_starts = std::sync::OnceLock::new();
     }
 

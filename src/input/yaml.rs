@@ -106,7 +106,8 @@ pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>) -> Parsed {
             p
         })
         .collect();
-    let mut out = Parsed::default();
+    let mut out =
+        Parsed { documents: Vec::with_capacity(parsed.iter().map(|p| p.documents.len()).sum()), problems: Vec::new() };
     for mut p in parsed {
         out.problems.append(&mut p.problems);
         out.documents.append(&mut p.documents);
