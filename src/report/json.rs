@@ -98,7 +98,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     out.write_all(b",\n  \"summary\": ")?;
     let mut buf = Vec::new();
     write_nested(&summary, 1, &mut buf);
-    out.write_all(buf.trim_ascii_start())?;
+    out.write_all(&buf)?;
     out.write_all(b"\n}\n")
 }
 
@@ -155,6 +155,6 @@ pub fn write_diff(
     out.write_all(b",\n  \"summary\": ")?;
     let mut buf = Vec::new();
     write_nested(&summary, 1, &mut buf);
-    out.write_all(buf.trim_ascii_start())?;
+    out.write_all(&buf)?;
     out.write_all(b"\n}\n")
 }

@@ -42,9 +42,7 @@ pub fn write_rendered<T: Sync>(
 
 /// `items` as serde_json's pretty printer writes an array standing `depth` levels deep, the items
 /// serialized on all cores (`write_rendered`); `item` writes one with `write_nested` at the depth
-/// it is given. serde_json escapes a newline inside a string, so a newline only stands between
-/// tokens, and indenting after each one nests an item pretty-printed alone. tests/corpus.rs holds
-/// the JSON and SARIF reports to serde_json's own pretty print.
+/// it is given. tests/corpus.rs holds the JSON and SARIF reports to serde_json's own pretty print.
 pub fn write_array<T: Sync>(
     items: &[T],
     depth: usize,
@@ -57,26 +55,91 @@ pub fn write_array<T: Sync>(
     out.write_all(b"[")?;
     write_rendered(items, out, |i, it, buf| {
         buf.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        buf.extend_from_slice("  ".repeat(depth + 1).as_bytes());
         item(it, depth + 1, buf);
     })?;
     out.write_all(format!("\n{}]", "  ".repeat(depth)).as_bytes())
 }
 
-/// `value` pretty-printed as it stands `depth` levels deep, preceded by its indentation.
+/// `value` pretty-printed as it stands `depth` levels deep (its first line's indentation is the
+/// caller's to write).
 pub fn write_nested<S: Serialize>(value: &S, depth: usize, buf: &mut Vec<u8>) {
-    let indent = "  ".repeat(depth);
-    let mut alone = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(buf, Nested { depth, has_value: false });
     // Into a Vec, of strings, numbers and maps with string keys: cannot fail.
-    let _ = serde_json::to_writer_pretty(&mut alone, value);
-    buf.reserve(alone.len());
-    buf.extend_from_slice(indent.as_bytes());
-    let mut line = 0;
-    for end in memchr::memchr_iter(b'\n', &alone) {
-        buf.extend_from_slice(&alone[line..=end]);
-        buf.extend_from_slice(indent.as_bytes());
-        line = end + 1;
+    let _ = value.serialize(&mut ser);
+}
+
+/// serde_json's `PrettyFormatter` with two spaces, starting `depth` levels in: that formatter
+/// always starts at the margin, and re-indenting its output cost a copy of every report.
+struct Nested {
+    depth: usize,
+    has_value: bool,
+}
+
+impl Nested {
+    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
     }
-    buf.extend_from_slice(&alone[line..]);
+
+    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            w.write_all(b"\n")?;
+            self.indent(w)?;
+        }
+        w.write_all(bracket)
+    }
+
+    fn item<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        w.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(w)
+    }
+
+    fn indent<W: ?Sized + Write>(&self, w: &mut W) -> std::io::Result<()> {
+        (0..self.depth).try_for_each(|_| w.write_all(b"  "))
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// What a `write` function writes, as a string.

@@ -85,7 +85,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Resu
     )?;
     let mut buf = Vec::new();
     write_nested(&tool, 3, &mut buf);
-    out.write_all(buf.trim_ascii_start())?;
+    out.write_all(&buf)?;
     out.write_all(b",\n      \"columnKind\": \"unicodeCodePoints\",\n      \"results\": ")?;
     write_array(&report.findings, 3, out, |f, depth, buf| write_nested(&result(report, &all, f), depth, buf))?;
     out.write_all(b"\n    }\n  ]\n}\n")
