@@ -15,16 +15,17 @@ use serde::Serialize;
 use crate::input::Inputs;
 use crate::rules::Finding;
 
-/// Renders `items` on all cores, a few hundred at a time, and writes them in order: the report of
+/// Renders `items` on all cores, two thousand at a time, and writes them in order: the report of
 /// a large render holds a hundred thousand findings, and rendering them is most of writing it.
-/// `render` gets each item's index in `items`.
+/// (The cores wait while a batch is written: batches of 256 made writing a 100k-object check's
+/// report take a fifth longer.) `render` gets each item's index in `items`.
 pub fn write_rendered<T: Sync>(
     items: &[T],
     out: &mut dyn Write,
     render: impl Fn(usize, &T, &mut Vec<u8>) + Sync,
 ) -> std::io::Result<()> {
     use rayon::prelude::*;
-    const CHUNK: usize = 256;
+    const CHUNK: usize = 2048;
     for (c, chunk) in items.chunks(CHUNK).enumerate() {
         let rendered: Vec<Vec<u8>> = chunk
             .par_iter()
