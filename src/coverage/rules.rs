@@ -296,22 +296,22 @@ pub fn extract(objects: &[Object<'_>], rule_files: &[RuleFile<'_>]) -> (Vec<Aler
     // Each distinct expression once: a monorepo renders the same chart for several environments,
     // and the same rules with it (and those that differ in label values only share a parse).
     let interner = super::promql::Interner::default();
-    let mut distinct = super::promql::Distinct::default();
-    let slots: Vec<usize> = alert_exprs.iter().map(|expr| distinct.number(expr)).collect();
-    let record_slots: Vec<usize> = records.iter().map(|(_, _, expr)| distinct.number(expr)).collect();
+    let texts = alert_exprs.iter().chain(records.iter().map(|(_, _, expr)| expr)).map(AsRef::as_ref);
+    let super::promql::Distinct { texts, slots } = super::promql::Distinct::of(texts);
     let parsed: Vec<_> =
-        super::promql::parse_all(&distinct.texts, &interner).into_iter().map(|q| q.map(std::sync::Arc::new)).collect();
-    drop(distinct);
+        super::promql::parse_all(&texts, &interner).into_iter().map(|q| q.map(std::sync::Arc::new)).collect();
+    drop(texts);
+    let (slots, record_slots) = slots.split_at(alert_exprs.len());
     let recorded = records
         .into_iter()
         .zip(record_slots)
         .filter_map(|((origin, series, _), slot)| {
-            let query = parsed[slot].as_ref().ok()?.clone();
+            let query = parsed[*slot].as_ref().ok()?.clone();
             Some(Record { origin, series, query })
         })
         .collect();
     for (rule, slot) in alerts.iter_mut().zip(slots) {
-        rule.parsed = parsed[slot].clone();
+        rule.parsed = parsed[*slot].clone();
     }
     (alerts, recorded)
 }

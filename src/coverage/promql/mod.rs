@@ -258,19 +258,55 @@ pub fn parse_with(expr: &str, interner: &Interner) -> Result<Query, String> {
 }
 
 /// Distinct texts, numbered in the order they are first seen.
-#[derive(Default)]
 pub struct Distinct<'t> {
-    numbers: HashMap<&'t str, usize>,
     /// By number.
     pub texts: Vec<&'t str>,
+    /// The number of each text given, in order.
+    pub slots: Vec<usize>,
 }
 
+/// A text and its hash, taken beforehand: the map hashes only the hash.
+struct Hashed<'t> {
+    hash: u64,
+    text: &'t str,
+}
+
+impl std::hash::Hash for Hashed<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialEq for Hashed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for Hashed<'_> {}
+
 impl<'t> Distinct<'t> {
-    pub fn number(&mut self, text: &'t str) -> usize {
-        *self.numbers.entry(text).or_insert_with(|| {
-            self.texts.push(text);
-            self.texts.len() - 1
-        })
+    /// The texts are hashed on all cores and numbered on one: a render holds a hundred thousand
+    /// expressions, and hashing them in the numbering pass held the other cores idle.
+    pub fn of(all: impl IntoIterator<Item = &'t str>) -> Distinct<'t> {
+        use rayon::prelude::*;
+        use std::hash::BuildHasher;
+        let all: Vec<&'t str> = all.into_iter().collect();
+        let hasher = foldhash::fast::FixedState::default();
+        let hashes: Vec<u64> = all.par_iter().map(|t| hasher.hash_one(t)).collect();
+        let mut numbers: HashMap<Hashed<'t>, usize> = HashMap::default();
+        let mut texts = Vec::new();
+        let slots = all
+            .into_iter()
+            .zip(hashes)
+            .map(|(text, hash)| {
+                *numbers.entry(Hashed { hash, text }).or_insert_with(|| {
+                    texts.push(text);
+                    texts.len() - 1
+                })
+            })
+            .collect();
+        Distinct { texts, slots }
     }
 }
 
@@ -284,8 +320,9 @@ const SKELETON_BATCH: usize = 1024;
 pub fn parse_all(exprs: &[&str], interner: &Interner) -> Vec<Result<Query, String>> {
     use rayon::prelude::*;
     let marked: Vec<Option<Marked>> = exprs.par_iter().map(|e| rewrite::mark(e)).collect();
-    let mut skeletons = Distinct::default();
-    let slots: Vec<Option<usize>> = marked.iter().map(|m| m.as_ref().map(|m| skeletons.number(&m.text))).collect();
+    let skeletons = Distinct::of(marked.iter().flatten().map(|m| m.text.as_str()));
+    let mut numbers = skeletons.slots.iter().copied();
+    let slots: Vec<Option<usize>> = marked.iter().map(|m| m.as_ref().and_then(|_| numbers.next())).collect();
     // The marked expressions by skeleton, so that each batch of skeletons has its expressions together.
     let mut order: Vec<usize> = (0..exprs.len()).filter(|&i| slots[i].is_some()).collect();
     order.sort_unstable_by_key(|&i| slots[i]);
@@ -521,6 +558,15 @@ impl Query {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distinct_texts_numbered_as_first_seen() {
+        let all = ["up == 0", "absent(up)", "up == 0", "", "absent(up)", "up==0", ""];
+        let d = Distinct::of(all);
+        assert_eq!(d.texts, ["up == 0", "absent(up)", "", "up==0"]);
+        assert_eq!(d.slots, [0, 1, 0, 2, 1, 3, 2]);
+        assert!(Distinct::of([]).texts.is_empty());
+    }
 
     #[test]
     fn matrix_selectors_are_walked() {
