@@ -322,32 +322,29 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
             }
             earlier
         });
-    // The Services by selector on one core, beside the objects, which are per object and
-    // independent, on all cores (joined in object order).
-    let (services, per_object) = rayon::join(
-        || {
-            let mut services: HashMap<String, HashMap<_, Vec<usize>>> = HashMap::default();
-            for (i, o) in model.every("", "Service") {
-                if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
-                    let by_label = services.entry(o.namespace().to_owned()).or_default();
-                    by_label.entry((k, v)).or_default().push(i);
-                }
-            }
-            services
-        },
-        || {
-            let objects = model.objects.par_iter().enumerate();
-            objects
-                .map(|(i, o)| {
-                    let mut problems = Vec::new();
-                    schema::check_fields(o, &mut problems);
-                    let w = workload::extract(o, i, &mut problems);
-                    (problems, w)
-                })
-                .collect::<Vec<(Vec<ModelProblem>, Option<Workload<'a>>)>>()
-        },
-    );
+    let mut services: HashMap<String, HashMap<_, Vec<usize>>> = HashMap::default();
+    for (i, o) in model.every("", "Service") {
+        if let Some((k, v)) = string_map(o.node.path(&["spec", "selector"])).into_iter().next() {
+            let by_label = services.entry(o.namespace().to_owned()).or_default();
+            by_label.entry((k, v)).or_default().push(i);
+        }
+    }
     model.services = services;
+    // Per object and independent: on all cores, joined in object order.
+    let per_object: Vec<(Vec<ModelProblem>, Option<Workload<'a>>)> = {
+        use rayon::prelude::*;
+        model
+            .objects
+            .par_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let mut problems = Vec::new();
+                schema::check_fields(o, &mut problems);
+                let w = workload::extract(o, i, &mut problems);
+                (problems, w)
+            })
+            .collect()
+    };
     for (problems, w) in per_object {
         model.problems.extend(problems);
         model.workloads.extend(w);
