@@ -199,8 +199,7 @@ fn from_model_problem(p: ModelProblem) -> Finding {
 /// Applies suppressions, sorts, and builds the report.
 pub fn finish<'a>(inputs: &'a Inputs, a: &Analysis<'_>, mut findings: Vec<Finding>, opts: &Options) -> Report<'a> {
     crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &a.model, opts.today);
-    // Stable, as `sort_by` is, on all cores.
-    rayon::slice::ParallelSliceMut::par_sort_by(&mut findings[..], |x, y| x.sort_key().cmp(&y.sort_key()));
+    findings.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
     findings.dedup();
     let workloads = a
         .model

@@ -319,18 +319,11 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
     // and a large render holds tens of thousands of such rules.
     let index = JobIndex::new(jobs);
     let mut helps: HashMap<CompactString, std::sync::Arc<str>> = HashMap::new();
-    for (_, _, wanted) in &found {
-        if !helps.contains_key(wanted) {
-            helps.insert(wanted.clone(), nearest_jobs(wanted, &index).into());
-        }
-    }
-    // Made on all cores, in order, into room of their exact size.
-    use rayon::prelude::*;
     out.reserve_exact(found.len());
-    out.par_extend(found.into_par_iter().map(|(ri, message, wanted)| {
-        // Every wanted job has its help: gathered above from the same verdicts.
-        rule_finding(&JOB_MISMATCH, &a.rules[ri], message, helps[&wanted].clone())
-    }));
+    for (ri, message, wanted) in found {
+        let help = helps.entry(wanted).or_insert_with_key(|w| nearest_jobs(w, &index).into()).clone();
+        out.push(rule_finding(&JOB_MISMATCH, &a.rules[ri], message, help));
+    }
 }
 
 /// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
