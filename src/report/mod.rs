@@ -54,9 +54,10 @@ pub fn write_array<T: Sync>(
         return out.write_all(b"[]");
     }
     out.write_all(b"[")?;
+    let indent = "  ".repeat(depth + 1);
     write_rendered(items, out, |i, it, buf| {
         buf.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-        buf.extend_from_slice("  ".repeat(depth + 1).as_bytes());
+        buf.extend_from_slice(indent.as_bytes());
         item(it, depth + 1, buf);
     })?;
     out.write_all(format!("\n{}]", "  ".repeat(depth)).as_bytes())
