@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{file_of, line_col, to_string, write_array, write_nested};
+use super::{file_of, line_col, to_string, write_array, write_nested, write_value};
 use crate::check::Report;
 use crate::rules::{Finding, Severity};
 
@@ -96,9 +96,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         write_nested(&view, depth, buf)
     })?;
     out.write_all(b",\n  \"summary\": ")?;
-    let mut buf = Vec::new();
-    write_nested(&summary, 1, &mut buf);
-    out.write_all(&buf)?;
+    write_value(&summary, 1, out)?;
     out.write_all(b"\n}\n")
 }
 
@@ -153,8 +151,6 @@ pub fn write_diff(
     out.write_all(b",\n  \"findings\": ")?;
     write_array(&report.findings, 1, out, |f, depth, buf| write_nested(&finding(report, f), depth, buf))?;
     out.write_all(b",\n  \"summary\": ")?;
-    let mut buf = Vec::new();
-    write_nested(&summary, 1, &mut buf);
-    out.write_all(&buf)?;
+    write_value(&summary, 1, out)?;
     out.write_all(b"\n}\n")
 }

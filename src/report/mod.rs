@@ -66,9 +66,14 @@ pub fn write_array<T: Sync>(
 /// `value` pretty-printed as it stands `depth` levels deep (its first line's indentation is the
 /// caller's to write).
 pub fn write_nested<S: Serialize>(value: &S, depth: usize, buf: &mut Vec<u8>) {
-    let mut ser = serde_json::Serializer::with_formatter(buf, Nested { depth, has_value: false });
     // Into a Vec, of strings, numbers and maps with string keys: cannot fail.
-    let _ = value.serialize(&mut ser);
+    let _ = write_value(value, depth, buf);
+}
+
+/// `write_nested` straight into `out`, for a value written alone.
+pub fn write_value<S: Serialize>(value: &S, depth: usize, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, Nested { depth, has_value: false });
+    value.serialize(&mut ser).map_err(std::io::Error::from)
 }
 
 /// serde_json's `PrettyFormatter` with two spaces, starting `depth` levels in: that formatter

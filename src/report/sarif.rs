@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{file_of, line_col, write_array, write_nested};
+use super::{file_of, line_col, write_array, write_nested, write_value};
 use crate::check::Report;
 use crate::rules::{self, Finding, Severity};
 
@@ -83,9 +83,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Resu
     out.write_all(
         b"{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n  \"version\": \"2.1.0\",\n  \"runs\": [\n    {\n      \"tool\": ",
     )?;
-    let mut buf = Vec::new();
-    write_nested(&tool, 3, &mut buf);
-    out.write_all(&buf)?;
+    write_value(&tool, 3, out)?;
     out.write_all(b",\n      \"columnKind\": \"unicodeCodePoints\",\n      \"results\": ")?;
     write_array(&report.findings, 3, out, |f, depth, buf| write_nested(&result(report, &all, f), depth, buf))?;
     out.write_all(b"\n    }\n  ]\n}\n")
