@@ -1004,6 +1004,10 @@ fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasour
          # Source: victoria-metrics-k8s-stack/charts/kube-state-metrics/templates/deployment.yaml",
     );
     assert_ne!(templated, stack);
+    // A PrometheusAgent writes to the store too, what it scrapes beside the VMAgent's jobs.
+    let prometheus_agent = "\n---\napiVersion: monitoring.coreos.com/v1alpha1\nkind: PrometheusAgent\nmetadata: \
+                            {name: edge, namespace: monitoring}\nspec:\n  serviceMonitorSelector: {}\n  remoteWrite:\n  \
+                            - url: http://vmsingle-vmks-victoria-metrics-k8s-stack.monitoring.svc:8428/api/v1/write\n";
     // A VMCluster instead of the VMSingle: the VMAlert reads vmselect, the VMAgent writes to vminsert.
     let single = stack.find("apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMSingle\n").unwrap();
     let single_end = single + stack[single..].find("\n---\n").unwrap();
@@ -1027,7 +1031,7 @@ fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasour
     );
     let help = findings(&v, "alerts/job-mismatch")[0]["help"].as_str().unwrap().to_owned();
     assert!(help.contains("vmselect-vmks-victoria-metrics-k8s-stack") && help.contains("kube-state-metrics"), "{help}");
-    for unknown in [no_agent, stack.clone() + static_scrape, elsewhere, templated] {
+    for unknown in [no_agent, stack.clone() + static_scrape, elsewhere, templated, stack.clone() + prometheus_agent] {
         let v = check_text(&unknown, &[]);
         assert!(messages(&v).is_empty(), "{:?}", messages(&v));
         assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));

@@ -30,6 +30,7 @@ pub const READ_KINDS: &[&str] = &[
     "Namespace",
     // prometheus-operator (model/workload.rs, coverage/).
     "Prometheus",
+    "PrometheusAgent",
     "ThanosRuler",
     "PrometheusRule",
     "ServiceMonitor",
