@@ -7,7 +7,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::{apps, batch, core, policy};
-use k8s_openapi::schemars::{JsonSchema, generate::SchemaSettings};
+use k8s_openapi::schemars::{Schema, generate::SchemaSettings};
 use serde_json::Value;
 
 use super::{ModelProblem, Object};
@@ -45,18 +45,11 @@ impl Props {
     }
 }
 
-/// One kind's schema; the root is shape 0.
+/// The kinds' schemas, sharing their shapes: eight of them hold a pod spec.
 struct Compiled {
     shapes: Vec<Shape>,
-}
-
-fn schema_of<T: JsonSchema>() -> Compiled {
-    let generator = SchemaSettings::draft2020_12().into_generator();
-    let root = generator.into_root_schema_for::<T>().to_value();
-    let defs = root.get("$defs").unwrap_or(&Value::Null);
-    let mut compiled = Compiled { shapes: Vec::new() };
-    compile(&root, defs, &mut compiled.shapes, &mut HashMap::new());
-    compiled
+    /// The root shape of each kind, by `group/Kind`.
+    roots: HashMap<&'static str, usize>,
 }
 
 /// Compiles `schema` (and what it refers to) once; a schema reached again, recursive ones
@@ -82,24 +75,33 @@ fn compile(schema: &Value, defs: &Value, shapes: &mut Vec<Shape>, seen: &mut Has
     at
 }
 
-fn schemas() -> &'static HashMap<&'static str, Compiled> {
-    static CELL: OnceLock<HashMap<&'static str, Compiled>> = OnceLock::new();
+/// Compiled on first use. One generator makes all kinds' schemas, so the definitions they share
+/// (the pod spec and all it holds) are generated and compiled once: a schema per kind, each with
+/// its own definitions, took most of a one-file check's time (docs/performance.md).
+fn schemas() -> &'static Compiled {
+    static CELL: OnceLock<Compiled> = OnceLock::new();
     CELL.get_or_init(|| {
-        let mut m = HashMap::new();
-        m.insert("apps/Deployment", schema_of::<apps::v1::Deployment>());
-        m.insert("apps/StatefulSet", schema_of::<apps::v1::StatefulSet>());
-        m.insert("apps/DaemonSet", schema_of::<apps::v1::DaemonSet>());
-        m.insert("apps/ReplicaSet", schema_of::<apps::v1::ReplicaSet>());
-        m.insert("batch/Job", schema_of::<batch::v1::Job>());
-        m.insert("batch/CronJob", schema_of::<batch::v1::CronJob>());
-        m.insert("/Pod", schema_of::<core::v1::Pod>());
-        m.insert("/ReplicationController", schema_of::<core::v1::ReplicationController>());
-        m.insert("/Service", schema_of::<core::v1::Service>());
-        m.insert("/PersistentVolumeClaim", schema_of::<core::v1::PersistentVolumeClaim>());
-        m.insert("policy/PodDisruptionBudget", schema_of::<policy::v1::PodDisruptionBudget>());
-        m.insert("/ConfigMap", schema_of::<core::v1::ConfigMap>());
-        m.insert("/Secret", schema_of::<core::v1::Secret>());
-        m
+        let mut generator = SchemaSettings::draft2020_12().into_generator();
+        let of = |kind: &'static str, schema: Schema| (kind, schema.to_value());
+        let roots = [
+            of("apps/Deployment", generator.subschema_for::<apps::v1::Deployment>()),
+            of("apps/StatefulSet", generator.subschema_for::<apps::v1::StatefulSet>()),
+            of("apps/DaemonSet", generator.subschema_for::<apps::v1::DaemonSet>()),
+            of("apps/ReplicaSet", generator.subschema_for::<apps::v1::ReplicaSet>()),
+            of("batch/Job", generator.subschema_for::<batch::v1::Job>()),
+            of("batch/CronJob", generator.subschema_for::<batch::v1::CronJob>()),
+            of("/Pod", generator.subschema_for::<core::v1::Pod>()),
+            of("/ReplicationController", generator.subschema_for::<core::v1::ReplicationController>()),
+            of("/Service", generator.subschema_for::<core::v1::Service>()),
+            of("/PersistentVolumeClaim", generator.subschema_for::<core::v1::PersistentVolumeClaim>()),
+            of("policy/PodDisruptionBudget", generator.subschema_for::<policy::v1::PodDisruptionBudget>()),
+            of("/ConfigMap", generator.subschema_for::<core::v1::ConfigMap>()),
+            of("/Secret", generator.subschema_for::<core::v1::Secret>()),
+        ];
+        let defs = Value::Object(generator.take_definitions(true));
+        let (mut shapes, mut seen) = (Vec::new(), HashMap::new());
+        let roots = roots.iter().map(|(kind, root)| (*kind, compile(root, &defs, &mut shapes, &mut seen))).collect();
+        Compiled { shapes, roots }
     })
 }
 
@@ -112,11 +114,12 @@ struct Found {
 
 pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
     let key = format!("{}/{}", obj.id.group(), obj.id.kind);
-    let Some(schema) = schemas().get(key.as_str()) else { return };
+    let compiled = schemas();
+    let Some(&root) = compiled.roots.get(key.as_str()) else { return };
     let mut found = Found::default();
     // A Secret's values never appear in a message, not even a mistyped one.
     let reveal = obj.id.kind != "Secret";
-    walk(obj.node, &schema.shapes, 0, &mut Vec::new(), &mut found, 0);
+    walk(obj.node, &compiled.shapes, root, &mut Vec::new(), &mut found, 0);
     for (span, path, what) in found.mistyped {
         let what = if reveal { what.full } else { what.bare };
         problems.push(ModelProblem::invalid_type(obj, container_of(&path), span, format!("`{path}`: {what}")));
