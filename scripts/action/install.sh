@@ -5,7 +5,8 @@ root=${MG_ROOT:?}
 if [ -n "${MG_VERSION:-}" ]; then
   cargo install --locked --root "$root" meterguard --version "$MG_VERSION"
 elif [ ! -x "$root/bin/meterguard" ]; then
-  cargo install --locked --root "$root" --path "${MG_SOURCE:?}"
+  # Built once and cached, then run on every pull request: the `dist` profile (Cargo.toml).
+  cargo install --locked --profile dist --root "$root" --path "${MG_SOURCE:?}"
 fi
 echo "$root/bin" >> "${GITHUB_PATH:?}"
 "$root/bin/meterguard" --version
