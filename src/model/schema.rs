@@ -310,6 +310,31 @@ mod tests {
     use crate::input::node::{Pos, Style};
 
     #[test]
+    fn every_kind_reaches_its_own_fields_through_the_shared_definitions() {
+        let compiled = schemas();
+        assert_eq!(compiled.roots.len(), 13);
+        let fields = |root: usize| -> Vec<&str> {
+            let props = compiled.shapes[root].props.as_ref();
+            props.map(|p| p.ordered.iter().map(|(name, _)| name.as_str()).collect()).unwrap_or_default()
+        };
+        for (kind, &root) in &compiled.roots {
+            let own = fields(root);
+            assert!(own.contains(&"apiVersion") && own.contains(&"metadata"), "{kind}: {own:?}");
+        }
+        // The pod spec is one shape, reached from each kind that holds a pod template.
+        let pod_spec = |kind: &str, path: &[&str]| {
+            path.iter().try_fold(compiled.roots[kind], |at, field| {
+                let props = compiled.shapes[at].props.as_ref()?;
+                props.ordered.iter().find(|(name, _)| name == field).map(|&(_, sub)| sub)
+            })
+        };
+        let from_deployment = pod_spec("apps/Deployment", &["spec", "template", "spec"]);
+        assert!(from_deployment.is_some_and(|at| fields(at).contains(&"containers")));
+        assert_eq!(pod_spec("/Pod", &["spec"]), from_deployment);
+        assert_eq!(pod_spec("batch/CronJob", &["spec", "jobTemplate", "spec", "template", "spec"]), from_deployment);
+    }
+
+    #[test]
     fn a_name_interned_after_the_schema_was_compiled_is_found_by_its_text() {
         // Made of the test's name, so that nothing interned it before.
         let name = "aNameInternedAfterTheSchemaWasCompiled";
