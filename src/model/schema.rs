@@ -7,7 +7,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::{apps, batch, core, policy};
-use k8s_openapi::schemars::{Schema, generate::SchemaSettings};
+use k8s_openapi::schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 use super::{ModelProblem, Object};
@@ -82,25 +82,25 @@ fn schemas() -> &'static Compiled {
     static CELL: OnceLock<Compiled> = OnceLock::new();
     CELL.get_or_init(|| {
         let mut generator = SchemaSettings::draft2020_12().into_generator();
-        let of = |kind: &'static str, schema: Schema| (kind, schema.to_value());
         let roots = [
-            of("apps/Deployment", generator.subschema_for::<apps::v1::Deployment>()),
-            of("apps/StatefulSet", generator.subschema_for::<apps::v1::StatefulSet>()),
-            of("apps/DaemonSet", generator.subschema_for::<apps::v1::DaemonSet>()),
-            of("apps/ReplicaSet", generator.subschema_for::<apps::v1::ReplicaSet>()),
-            of("batch/Job", generator.subschema_for::<batch::v1::Job>()),
-            of("batch/CronJob", generator.subschema_for::<batch::v1::CronJob>()),
-            of("/Pod", generator.subschema_for::<core::v1::Pod>()),
-            of("/ReplicationController", generator.subschema_for::<core::v1::ReplicationController>()),
-            of("/Service", generator.subschema_for::<core::v1::Service>()),
-            of("/PersistentVolumeClaim", generator.subschema_for::<core::v1::PersistentVolumeClaim>()),
-            of("policy/PodDisruptionBudget", generator.subschema_for::<policy::v1::PodDisruptionBudget>()),
-            of("/ConfigMap", generator.subschema_for::<core::v1::ConfigMap>()),
-            of("/Secret", generator.subschema_for::<core::v1::Secret>()),
+            ("apps/Deployment", generator.subschema_for::<apps::v1::Deployment>()),
+            ("apps/StatefulSet", generator.subschema_for::<apps::v1::StatefulSet>()),
+            ("apps/DaemonSet", generator.subschema_for::<apps::v1::DaemonSet>()),
+            ("apps/ReplicaSet", generator.subschema_for::<apps::v1::ReplicaSet>()),
+            ("batch/Job", generator.subschema_for::<batch::v1::Job>()),
+            ("batch/CronJob", generator.subschema_for::<batch::v1::CronJob>()),
+            ("/Pod", generator.subschema_for::<core::v1::Pod>()),
+            ("/ReplicationController", generator.subschema_for::<core::v1::ReplicationController>()),
+            ("/Service", generator.subschema_for::<core::v1::Service>()),
+            ("/PersistentVolumeClaim", generator.subschema_for::<core::v1::PersistentVolumeClaim>()),
+            ("policy/PodDisruptionBudget", generator.subschema_for::<policy::v1::PodDisruptionBudget>()),
+            ("/ConfigMap", generator.subschema_for::<core::v1::ConfigMap>()),
+            ("/Secret", generator.subschema_for::<core::v1::Secret>()),
         ];
         let defs = Value::Object(generator.take_definitions(true));
         let (mut shapes, mut seen) = (Vec::new(), HashMap::new());
-        let roots = roots.iter().map(|(kind, root)| (*kind, compile(root, &defs, &mut shapes, &mut seen))).collect();
+        let roots =
+            roots.iter().map(|(kind, root)| (*kind, compile(root.as_value(), &defs, &mut shapes, &mut seen))).collect();
         Compiled { shapes, roots }
     })
 }
