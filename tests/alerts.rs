@@ -87,6 +87,49 @@ fn kube_prometheus_stack_covers_crashloop_and_down_but_notifies_nobody() {
 }
 
 #[test]
+fn an_alertmanagers_entry_names_a_service_and_reaches_the_alertmanagers_it_selects() {
+    let stack = std::fs::read_to_string(root().join("tests/fixtures/alerts/kube-prometheus.yaml")).unwrap();
+    // `alertmanager-main` selects the pods of the Alertmanager `main`, whose config routes
+    // everything to receivers with no integrations.
+    let v = check_text(&stack, &[]);
+    assert!(cov(&v, "opencost", "down").contains(&"TargetDown".to_owned()));
+    let route = findings(&v, "alerts/no-notification-route");
+    assert_eq!(route.len(), 1);
+    assert_eq!(
+        (&route[0]["object"]["kind"], &route[0]["object"]["name"]),
+        (&"Secret".into(), &"alertmanager-main".into())
+    );
+    assert!(route[0]["message"].as_str().unwrap().contains("opencost"));
+    // The OpenCost reads the operator's Prometheus through the Service `prometheus-k8s`.
+    assert!(v["workloads"].as_array().unwrap().iter().any(|w| w["object"]["name"] == "k8s" && w["metering"] == true));
+    // A receiver with a webhook is reached.
+    let paged = stack.replacen(
+        "    - \"name\": \"Default\"\n",
+        "    - \"name\": \"Default\"\n      \"webhook_configs\":\n      - \"url\": \"http://pager.example/\"\n",
+        1,
+    );
+    assert_ne!(paged, stack);
+    assert!(findings(&check_text(&paged, &[]), "alerts/no-notification-route").is_empty());
+    // A Service that selects no Alertmanager of the render (its pods lack the labels) leaves the
+    // destination unknown, taken to notify.
+    let unlabelled = stack.replacen(
+        "      app.kubernetes.io/component: alert-router\n      app.kubernetes.io/instance: main\n",
+        "",
+        1,
+    );
+    assert_ne!(unlabelled, stack);
+    assert!(findings(&check_text(&unlabelled, &[]), "alerts/no-notification-route").is_empty());
+    // The Service the operator makes selects every Alertmanager of the namespace.
+    let operated = unlabelled.replacen(
+        "      name: alertmanager-main\n      namespace: monitoring\n      port: web",
+        "      name: alertmanager-operated\n      namespace: monitoring\n      port: web",
+        1,
+    );
+    assert_ne!(operated, unlabelled);
+    assert_eq!(findings(&check_text(&operated, &[]), "alerts/no-notification-route").len(), 1);
+}
+
+#[test]
 fn alertmanager_configs_route_their_namespace_alerts() {
     let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
     let team = std::fs::read_to_string(root().join("tests/fixtures/alerts/alertmanager-config.yaml")).unwrap();

@@ -205,9 +205,10 @@ pub fn find(
                 .iter()
                 .map(|am| {
                     let ns = am.str_at(&["namespace"]).unwrap_or(o.namespace());
-                    notify::operator_config(model, ns, am.str_at(&["name"]).unwrap_or_default())
+                    notify::endpoint_configs(model, ns, am.str_at(&["name"]).unwrap_or_default())
                 })
-                .collect();
+                .collect::<Option<Vec<_>>>()
+                .map(|configs| configs.into_iter().flatten().collect());
             let notify = match configs {
                 _ if extra => Notify::Assumed,
                 _ if ams.is_empty() => {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::input::{Node, yaml};
-use crate::model::Model;
+use crate::model::{Model, Object, references};
 
 #[derive(Debug, Clone)]
 pub struct AlertmanagerConfig {
@@ -37,7 +37,7 @@ pub(super) fn secret_config(model: &Model<'_>, ns: &str, name: &str, keys: &[&st
 /// The config of the prometheus-operator `Alertmanager` named `name` in `ns`, as the operator
 /// generates it: the AlertmanagerConfig named by `spec.alertmanagerConfiguration`, else the config
 /// Secret, with the routes of the AlertmanagerConfigs it selects put first.
-pub fn operator_config(model: &Model<'_>, ns: &str, name: &str) -> Option<AlertmanagerConfig> {
+fn operator_config(model: &Model<'_>, ns: &str, name: &str) -> Option<AlertmanagerConfig> {
     let am = model
         .every("monitoring.coreos.com", "Alertmanager")
         .map(|(_, o)| o)
@@ -66,6 +66,45 @@ pub fn operator_config(model: &Model<'_>, ns: &str, name: &str) -> Option<Alertm
         merge_selected(model, am, &mut base.config);
     }
     Some(base)
+}
+
+/// The configs of the Alertmanagers behind an entry of a Prometheus's `spec.alerting.alertmanagers`,
+/// whose `name` is an Endpoints object's, i.e. a Service's: kube-prometheus names its Service
+/// `alertmanager-main` for the Alertmanager `main`, kube-prometheus-stack gives both one name. The
+/// Service's selector is matched against the labels the operator puts on each Alertmanager's pods
+/// (`spec.podMetadata.labels`, then its own); `alertmanager-operated`, which the operator makes,
+/// selects every Alertmanager of the namespace. Without the Service, an Alertmanager of that name is
+/// taken. None when no Alertmanager is found or one's config is not in the render.
+pub fn endpoint_configs(model: &Model<'_>, ns: &str, name: &str) -> Option<Vec<AlertmanagerConfig>> {
+    let ams: Vec<&Object<'_>> =
+        model.every("monitoring.coreos.com", "Alertmanager").map(|(_, o)| o).filter(|o| o.namespace() == ns).collect();
+    let service = model.core_object("Service", ns, name);
+    let selected: Vec<&Object<'_>> = match service.and_then(|s| s.node.path(&["spec", "selector"])) {
+        Some(selector) => {
+            let selector = crate::model::string_map(Some(selector));
+            ams.into_iter().filter(|am| references::selects(&selector, &pod_labels(am))).collect()
+        }
+        None if name == "alertmanager-operated" => ams,
+        None => ams.into_iter().filter(|am| am.id.name == name).collect(),
+    };
+    if selected.is_empty() {
+        return None;
+    }
+    selected.iter().map(|am| operator_config(model, ns, &am.id.name)).collect()
+}
+
+/// The labels of an operator Alertmanager's pods (prometheus-operator's `makeSelectorLabels`
+/// over `spec.podMetadata.labels`).
+fn pod_labels<'a>(am: &Object<'a>) -> BTreeMap<&'a str, &'a str> {
+    let mut labels = crate::model::string_map(am.node.path(&["spec", "podMetadata", "labels"]));
+    let name: &'a str = am.node.str_at(&["metadata", "name"]).unwrap_or_default();
+    labels.extend([
+        ("app.kubernetes.io/name", "alertmanager"),
+        ("app.kubernetes.io/managed-by", "prometheus-operator"),
+        ("app.kubernetes.io/instance", name),
+        ("alertmanager", name),
+    ]);
+    labels
 }
 
 /// Receivers and nested route names of an AlertmanagerConfig are prefixed `namespace/name/`.
