@@ -295,6 +295,50 @@ fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
 }
 
 #[test]
+fn a_raw_prometheus_alerting_a_static_target_reaches_the_operator_alertmanager_behind_it() {
+    // OpenCost's crash loop is covered by the prometheus chart's server, whose own Alertmanager
+    // (a ConfigMap in its namespace) routes to a receiver with no integrations.
+    let opencost = corpus("opencost-default.yaml").replace(
+        "http://prometheus-server.prometheus-system.svc.cluster.local:80",
+        "http://prom-prometheus-server.monitoring.svc.cluster.local:80",
+    );
+    let rule = "  alerting_rules.yml: |\n    groups:\n    - name: opencost\n      rules:\n      - alert: OpenCostRestarting\n\
+                \x20       expr: increase(kube_pod_container_status_restarts_total{namespace=\"opencost\"}[10m]) > 2\n";
+    let prometheus = corpus("prometheus-default.yaml").replacen("  alerting_rules.yml: |\n    {}\n", rule, 1);
+    let stack = opencost + "\n---\n" + &prometheus;
+    let v = check_text(&stack, &[]);
+    assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
+    assert_eq!(findings(&v, "alerts/no-notification-route").len(), 1);
+    // Sent instead to kube-prometheus's Alertmanager by the DNS name of its Service, whose config
+    // pages through a webhook.
+    let kube_prometheus = std::fs::read_to_string(root().join("tests/fixtures/alerts/kube-prometheus.yaml")).unwrap();
+    let alertmanager: Vec<&str> = kube_prometheus
+        .split("\n---\n")
+        .filter(|d| d.contains("kind: Alertmanager\n") || d.contains("\n  name: alertmanager-main\n"))
+        .collect();
+    assert_eq!(alertmanager.len(), 3, "the Alertmanager, its config Secret and its Service");
+    let paging = alertmanager.join("\n---\n").replacen(
+        "    - \"name\": \"Default\"\n",
+        "    - \"name\": \"Default\"\n      \"webhook_configs\":\n      - \"url\": \"http://pager.example/\"\n",
+        1,
+    );
+    // The chart's entry, discovery and relabelings, up to the next key of the ConfigMap.
+    let start = stack.find("      - kubernetes_sd_configs:\n          - role: pod\n").unwrap();
+    let end = start + stack[start..].find("  recording_rules.yml:").unwrap();
+    let to_static = |target: &str| {
+        let entry = format!("      - static_configs:\n        - targets: ['{target}']\n");
+        format!("{}{entry}{}", &stack[..start], &stack[end..])
+    };
+    let sent = to_static("alertmanager-main.monitoring.svc:9093") + "\n---\n" + &paging;
+    let v = check_text(&sent, &[]);
+    assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
+    assert!(findings(&v, "alerts/no-notification-route").is_empty());
+    // A target no Service of the render answers leaves the chart's ConfigMap as the guess.
+    let v = check_text(&(to_static("alertmanager.example.com:9093") + "\n---\n" + &paging), &[]);
+    assert_eq!(findings(&v, "alerts/no-notification-route").len(), 1);
+}
+
+#[test]
 fn a_prometheus_only_it_scrapes_is_reported_down_by_absent_up_not_by_up_0() {
     // Kubecost reads kube-prometheus-stack's Prometheus, which scrapes itself; a ThanosRuler
     // watches it through Thanos Query. Down, it records no `up` of 0: the series goes stale.

@@ -237,9 +237,9 @@ pub fn find(
             let Some(cfg) = prometheus::config_file(model, w, c) else { continue };
             let loaded = raw_rules(model, wi, &cfg.value, &origins);
             let notify = if has_alertmanagers(&cfg.value) {
-                notify::configmap_config(model, o.namespace())
-                    .map(|c| Notify::Config(vec![c]))
-                    .unwrap_or(Notify::Assumed)
+                static_alertmanagers(model, o.namespace(), &cfg.value)
+                    .or_else(|| notify::configmap_config(model, o.namespace()).map(|c| vec![c]))
+                    .map_or(Notify::Assumed, Notify::Config)
             } else {
                 Notify::Nowhere(format!("prometheus.yml of {} has no alerting.alertmanagers", o.id.name))
             };
@@ -427,6 +427,27 @@ pub(super) fn notify_if_set(o: &Object<'_>, keys: &[&str], lacks: &str) -> Notif
 
 fn has_alertmanagers(config: &Value) -> bool {
     config.pointer("/alerting/alertmanagers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+}
+
+/// The configs of the operator Alertmanagers that a raw config's `alerting.alertmanagers` names by
+/// static target (`alertmanager-main.monitoring.svc:9093`: a Service's DNS name, resolved as
+/// `notify::endpoint_configs` resolves an operator Prometheus's entries). None unless every entry
+/// is static, relabels nothing, and every target resolves: a discovered Alertmanager is found
+/// otherwise.
+fn static_alertmanagers(model: &Model<'_>, ns: &str, config: &Value) -> Option<Vec<AlertmanagerConfig>> {
+    let mut out = Vec::new();
+    for entry in config.pointer("/alerting/alertmanagers")?.as_array()? {
+        if entry.as_object()?.keys().any(|k| k.ends_with("_sd_configs") || k == "relabel_configs") {
+            return None;
+        }
+        for group in entry.get("static_configs")?.as_array()? {
+            for target in group.get("targets")?.as_array()? {
+                let (service, target_ns) = crate::model::references::service_of_url(target.as_str()?)?;
+                out.extend(notify::endpoint_configs(model, target_ns.unwrap_or(ns), service)?);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The scrape configs an operator Prometheus appends from the Secret key named by
