@@ -180,12 +180,25 @@ fn alertmanager_configs_route_their_namespace_alerts() {
     let silent_global = global.replace("pagerdutyConfigs", "pagerduty");
     let v = check_text(&(configured + "\n---\n" + &silent_global), &[]);
     assert_eq!(findings(&v, "alerts/no-notification-route")[0]["object"]["kind"], "AlertmanagerConfig");
-    // Alertmanagers from a Secret of extra configs are not read: taken to notify.
+    // Alertmanagers from a Secret of extra configs: taken to notify while the Secret is not in the
+    // input, or names a target that is not...
     let selector = "  probeSelector:\n    matchLabels:\n      release: \"kps\"\n";
     let extra = "  additionalAlertManagerConfigs:\n    name: extra-alertmanagers\n    key: alertmanagers.yaml\n";
     let with_extra = stack.replacen(selector, &(selector.to_owned() + extra), 1);
     assert_ne!(with_extra, stack);
     assert!(findings(&check_text(&with_extra, &[]), "alerts/no-notification-route").is_empty());
+    let extra_secret = |target: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: extra-alertmanagers, namespace: monitoring}}\n\
+             stringData:\n  alertmanagers.yaml: |\n    - static_configs:\n        - targets: ['{target}']\n"
+        )
+    };
+    let elsewhere = with_extra.clone() + "\n---\n" + &extra_secret("alertmanager.example.com:9093");
+    assert!(findings(&check_text(&elsewhere, &[]), "alerts/no-notification-route").is_empty());
+    // ...and read when it names the Service of an Alertmanager of the input: here the stack's own,
+    // whose config sends everything to `null`.
+    let own = with_extra + "\n---\n" + &extra_secret("kps-kube-prometheus-stack-alertmanager.monitoring:9093");
+    assert_eq!(findings(&check_text(&own, &[]), "alerts/no-notification-route").len(), 1);
     // Alerts go to every Alertmanager listed: one whose config is not in the input is taken to notify.
     let first = "        apiVersion: v2\n  image: \"quay.io/prometheus/prometheus";
     let second = "      - namespace: oncall\n        name: pager\n        port: web\n";

@@ -198,9 +198,8 @@ pub fn find(
             let selected = origins.selected(|i| operator_selects(model, o, &model.objects[i]));
             let ams =
                 spec.and_then(|s| s.path(&["alerting", "alertmanagers"])).and_then(Node::as_seq).unwrap_or_default();
-            // Alerts go to every Alertmanager listed, and to those of a Secret of extra
-            // Alertmanager configs (additionalAlertManagerConfigs), which is not read: assumed to notify.
-            let extra = spec.and_then(|s| s.get("additionalAlertManagerConfigs")).is_some_and(|n| !n.is_null());
+            // Alerts go to every Alertmanager listed and to those of additionalAlertManagerConfigs;
+            // when one is not found in the input they are assumed to notify.
             let configs: Option<Vec<AlertmanagerConfig>> = ams
                 .iter()
                 .map(|am| {
@@ -209,13 +208,15 @@ pub fn find(
                 })
                 .collect::<Option<Vec<_>>>()
                 .map(|configs| configs.into_iter().flatten().collect());
-            let notify = match configs {
-                _ if extra => Notify::Assumed,
-                _ if ams.is_empty() => {
+            let notify = match (configs, secret_alertmanagers(model, o)) {
+                (Some(configs), Some(extra)) if configs.is_empty() && extra.is_empty() => {
                     Notify::Nowhere(format!("Prometheus {} has no spec.alerting.alertmanagers", o.id.name))
                 }
-                Some(configs) => Notify::Config(configs),
-                None => Notify::Assumed,
+                (Some(mut configs), Some(extra)) => {
+                    configs.extend(extra);
+                    Notify::Config(configs)
+                }
+                _ => Notify::Assumed,
             };
             let jobs = secret_scrape_configs(model, o).map(|extra| {
                 let mut jobs = jobs::operator_jobs(model, classes, o, wi);
@@ -455,7 +456,33 @@ fn static_alertmanagers(model: &Model<'_>, ns: &str, config: &Value) -> Option<V
 /// value there), as a raw config: none when it names no Secret, and unknown (`None`) when the
 /// Secret or key is not in the input, or does not hold a list of scrape configs.
 fn secret_scrape_configs(model: &Model<'_>, prometheus: &Object<'_>) -> Option<Value> {
-    let Some(selector) = prometheus.node.path(&["spec", "additionalScrapeConfigs"]).filter(|n| !n.is_null()) else {
+    match secret_list(model, prometheus, "additionalScrapeConfigs")? {
+        Value::Null => Some(Value::Null),
+        list => Some(serde_json::json!({ "scrape_configs": list })),
+    }
+}
+
+/// Where an operator Prometheus also sends alerts: the Alertmanagers of the Secret key named by
+/// `spec.additionalAlertManagerConfigs`, a list of raw `alertmanagers` entries, resolved as a raw
+/// config's static targets are. Empty when it names no Secret; unknown (`None`) when the Secret is
+/// not in the input or a target does not resolve.
+fn secret_alertmanagers(model: &Model<'_>, prometheus: &Object<'_>) -> Option<Vec<AlertmanagerConfig>> {
+    match secret_list(model, prometheus, "additionalAlertManagerConfigs")? {
+        Value::Null => Some(Vec::new()),
+        Value::Array(list) if list.is_empty() => Some(Vec::new()),
+        list => static_alertmanagers(
+            model,
+            prometheus.namespace(),
+            &serde_json::json!({ "alerting": { "alertmanagers": list } }),
+        ),
+    }
+}
+
+/// The YAML list in the Secret key that the Prometheus's `spec.<field>` names (a SecretKeySelector):
+/// null when the field is unset, unknown (`None`) when the Secret or key is not in the input or
+/// does not hold a list.
+fn secret_list(model: &Model<'_>, prometheus: &Object<'_>, field: &str) -> Option<Value> {
+    let Some(selector) = prometheus.node.path(&["spec", field]).filter(|n| !n.is_null()) else {
         return Some(Value::Null);
     };
     let secret = model.core_object("Secret", prometheus.namespace(), selector.str_at(&["name"])?)?;
@@ -466,5 +493,5 @@ fn secret_scrape_configs(model: &Model<'_>, prometheus: &Object<'_>) -> Option<V
         [doc] if parsed.problems.is_empty() => doc.root.to_json(),
         _ => return None,
     };
-    list.is_array().then(|| serde_json::json!({ "scrape_configs": list }))
+    list.is_array().then_some(list)
 }
