@@ -12,7 +12,7 @@ fn main() {
     // text of a render and the parse's scratch are freed while the analysis allocates, and held
     // pages made the peak 17% higher at 10k objects, for <3% of time (docs/performance.md). A
     // MIMALLOC_PURGE_DELAY in the environment still wins.
-    // SAFETY: an integer option set before any thread exists; mimalloc reads options with atomics.
+    // SAFETY: mimalloc's option setters are not thread-safe; this runs before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set_default(PURGE_DELAY, 1) };
     std::process::exit(meterguard::cli::main());
 }
