@@ -99,7 +99,7 @@ fn an_alertmanagers_entry_names_a_service_and_reaches_the_alertmanagers_it_selec
         (&route[0]["object"]["kind"], &route[0]["object"]["name"]),
         (&"Secret".into(), &"alertmanager-main".into())
     );
-    assert!(route[0]["message"].as_str().unwrap().contains("opencost"));
+    assert!(route[0]["message"].as_str().unwrap().contains(" about opencost (crashloop, down) reach nobody"));
     // The OpenCost reads the operator's Prometheus through the Service `prometheus-k8s`.
     assert!(v["workloads"].as_array().unwrap().iter().any(|w| w["object"]["name"] == "k8s" && w["metering"] == true));
     // A receiver with a webhook is reached.

@@ -247,9 +247,14 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     }
     for (eval_id, affected) in coverage::unrouted(a) {
         let Some(e) = a.evaluators.iter().find(|e| e.id == eval_id) else { continue };
+        // One entry per workload, with its failure modes: `opencost (crashloop, down)`.
+        let affected: Vec<(usize, &str)> = affected.into_iter().collect();
         let what: Vec<String> = affected
-            .iter()
-            .map(|(wi, m)| format!("{} ({m})", ctx.model.objects[ctx.model.workloads[*wi].object].id.name))
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|modes| {
+                let name = &ctx.model.objects[ctx.model.workloads[modes[0].0].object].id.name;
+                format!("{name} ({})", modes.iter().map(|(_, m)| *m).collect::<Vec<_>>().join(", "))
+            })
             .collect();
         let (object, why) = match &e.notify {
             Notify::Config(configs) => (
