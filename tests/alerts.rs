@@ -1171,11 +1171,32 @@ fn a_vmalert_notifies_through_the_config_of_the_vmalertmanager_it_names() {
     );
     assert_ne!(inline, stack);
     assert!(routes(&inline).is_empty());
-    // Not all of the config is in the input: a VMAlertmanagerConfig it selects adds routes.
-    let managed = stack.clone()
-        + "\n---\napiVersion: operator.victoriametrics.com/v1beta1\nkind: VMAlertmanagerConfig\nmetadata: {name: finops, \
-           namespace: monitoring}\nspec:\n  route: {receiver: slack}\n  receivers: [{name: slack}]\n";
-    assert!(routes(&managed).is_empty());
+    // A VMAlertmanagerConfig it selects adds a route after the config's own, for its namespace's
+    // alerts only.
+    let managed = |stack: &str, namespace: &str, receiver: &str| {
+        format!(
+            "{stack}\n---\napiVersion: operator.victoriametrics.com/v1beta1\nkind: VMAlertmanagerConfig\n\
+             metadata: {{name: finops, namespace: {namespace}}}\nspec:\n  route:\n    receiver: slack\n    \
+             routes: [{{matchers: ['severity=\"critical\"'], receiver: slack}}]\n  receivers: [{receiver}]\n"
+        )
+    };
+    let slack = "{name: slack, slack_configs: [{channel: '#finops', api_url: https://hooks.slack.com/x}]}";
+    assert!(routes(&managed(&stack, "opencost", slack)).is_empty());
+    assert_eq!(routes(&managed(&stack, "opencost", "{name: slack}")).len(), 1, "a receiver with no integration");
+    assert_eq!(routes(&managed(&stack, "monitoring", slack)).len(), 1, "another namespace's alerts only");
+    let alertmanager = "  routePrefix: /\n  selectAllByDefault: true\n";
+    assert_eq!(stack.matches(alertmanager).count(), 1);
+    let unmatched = stack.replacen(alertmanager, &format!("{alertmanager}  disableNamespaceMatcher: true\n"), 1);
+    assert_ne!(unmatched, stack);
+    assert!(routes(&managed(&unmatched, "monitoring", slack)).is_empty());
+    // One the VMAlertmanager does not select adds nothing.
+    let selective = stack.replacen(
+        alertmanager,
+        &format!("{alertmanager}  configSelector: {{matchLabels: {{team: finops}}}}\n"),
+        1,
+    );
+    assert_ne!(selective, stack);
+    assert_eq!(routes(&managed(&selective, "opencost", slack)).len(), 1);
 }
 
 #[test]

@@ -197,12 +197,22 @@ fn merge_selected(model: &Model<'_>, am: &crate::model::Object<'_>, config: &mut
         routes.push(route);
         receivers.extend(cr_receivers(cr, &key));
     }
+    add_routes(config, routes, receivers, true);
+}
+
+/// Puts routes under a config's root route, before its own routes (`first`) or after them, and
+/// receivers in its list: how the operators merge their config objects.
+pub(super) fn add_routes(config: &mut Value, mut routes: Vec<Value>, receivers: Vec<Value>, first: bool) {
     if routes.is_empty() {
         return;
     }
     let Some(root) = config.get_mut("route").and_then(Value::as_object_mut) else { return };
     if let Some(Value::Array(existing)) = root.remove("routes") {
-        routes.extend(existing);
+        if first {
+            routes.extend(existing);
+        } else {
+            routes.splice(0..0, existing);
+        }
     }
     root.insert("routes".into(), Value::Array(routes));
     if let Some(obj) = config.as_object_mut() {

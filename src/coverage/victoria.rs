@@ -288,8 +288,7 @@ fn node_job(o: &Object<'_>) -> Job {
 /// Where a VMAlert's alerts go: to the Alertmanager configs of the VMAlertmanagers its notifiers
 /// name by URL (`vmalertmanager-<name>.<ns>:9093`, or a pod of it). Taken to notify someone when
 /// it names none (a `notifierConfigRef`, a notifier that selects by labels, a URL outside the input),
-/// or when a VMAlertmanager's config is not all in the input: VMAlertmanagerConfigs it selects,
-/// or no config at all.
+/// or when a VMAlertmanager's config is not in the input.
 pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
     let keys = ["notifier", "notifiers", "notifierConfigRef"];
     if let nowhere @ Notify::Nowhere(_) =
@@ -331,18 +330,85 @@ fn names_alertmanager(url: &str, am: &Object<'_>, default_ns: &str) -> bool {
 }
 
 /// A VMAlertmanager's config, as the operator builds it: `spec.configRawYaml`, else the
-/// `alertmanager.yaml` of the Secret `spec.configSecret`. None when the input does not hold all of
-/// it: VMAlertmanagerConfigs it selects add their routes, and with no config at all the operator
-/// writes one of its own.
+/// `alertmanager.yaml` of the Secret `spec.configSecret`, with the VMAlertmanagerConfigs it selects
+/// merged in. None when the input does not hold it: with no config at all the operator writes one
+/// of its own.
 fn alertmanager_config(model: &Model<'_>, i: usize, am: &Object<'_>) -> Option<AlertmanagerConfig> {
-    let keys = ("configSelector", "configNamespaceSelector");
-    if model.every(GROUP, "VMAlertmanagerConfig").any(|(_, o)| visit_selected(model, am, keys, o, true)) {
-        return None;
-    }
     let spec = am.node.get("spec")?;
-    if let Some(raw) = spec.str_at(&["configRawYaml"]).filter(|r| !r.trim().is_empty()) {
-        return notify::parse(raw).map(|config| AlertmanagerConfig { object: i, config });
+    let mut base = if let Some(raw) = spec.str_at(&["configRawYaml"]).filter(|r| !r.trim().is_empty()) {
+        notify::parse(raw).map(|config| AlertmanagerConfig { object: i, config })?
+    } else {
+        let secret = spec.str_at(&["configSecret"]).filter(|s| !s.is_empty())?;
+        notify::secret_config(model, am.namespace(), secret, &["alertmanager.yaml"])?
+    };
+    merge_selected_configs(model, am, &mut base.config);
+    Some(base)
+}
+
+/// The VMAlertmanagerConfigs a VMAlertmanager selects, merged as the operator's `buildConfig`
+/// merges them: each one's route goes after the config's own routes, with its receivers' names
+/// prefixed by its namespace and name, a `namespace="<its namespace>"` matcher unless
+/// `spec.disableNamespaceMatcher`, the `spec.enforcedTopRouteMatchers`, and `continue: true`
+/// unless `spec.disableRouteContinueEnforce`; its receivers join the config's. Its fields are
+/// Alertmanager's own (`matchers`, `webhook_configs`...), unlike prometheus-operator's
+/// AlertmanagerConfig.
+fn merge_selected_configs(model: &Model<'_>, am: &Object<'_>, config: &mut serde_json::Value) {
+    use serde_json::Value;
+    let keys = ("configSelector", "configNamespaceSelector");
+    let mut selected: Vec<&Object<'_>> = model
+        .every(GROUP, "VMAlertmanagerConfig")
+        .map(|(_, o)| o)
+        .filter(|o| visit_selected(model, am, keys, o, true))
+        .collect();
+    if selected.is_empty() {
+        return;
     }
-    let secret = spec.str_at(&["configSecret"]).filter(|s| !s.is_empty())?;
-    notify::secret_config(model, am.namespace(), secret, &["alertmanager.yaml"])
+    selected.sort_by(|a, b| (a.namespace(), &a.id.name).cmp(&(b.namespace(), &b.id.name)));
+    let spec = am.node.get("spec");
+    let set = |key: &str| spec.and_then(|s| s.get(key)).and_then(Node::as_bool) == Some(true);
+    let enforced = spec.and_then(|s| s.get("enforcedTopRouteMatchers")).and_then(Node::as_seq).unwrap_or_default();
+    let (mut routes, mut receivers) = (Vec::new(), Vec::new());
+    for o in selected {
+        let Some(cr) = o.node.get("spec") else { continue };
+        let key = format!("{}/{}", o.namespace(), o.id.name);
+        if let Some(route) = cr.get("route").filter(|r| r.as_map().is_some()) {
+            let mut route = route.to_json();
+            prefix_receivers(&mut route, &key, 0);
+            if let Some(r) = route.as_object_mut() {
+                let mut matchers = match r.remove("matchers") {
+                    Some(Value::Array(m)) => m,
+                    _ => Vec::new(),
+                };
+                if !set("disableNamespaceMatcher") {
+                    matchers.push(Value::String(format!("namespace=\"{}\"", o.namespace())));
+                }
+                matchers.extend(enforced.iter().filter_map(Node::as_str).map(|m| Value::String(m.to_owned())));
+                r.insert("matchers".into(), Value::Array(matchers));
+                if !set("disableRouteContinueEnforce") {
+                    r.insert("continue".into(), Value::Bool(true));
+                }
+            }
+            routes.push(route);
+        }
+        for r in cr.get("receivers").and_then(Node::as_seq).unwrap_or_default() {
+            let mut r = r.to_json();
+            if let Some(Value::String(name)) = r.get_mut("name") {
+                *name = format!("{key}/{name}");
+            }
+            receivers.push(r);
+        }
+    }
+    notify::add_routes(config, routes, receivers, false);
+}
+
+/// Prefixes the receiver of a VMAlertmanagerConfig route and of the routes under it.
+fn prefix_receivers(route: &mut serde_json::Value, key: &str, depth: usize) {
+    if let Some(serde_json::Value::String(r)) = route.get_mut("receiver") {
+        *r = format!("{key}/{r}");
+    }
+    if depth < crate::input::yaml::MAX_DEPTH
+        && let Some(serde_json::Value::Array(children)) = route.get_mut("routes")
+    {
+        children.iter_mut().for_each(|c| prefix_receivers(c, key, depth + 1));
+    }
 }

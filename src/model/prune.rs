@@ -48,6 +48,7 @@ pub const READ_KINDS: &[&str] = &[
     "VMPodScrape",
     "VMNodeScrape",
     "VMAlertmanager",
+    "VMAlertmanagerConfig",
 ];
 
 const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];
