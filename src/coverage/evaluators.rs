@@ -238,7 +238,10 @@ pub fn find(
             let Some(cfg) = prometheus::config_file(model, w, c) else { continue };
             let loaded = raw_rules(model, wi, &cfg.value, &origins);
             let notify = if has_alertmanagers(&cfg.value) {
-                static_alertmanagers(model, o.namespace(), &cfg.value)
+                cfg.value
+                    .pointer("/alerting/alertmanagers")
+                    .and_then(Value::as_array)
+                    .and_then(|entries| static_alertmanagers(model, o.namespace(), entries))
                     .or_else(|| notify::configmap_config(model, o.namespace()).map(|c| vec![c]))
                     .map_or(Notify::Assumed, Notify::Config)
             } else {
@@ -430,14 +433,15 @@ fn has_alertmanagers(config: &Value) -> bool {
     config.pointer("/alerting/alertmanagers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
 }
 
-/// The configs of the operator Alertmanagers that a raw config's `alerting.alertmanagers` names by
-/// static target (`alertmanager-main.monitoring.svc:9093`: a Service's DNS name, resolved as
+/// The configs of the operator Alertmanagers that raw `alertmanagers` entries (a raw config's
+/// `alerting.alertmanagers`, or additionalAlertManagerConfigs) name by static target
+/// (`alertmanager-main.monitoring.svc:9093`: a Service's DNS name, resolved as
 /// `notify::endpoint_configs` resolves an operator Prometheus's entries). None unless every entry
 /// is static, relabels nothing, and every target resolves: a discovered Alertmanager is found
 /// otherwise.
-fn static_alertmanagers(model: &Model<'_>, ns: &str, config: &Value) -> Option<Vec<AlertmanagerConfig>> {
+fn static_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Option<Vec<AlertmanagerConfig>> {
     let mut out = Vec::new();
-    for entry in config.pointer("/alerting/alertmanagers")?.as_array()? {
+    for entry in entries {
         if entry.as_object()?.keys().any(|k| k.ends_with("_sd_configs") || k == "relabel_configs") {
             return None;
         }
@@ -470,11 +474,8 @@ fn secret_alertmanagers(model: &Model<'_>, prometheus: &Object<'_>) -> Option<Ve
     match secret_list(model, prometheus, "additionalAlertManagerConfigs")? {
         Value::Null => Some(Vec::new()),
         Value::Array(list) if list.is_empty() => Some(Vec::new()),
-        list => static_alertmanagers(
-            model,
-            prometheus.namespace(),
-            &serde_json::json!({ "alerting": { "alertmanagers": list } }),
-        ),
+        Value::Array(list) => static_alertmanagers(model, prometheus.namespace(), &list),
+        _ => None,
     }
 }
 

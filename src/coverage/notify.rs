@@ -107,8 +107,9 @@ fn pod_labels<'a>(am: &Object<'a>) -> BTreeMap<&'a str, &'a str> {
     labels
 }
 
-/// Receivers and nested route names of an AlertmanagerConfig are prefixed `namespace/name/`.
-fn cr_key(ns: &str, name: &str) -> String {
+/// Receivers and nested route names of an AlertmanagerConfig (and of a VMAlertmanagerConfig) are
+/// prefixed `namespace/name/`.
+pub(super) fn cr_key(ns: &str, name: &str) -> String {
     format!("{ns}/{name}")
 }
 

@@ -370,7 +370,7 @@ fn merge_selected_configs(model: &Model<'_>, am: &Object<'_>, config: &mut serde
     let (mut routes, mut receivers) = (Vec::new(), Vec::new());
     for o in selected {
         let Some(cr) = o.node.get("spec") else { continue };
-        let key = format!("{}/{}", o.namespace(), o.id.name);
+        let key = notify::cr_key(o.namespace(), &o.id.name);
         if let Some(route) = cr.get("route").filter(|r| r.as_map().is_some()) {
             let mut route = route.to_json();
             prefix_receivers(&mut route, &key, 0);
