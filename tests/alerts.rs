@@ -1197,6 +1197,25 @@ fn a_vmalert_notifies_through_the_config_of_the_vmalertmanager_it_names() {
     );
     assert_ne!(selective, stack);
     assert_eq!(routes(&managed(&selective, "opencost", slack)).len(), 1);
+    // With no config the operator writes one that sends every alert to `blackhole`; a config with
+    // no route gets that route, and the VMAlertmanagerConfigs' routes go under it.
+    let secret = "  configSecret: vmks-victoria-metrics-k8s-stack-alertmanager\n";
+    let unconfigured = stack.replace(secret, "");
+    assert_ne!(unconfigured, stack);
+    let found = routes(&unconfigured);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["object"]["kind"], "VMAlertmanager");
+    assert!(routes(&managed(&unconfigured, "opencost", slack)).is_empty());
+    let routeless = stack.replace(secret, "  configRawYaml: |\n    global: {resolve_timeout: 5m}\n");
+    assert_eq!(routes(&routeless).len(), 1);
+    assert!(routes(&managed(&routeless, "opencost", slack)).is_empty());
+    // The operator reads configSecret before configRawYaml, and ignores a configSecret named as
+    // the Secret it writes itself.
+    let pager = "  configRawYaml: |\n    route: {receiver: pager}\n    receivers: [{name: pager, pagerduty_configs: [{routing_key: x}]}]\n";
+    assert_eq!(routes(&stack.replace(secret, &format!("{secret}{pager}"))).len(), 1);
+    let own = "  configSecret: vmalertmanager-vmks-victoria-metrics-k8s-stack-config\n";
+    assert!(routes(&stack.replace(secret, &format!("{own}{pager}"))).is_empty());
+    assert_eq!(routes(&stack.replace(secret, own)).len(), 1);
 }
 
 #[test]

@@ -329,20 +329,47 @@ fn names_alertmanager(url: &str, am: &Object<'_>, default_ns: &str) -> bool {
     at(url) || host.split_once('.').is_some_and(|(_, rest)| at(rest))
 }
 
-/// A VMAlertmanager's config, as the operator builds it: `spec.configRawYaml`, else the
-/// `alertmanager.yaml` of the Secret `spec.configSecret`, with the VMAlertmanagerConfigs it selects
-/// merged in. None when the input does not hold it: with no config at all the operator writes one
-/// of its own.
+/// A VMAlertmanager's config, as the operator builds it: the `alertmanager.yaml` of the Secret
+/// `spec.configSecret`, else `spec.configRawYaml`, with the VMAlertmanagerConfigs it selects merged
+/// in. None when the Secret is not in the input.
 fn alertmanager_config(model: &Model<'_>, i: usize, am: &Object<'_>) -> Option<AlertmanagerConfig> {
-    let spec = am.node.get("spec")?;
-    let mut base = if let Some(raw) = spec.str_at(&["configRawYaml"]).filter(|r| !r.trim().is_empty()) {
-        notify::parse(raw).map(|config| AlertmanagerConfig { object: i, config })?
-    } else {
-        let secret = spec.str_at(&["configSecret"]).filter(|s| !s.is_empty())?;
-        notify::secret_config(model, am.namespace(), secret, &["alertmanager.yaml"])?
+    let spec = am.node.get("spec");
+    let given = |key: &str| spec.and_then(|s| s.str_at(&[key])).filter(|v| !v.trim().is_empty());
+    // The operator reads the Secret first, and ignores one named as the Secret it writes itself.
+    let own = format!("vmalertmanager-{}-config", am.id.name);
+    let mut base = match (given("configSecret").filter(|s| *s != own), given("configRawYaml")) {
+        (Some(secret), _) => notify::secret_config(model, am.namespace(), secret, &["alertmanager.yaml"])?,
+        (None, Some(raw)) => AlertmanagerConfig { object: i, config: notify::parse(raw)? },
+        (None, None) => AlertmanagerConfig { object: i, config: serde_json::json!({}) },
     };
+    default_route(&mut base.config);
     merge_selected_configs(model, am, &mut base.config);
     Some(base)
+}
+
+/// A config with no root route gets the operator's: every alert to `blackhole`, a receiver with no
+/// integrations. With no config at all the operator writes the same (`defaultAMConfig`, and
+/// `buildConfig` for a base without a route; VictoriaMetrics/operator,
+/// `internal/controller/operator/factory/alertmanager`).
+fn default_route(config: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    if !config.is_object() {
+        *config = json!({});
+    }
+    let Some(obj) = config.as_object_mut() else { return };
+    if obj.get("route").is_some_and(Value::is_object) {
+        return;
+    }
+    obj.insert("route".into(), json!({ "receiver": "blackhole" }));
+    let receivers = obj.entry("receivers").or_insert_with(|| json!([]));
+    if !receivers.is_array() {
+        *receivers = json!([]);
+    }
+    if let Some(list) = receivers.as_array_mut()
+        && !list.iter().any(|r| r.get("name").and_then(Value::as_str) == Some("blackhole"))
+    {
+        list.push(json!({ "name": "blackhole" }));
+    }
 }
 
 /// The VMAlertmanagerConfigs a VMAlertmanager selects, merged as the operator's `buildConfig`
