@@ -352,6 +352,55 @@ fn a_raw_prometheus_alerting_a_static_target_reaches_the_operator_alertmanager_b
 }
 
 #[test]
+fn a_raw_prometheus_alerts_the_alertmanagers_its_discovery_keeps() {
+    // The prometheus chart's server discovers Alertmanager pods labelled as its subchart's, in its
+    // namespace; that Alertmanager's ConfigMap routes to a receiver with no integrations.
+    let opencost = corpus("opencost-default.yaml").replace(
+        "http://prometheus-server.prometheus-system.svc.cluster.local:80",
+        "http://prom-prometheus-server.monitoring.svc.cluster.local:80",
+    );
+    let rule = "  alerting_rules.yml: |\n    groups:\n    - name: opencost\n      rules:\n      - alert: OpenCostRestarting\n\
+                \x20       expr: increase(kube_pod_container_status_restarts_total{namespace=\"opencost\"}[10m]) > 2\n";
+    let prometheus = corpus("prometheus-default.yaml").replacen("  alerting_rules.yml: |\n    {}\n", rule, 1);
+    // A second Alertmanager, in namespace `alerting`, whose receiver pages through a webhook.
+    let pager: String = prometheus
+        .split("\n---\n")
+        .filter(|d| d.starts_with("# Source: prometheus/charts/alertmanager/templates/"))
+        .filter(|d| d.contains("\nkind: ConfigMap\n") || d.contains("\nkind: StatefulSet\n"))
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+        .replace("prom-alertmanager", "pager-alertmanager")
+        .replace("app.kubernetes.io/instance: prom", "app.kubernetes.io/instance: pager")
+        .replace("namespace: monitoring", "namespace: alerting")
+        .replace(
+            "    - name: default-receiver\n",
+            "    - name: default-receiver\n      webhook_configs: [{url: 'http://pager.example/'}]\n",
+        );
+    assert_eq!(pager.matches("webhook_configs").count(), 1);
+    assert_eq!(pager.matches("instance: pager").count(), 4);
+    let stack = [opencost, prometheus, pager].join("\n---\n");
+    let routes = |text: &str| {
+        let v = check_text(text, &[]);
+        assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
+        findings(&v, "alerts/no-notification-route").len()
+    };
+    assert_eq!(routes(&stack), 1);
+    // Relabelings that keep the other one reach it, in its own namespace.
+    let keeps =
+        |namespace: &str, instance: &str| {
+            let namespace_keep = "          regex: monitoring\n          action: keep\n";
+            let instance_keep = "          regex: prom\n          action: keep\n";
+            assert_eq!(stack.matches(namespace_keep).count() + stack.matches(instance_keep).count(), 2);
+            stack
+                .replacen(namespace_keep, &format!("          regex: {namespace}\n          action: keep\n"), 1)
+                .replacen(instance_keep, &format!("          regex: {instance}\n          action: keep\n"), 1)
+        };
+    assert_eq!(routes(&keeps("alerting", "pager")), 0);
+    assert_eq!(routes(&keeps("alerting|monitoring", "pager|prom")), 0, "one of the two pages");
+    assert_eq!(routes(&keeps("monitoring", "pager|prom")), 1);
+}
+
+#[test]
 fn a_prometheus_only_it_scrapes_is_reported_down_by_absent_up_not_by_up_0() {
     // Kubecost reads kube-prometheus-stack's Prometheus, which scrapes itself; a ThanosRuler
     // watches it through Thanos Query. Down, it records no `up` of 0: the series goes stale.

@@ -241,7 +241,7 @@ pub fn find(
                 cfg.value
                     .pointer("/alerting/alertmanagers")
                     .and_then(Value::as_array)
-                    .and_then(|entries| static_alertmanagers(model, o.namespace(), entries))
+                    .and_then(|entries| raw_alertmanagers(model, o.namespace(), entries))
                     .or_else(|| notify::configmap_config(model, o.namespace()).map(|c| vec![c]))
                     .map_or(Notify::Assumed, Notify::Config)
             } else {
@@ -433,16 +433,21 @@ fn has_alertmanagers(config: &Value) -> bool {
     config.pointer("/alerting/alertmanagers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
 }
 
-/// The configs of the operator Alertmanagers that raw `alertmanagers` entries (a raw config's
-/// `alerting.alertmanagers`, or additionalAlertManagerConfigs) name by static target
-/// (`alertmanager-main.monitoring.svc:9093`: a Service's DNS name, resolved as
-/// `notify::endpoint_configs` resolves an operator Prometheus's entries). None unless every entry
-/// is static, relabels nothing, and every target resolves: a discovered Alertmanager is found
-/// otherwise.
-fn static_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Option<Vec<AlertmanagerConfig>> {
+/// The configs of the Alertmanagers that raw `alertmanagers` entries (a raw config's
+/// `alerting.alertmanagers`, or additionalAlertManagerConfigs) reach: a static target
+/// (`alertmanager-main.monitoring.svc:9093`) through the Service its DNS name names, resolved as
+/// `notify::endpoint_configs` resolves an operator Prometheus's entries; Kubernetes service
+/// discovery through the Alertmanagers of the input that its relabelings keep. None unless every
+/// entry is judged so and reaches Alertmanagers whose configs are in the input.
+fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Option<Vec<AlertmanagerConfig>> {
     let mut out = Vec::new();
     for entry in entries {
-        if entry.as_object()?.keys().any(|k| k.ends_with("_sd_configs") || k == "relabel_configs") {
+        let fields = entry.as_object()?;
+        if fields.contains_key("kubernetes_sd_configs") {
+            out.extend(discovered_alertmanagers(model, ns, entry)?);
+            continue;
+        }
+        if fields.keys().any(|k| k.ends_with("_sd_configs") || k == "relabel_configs") {
             return None;
         }
         for group in entry.get("static_configs")?.as_array()? {
@@ -453,6 +458,35 @@ fn static_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Optio
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The configs of the Alertmanager workloads (a container running an `alertmanager` image, as the
+/// prometheus chart's subchart deploys it) that an entry's Kubernetes service discovery and
+/// relabelings keep, each read from the ConfigMap its `--config.file` is mounted from. None when
+/// the entry also uses another discovery, keeps none of them, or keeps one whose config is not in
+/// the input.
+fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Option<Vec<AlertmanagerConfig>> {
+    let other = |k: &String| k.ends_with("_sd_configs") && k != "kubernetes_sd_configs";
+    if entry.as_object()?.keys().any(other) {
+        return None;
+    }
+    let kept = super::discovery::Discovery::of(entry)?.targets(model, ns)?;
+    let mut out = Vec::new();
+    for w in kept.into_iter().map(|i| &model.workloads[i]) {
+        let Some(c) = w.running().find(|c| c.spec.image.as_deref().is_some_and(runs_alertmanager)) else { continue };
+        let flags = prometheus::flags(c);
+        let path = prometheus::flag(&flags, "config.file").and_then(|f| f.value.as_deref());
+        let file = prometheus::file_in_configmap(model, w, c, path.unwrap_or("/etc/alertmanager/alertmanager.yml"))?;
+        let (object, _) = model.every("", "ConfigMap").find(|(_, o)| std::ptr::eq(*o, file.configmap))?;
+        out.push(AlertmanagerConfig { object, config: file.value });
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// `quay.io/prometheus/alertmanager:v0.27.0`, `bitnami/alertmanager@sha256:...`.
+fn runs_alertmanager(image: &str) -> bool {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    name.split(['@', ':']).next() == Some("alertmanager")
 }
 
 /// The scrape configs an operator Prometheus appends from the Secret key named by
@@ -468,13 +502,13 @@ fn secret_scrape_configs(model: &Model<'_>, prometheus: &Object<'_>) -> Option<V
 
 /// Where an operator Prometheus also sends alerts: the Alertmanagers of the Secret key named by
 /// `spec.additionalAlertManagerConfigs`, a list of raw `alertmanagers` entries, resolved as a raw
-/// config's static targets are. Empty when it names no Secret; unknown (`None`) when the Secret is
+/// config's are. Empty when it names no Secret; unknown (`None`) when the Secret is
 /// not in the input or a target does not resolve.
 fn secret_alertmanagers(model: &Model<'_>, prometheus: &Object<'_>) -> Option<Vec<AlertmanagerConfig>> {
     match secret_list(model, prometheus, "additionalAlertManagerConfigs")? {
         Value::Null => Some(Vec::new()),
         Value::Array(list) if list.is_empty() => Some(Vec::new()),
-        Value::Array(list) => static_alertmanagers(model, prometheus.namespace(), &list),
+        Value::Array(list) => raw_alertmanagers(model, prometheus.namespace(), &list),
         _ => None,
     }
 }
