@@ -44,7 +44,7 @@ fn check_all(text: &str) -> Duration {
     let mut inputs =
         Inputs { prune: Some(meterguard::model::prune::unread_bodies), release_text: true, ..Inputs::default() };
     inputs.add_owned("bench.yaml", bytes);
-    let (report, analysis) = check::run_keeping(&inputs, &Options::default());
+    let (report, analysis) = check::run_keeping(&mut inputs, &Options::default());
     // Into a sink, which cannot fail.
     let _ = meterguard::report::json::write(&report, &mut std::io::sink());
     let took = start.elapsed();

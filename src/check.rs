@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::classify::{self, Classification};
 use crate::config::load::Loaded;
+use crate::coverage::rules::Taken;
 use crate::coverage::{self, WorkloadCoverage};
 use crate::input::{Inputs, SourceId, Span};
 use crate::knowledge::Profile;
@@ -100,10 +101,11 @@ impl<'a> Analysis<'a> {
 
 /// The analysis of the documents whose source passes `take` (one side of a diff).
 pub fn analyze<'a>(inputs: &'a Inputs, opts: &Options, take: &dyn Fn(SourceId) -> bool) -> Analysis<'a> {
-    examine(inputs, opts, take, false).0
+    examine(inputs, opts, take, false, Taken::default()).0
 }
 
-/// `analyze`, and with `find` every finding of it, before suppressions and sorting. The steps run
+/// `analyze`, and with `find` every finding of it, before suppressions and sorting; `taken` holds
+/// the rules read out of the documents before (`coverage::rules::take`). The steps run
 /// as soon as what they read is there, beside each other: each has stretches on one core (a
 /// large render's bookkeeping), which the others' work then fills.
 pub fn examine<'a>(
@@ -111,6 +113,7 @@ pub fn examine<'a>(
     opts: &Options,
     take: &dyn Fn(SourceId) -> bool,
     find: bool,
+    taken: Taken,
 ) -> (Analysis<'a>, Vec<Finding>) {
     let model = model::build_from(inputs, &opts.namespace, take);
     let config = &opts.config.config;
@@ -128,7 +131,7 @@ pub fn examine<'a>(
         || {
             rayon::join(
                 || classify::classify(&model, config),
-                || coverage::rules::extract(&model.objects, &model.rule_files),
+                || coverage::rules::extract(&model.objects, &model.rule_files, taken),
             )
         },
     );
@@ -226,13 +229,19 @@ pub fn finish<'a>(inputs: &'a Inputs, a: &Analysis<'_>, mut findings: Vec<Findin
     Report { inputs, findings, workloads, objects: a.model.objects.len() }
 }
 
+/// The check of the inputs as they are.
 pub fn run<'a>(inputs: &'a Inputs, opts: &Options) -> Report<'a> {
-    run_keeping(inputs, opts).0
+    let (a, f) = examine(inputs, opts, &|_| true, true, Taken::default());
+    finish(inputs, &a, f, opts)
 }
 
-/// `run`, handing the analysis back too (the CLI leaves it to the OS at exit instead of freeing it).
-pub fn run_keeping<'a>(inputs: &'a Inputs, opts: &Options) -> (Report<'a>, Analysis<'a>) {
-    let (a, f) = examine(inputs, opts, &|_| true, true);
+/// `run` as the command runs it: the alert rules of pruned inputs are read out of their documents
+/// first, and their trees dropped (`coverage::rules::take`); the analysis is handed back too (the
+/// command leaves it to the system at exit instead of freeing it).
+pub fn run_keeping<'a>(inputs: &'a mut Inputs, opts: &Options) -> (Report<'a>, Analysis<'a>) {
+    let taken = coverage::rules::take(inputs);
+    let inputs: &'a Inputs = inputs;
+    let (a, f) = examine(inputs, opts, &|_| true, true, taken);
     (finish(inputs, &a, f, opts), a)
 }
 

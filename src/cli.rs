@@ -486,7 +486,7 @@ fn run_check(args: CheckArgs) -> i32 {
         paths.push("-".into());
     }
     let base = (!args.base.is_empty()).then(|| args.base.clone());
-    let Some(p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
+    let Some(mut p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
     let status = if base.is_some() {
         let d = crate::diff::run(&p.inputs, p.split, &p.opts);
         let written = write_outputs(&args.common, |format, out| render_check(&d.check, format, &args.common, out));
@@ -494,7 +494,7 @@ fn run_check(args: CheckArgs) -> i32 {
         leave(d);
         status
     } else {
-        let (report, a) = check::run_keeping(&p.inputs, &p.opts);
+        let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
         let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
         let status = if written { exit_status(&report, p.fail_on) } else { 2 };
         leave((report, a));
@@ -537,7 +537,7 @@ fn run_helm(args: HelmArgs) -> i32 {
             return 2;
         }
     }
-    let (report, a) = check::run_keeping(&p.inputs, &p.opts);
+    let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
     let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
     let status = if written { exit_status(&report, p.fail_on) } else { 2 };
     leave((report, a));

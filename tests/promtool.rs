@@ -36,8 +36,8 @@ fn promtool_agrees_on_validity() {
     .collect();
     let inputs = Inputs::read_paths(&paths, 1 << 30);
     let model = meterguard::model::build(&inputs, "default");
-    let (rules, _) = meterguard::coverage::rules::extract(&model.objects, &model.rule_files);
-    let texts = meterguard::coverage::rules::read(&model.objects, &model.rule_files).exprs;
+    let (rules, _) = meterguard::coverage::rules::extract(&model.objects, &model.rule_files, Default::default());
+    let texts = meterguard::coverage::rules::read(&model.objects, &model.rule_files, Default::default()).exprs;
     assert_eq!(rules.len(), texts.len());
     assert!(rules.len() > 150, "{} rules", rules.len());
     let dir = tempfile::tempdir().unwrap();

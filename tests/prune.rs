@@ -17,7 +17,8 @@ fn report(name: &str, text: &str, prune: bool) -> String {
         Inputs { prune: prune.then_some(unread_bodies as fn(&mut _)), release_text: prune, ..Inputs::default() };
     inputs.add_bytes(name, text.as_bytes());
     let opts = Options { today: jiff::civil::date(2026, 11, 25), ..Options::default() };
-    meterguard::report::json::render(&check::run(&inputs, &opts))
+    // As the command runs a check: pruned, the alert rules are taken out of their documents.
+    meterguard::report::json::render(&check::run_keeping(&mut inputs, &opts).0)
 }
 
 #[test]
@@ -74,6 +75,40 @@ fn alert_rules_keep_what_the_coverage_reads() {
     // kept whole in any group, and its rules are not trimmed as alert rules.
     let other = inputs.documents[1].root.path(&["spec", "groups"]).and_then(|g| g.as_seq()).unwrap();
     assert_eq!(other[0].get("rules").and_then(|r| r.as_seq()).unwrap()[0].str_at(&["annotations", "a"]), Some("b"));
+}
+
+#[test]
+fn a_check_takes_alert_rules_out_of_their_documents() {
+    use meterguard::coverage::rules::{Origin, extract, take};
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: monitoring.coreos.com/v1\n\
+                kind: PrometheusRule\nmetadata: {name: r, namespace: monitoring}\nspec:\n  groups:\n  - name: g\n    \
+                rules:\n    - alert: Down\n      expr: up{job=\"x\"} == 0\n      labels: {severity: page}\n    \
+                - record: job:up\n      expr: sum by (job) (up)\n";
+    let keys = |n: &meterguard::input::Node| -> Vec<String> {
+        n.as_map().unwrap().iter().map(|e| e.key.text().to_owned()).collect()
+    };
+    // Unpruned inputs (a diff's) keep every tree.
+    let mut whole = Inputs::default();
+    whole.add_bytes("x.yaml", text.as_bytes());
+    let _ = take(&mut whole);
+    assert_eq!(keys(&whole.documents[1].root), ["apiVersion", "kind", "metadata", "spec"]);
+    let mut inputs = Inputs { prune: Some(unread_bodies), ..Inputs::default() };
+    inputs.add_bytes("x.yaml", text.as_bytes());
+    let taken = take(&mut inputs);
+    assert_eq!(keys(&inputs.documents[1].root), ["apiVersion", "kind", "metadata"]);
+    // The rules are still found, placed in the object the model makes of their document.
+    let model = meterguard::model::build(&inputs, "default");
+    let (alerts, records) = extract(&model.objects, &model.rule_files, taken);
+    assert_eq!(alerts.len(), 1);
+    let down = &alerts[0];
+    assert_eq!((down.alert.as_str(), down.holder.as_ref()), ("Down", "monitoring/r"));
+    assert_eq!((down.span.start.line, down.span.start.col), (13, 13));
+    assert_eq!(down.origin, Origin::Object(1), "after the Service");
+    assert_eq!(down.object.as_ref().unwrap().name, "r");
+    assert_eq!(down.labels.len(), 1);
+    assert!(down.parsed.is_ok());
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].origin, Origin::Object(1));
 }
 
 /// A ConfigMap whose `data` holds these values, as block scalars.

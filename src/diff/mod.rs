@@ -201,7 +201,7 @@ pub fn run<'a>(inputs: &'a Inputs, split: SourceId, opts: &Options) -> DiffRepor
     let is_old = move |s: SourceId| s < split;
     let is_new = move |s: SourceId| s >= split;
     let old = check::analyze(inputs, opts, &is_old);
-    let (new, mut findings) = check::examine(inputs, opts, &is_new, true);
+    let (new, mut findings) = check::examine(inputs, opts, &is_new, true, Default::default());
     // Input problems of the old side still make the run's input invalid.
     findings.extend(inputs.problems.iter().filter(|p| p.source.is_some_and(is_old)).map(|p| Finding {
         rule: p.rule,

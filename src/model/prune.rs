@@ -51,7 +51,7 @@ pub const READ_KINDS: &[&str] = &[
     "VMAlertmanagerConfig",
 ];
 
-const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];
+pub(crate) const KEPT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];
 
 /// What the coverage reads of an alert rule group and of a rule (`coverage/rules.rs`): a rule's
 /// annotations (summary, description, runbook URL) are most of its text, and a render holds
@@ -132,7 +132,7 @@ fn is_dashboard(text: &str) -> bool {
     (keys.contains_key("panels") || keys.contains_key("rows")) && !READ_FILE_KEYS.iter().any(|k| keys.contains_key(*k))
 }
 
-fn keep_fields(node: &mut Node, kept: &[&str]) {
+pub(crate) fn keep_fields(node: &mut Node, kept: &[&str]) {
     let Kind::Map(entries) = &mut node.kind else { return };
     if entries.iter().all(|e| kept.contains(&e.key.text())) {
         return;
