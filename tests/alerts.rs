@@ -265,9 +265,9 @@ fn a_job_of_dns_or_static_names_scrapes_the_services_workloads() {
     assert_eq!(cov(&v, "kubecost-cost-analyzer", "down"), ["KubecostDown"]);
 }
 
-#[test]
-fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
-    // OpenCost reading the prometheus chart's server, whose alerting_rules.yml pages on restarts.
+/// OpenCost reading the prometheus chart's server, whose alerting_rules.yml pages on OpenCost's
+/// restarts: OpenCost's render, and the chart's.
+fn opencost_on_prometheus_chart() -> (String, String) {
     let opencost = corpus("opencost-default.yaml").replace(
         "http://prometheus-server.prometheus-system.svc.cluster.local:80",
         "http://prom-prometheus-server.monitoring.svc.cluster.local:80",
@@ -277,7 +277,12 @@ fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
                 \x20       expr: increase(kube_pod_container_status_restarts_total{namespace=\"opencost\"}[10m]) > 2\n";
     let prometheus = corpus("prometheus-default.yaml");
     assert_eq!(prometheus.matches(empty).count(), 1);
-    let with_rule = prometheus.replacen(empty, rule, 1);
+    (opencost, prometheus.replacen(empty, rule, 1))
+}
+
+#[test]
+fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
+    let (opencost, with_rule) = opencost_on_prometheus_chart();
     // kube-state-metrics' Service carries prometheus.io/scrape, which kubernetes-service-endpoints keeps.
     let v = check_text(&(opencost.clone() + "\n---\n" + &with_rule), &[]);
     assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
@@ -311,13 +316,7 @@ fn a_raw_prometheus_scrapes_what_its_discovery_and_relabelings_keep() {
 fn a_raw_prometheus_alerting_a_static_target_reaches_the_operator_alertmanager_behind_it() {
     // OpenCost's crash loop is covered by the prometheus chart's server, whose own Alertmanager
     // (a ConfigMap in its namespace) routes to a receiver with no integrations.
-    let opencost = corpus("opencost-default.yaml").replace(
-        "http://prometheus-server.prometheus-system.svc.cluster.local:80",
-        "http://prom-prometheus-server.monitoring.svc.cluster.local:80",
-    );
-    let rule = "  alerting_rules.yml: |\n    groups:\n    - name: opencost\n      rules:\n      - alert: OpenCostRestarting\n\
-                \x20       expr: increase(kube_pod_container_status_restarts_total{namespace=\"opencost\"}[10m]) > 2\n";
-    let prometheus = corpus("prometheus-default.yaml").replacen("  alerting_rules.yml: |\n    {}\n", rule, 1);
+    let (opencost, prometheus) = opencost_on_prometheus_chart();
     let stack = opencost + "\n---\n" + &prometheus;
     let v = check_text(&stack, &[]);
     assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
@@ -355,13 +354,7 @@ fn a_raw_prometheus_alerting_a_static_target_reaches_the_operator_alertmanager_b
 fn a_raw_prometheus_alerts_the_alertmanagers_its_discovery_keeps() {
     // The prometheus chart's server discovers Alertmanager pods labelled as its subchart's, in its
     // namespace; that Alertmanager's ConfigMap routes to a receiver with no integrations.
-    let opencost = corpus("opencost-default.yaml").replace(
-        "http://prometheus-server.prometheus-system.svc.cluster.local:80",
-        "http://prom-prometheus-server.monitoring.svc.cluster.local:80",
-    );
-    let rule = "  alerting_rules.yml: |\n    groups:\n    - name: opencost\n      rules:\n      - alert: OpenCostRestarting\n\
-                \x20       expr: increase(kube_pod_container_status_restarts_total{namespace=\"opencost\"}[10m]) > 2\n";
-    let prometheus = corpus("prometheus-default.yaml").replacen("  alerting_rules.yml: |\n    {}\n", rule, 1);
+    let (opencost, prometheus) = opencost_on_prometheus_chart();
     // A second Alertmanager, in namespace `alerting`, whose receiver pages through a webhook.
     let pager: String = prometheus
         .split("\n---\n")
