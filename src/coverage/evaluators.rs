@@ -475,6 +475,7 @@ fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Optio
     for w in kept.into_iter().map(|i| &model.workloads[i]) {
         let Some(c) = w.running().find(|c| c.spec.image.as_deref().is_some_and(runs_alertmanager)) else { continue };
         let flags = prometheus::flags(c);
+        // Without the flag, the image's own command names this path.
         let path = prometheus::flag(&flags, "config.file").and_then(|f| f.value.as_deref());
         let file = prometheus::file_in_configmap(model, w, c, path.unwrap_or("/etc/alertmanager/alertmanager.yml"))?;
         let (object, _) = model.every("", "ConfigMap").find(|(_, o)| std::ptr::eq(*o, file.configmap))?;
