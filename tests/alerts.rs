@@ -497,16 +497,36 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
     assert!(cov(&v, "kubecost-cost-analyzer", "down").contains(&"KubecostCostAnalyzerAbsent".to_owned()));
     // It fires on restarts that were OOM kills: not on a crash loop of any cause.
     assert!(!ruler["message"].as_str().unwrap().contains("(crashloop)"));
-    // With an Alertmanager URL its alerts are taken to notify.
-    let routed = text.replacen(
-        "      role: thanos-rules\n  ruleNamespaceSelector: {}\n",
-        "      role: thanos-rules\n  ruleNamespaceSelector: {}\n  alertmanagersUrl:\n    - http://alertmanager-operated.monitoring:9093\n",
-        1,
-    );
-    assert_ne!(routed, text);
-    let v = check_text(&routed, &[]);
-    assert!(findings(&v, "alerts/no-notification-route").iter().all(|f| f["object"]["kind"] != "ThanosRuler"));
-    assert!(cov(&v, "kubecost-cost-analyzer", "oom").contains(&"KubecostCostAnalyzerOOMKilled".to_owned()));
+    // An Alertmanager URL naming a Service of the render is followed to its config: the chart's
+    // sends every alert to `null`. One outside the render is taken to notify.
+    let routed = |url: &str| {
+        let routed = text.replacen(
+            "      role: thanos-rules\n  ruleNamespaceSelector: {}\n",
+            &format!("      role: thanos-rules\n  ruleNamespaceSelector: {{}}\n  alertmanagersUrl:\n    - {url}\n"),
+            1,
+        );
+        assert_ne!(routed, text);
+        let v = check_text(&routed, &[]);
+        assert!(cov(&v, "kubecost-cost-analyzer", "oom").contains(&"KubecostCostAnalyzerOOMKilled".to_owned()));
+        findings(&v, "alerts/no-notification-route")
+            .iter()
+            .map(|f| f["message"].as_str().unwrap().to_owned())
+            .filter(|m| m.contains("ThanosRuler"))
+            .collect::<Vec<_>>()
+    };
+    for kps in [
+        "http://alertmanager-operated.monitoring:9093",
+        "http://kps-kube-prometheus-stack-alertmanager.monitoring.svc:9093",
+        "dnssrv+http://_http-web._tcp.alertmanager-operated.monitoring.svc.cluster.local",
+    ] {
+        let found = routed(kps);
+        assert_eq!(found.len(), 1, "{kps}: {found:?}");
+        assert!(
+            found[0].contains("by ThanosRuler monitoring/kps-thanos-ruler about kubecost-cost-analyzer"),
+            "{found:?}"
+        );
+    }
+    assert!(routed("http://alertmanager.example.com:9093").is_empty());
 }
 
 #[test]

@@ -263,11 +263,7 @@ pub fn find(
     // the input, and its rules are judged against none.
     let thanos_rulers: Vec<(usize, &Object)> = model.every("monitoring.coreos.com", "ThanosRuler").collect();
     for &(oi, o) in &thanos_rulers {
-        let notify = notify_if_set(
-            o,
-            &["alertmanagersConfig", "alertmanagersUrl"],
-            "neither spec.alertmanagersUrl nor spec.alertmanagersConfig",
-        );
+        let notify = thanos_ruler_notify(model, o);
         let selected = origins.selected(|i| operator_selects(model, o, &model.objects[i]));
         evaluators.push(Evaluator {
             id: format!("ThanosRuler {}/{}", o.namespace(), o.id.name),
@@ -427,6 +423,43 @@ pub(super) fn notify_if_set(o: &Object<'_>, keys: &[&str], lacks: &str) -> Notif
     } else {
         Notify::Nowhere(format!("{} {} has {lacks}", o.id.kind, o.id.name))
     }
+}
+
+/// Where a ThanosRuler's alerts go: to the Alertmanagers its `alertmanagersUrl` entries name by
+/// Service (`http://kps-alertmanager.monitoring:9093`, or for Thanos to look up,
+/// `dnssrv+http://_http-web._tcp.alertmanager-operated.monitoring.svc`), resolved as an operator
+/// Prometheus's entries are. Taken to notify with `alertmanagersConfig` (a Secret in Thanos's own
+/// format), or when a URL names no Service of the input.
+fn thanos_ruler_notify(model: &Model<'_>, o: &Object<'_>) -> Notify {
+    let keys = ["alertmanagersConfig", "alertmanagersUrl"];
+    let nowhere = notify_if_set(o, &keys, "neither spec.alertmanagersUrl nor spec.alertmanagersConfig");
+    let spec = o.node.get("spec");
+    if matches!(nowhere, Notify::Nowhere(_)) || spec.and_then(|s| s.get(keys[0])).is_some_and(|n| !n.is_null()) {
+        return nowhere;
+    }
+    let urls = spec.and_then(|s| s.get(keys[1])).and_then(Node::as_seq).unwrap_or_default();
+    let configs: Option<Vec<Vec<AlertmanagerConfig>>> = urls
+        .iter()
+        .map(|u| {
+            let (service, ns) = thanos_service(u.as_str()?)?;
+            notify::endpoint_configs(model, ns.unwrap_or(o.namespace()), service)
+        })
+        .collect();
+    match configs.map(|c| c.concat()) {
+        Some(configs) if !configs.is_empty() => Notify::Config(configs),
+        _ => Notify::Assumed,
+    }
+}
+
+/// The Service of a Thanos Alertmanager URL: `dns+`, `dnssrv+` and `dnssrvnoa+` ask Thanos to
+/// look the name up, and an SRV name starts with `_<port>._<protocol>.`.
+fn thanos_service(url: &str) -> Option<(&str, Option<&str>)> {
+    let url = url.split_once('+').filter(|(lookup, _)| lookup.starts_with("dns")).map_or(url, |(_, u)| u);
+    let mut host = url.split_once("://").map_or(url, |(_, rest)| rest);
+    while let Some((_, rest)) = host.strip_prefix('_').and_then(|h| h.split_once('.')) {
+        host = rest;
+    }
+    crate::model::references::service_of_url(host)
 }
 
 fn has_alertmanagers(config: &Value) -> bool {
