@@ -527,6 +527,25 @@ fn a_thanos_ruler_loads_the_rules_it_selects() {
         );
     }
     assert!(routed("http://alertmanager.example.com:9093").is_empty());
+    // alertmanagersConfig, a Secret key in Thanos's format, comes before the URLs.
+    let configured = |addresses: &str| {
+        let config = format!("alertmanagers:\n- api_version: v2\n  static_configs: [{addresses}]\n");
+        let secret = format!(
+            "\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: ruler-alerting, namespace: monitoring}}\n\
+             stringData:\n  alerting.yaml: |\n{}",
+            config.lines().map(|l| format!("    {l}\n")).collect::<String>()
+        );
+        let at = "      role: thanos-rules\n  ruleNamespaceSelector: {}\n";
+        let text =
+            text.replacen(at, &format!("{at}  alertmanagersConfig: {{name: ruler-alerting, key: alerting.yaml}}\n"), 1);
+        assert!(text.contains("alertmanagersConfig"));
+        let text = text + &secret;
+        let v = check_text(&text, &[]);
+        let routes = findings(&v, "alerts/no-notification-route");
+        routes.iter().filter(|f| f["message"].as_str().unwrap().contains("ThanosRuler")).count()
+    };
+    assert_eq!(configured("'dnssrv+_http-web._tcp.alertmanager-operated.monitoring.svc'"), 1);
+    assert_eq!(configured("'alertmanager.example.com:9093'"), 0);
 }
 
 #[test]

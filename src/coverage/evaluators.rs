@@ -425,30 +425,54 @@ pub(super) fn notify_if_set(o: &Object<'_>, keys: &[&str], lacks: &str) -> Notif
     }
 }
 
-/// Where a ThanosRuler's alerts go: to the Alertmanagers its `alertmanagersUrl` entries name by
-/// Service (`http://kps-alertmanager.monitoring:9093`, or for Thanos to look up,
+/// Where a ThanosRuler's alerts go: to the Alertmanagers that the addresses of its
+/// `alertmanagersConfig` (a Secret key in Thanos's own format), else its `alertmanagersUrl`, name
+/// by Service (`http://kps-alertmanager.monitoring:9093`, or for Thanos to look up,
 /// `dnssrv+http://_http-web._tcp.alertmanager-operated.monitoring.svc`), resolved as an operator
-/// Prometheus's entries are. Taken to notify with `alertmanagersConfig` (a Secret in Thanos's own
-/// format), or when a URL names no Service of the input.
+/// Prometheus's entries are. Taken to notify when the Secret is not in the input, an entry uses
+/// file discovery, or an address names no Service of the input.
 fn thanos_ruler_notify(model: &Model<'_>, o: &Object<'_>) -> Notify {
     let keys = ["alertmanagersConfig", "alertmanagersUrl"];
     let nowhere = notify_if_set(o, &keys, "neither spec.alertmanagersUrl nor spec.alertmanagersConfig");
-    let spec = o.node.get("spec");
-    if matches!(nowhere, Notify::Nowhere(_)) || spec.and_then(|s| s.get(keys[0])).is_some_and(|n| !n.is_null()) {
+    if matches!(nowhere, Notify::Nowhere(_)) {
         return nowhere;
     }
-    let urls = spec.and_then(|s| s.get(keys[1])).and_then(Node::as_seq).unwrap_or_default();
-    let configs: Option<Vec<Vec<AlertmanagerConfig>>> = urls
-        .iter()
-        .map(|u| {
-            let (service, ns) = thanos_service(u.as_str()?)?;
-            notify::endpoint_configs(model, ns.unwrap_or(o.namespace()), service)
-        })
-        .collect();
+    let urls = || {
+        let list = o.node.path(&["spec", keys[1]]).and_then(Node::as_seq).unwrap_or_default();
+        list.iter().map(|u| u.as_str().map(str::to_owned)).collect()
+    };
+    let addresses: Option<Vec<String>> = match secret_yaml(model, o, keys[0]) {
+        Some(Value::Null) => urls(),
+        Some(config) => thanos_config_addresses(&config),
+        None => None,
+    };
+    let configs: Option<Vec<Vec<AlertmanagerConfig>>> = addresses.and_then(|list| {
+        list.iter()
+            .map(|a| {
+                let (service, ns) = thanos_service(a)?;
+                notify::endpoint_configs(model, ns.unwrap_or(o.namespace()), service)
+            })
+            .collect()
+    });
     match configs.map(|c| c.concat()) {
         Some(configs) if !configs.is_empty() => Notify::Config(configs),
         _ => Notify::Assumed,
     }
+}
+
+/// The addresses of a Thanos alerting config (`alertmanagers[].static_configs`); None when an
+/// entry finds its Alertmanagers in files (`file_sd_configs`).
+fn thanos_config_addresses(config: &Value) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for am in config.get("alertmanagers")?.as_array()? {
+        if am.get("file_sd_configs").is_some() {
+            return None;
+        }
+        for address in am.get("static_configs")?.as_array()? {
+            out.push(address.as_str()?.to_owned());
+        }
+    }
+    Some(out)
 }
 
 /// The Service of a Thanos Alertmanager URL: `dns+`, `dnssrv+` and `dnssrvnoa+` ask Thanos to
@@ -551,16 +575,22 @@ fn secret_alertmanagers(model: &Model<'_>, prometheus: &Object<'_>) -> Option<Ve
 /// null when the field is unset, unknown (`None`) when the Secret or key is not in the input or
 /// does not hold a list.
 fn secret_list(model: &Model<'_>, prometheus: &Object<'_>, field: &str) -> Option<Value> {
-    let Some(selector) = prometheus.node.path(&["spec", field]).filter(|n| !n.is_null()) else {
+    secret_yaml(model, prometheus, field).filter(|v| v.is_null() || v.is_array())
+}
+
+/// The YAML document in the Secret key that `spec.<field>` of `o` names (a SecretKeySelector), an
+/// empty text as an empty list: null when the field is unset, unknown (`None`) when the Secret or
+/// key is not in the input or does not parse.
+fn secret_yaml(model: &Model<'_>, o: &Object<'_>, field: &str) -> Option<Value> {
+    let Some(selector) = o.node.path(&["spec", field]).filter(|n| !n.is_null()) else {
         return Some(Value::Null);
     };
-    let secret = model.core_object("Secret", prometheus.namespace(), selector.str_at(&["name"])?)?;
+    let secret = model.core_object("Secret", o.namespace(), selector.str_at(&["name"])?)?;
     let text = secret.data_text(selector.str_at(&["key"])?)?;
     let parsed = yaml::parse_stream(&text);
-    let list = match parsed.documents.as_slice() {
-        [] => Value::Array(Vec::new()),
-        [doc] if parsed.problems.is_empty() => doc.root.to_json(),
-        _ => return None,
-    };
-    list.is_array().then_some(list)
+    match parsed.documents.as_slice() {
+        [] => Some(Value::Array(Vec::new())),
+        [doc] if parsed.problems.is_empty() => Some(doc.root.to_json()),
+        _ => None,
+    }
 }
