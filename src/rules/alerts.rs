@@ -87,8 +87,8 @@ rule!(
     "alerts about metering workloads reach no receiver",
     "The alerts that cover a metering workload are evaluated by a Prometheus with no Alertmanager, or routed by \
      the Alertmanager config to receivers with no integrations (kube-prometheus-stack's default `null`, \
-     victoria-metrics-k8s-stack's `blackhole`). They \
-     fire, and nobody is told. Route them to a receiver with a Slack, PagerDuty, email or webhook config."
+     victoria-metrics-k8s-stack's `blackhole`, the VictoriaMetrics operator's own config for a \
+     VMAlertmanager given none). They fire, and nobody is told. Route them to a receiver with a Slack, PagerDuty, email or webhook config."
 );
 rule!(
     PROMQL_INVALID,
