@@ -11,5 +11,5 @@ fuzz_target!(|data: &[u8]| {
     let mut inputs = Inputs { prune, ..Inputs::default() };
     inputs.add_bytes("fuzz.yaml", data);
     inputs.documents.iter().for_each(|d| meterguard_fuzz::typed_reading_agrees(&d.root));
-    meterguard_fuzz::check_all_formats(&inputs);
+    meterguard_fuzz::check_all_formats(&mut inputs);
 });

@@ -85,5 +85,5 @@ fuzz_target!(|text: &str| {
     let manifest = MANIFEST.replace("RAW", &quoted) + &indented;
     let mut inputs = Inputs::default();
     inputs.add_bytes("fuzz.yaml", manifest.as_bytes());
-    meterguard_fuzz::check_all_formats(&inputs);
+    meterguard_fuzz::check_all_formats(&mut inputs);
 });
