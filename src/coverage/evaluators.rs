@@ -446,14 +446,8 @@ fn thanos_ruler_notify(model: &Model<'_>, o: &Object<'_>) -> Notify {
         Some(config) => thanos_config_addresses(&config),
         None => None,
     };
-    let configs: Option<Vec<Vec<AlertmanagerConfig>>> = addresses.and_then(|list| {
-        list.iter()
-            .map(|a| {
-                let (service, ns) = thanos_service(a)?;
-                notify::endpoint_configs(model, ns.unwrap_or(o.namespace()), service)
-            })
-            .collect()
-    });
+    let configs: Option<Vec<Vec<AlertmanagerConfig>>> =
+        addresses.and_then(|list| list.iter().map(|a| configs_at(model, o.namespace(), a)).collect());
     match configs.map(|c| c.concat()) {
         Some(configs) if !configs.is_empty() => Notify::Config(configs),
         _ => Notify::Assumed,
@@ -475,15 +469,19 @@ fn thanos_config_addresses(config: &Value) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// The Service of a Thanos Alertmanager URL: `dns+`, `dnssrv+` and `dnssrvnoa+` ask Thanos to
-/// look the name up, and an SRV name starts with `_<port>._<protocol>.`.
-fn thanos_service(url: &str) -> Option<(&str, Option<&str>)> {
-    let url = url.split_once('+').filter(|(lookup, _)| lookup.starts_with("dns")).map_or(url, |(_, u)| u);
+/// The configs of the Alertmanagers behind an address (`alertmanager-main.monitoring.svc:9093`, a
+/// URL), from namespace `ns`: those the Service its host names selects, resolved as
+/// `notify::endpoint_configs` resolves an operator Prometheus's entries. Thanos's `dns+`, `dnssrv+`
+/// and `dnssrvnoa+` prefixes ask it to look the name up, and an SRV name starts with
+/// `_<port>._<protocol>.`. None when it names no Service of the input.
+fn configs_at(model: &Model<'_>, ns: &str, address: &str) -> Option<Vec<AlertmanagerConfig>> {
+    let url = address.split_once('+').filter(|(lookup, _)| lookup.starts_with("dns")).map_or(address, |(_, u)| u);
     let mut host = url.split_once("://").map_or(url, |(_, rest)| rest);
     while let Some((_, rest)) = host.strip_prefix('_').and_then(|h| h.split_once('.')) {
         host = rest;
     }
-    crate::model::references::service_of_url(host)
+    let (service, target_ns) = crate::model::references::service_of_url(host)?;
+    notify::endpoint_configs(model, target_ns.unwrap_or(ns), service)
 }
 
 fn has_alertmanagers(config: &Value) -> bool {
@@ -500,18 +498,17 @@ fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Option<V
     let mut out = Vec::new();
     for entry in entries {
         let fields = entry.as_object()?;
-        if fields.contains_key("kubernetes_sd_configs") {
-            out.extend(discovered_alertmanagers(model, ns, entry)?);
-            continue;
-        }
-        if fields.keys().any(|k| k.ends_with("_sd_configs") || k == "relabel_configs") {
-            return None;
-        }
-        for group in entry.get("static_configs")?.as_array()? {
-            for target in group.get("targets")?.as_array()? {
-                let (service, target_ns) = crate::model::references::service_of_url(target.as_str()?)?;
-                out.extend(notify::endpoint_configs(model, target_ns.unwrap_or(ns), service)?);
+        let discovery: Vec<&str> = fields.keys().map(String::as_str).filter(|k| k.ends_with("_sd_configs")).collect();
+        match discovery.as_slice() {
+            ["kubernetes_sd_configs"] => out.extend(discovered_alertmanagers(model, ns, entry)?),
+            [] if !fields.contains_key("relabel_configs") => {
+                for group in entry.get("static_configs")?.as_array()? {
+                    for target in group.get("targets")?.as_array()? {
+                        out.extend(configs_at(model, ns, target.as_str()?)?);
+                    }
+                }
             }
+            _ => return None,
         }
     }
     (!out.is_empty()).then_some(out)
@@ -520,13 +517,8 @@ fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Option<V
 /// The configs of the Alertmanager workloads (a container running an `alertmanager` image, as the
 /// prometheus chart's subchart deploys it) that an entry's Kubernetes service discovery and
 /// relabelings keep, each read from the ConfigMap its `--config.file` is mounted from. None when
-/// the entry also uses another discovery, keeps none of them, or keeps one whose config is not in
-/// the input.
+/// it keeps none of them, or keeps one whose config is not in the input.
 fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Option<Vec<AlertmanagerConfig>> {
-    let other = |k: &String| k.ends_with("_sd_configs") && k != "kubernetes_sd_configs";
-    if entry.as_object()?.keys().any(other) {
-        return None;
-    }
     let kept = super::discovery::Discovery::of(entry)?.targets(model, ns)?;
     let mut out = Vec::new();
     for w in kept.into_iter().map(|i| &model.workloads[i]) {

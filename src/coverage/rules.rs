@@ -209,18 +209,11 @@ pub fn take(inputs: &mut Inputs) -> Taken {
 }
 
 fn take_document(doc: &mut Document) -> Option<((SourceId, Pos), Read<'static>)> {
-    let root = &doc.root;
-    let api = root.get("apiVersion").and_then(Node::as_str)?;
-    let kind = root.get("kind").and_then(Node::as_str)?;
-    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
-    if !matches!(
-        (group, kind),
-        ("monitoring.coreos.com", "PrometheusRule") | ("operator.victoriametrics.com", "VMRule")
-    ) {
+    if !crate::model::prune::holds_rule_groups(&doc.root) {
         return None;
     }
     let mut read = Read::default();
-    push_groups(&mut read, root.get("spec")?, Place::unplaced(doc.source), &|_, _| true);
+    push_groups(&mut read, doc.root.get("spec")?, Place::unplaced(doc.source), &|_, _| true);
     let read = read.into_owned();
     crate::model::prune::keep_fields(&mut doc.root, crate::model::prune::KEPT_FIELDS);
     Some(((doc.source, doc.root.start()), read))
@@ -320,11 +313,7 @@ pub fn holds_rules(id: &ObjectId) -> bool {
 pub fn read<'t>(objects: &[Object<'t>], rule_files: &[RuleFile<'t>], taken: Taken) -> Read<'t> {
     use rayon::prelude::*;
     let mut taken = taken.0;
-    let mut pre: Vec<Option<Read<'static>>> = Vec::new();
-    if !taken.is_empty() {
-        pre = objects.iter().map(|o| taken.remove(&(o.source, o.node.start()))).collect();
-    }
-    pre.resize_with(objects.len(), || None);
+    let pre: Vec<Option<Read<'static>>> = objects.iter().map(|o| taken.remove(&(o.source, o.node.start()))).collect();
     // Per object on all cores, joined in object order.
     let per_object: Vec<Read<'t>> = objects
         .par_iter()

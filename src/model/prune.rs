@@ -73,15 +73,22 @@ pub fn unread_bodies(root: &mut Node) {
     }
     let Some(api) = root.get("apiVersion") else { return };
     let api = api.as_str().unwrap_or_default();
-    let holds_rules = matches!(kind, "PrometheusRule" | "VMRule")
-        && matches!(api.split('/').next(), Some("monitoring.coreos.com" | "operator.victoriametrics.com"));
-    if holds_rules {
+    if holds_rule_groups(root) {
         unread_rule_fields(root);
     } else if kind == "ConfigMap" && api == "v1" {
         unread_dashboards(root);
     } else if !read {
         keep_fields(root, KEPT_FIELDS);
     }
+}
+
+/// A prometheus-operator PrometheusRule or a VictoriaMetrics VMRule document, whose `spec.groups`
+/// hold alert rules (`coverage::rules::holds_rules` says it of a modelled object).
+pub(crate) fn holds_rule_groups(root: &Node) -> bool {
+    let field = |key: &str| root.get(key).and_then(Node::as_str);
+    let (Some(api), Some(kind)) = (field("apiVersion"), field("kind")) else { return false };
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+    matches!((group, kind), ("monitoring.coreos.com", "PrometheusRule") | ("operator.victoriametrics.com", "VMRule"))
 }
 
 fn unread_rule_fields(root: &mut Node) {
