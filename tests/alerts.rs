@@ -558,6 +558,11 @@ fn scrape_configs_probes_and_secret_scrape_configs_are_jobs() {
     let message = mismatches[0]["message"].as_str().unwrap();
     assert!(message.starts_with("alert KubecostDown "), "{message}");
     assert!(mismatches[0]["help"].as_str().unwrap().contains("opencost"));
+    // A job named like the wanted one is all the help names.
+    let v =
+        check_text(&(kps.clone() + "\n---\n" + &extra.replace(r#"job="kubecost""#, r#"job="opencost-exporter""#)), &[]);
+    let help = findings(&v, "alerts/job-mismatch")[0]["help"].as_str().unwrap().to_owned();
+    assert!(help.ends_with("scrape jobs, these are named like it: opencost"), "{help}");
     // Scrape configs in a Secret that is not in the input may hold any job: none is reported.
     let selector = "  probeSelector:\n    matchLabels:\n      release: \"kps\"\n";
     let reference = "  additionalScrapeConfigs:\n    name: kps-kube-prometheus-stack-prometheus-scrape-confg\n    key: \

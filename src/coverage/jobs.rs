@@ -234,15 +234,6 @@ impl<'e> JobIndex<'e> {
         found.into()
     }
 
-    /// `count` job names in alphabetical order around where `name` would stand (all of them when
-    /// there are no more): the ones that share most of its beginning.
-    /// Jobs read from a Secret are never named.
-    pub fn names_near(&self, name: &str, count: usize) -> Vec<&'e str> {
-        let at = self.shown.partition_point(|n| *n < name);
-        let start = at.saturating_sub(count / 2).min(self.shown.len().saturating_sub(count));
-        self.shown[start..].iter().take(count).copied().collect()
-    }
-
     /// The jobs that can pass `matchers`, in index order: with a regex matcher whose matches all
     /// start with known literals, only the names under those; else every job.
     fn candidates(&self, matchers: &[&LabelMatcher]) -> Box<dyn Iterator<Item = usize> + '_> {

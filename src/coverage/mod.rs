@@ -1,6 +1,7 @@
 //! Alert coverage: for each metering workload and failure mode (down, crash loop, OOM kill),
 //! which alert rules would fire, on which evaluator, and whether the alert can reach a person.
 
+pub mod alike;
 pub mod discovery;
 pub mod evaluators;
 pub mod generate;

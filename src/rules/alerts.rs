@@ -5,6 +5,7 @@ use compact_str::CompactString;
 use foldhash::{HashMap, HashMapExt};
 
 use super::{Context, Finding, Rule, Severity, rule};
+use crate::coverage::alike::Alike;
 use crate::coverage::evaluators::{Evaluator, Notify};
 use crate::coverage::jobs::JobIndex;
 use crate::coverage::{self, Analysis};
@@ -78,7 +79,9 @@ rule!(
      another writer, or a scrape object not read here, feeds it. A job is named as the operator names \
      it (the Service, or `<namespace>/<PodMonitor>`, then the target's `jobLabel` label), and as the \
      relabelings that write `job` rename it; one they write from what the input does not tell (a \
-     port's name, an address) may have any name. Fix the matcher or the scrape job's name."
+     port's name, an address) may have any name. The finding's help names the scrape jobs named like \
+     the wanted one (one that holds it, as a release's prefix makes `kps-kube-state-metrics`, or one a \
+     few edits away), else all of them when they are few. Fix the matcher or the scrape job's name."
 );
 rule!(
     NO_NOTIFICATION_ROUTE,
@@ -320,30 +323,36 @@ fn job_mismatches(a: &Analysis, e: &Evaluator, out: &mut Vec<Finding>) {
             format!("alert {} on {} selects job {}, which {} never scrapes", r.alert, e.id, wanted.join("|"), e.id);
         Some((ri, message, CompactString::from(wanted.first().copied().unwrap_or_default())))
     });
-    // The help, once per wanted job: every rule that wants one job names the same nearest jobs,
+    // The help, once per wanted job: every rule that wants one job names the same jobs,
     // and a large render holds tens of thousands of such rules.
     let index = JobIndex::new(jobs);
+    let alike = Alike::new(&index.shown);
     let mut helps: HashMap<CompactString, std::sync::Arc<str>> = HashMap::new();
     out.reserve_exact(found.len());
     for (ri, message, wanted) in found {
-        let help = helps.entry(wanted).or_insert_with_key(|w| nearest_jobs(w, &index).into()).clone();
+        let help = helps.entry(wanted).or_insert_with_key(|w| jobs_help(w, &index, &alike).into()).clone();
         out.push(rule_finding(&JOB_MISMATCH, &a.rules[ri], message, help));
     }
 }
 
-/// The scrape jobs to name in the help: all of a few, else those next to the wanted name in
-/// alphabetical order (the ones that share most of its beginning: `kube-state-metrics` finds
-/// `kube-state-metrics-v2`).
-fn nearest_jobs(wanted: &str, index: &JobIndex<'_>) -> String {
+/// The scrape jobs to name in the help: those named like the wanted one (`Alike::near`), else all
+/// of a few, else the first few by name, which still show how its jobs are named.
+fn jobs_help(wanted: &str, index: &JobIndex<'_>, alike: &Alike<'_>) -> String {
     const SHOWN: usize = 8;
-    let near = index.names_near(wanted, SHOWN);
-    let hidden = index.jobs.len() - index.shown.len();
-    let secret = match hidden {
+    // kube-prometheus-stack's Prometheus scrapes 12 to 14 jobs, all worth seeing.
+    const ALL_SHOWN: usize = 16;
+    let secret = match index.jobs.len() - index.shown.len() {
         0 => String::new(),
         n => format!(" ({n} more from additionalScrapeConfigs, not named: a Secret's values are not shown)"),
     };
-    if index.shown.len() <= SHOWN {
-        return format!("its scrape jobs are: {}{secret}", near.join(", "));
+    let count = index.shown.len();
+    let near = alike.near(wanted, SHOWN);
+    if !near.is_empty() {
+        return format!("of its {count} scrape jobs, these are named like it: {}{secret}", near.join(", "));
     }
-    format!("of its {} scrape jobs, these come nearest by name: {}{secret}", index.shown.len(), near.join(", "))
+    if count <= ALL_SHOWN {
+        return format!("its scrape jobs are: {}{secret}", index.shown.join(", "));
+    }
+    let first = index.shown[..SHOWN].join(", ");
+    format!("none of its {count} scrape jobs is named like it; the first by name: {first}{secret}")
 }
