@@ -126,7 +126,7 @@ impl Inputs {
     pub fn read_stdin(&mut self, max_bytes: u64) {
         let mut buf = Vec::new();
         let stdin = std::io::stdin();
-        match stdin.lock().take(max_bytes + 1).read_to_end(&mut buf) {
+        match stdin.lock().take(max_bytes.saturating_add(1)).read_to_end(&mut buf) {
             Ok(_) if buf.len() as u64 > max_bytes => self.too_large("<stdin>", max_bytes),
             Ok(_) => {
                 let id = self.sources.len();
@@ -163,9 +163,9 @@ impl Inputs {
         let result = std::fs::File::open(name).and_then(|f| {
             // Sized from the file's length up front: growing by doubling copied a 188 MB render
             // five times over and touched twice its size in fresh memory.
-            let expected = f.metadata().map_or(0, |m| m.len()).min(max_bytes) + 1;
+            let expected = f.metadata().map_or(0, |m| m.len()).min(max_bytes).saturating_add(1);
             let mut buf = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-            f.take(max_bytes + 1).read_to_end(&mut buf)?;
+            f.take(max_bytes.saturating_add(1)).read_to_end(&mut buf)?;
             Ok(buf)
         });
         match result {

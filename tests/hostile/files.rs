@@ -135,3 +135,15 @@ fn a_gigabyte_on_standard_input_stops_at_the_default_limit() {
     let v = json(&out);
     assert_at(&v, "input/too-large", 1, 1, "larger than --max-input-bytes (536870912 bytes)");
 }
+
+#[test]
+fn a_library_caller_may_set_no_limit() {
+    // The command caps --max-input-bytes below 4 GiB; the library takes any u64, and the one more
+    // byte it reads to see the limit passed must not wrap to a limit of nothing.
+    let paths = [fixture("tests/fixtures/rules/sizing-bad.yaml")];
+    let unlimited = meterguard::input::Inputs::read_paths(&paths, u64::MAX);
+    assert!(unlimited.problems.is_empty(), "{:?}", unlimited.problems);
+    let limited = meterguard::input::Inputs::read_paths(&paths, 1 << 20);
+    assert!(!limited.documents.is_empty());
+    assert_eq!(unlimited.documents.len(), limited.documents.len());
+}
