@@ -394,6 +394,51 @@ fn a_raw_prometheus_alerts_the_alertmanagers_its_discovery_keeps() {
 }
 
 #[test]
+fn a_discovered_alertmanager_reads_its_config_through_secret_volumes_and_items() {
+    // The prometheus chart's Alertmanager, its config moved to a Secret (as webhook URLs and keys
+    // often are), or renamed by the volume's `items`.
+    let (opencost, prometheus) = opencost_on_prometheus_chart();
+    let stack = opencost + "\n---\n" + &prometheus;
+    let volume = "          configMap:\n            name: prom-alertmanager\n";
+    let configmap = "kind: ConfigMap\nmetadata:\n  name: prom-alertmanager\n";
+    let receiver = "    - name: default-receiver\n";
+    let webhook = "    - name: default-receiver\n      webhook_configs: [{url: 'http://pager.example/'}]\n";
+    for needle in [volume, configmap, receiver] {
+        assert_eq!(stack.matches(needle).count(), 1, "{needle}");
+    }
+    let routes = |text: &str| {
+        let v = check_text(text, &[]);
+        assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
+        findings(&v, "alerts/no-notification-route").len()
+    };
+    let in_secret = stack
+        .replacen(volume, "          secret:\n            secretName: prom-alertmanager\n", 1)
+        .replacen(configmap, "kind: Secret\nmetadata:\n  name: prom-alertmanager\n", 1)
+        .replacen(
+            "data:\n  alertmanager.yml: |\n    global: {}\n",
+            "stringData:\n  alertmanager.yml: |\n    global: {}\n",
+            1,
+        );
+    assert_eq!(in_secret.matches("stringData:\n  alertmanager.yml").count(), 1);
+    assert_eq!(routes(&in_secret), 1, "a receiver with no integrations, read from the Secret");
+    assert_eq!(routes(&in_secret.replacen(receiver, webhook, 1)), 0);
+    // `items` puts the key `pager.yml` at the path the Alertmanager reads; its `alertmanager.yml`
+    // is not in the volume.
+    let pager_key = "  pager.yml: |\n    receivers:\n    - name: pager\n      webhook_configs: [{url: 'http://pager.example/'}]\n    \
+                     route: {receiver: pager}\n";
+    let renamed = stack
+        .replacen(volume, &format!("{volume}            items: [{{key: pager.yml, path: alertmanager.yml}}]\n"), 1)
+        .replacen(
+            "data:\n  alertmanager.yml: |\n    global: {}\n",
+            &format!("data:\n{pager_key}  alertmanager.yml: |\n    global: {{}}\n"),
+            1,
+        );
+    assert_eq!(renamed.matches("pager.yml").count(), 2);
+    assert_eq!(routes(&renamed), 0);
+    assert_eq!(routes(&renamed.replace("path: alertmanager.yml", "path: pager.yml")), 1, "none at the path: the guess");
+}
+
+#[test]
 fn a_prometheus_only_it_scrapes_is_reported_down_by_absent_up_not_by_up_0() {
     // Kubecost reads kube-prometheus-stack's Prometheus, which scrapes itself; a ThanosRuler
     // watches it through Thanos Query. Down, it records no `up` of 0: the series goes stale.

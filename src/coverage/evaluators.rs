@@ -516,8 +516,9 @@ fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Option<V
 
 /// The configs of the Alertmanager workloads (a container running an `alertmanager` image, as the
 /// prometheus chart's subchart deploys it) that an entry's Kubernetes service discovery and
-/// relabelings keep, each read from the ConfigMap its `--config.file` is mounted from. None when
-/// it keeps none of them, or keeps one whose config is not in the input.
+/// relabelings keep, each read from the ConfigMap or Secret its `--config.file` is mounted from
+/// (a Secret keeps receivers' webhook URLs and keys out of sight). None when it keeps none of
+/// them, or keeps one whose config is not in the input.
 fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Option<Vec<AlertmanagerConfig>> {
     let kept = super::discovery::Discovery::of(entry)?.targets(model, ns)?;
     let mut out = Vec::new();
@@ -526,9 +527,9 @@ fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Optio
         let flags = prometheus::flags(c);
         // Without the flag, the image's own command names this path.
         let path = prometheus::flag(&flags, "config.file").and_then(|f| f.value.as_deref());
-        let file = prometheus::file_in_configmap(model, w, c, path.unwrap_or("/etc/alertmanager/alertmanager.yml"))?;
-        let (object, _) = model.every("", "ConfigMap").find(|(_, o)| std::ptr::eq(*o, file.configmap))?;
-        out.push(AlertmanagerConfig { object, config: file.value });
+        let (holder, key) = prometheus::volume_file(model, w, c, path.unwrap_or("/etc/alertmanager/alertmanager.yml"))?;
+        let (object, _) = model.every("", &holder.id.kind).find(|(_, o)| std::ptr::eq(*o, holder))?;
+        out.push(notify::config_in(model, object, &[&key])?);
     }
     (!out.is_empty()).then_some(out)
 }

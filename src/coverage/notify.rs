@@ -23,7 +23,7 @@ pub(super) fn parse(text: &str) -> Option<Value> {
 }
 
 /// The Alertmanager config held in a Secret or ConfigMap data key.
-fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<AlertmanagerConfig> {
+pub(super) fn config_in(model: &Model<'_>, object: usize, keys: &[&str]) -> Option<AlertmanagerConfig> {
     let text = keys.iter().find_map(|key| model.objects[object].data_text(key))?;
     parse(&text).map(|config| AlertmanagerConfig { object, config })
 }

@@ -90,27 +90,50 @@ pub fn config_file<'a>(model: &'a Model<'a>, w: &Workload<'a>, c: &ContainerInfo
     Some(file)
 }
 
+/// The ConfigMap key that holds the file at `path` in container `c` (`volume_file`), parsed.
 pub fn file_in_configmap<'a>(
     model: &'a Model<'a>,
     w: &Workload<'a>,
     c: &ContainerInfo<'a>,
     path: &str,
 ) -> Option<ConfigFile<'a>> {
-    let mount = mount_for(c, path)?;
-    let mount_path = mount.str_at(&["mountPath"])?.trim_end_matches('/');
-    let vol_name = mount.str_at(&["name"])?;
-    let (_, vol) = w.volume(vol_name)?;
-    let cm_name = vol.config_map.as_ref()?.name.clone();
-    let key = match mount.str_at(&["subPath"]).filter(|s| !s.is_empty()) {
-        Some(sub) => sub.to_owned(),
-        None => path.strip_prefix(mount_path)?.trim_start_matches('/').to_owned(),
-    };
-    let ns = model.objects[w.object].namespace();
-    let configmap = model.core_object("ConfigMap", ns, &cm_name)?;
+    let (configmap, key) = volume_file(model, w, c, path)?;
+    if configmap.id.kind != "ConfigMap" {
+        return None;
+    }
     let text = configmap.node.path(&["data"])?.get(&key)?.as_scalar()?;
     let parsed = crate::input::yaml::parse_stream(text.text);
     let value = parsed.documents.first().map(|d| d.root.to_json()).unwrap_or(Value::Null);
     Some(ConfigFile { configmap, key, value })
+}
+
+/// The ConfigMap or Secret of the input, and its key, that the file at `path` in container `c` is
+/// read from: through the volume mounted deepest above it, its `subPath`, and the volume's
+/// `items`, which rename keys to paths (a path no item names is not in the volume).
+pub fn volume_file<'a>(
+    model: &'a Model<'a>,
+    w: &Workload<'a>,
+    c: &ContainerInfo<'a>,
+    path: &str,
+) -> Option<(&'a Object<'a>, String)> {
+    let mount = mount_for(c, path)?;
+    let mount_path = mount.str_at(&["mountPath"])?.trim_end_matches('/');
+    let (_, vol) = w.volume(mount.str_at(&["name"])?)?;
+    let (kind, name, items) = match (&vol.config_map, &vol.secret) {
+        (Some(cm), _) => ("ConfigMap", cm.name.as_str(), cm.items.as_deref()),
+        (None, Some(secret)) => ("Secret", secret.secret_name.as_deref()?, secret.items.as_deref()),
+        (None, None) => return None,
+    };
+    let in_volume = match mount.str_at(&["subPath"]).filter(|s| !s.is_empty()) {
+        Some(sub) => sub,
+        None => path.strip_prefix(mount_path)?.trim_start_matches('/'),
+    };
+    let key = match items.filter(|i| !i.is_empty()) {
+        Some(items) => items.iter().find(|i| i.path.trim_start_matches("./") == in_volume)?.key.clone(),
+        None => in_volume.to_owned(),
+    };
+    let ns = model.objects[w.object].namespace();
+    Some((model.core_object(kind, ns, name)?, key))
 }
 
 /// Prometheus durations: `15d`, `24h`, `1w`, `90m`, `1y`, combined (`1d12h`).
