@@ -345,8 +345,17 @@ fn a_raw_prometheus_alerting_a_static_target_reaches_the_operator_alertmanager_b
     let v = check_text(&sent, &[]);
     assert_eq!(cov(&v, "opencost", "crashloop"), ["OpenCostRestarting"]);
     assert!(findings(&v, "alerts/no-notification-route").is_empty());
-    // A target no Service of the render answers leaves the chart's ConfigMap as the guess.
+    // A target no Service of the render answers is outside it, and taken to notify: the chart's
+    // own Alertmanager, which routes nowhere, is not the one alerted.
     let v = check_text(&(to_static("alertmanager.example.com:9093") + "\n---\n" + &paging), &[]);
+    assert!(findings(&v, "alerts/no-notification-route").is_empty());
+    // Nor is it when an entry cannot be judged (DNS discovery): that Alertmanager is the guess.
+    let dns = format!(
+        "{}      - dns_sd_configs:\n        - names: [alertmanager.example.com]\n{}",
+        &stack[..start],
+        &stack[end..]
+    );
+    let v = check_text(&dns, &[]);
     assert_eq!(findings(&v, "alerts/no-notification-route").len(), 1);
 }
 
@@ -391,6 +400,9 @@ fn a_raw_prometheus_alerts_the_alertmanagers_its_discovery_keeps() {
     assert_eq!(routes(&keeps("alerting", "pager")), 0);
     assert_eq!(routes(&keeps("alerting|monitoring", "pager|prom")), 0, "one of the two pages");
     assert_eq!(routes(&keeps("monitoring", "pager|prom")), 1);
+    // Relabelings that keep neither send the alerts to an Alertmanager outside the input, which is
+    // taken to notify: the chart's own, beside the Prometheus, is not the one alerted.
+    assert_eq!(routes(&keeps("alerting", "prom")), 0);
 }
 
 #[test]
@@ -435,7 +447,8 @@ fn a_discovered_alertmanager_reads_its_config_through_secret_volumes_and_items()
         );
     assert_eq!(renamed.matches("pager.yml").count(), 2);
     assert_eq!(routes(&renamed), 0);
-    assert_eq!(routes(&renamed.replace("path: alertmanager.yml", "path: pager.yml")), 1, "none at the path: the guess");
+    // Nothing at the path: the Alertmanager's config is not in the input, and taken to notify.
+    assert_eq!(routes(&renamed.replace("path: alertmanager.yml", "path: pager.yml")), 0);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::classify::Classification;
 use crate::config::Config;
 use crate::input::{Node, yaml};
 use crate::model::references::{label_selector_matches, workload_at};
-use crate::model::{Model, Object, prometheus, string_map};
+use crate::model::{ContainerInfo, Model, Object, Workload, prometheus, string_map};
 
 #[derive(Debug, Clone)]
 pub enum Notify {
@@ -238,12 +238,18 @@ pub fn find(
             let Some(cfg) = prometheus::config_file(model, w, c) else { continue };
             let loaded = raw_rules(model, wi, &cfg.value, &origins);
             let notify = if has_alertmanagers(&cfg.value) {
-                cfg.value
+                let reach = cfg
+                    .value
                     .pointer("/alerting/alertmanagers")
                     .and_then(Value::as_array)
-                    .and_then(|entries| raw_alertmanagers(model, o.namespace(), entries))
-                    .or_else(|| notify::configmap_config(model, o.namespace()).map(|c| vec![c]))
-                    .map_or(Notify::Assumed, Notify::Config)
+                    .map_or(Reach::Unjudged, |entries| raw_alertmanagers(model, o.namespace(), entries));
+                match reach {
+                    Reach::Configs(configs) => Notify::Config(configs),
+                    Reach::Outside => Notify::Assumed,
+                    // The prometheus chart's Alertmanager, if its ConfigMap is here.
+                    Reach::Unjudged => notify::configmap_config(model, o.namespace())
+                        .map_or(Notify::Assumed, |c| Notify::Config(vec![c])),
+                }
             } else {
                 Notify::Nowhere(format!("prometheus.yml of {} has no alerting.alertmanagers", o.id.name))
             };
@@ -488,50 +494,93 @@ fn has_alertmanagers(config: &Value) -> bool {
     config.pointer("/alerting/alertmanagers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
 }
 
+/// Where raw `alertmanagers` entries send alerts, as far as the input tells.
+enum Reach {
+    /// The configs of every Alertmanager they reach.
+    Configs(Vec<AlertmanagerConfig>),
+    /// Judged: they reach an Alertmanager that is not in the input, or whose config is not, or none.
+    Outside,
+    /// An entry whose targets cannot be judged here: file or DNS discovery, a malformed entry.
+    Unjudged,
+}
+
+impl Reach {
+    fn and(self, other: Reach) -> Reach {
+        match (self, other) {
+            (Reach::Unjudged, _) | (_, Reach::Unjudged) => Reach::Unjudged,
+            (Reach::Outside, _) | (_, Reach::Outside) => Reach::Outside,
+            (Reach::Configs(mut a), Reach::Configs(b)) => {
+                a.extend(b);
+                Reach::Configs(a)
+            }
+        }
+    }
+
+    fn of(configs: Option<Vec<AlertmanagerConfig>>) -> Reach {
+        configs.filter(|c| !c.is_empty()).map_or(Reach::Outside, Reach::Configs)
+    }
+}
+
 /// The configs of the Alertmanagers that raw `alertmanagers` entries (a raw config's
 /// `alerting.alertmanagers`, or additionalAlertManagerConfigs) reach: a static target
 /// (`alertmanager-main.monitoring.svc:9093`) through the Service its DNS name names, resolved as
 /// `notify::endpoint_configs` resolves an operator Prometheus's entries; Kubernetes service
-/// discovery through the Alertmanagers of the input that its relabelings keep. None unless every
-/// entry is judged so and reaches Alertmanagers whose configs are in the input.
-fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Option<Vec<AlertmanagerConfig>> {
-    let mut out = Vec::new();
+/// discovery through the Alertmanagers of the input that its relabelings keep.
+fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Reach {
+    let mut reach = Reach::Configs(Vec::new());
     for entry in entries {
-        let fields = entry.as_object()?;
+        let Some(fields) = entry.as_object() else { return Reach::Unjudged };
         let discovery: Vec<&str> = fields.keys().map(String::as_str).filter(|k| k.ends_with("_sd_configs")).collect();
-        match discovery.as_slice() {
-            ["kubernetes_sd_configs"] => out.extend(discovered_alertmanagers(model, ns, entry)?),
-            [] if !fields.contains_key("relabel_configs") => {
-                for group in entry.get("static_configs")?.as_array()? {
-                    for target in group.get("targets")?.as_array()? {
-                        out.extend(configs_at(model, ns, target.as_str()?)?);
-                    }
-                }
-            }
-            _ => return None,
+        reach = reach.and(match discovery.as_slice() {
+            ["kubernetes_sd_configs"] => discovered_alertmanagers(model, ns, entry),
+            [] if !fields.contains_key("relabel_configs") => static_alertmanagers(model, ns, entry),
+            _ => Reach::Unjudged,
+        });
+    }
+    match reach {
+        Reach::Configs(c) => Reach::of(Some(c)),
+        other => other,
+    }
+}
+
+fn static_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Reach {
+    let Some(groups) = entry.get("static_configs").and_then(Value::as_array) else { return Reach::Unjudged };
+    let mut reach = Reach::Configs(Vec::new());
+    for group in groups {
+        let Some(targets) = group.get("targets").and_then(Value::as_array) else { return Reach::Unjudged };
+        for target in targets {
+            let Some(target) = target.as_str() else { return Reach::Unjudged };
+            reach = reach.and(Reach::of(configs_at(model, ns, target)));
         }
     }
-    (!out.is_empty()).then_some(out)
+    reach
 }
 
 /// The configs of the Alertmanager workloads (a container running an `alertmanager` image, as the
 /// prometheus chart's subchart deploys it) that an entry's Kubernetes service discovery and
-/// relabelings keep, each read from the ConfigMap or Secret its `--config.file` is mounted from
-/// (a Secret keeps receivers' webhook URLs and keys out of sight). None when it keeps none of
-/// them, or keeps one whose config is not in the input.
-fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Option<Vec<AlertmanagerConfig>> {
-    let kept = super::discovery::Discovery::of(entry)?.targets(model, ns)?;
+/// relabelings keep. Outside when it keeps none of them, or one whose config is not in the input.
+fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Reach {
+    let Some(kept) = super::discovery::Discovery::of(entry).and_then(|d| d.targets(model, ns)) else {
+        return Reach::Unjudged;
+    };
     let mut out = Vec::new();
     for w in kept.into_iter().map(|i| &model.workloads[i]) {
         let Some(c) = w.running().find(|c| c.spec.image.as_deref().is_some_and(runs_alertmanager)) else { continue };
-        let flags = prometheus::flags(c);
-        // Without the flag, the image's own command names this path.
-        let path = prometheus::flag(&flags, "config.file").and_then(|f| f.value.as_deref());
-        let (holder, key) = prometheus::volume_file(model, w, c, path.unwrap_or("/etc/alertmanager/alertmanager.yml"))?;
-        let (object, _) = model.every("", &holder.id.kind).find(|(_, o)| std::ptr::eq(*o, holder))?;
-        out.push(notify::config_in(model, object, &[&key])?);
+        let Some(config) = alertmanager_config(model, w, c) else { return Reach::Outside };
+        out.push(config);
     }
-    (!out.is_empty()).then_some(out)
+    Reach::of(Some(out))
+}
+
+/// An Alertmanager container's config, read from the ConfigMap or Secret its `--config.file` is
+/// mounted from (a Secret keeps receivers' webhook URLs and keys out of sight).
+fn alertmanager_config(model: &Model<'_>, w: &Workload<'_>, c: &ContainerInfo<'_>) -> Option<AlertmanagerConfig> {
+    let flags = prometheus::flags(c);
+    // Without the flag, the image's own command names this path.
+    let path = prometheus::flag(&flags, "config.file").and_then(|f| f.value.as_deref());
+    let (holder, key) = prometheus::volume_file(model, w, c, path.unwrap_or("/etc/alertmanager/alertmanager.yml"))?;
+    let (object, _) = model.every("", &holder.id.kind).find(|(_, o)| std::ptr::eq(*o, holder))?;
+    notify::config_in(model, object, &[&key])
 }
 
 /// `quay.io/prometheus/alertmanager:v0.27.0`, `bitnami/alertmanager@sha256:...`.
@@ -559,7 +608,10 @@ fn secret_alertmanagers(model: &Model<'_>, prometheus: &Object<'_>) -> Option<Ve
     match secret_list(model, prometheus, "additionalAlertManagerConfigs")? {
         Value::Null => Some(Vec::new()),
         Value::Array(list) if list.is_empty() => Some(Vec::new()),
-        Value::Array(list) => raw_alertmanagers(model, prometheus.namespace(), &list),
+        Value::Array(list) => match raw_alertmanagers(model, prometheus.namespace(), &list) {
+            Reach::Configs(configs) => Some(configs),
+            Reach::Outside | Reach::Unjudged => None,
+        },
         _ => None,
     }
 }
