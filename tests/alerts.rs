@@ -1363,6 +1363,34 @@ fn a_vmalert_notifies_through_the_config_of_the_vmalertmanager_it_names() {
 }
 
 #[test]
+fn a_vmalert_notifier_with_a_selector_reaches_the_vmalertmanagers_it_picks() {
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    let agent = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-agent.yaml")).unwrap();
+    let notifier = "  notifiers:\n    - url: http://vmalertmanager-vmks-victoria-metrics-k8s-stack-0.\
+                    vmalertmanager-vmks-victoria-metrics-k8s-stack.monitoring.svc.cluster.local.:9093\n";
+    let alertmanager = "kind: VMAlertmanager\nmetadata:\n  name: vmks-victoria-metrics-k8s-stack\n";
+    let labelled = agent.replacen(alertmanager, &format!("{alertmanager}  labels: {{team: finops}}\n"), 1);
+    assert_eq!(vm.matches(notifier).count(), 1);
+    assert_ne!(labelled, agent);
+    // The chart's VMAlertmanager routes every alert to `blackhole`: reached, it notifies nobody.
+    let routes = |selector: &str| {
+        let vm = vm.replacen(notifier, &format!("  notifiers:\n    - selector: {selector}\n"), 1);
+        let v = check_text(&[corpus("opencost-default.yaml"), vm, labelled.clone()].join("\n---\n"), &[]);
+        findings(&v, "alerts/no-notification-route").len()
+    };
+    assert_eq!(routes("{labelSelector: {matchLabels: {team: finops}}}"), 1);
+    assert_eq!(routes("{}"), 1, "every VMAlertmanager");
+    assert_eq!(
+        routes("{labelSelector: {matchLabels: {team: finops}}, namespaceSelector: {matchNames: [monitoring]}}"),
+        1
+    );
+    assert_eq!(routes("{namespaceSelector: {any: true}}"), 1);
+    // Picking none of the input, it reaches VMAlertmanagers elsewhere, taken to notify.
+    assert_eq!(routes("{labelSelector: {matchLabels: {team: sre}}}"), 0);
+    assert_eq!(routes("{namespaceSelector: {matchNames: [alerting]}}"), 0);
+}
+
+#[test]
 fn the_vmrules_of_the_victoria_metrics_sync_job_are_known_from_its_config() {
     let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
     let sync = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-sync-job.yaml")).unwrap();

@@ -286,9 +286,10 @@ fn node_job(o: &Object<'_>) -> Job {
 }
 
 /// Where a VMAlert's alerts go: to the Alertmanager configs of the VMAlertmanagers its notifiers
-/// name by URL (`vmalertmanager-<name>.<ns>:9093`, or a pod of it). Taken to notify someone when
-/// it names none (a `notifierConfigRef`, a notifier that selects by labels, a URL outside the input),
-/// or when a VMAlertmanager's config is not in the input.
+/// name by URL (`vmalertmanager-<name>.<ns>:9093`, or a pod of it) or pick by their `selector`.
+/// Taken to notify someone when a notifier reaches none of the input (a URL outside it, a selector
+/// that picks none), with a `notifierConfigRef`, or when a VMAlertmanager's config is not in the
+/// input.
 pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
     let keys = ["notifier", "notifiers", "notifierConfigRef"];
     if let nowhere @ Notify::Nowhere(_) =
@@ -303,19 +304,47 @@ pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
     }
     let notifiers: Vec<&Node> =
         given("notifier").into_iter().chain(given("notifiers").and_then(Node::as_seq).unwrap_or_default()).collect();
-    let configs: Option<Vec<AlertmanagerConfig>> = notifiers
+    let configs: Option<Vec<Vec<AlertmanagerConfig>>> = notifiers
         .iter()
         .map(|n| {
-            let url = n.str_at(&["url"])?;
-            let (i, am) =
-                model.every(GROUP, "VMAlertmanager").find(|(_, o)| names_alertmanager(url, o, vmalert.namespace()))?;
-            alertmanager_config(model, i, am)
+            let picked: Vec<(usize, &Object)> = match n.get("selector").filter(|s| !s.is_null()) {
+                // The operator replaces a notifier that has a selector with the VMAlertmanagers it picks.
+                Some(selector) => model.every(GROUP, "VMAlertmanager").filter(|(_, am)| picks(selector, am)).collect(),
+                None => {
+                    let url = n.str_at(&["url"])?;
+                    let named = |(_, o): &(usize, &Object)| names_alertmanager(url, o, vmalert.namespace());
+                    model.every(GROUP, "VMAlertmanager").find(named).into_iter().collect()
+                }
+            };
+            if picked.is_empty() {
+                // None of the input: the notifier's Alertmanagers are elsewhere.
+                return None;
+            }
+            picked.into_iter().map(|(i, am)| alertmanager_config(model, i, am)).collect()
         })
         .collect();
     match configs {
-        Some(configs) => Notify::Config(configs),
+        Some(configs) => Notify::Config(configs.concat()),
         None => Notify::Assumed,
     }
+}
+
+/// Whether a notifier's `selector` picks the VMAlertmanager `am`, as the operator lists them
+/// (VictoriaMetrics/operator `discoverNotifierIfNeeded`, `DiscoverySelector`): by its
+/// `labelSelector`, in any namespace unless its `namespaceSelector` (`any`, `matchNames`) says.
+fn picks(selector: &Node, am: &Object<'_>) -> bool {
+    let given = |key: &str| selector.get(key).filter(|n| !n.is_null());
+    let labelled = given("labelSelector").is_none_or(|sel| label_selector_matches(sel, &am.labels()));
+    let in_namespace = given("namespaceSelector").is_none_or(|ns| {
+        ns.get("any").and_then(Node::as_bool) == Some(true)
+            || ns
+                .get("matchNames")
+                .and_then(Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .any(|n| n.as_str() == Some(am.namespace()))
+    });
+    labelled && in_namespace
 }
 
 /// Whether `url` reaches the VMAlertmanager `am` (from namespace `default_ns`): its Service
