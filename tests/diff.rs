@@ -593,3 +593,42 @@ fn kubecost_without_its_persistent_volume_leaves_its_data_behind() {
         "Deployment kubecost/kubecost-cost-analyzer no longer mounts claim kubecost-cost-analyzer: it starts with none of the data recorded so far, and the upgrade deletes claim kubecost-cost-analyzer"
     );
 }
+
+#[test]
+fn storage_changes_quote_the_sizes_and_durations_as_written() {
+    // The prometheus chart's server, metering as the Prometheus OpenCost reads.
+    let opencost = std::fs::read_to_string(fixture("tests/fixtures/corpus/opencost-default.yaml")).unwrap().replace(
+        "http://prometheus-server.prometheus-system.svc.cluster.local:80",
+        "http://prom-prometheus-server.monitoring.svc.cluster.local:80",
+    );
+    let old = opencost
+        + "\n---\n"
+        + &std::fs::read_to_string(fixture("tests/fixtures/corpus/prometheus-default.yaml")).unwrap();
+    let (retention, claim) = ("--storage.tsdb.retention.time=15d", "      storage: \"8Gi\"\n");
+    assert_eq!((old.matches(retention).count(), old.matches(claim).count()), (1, 1));
+    let new = old
+        .replace(retention, "--storage.tsdb.retention.time=36h")
+        .replace(claim, "      storage: \"7500Mi\"\n")
+        .replace(
+            "- --web.enable-lifecycle",
+            "- --web.enable-lifecycle\n            - --storage.tsdb.retention.size=3GB",
+        );
+    let old = old.replace(
+        "- --web.enable-lifecycle",
+        "- --web.enable-lifecycle\n            - --storage.tsdb.retention.size=6GB",
+    );
+    assert_eq!(new.matches("retention.size=3GB").count(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let v = diff_json(&write(&dir, "old.yaml", &old), &write(&dir, "new.yaml", &new), &[]);
+    let mut messages: Vec<&str> =
+        findings(&v, "diff/storage-changed").iter().map(|f| f["message"].as_str().unwrap()).collect();
+    messages.sort_unstable();
+    assert_eq!(
+        messages,
+        [
+            "retention size goes down from 6GB to 3GB",
+            "retention time goes down from 15d to 36h",
+            "the TSDB volume shrinks from 8Gi to 7500Mi",
+        ]
+    );
+}

@@ -1,10 +1,10 @@
 //! Change rules on storage: a metering Prometheus's volume and retention, and the claims that
 //! hold a metering workload's data.
 
-use super::{METERING_WORKLOAD_REMOVED, STORAGE_CHANGED, quantity};
+use super::{METERING_WORKLOAD_REMOVED, STORAGE_CHANGED};
 use crate::input::{Node, Span};
 use crate::model::prometheus::duration_seconds;
-use crate::model::quantity::bytes_human;
+use crate::model::quantity::Quantity;
 use crate::model::{Workload, prometheus};
 use crate::rules::storage::prom_bytes;
 use crate::rules::{Context, Finding, Severity};
@@ -12,12 +12,35 @@ use crate::rules::{Context, Finding, Severity};
 /// Persistent or not, volume size and retention of a Prometheus workload.
 struct Store {
     persistent: bool,
-    size: Option<f64>,
-    size_at: Option<Span>,
-    retention_time: Option<f64>,
-    retention_time_at: Option<Span>,
-    retention_size: Option<f64>,
-    retention_size_at: Option<Span>,
+    size: Option<Figure>,
+    retention_time: Option<Figure>,
+    retention_size: Option<Figure>,
+}
+
+/// A size or a duration: its value, as written (`20GB`, `15d`: messages quote what the diff
+/// shows), and where.
+struct Figure {
+    value: f64,
+    text: String,
+    at: Span,
+}
+
+impl Figure {
+    fn of(n: Option<&Node>, value: impl Fn(&str) -> Option<f64>) -> Option<Figure> {
+        let n = n?;
+        let text = n.as_scalar()?.text.trim();
+        Some(Figure { value: value(text)?, text: text.to_owned(), at: n.span() })
+    }
+
+    fn of_flag(f: Option<prometheus::Flag<'_>>, value: impl Fn(&str) -> Option<f64>) -> Option<Figure> {
+        let f = f?;
+        let text = f.value?;
+        Some(Figure { value: value(&text)?, text, at: f.node.span() })
+    }
+}
+
+fn storage_bytes(q: &str) -> Option<f64> {
+    Quantity::parse(q).ok().map(|q| q.as_f64())
 }
 
 fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Classification) -> Option<Store> {
@@ -26,12 +49,9 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
         let claim = s.path(&["storage", "volumeClaimTemplate", "spec", "resources", "requests", "storage"]);
         return Some(Store {
             persistent: s.path(&["storage", "volumeClaimTemplate"]).is_some(),
-            size: quantity(claim).map(|(q, _)| q.as_f64()),
-            size_at: claim.map(|n| n.span()),
-            retention_time: s.str_at(&["retention"]).and_then(duration_seconds),
-            retention_time_at: s.get("retention").map(|n| n.span()),
-            retention_size: s.str_at(&["retentionSize"]).and_then(prom_bytes),
-            retention_size_at: s.get("retentionSize").map(|n| n.span()),
+            size: Figure::of(claim, storage_bytes),
+            retention_time: Figure::of(s.get("retention"), duration_seconds),
+            retention_size: Figure::of(s.get("retentionSize"), prom_bytes),
         });
     }
     let c = class.primary.as_deref().and_then(|p| w.container(p))?;
@@ -41,8 +61,8 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
     let claim_template =
         vol.and_then(|v| w.claim_templates.iter().find(|(_, p)| p.metadata.name.as_deref() == Some(v)));
     let volume = vol.and_then(|v| w.volume(v));
-    let storage_of = |n: &Node| quantity(n.path(&["spec", "resources", "requests", "storage"]));
-    let (persistent, sized) = if let Some((n, _)) = claim_template {
+    let storage_of = |n: &Node| Figure::of(n.path(&["spec", "resources", "requests", "storage"]), storage_bytes);
+    let (persistent, size) = if let Some((n, _)) = claim_template {
         (true, storage_of(n))
     } else if let Some((vnode, v)) = volume {
         if let Some(claim) = &v.persistent_volume_claim {
@@ -50,7 +70,7 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
             let pvc = ctx.model.core_object("PersistentVolumeClaim", ns, &claim.claim_name);
             (true, pvc.and_then(|p| storage_of(p.node)))
         } else {
-            (false, quantity(vnode.path(&["emptyDir", "sizeLimit"])))
+            (false, Figure::of(vnode.path(&["emptyDir", "sizeLimit"]), storage_bytes))
         }
     } else {
         (false, None)
@@ -60,12 +80,9 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
     let rs = prometheus::flag(&flags, "storage.tsdb.retention.size");
     Some(Store {
         persistent,
-        size: sized.as_ref().map(|(q, _)| q.as_f64()),
-        size_at: sized.map(|(_, s)| s),
-        retention_time: rt.and_then(|f| f.value.as_deref()).and_then(duration_seconds),
-        retention_time_at: rt.map(|f| f.node.span()),
-        retention_size: rs.and_then(|f| f.value.as_deref()).and_then(prom_bytes),
-        retention_size_at: rs.map(|f| f.node.span()),
+        size,
+        retention_time: Figure::of_flag(rt.cloned(), duration_seconds),
+        retention_size: Figure::of_flag(rs.cloned(), prom_bytes),
     })
 }
 
@@ -86,27 +103,21 @@ pub(super) fn storage(old: &Context<'_, '_>, new: &Context<'_, '_>, (oi, ni): (u
     if o.persistent && !n.persistent {
         push("the TSDB moves from a persistent volume to an emptyDir (or no volume): history is lost at every reschedule".into(), at);
     }
-    if let (Some(a), Some(b)) = (o.size, n.size)
-        && b < a
+    if let (Some(a), Some(b)) = (&o.size, &n.size)
+        && b.value < a.value
         && o.persistent == n.persistent
     {
-        push(format!("the TSDB volume shrinks from {} to {}", bytes_human(a), bytes_human(b)), n.size_at.unwrap_or(at));
+        push(format!("the TSDB volume shrinks from {} to {}", a.text, b.text), b.at);
     }
-    if let (Some(a), Some(b)) = (o.retention_time, n.retention_time)
-        && b < a
+    if let (Some(a), Some(b)) = (&o.retention_time, &n.retention_time)
+        && b.value < a.value
     {
-        push(
-            format!("retention time goes down from {}h to {}h", a / 3600.0, b / 3600.0),
-            n.retention_time_at.unwrap_or(at),
-        );
+        push(format!("retention time goes down from {} to {}", a.text, b.text), b.at);
     }
-    if let (Some(a), Some(b)) = (o.retention_size, n.retention_size)
-        && b < a
+    if let (Some(a), Some(b)) = (&o.retention_size, &n.retention_size)
+        && b.value < a.value
     {
-        push(
-            format!("retention size goes down from {} to {}", bytes_human(a), bytes_human(b)),
-            n.retention_size_at.unwrap_or(at),
-        );
+        push(format!("retention size goes down from {} to {}", a.text, b.text), b.at);
     }
 }
 
