@@ -119,7 +119,10 @@ fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
     let mut out = Parsed::default();
     let template: Option<std::sync::Arc<str>> = template_of(chunk.text).map(Into::into);
     let mut builder = Builder::new(chunk.first_line);
-    if let Err(p) = builder.run(chunk.text) {
+    if let Err(mut p) = builder.run(chunk.text) {
+        if template_at(chunk, p.pos.line) {
+            p.message.push_str(TEMPLATE_HINT);
+        }
         out.problems.push(p);
         out.problems.append(&mut builder.problems);
         return out;
@@ -129,6 +132,23 @@ fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
         out.documents.push(RawDocument { start_line: chunk.first_line, template: template.clone(), root });
     }
     out
+}
+
+/// Said of a syntax error on a line of Helm template syntax: the file is a chart's template, not
+/// its render (`templates/` run through a hook that matches every `*.yaml`).
+const TEMPLATE_HINT: &str = " (this line holds Helm template syntax: check the chart's render, with `meterguard helm \
+                             <chart>` or `helm template <chart> | meterguard check -`)";
+
+/// Whether the chunk's line `line` (or the one before: an error can be reported where the next
+/// token starts) holds `{{ ... }}` outside a comment. Rendered manifests hold such text only in
+/// scalars (alert annotations, Alertmanager templates), which parse.
+fn template_at(chunk: &Chunk<'_>, line: u32) -> bool {
+    let lines: Vec<&str> = chunk.text.lines().collect();
+    let at = line.saturating_sub(chunk.first_line) as usize;
+    [at.checked_sub(1), Some(at)].into_iter().flatten().filter_map(|i| lines.get(i)).any(|l| {
+        let code = l.split_once(" #").map_or(*l, |(code, _)| code);
+        !code.trim_start().starts_with('#') && code.contains("{{") && code.contains("}}")
+    })
 }
 
 /// An open collection; its items or entries so far are `Builder::items[first..]` or
@@ -382,6 +402,21 @@ mod tests {
         assert_eq!(p.documents.len(), 1);
         assert_eq!(p.problems[0].rule, "input/yaml-syntax");
         assert_eq!(p.problems[0].pos.line, 2);
+    }
+
+    #[test]
+    fn a_syntax_error_on_a_line_of_template_syntax_points_at_the_render() {
+        let template = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  \
+                        name: {{ include \"x.fullname\" . }}\n";
+        let p = parse_stream(template);
+        assert_eq!(p.documents.len(), 1);
+        assert_eq!((p.problems.len(), p.problems[0].pos.line), (1, 8));
+        assert!(p.problems[0].message.ends_with(TEMPLATE_HINT), "{}", p.problems[0].message);
+        // Template syntax in a rendered scalar is no template; an error elsewhere gets no hint.
+        let rendered = "kind: ConfigMap\ndata:\n  a: \"{{ $labels.pod }} is down\"\n  b: [unclosed\n";
+        let p = parse_stream(rendered);
+        assert_eq!(p.problems.len(), 1);
+        assert!(!p.problems[0].message.contains("Helm"), "{}", p.problems[0].message);
     }
 
     #[test]
