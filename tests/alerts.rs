@@ -1363,7 +1363,7 @@ fn a_vmalert_notifies_through_the_config_of_the_vmalertmanager_it_names() {
 }
 
 #[test]
-fn a_vmalert_notifier_with_a_selector_reaches_the_vmalertmanagers_it_picks() {
+fn a_vmalert_reaches_the_vmalertmanagers_its_notifier_selectors_and_file_pick() {
     let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
     let agent = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-agent.yaml")).unwrap();
     let notifier = "  notifiers:\n    - url: http://vmalertmanager-vmks-victoria-metrics-k8s-stack-0.\
@@ -1388,6 +1388,22 @@ fn a_vmalert_notifier_with_a_selector_reaches_the_vmalertmanagers_it_picks() {
     // Picking none of the input, it reaches VMAlertmanagers elsewhere, taken to notify.
     assert_eq!(routes("{labelSelector: {matchLabels: {team: sre}}}"), 0);
     assert_eq!(routes("{namespaceSelector: {matchNames: [alerting]}}"), 0);
+    // A notifier config file in a Secret (`notifierConfigRef`): its static targets, as URLs are.
+    let file = |targets: &str| {
+        let vm = vm.replacen(notifier, "  notifierConfigRef: {name: vmalert-notifiers, key: notifiers.yaml}\n", 1);
+        let secret = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: vmalert-notifiers, namespace: monitoring}}\nstringData:\n  \
+             notifiers.yaml: |\n    {targets}\n"
+        );
+        let v = check_text(&[corpus("opencost-default.yaml"), vm, labelled.clone(), secret].join("\n---\n"), &[]);
+        findings(&v, "alerts/no-notification-route").len()
+    };
+    assert_eq!(
+        file("static_configs: [{targets: ['vmalertmanager-vmks-victoria-metrics-k8s-stack.monitoring.svc:9093']}]"),
+        1
+    );
+    assert_eq!(file("static_configs: [{targets: ['alertmanager.example.com:9093']}]"), 0, "outside the input");
+    assert_eq!(file("dns_sd_configs: [{names: [alertmanager.example.com], type: A, port: 9093}]"), 0, "discovered");
 }
 
 #[test]

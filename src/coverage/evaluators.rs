@@ -480,7 +480,7 @@ fn thanos_config_addresses(config: &Value) -> Option<Vec<String>> {
 /// `notify::endpoint_configs` resolves an operator Prometheus's entries. Thanos's `dns+`, `dnssrv+`
 /// and `dnssrvnoa+` prefixes ask it to look the name up, and an SRV name starts with
 /// `_<port>._<protocol>.`. None when it names no Service of the input.
-fn configs_at(model: &Model<'_>, ns: &str, address: &str) -> Option<Vec<AlertmanagerConfig>> {
+pub(super) fn configs_at(model: &Model<'_>, ns: &str, address: &str) -> Option<Vec<AlertmanagerConfig>> {
     let url = address.split_once('+').filter(|(lookup, _)| lookup.starts_with("dns")).map_or(address, |(_, u)| u);
     let mut host = url.split_once("://").map_or(url, |(_, rest)| rest);
     while let Some((_, rest)) = host.strip_prefix('_').and_then(|h| h.split_once('.')) {
@@ -626,7 +626,7 @@ fn secret_list(model: &Model<'_>, prometheus: &Object<'_>, field: &str) -> Optio
 /// The YAML document in the Secret key that `spec.<field>` of `o` names (a SecretKeySelector), an
 /// empty text as an empty list: null when the field is unset, unknown (`None`) when the Secret or
 /// key is not in the input or does not parse.
-fn secret_yaml(model: &Model<'_>, o: &Object<'_>, field: &str) -> Option<Value> {
+pub(super) fn secret_yaml(model: &Model<'_>, o: &Object<'_>, field: &str) -> Option<Value> {
     let Some(selector) = o.node.path(&["spec", field]).filter(|n| !n.is_null()) else {
         return Some(Value::Null);
     };

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use super::evaluators::{Notify, missing_labels as selector_lacks, namespace_selected, notify_if_set};
+use super::evaluators::{
+    Notify, configs_at, missing_labels as selector_lacks, namespace_selected, notify_if_set, secret_yaml,
+};
 use super::jobs::{self, ByLabel, Job, JobSet};
 use super::notify::{self, AlertmanagerConfig};
 use super::relabel::{self, JobRename, Relabel, Stored};
@@ -288,8 +290,8 @@ fn node_job(o: &Object<'_>) -> Job {
 /// Where a VMAlert's alerts go: to the Alertmanager configs of the VMAlertmanagers its notifiers
 /// name by URL (`vmalertmanager-<name>.<ns>:9093`, or a pod of it) or pick by their `selector`.
 /// Taken to notify someone when a notifier reaches none of the input (a URL outside it, a selector
-/// that picks none), with a `notifierConfigRef`, or when a VMAlertmanager's config is not in the
-/// input.
+/// that picks none), or when a VMAlertmanager's config is not in the input. A `notifierConfigRef`
+/// file is read instead (`notifier_file`).
 pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
     let keys = ["notifier", "notifiers", "notifierConfigRef"];
     if let nowhere @ Notify::Nowhere(_) =
@@ -300,7 +302,7 @@ pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
     let spec = vmalert.node.get("spec");
     let given = |key: &str| spec.and_then(|s| s.get(key)).filter(|n| !n.is_null());
     if given("notifierConfigRef").is_some() {
-        return Notify::Assumed;
+        return notifier_file(model, vmalert);
     }
     let notifiers: Vec<&Node> =
         given("notifier").into_iter().chain(given("notifiers").and_then(Node::as_seq).unwrap_or_default()).collect();
@@ -326,6 +328,36 @@ pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
     match configs {
         Some(configs) => Notify::Config(configs.concat()),
         None => Notify::Assumed,
+    }
+}
+
+/// Where the notifier config file of `spec.notifierConfigRef` (a Secret key; vmalert's
+/// `-notifier.config`) sends alerts: its `static_configs` targets, each a VMAlertmanager's Service
+/// or pod, or an Alertmanager behind a Service of the input. Taken to notify when the Secret is not
+/// in the input, the file discovers its notifiers (Consul, DNS) or relabels them, or a target is
+/// outside the input.
+fn notifier_file(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
+    let Some(file) = secret_yaml(model, vmalert, "notifierConfigRef") else { return Notify::Assumed };
+    let Some(fields) = file.as_object() else { return Notify::Assumed };
+    if fields.keys().any(|k| k.ends_with("_sd_configs") || k == "relabel_configs") {
+        return Notify::Assumed;
+    }
+    let targets = fields.get("static_configs").and_then(|g| g.as_array()).into_iter().flatten();
+    let targets = targets.flat_map(|g| g.get("targets").and_then(|t| t.as_array()).into_iter().flatten());
+    let configs: Option<Vec<Vec<AlertmanagerConfig>>> = targets
+        .map(|t| {
+            let target = t.as_str()?;
+            let vm =
+                model.every(GROUP, "VMAlertmanager").find(|(_, o)| names_alertmanager(target, o, vmalert.namespace()));
+            match vm {
+                Some((i, am)) => alertmanager_config(model, i, am).map(|c| vec![c]),
+                None => configs_at(model, vmalert.namespace(), target),
+            }
+        })
+        .collect();
+    match configs.map(|c| c.concat()) {
+        Some(configs) if !configs.is_empty() => Notify::Config(configs),
+        _ => Notify::Assumed,
     }
 }
 
