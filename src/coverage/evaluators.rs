@@ -516,8 +516,8 @@ impl Reach {
         }
     }
 
-    fn of(configs: Option<Vec<AlertmanagerConfig>>) -> Reach {
-        configs.filter(|c| !c.is_empty()).map_or(Reach::Outside, Reach::Configs)
+    fn of(configs: Vec<AlertmanagerConfig>) -> Reach {
+        if configs.is_empty() { Reach::Outside } else { Reach::Configs(configs) }
     }
 }
 
@@ -538,7 +538,7 @@ fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Reach {
         });
     }
     match reach {
-        Reach::Configs(c) => Reach::of(Some(c)),
+        Reach::Configs(c) => Reach::of(c),
         other => other,
     }
 }
@@ -550,7 +550,7 @@ fn static_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Reach {
         let Some(targets) = group.get("targets").and_then(Value::as_array) else { return Reach::Unjudged };
         for target in targets {
             let Some(target) = target.as_str() else { return Reach::Unjudged };
-            reach = reach.and(Reach::of(configs_at(model, ns, target)));
+            reach = reach.and(configs_at(model, ns, target).map_or(Reach::Outside, Reach::of));
         }
     }
     reach
@@ -569,7 +569,7 @@ fn discovered_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Reach
         let Some(config) = alertmanager_config(model, w, c) else { return Reach::Outside };
         out.push(config);
     }
-    Reach::of(Some(out))
+    Reach::of(out)
 }
 
 /// An Alertmanager container's config, read from the ConfigMap or Secret its `--config.file` is
