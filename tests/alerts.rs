@@ -1283,6 +1283,31 @@ fn a_vmalert_judges_its_rules_by_the_jobs_of_the_vmagents_that_feed_its_datasour
         assert!(messages(&v).is_empty(), "{:?}", messages(&v));
         assert!(cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
     }
+    // The prometheus chart's server writing to the store adds the jobs of its own config; one that
+    // relabels what it writes leaves them unknown.
+    let rule = "\n---\napiVersion: operator.victoriametrics.com/v1beta1\nkind: VMRule\nmetadata: {name: endpoints, \
+                namespace: monitoring}\nspec:\n  groups:\n  - name: endpoints\n    rules:\n    - alert: EndpointsDown\n      \
+                expr: up{job=\"kubernetes-service-endpoints\"} == 0\n";
+    let write = "  prometheus.yml: |\n    remote_write:\n    - url: http://vmsingle-vmks-victoria-metrics-k8s-stack.monitoring.svc:8428/api/v1/write\n";
+    let prometheus = corpus("prometheus-default.yaml");
+    let writing = prometheus.replacen("  prometheus.yml: |\n", write, 1);
+    assert_ne!(writing, prometheus);
+    let endpoints = format!(
+        "alert EndpointsDown on {evaluator} selects job kubernetes-service-endpoints, which {evaluator} never scrapes"
+    );
+    let opencost_down =
+        format!("alert OpenCostDown on {evaluator} selects job opencost, which {evaluator} never scrapes");
+    let v = check_text(&(stack.clone() + rule + "\n---\n" + &prometheus), &[]);
+    assert_eq!(messages(&v), [opencost_down.clone(), endpoints]);
+    let v = check_text(&(stack.clone() + rule + "\n---\n" + &writing), &[]);
+    assert_eq!(messages(&v), [opencost_down]);
+    let relabeled = writing.replacen(
+        "/api/v1/write\n",
+        "/api/v1/write\n      write_relabel_configs: [{target_label: job, replacement: prom}]\n",
+        1,
+    );
+    let v = check_text(&(stack.clone() + rule + "\n---\n" + &relabeled), &[]);
+    assert!(messages(&v).is_empty(), "{:?}", messages(&v));
 }
 
 #[test]

@@ -161,42 +161,59 @@ fn writes_to(model: &Model<'_>, o: &Object<'_>, key: &str, store: Store) -> bool
     targets.iter().filter_map(|t| t.str_at(&["url"])).any(|url| store.written_by(model, url, o.namespace()))
 }
 
-/// Whether a Prometheus of the input (operated, or with its own config file) remote-writes to `store`.
-fn prometheus_writes_to(model: &Model<'_>, classes: &[Classification], store: Store) -> bool {
+/// The scrape jobs of the Prometheus servers of the input that remote-write to `store` (none
+/// when none does). Unknown (None) when a prometheus-operator Prometheus or PrometheusAgent
+/// writes to it (what it scrapes is judged for its own rules only), or a server with its own
+/// config relabels what it writes (`write_relabel_configs` may rename `job`).
+fn prometheus_writer_jobs(model: &Model<'_>, classes: &[Classification], store: Store) -> Option<Vec<Job>> {
     let mut operated =
         ["Prometheus", "PrometheusAgent"].into_iter().flat_map(|k| model.every("monitoring.coreos.com", k));
     if operated.any(|(_, o)| writes_to(model, o, "remoteWrite", store)) {
-        return true;
+        return None;
     }
-    model.workloads.iter().enumerate().any(|(wi, w)| {
+    let mut out = Vec::new();
+    for (wi, w) in model.workloads.iter().enumerate() {
         let server = w.operated.is_none() && classes[wi].profile.as_deref() == Some("prometheus-server");
         let container = w.primary_or_first(classes[wi].primary.as_deref());
-        let config = container.filter(|_| server).and_then(|c| prometheus::config_file(model, w, c));
-        let urls =
-            config.iter().flat_map(|c| c.value.get("remote_write").and_then(|r| r.as_array()).into_iter().flatten());
-        let urls: Vec<String> = urls.filter_map(|r| r.get("url")?.as_str().map(str::to_owned)).collect();
+        let Some(config) = container.filter(|_| server).and_then(|c| prometheus::config_file(model, w, c)) else {
+            continue;
+        };
         let ns = model.objects[w.object].namespace();
-        urls.iter().any(|url| store.written_by(model, url, ns))
-    })
+        let writes = config.value.get("remote_write").and_then(|r| r.as_array()).into_iter().flatten();
+        let writes: Vec<&serde_json::Value> = writes
+            .filter(|r| r.get("url").and_then(|u| u.as_str()).is_some_and(|url| store.written_by(model, url, ns)))
+            .collect();
+        if writes.iter().any(|r| r.get("write_relabel_configs").is_some_and(|v| !v.is_null())) {
+            return None;
+        }
+        if !writes.is_empty() {
+            out.extend(jobs::raw_jobs(model, classes, &config.value, wi));
+        }
+    }
+    Some(out)
 }
 
 /// The scrape jobs whose series reach `store`: those of every VMAgent that remote-writes to it,
-/// and of the components the operator scrapes itself. None when they are not known: no VMAgent of
-/// the input writes to it, a Prometheus writes to it too, or an agent scrapes what is not read
+/// with the components the operator has them scrape, and those of the Prometheus servers with a
+/// config of their own that write to it. None when they are not known: nothing of the input
+/// writes to it, an operator's Prometheus does, or an agent scrapes or relabels what is not read
 /// here (static targets, probes, raw scrape configs, a Secret's scrape configs).
 pub fn store_jobs(model: &Model<'_>, classes: &[Classification], store: Store) -> Option<Vec<Job>> {
     let agents: Vec<&Object> =
         model.every(GROUP, "VMAgent").map(|(_, o)| o).filter(|o| writes_to(model, o, "remoteWrite", store)).collect();
-    if agents.is_empty() || prometheus_writes_to(model, classes, store) {
+    let written = prometheus_writer_jobs(model, classes, store)?;
+    if agents.is_empty() && written.is_empty() {
         return None;
     }
     let by_label = ByLabel::new(model);
     let mut scraped = Vec::new();
-    for agent in agents {
+    for agent in &agents {
         scraped.extend(agent_jobs(model, classes, &by_label, agent)?);
     }
     let mut jobs = JobSet::default();
-    component_jobs(model).into_iter().chain(scraped).for_each(|j| jobs.add(j));
+    // The operator's VMServiceScrapes for its components are scraped by a VMAgent.
+    let components = if agents.is_empty() { Vec::new() } else { component_jobs(model) };
+    components.into_iter().chain(scraped).chain(written).for_each(|j| jobs.add(j));
     Some(jobs.jobs)
 }
 

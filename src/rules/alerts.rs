@@ -75,8 +75,10 @@ rule!(
      additionalScrapeConfigs names (read, never shown); when that Secret is not in the input it may \
      scrape any job, and is not judged. A VMAlert's jobs are those of the VMAgents that write to the \
      VMSingle it queries (their VMServiceScrapes, VMPodScrapes, VMNodeScrapes, and the monitors the \
-     operator converts), and of the components the operator scrapes itself; they are not judged when \
-     another writer, or a scrape object not read here, feeds it. A job is named as the operator names \
+     operator converts), of the components the operator scrapes itself, and of the Prometheus servers \
+     with a config of their own that write there; they are not judged when an operator's Prometheus \
+     or PrometheusAgent writes there, a server relabels what it writes, or a scrape object not read \
+     here feeds it. A job is named as the operator names \
      it (the Service, or `<namespace>/<PodMonitor>`, then the target's `jobLabel` label), and as the \
      relabelings that write `job` rename it; one they write from what the input does not tell (a \
      port's name, an address) may have any name. The finding's help names the scrape jobs named like \
