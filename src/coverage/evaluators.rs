@@ -495,7 +495,7 @@ fn has_alertmanagers(config: &Value) -> bool {
 }
 
 /// Where raw `alertmanagers` entries send alerts, as far as the input tells.
-enum Reach {
+pub(super) enum Reach {
     /// The configs of every Alertmanager they reach.
     Configs(Vec<AlertmanagerConfig>),
     /// Judged: they reach an Alertmanager that is not in the input, or whose config is not, or none.
@@ -527,13 +527,24 @@ impl Reach {
 /// `notify::endpoint_configs` resolves an operator Prometheus's entries; Kubernetes service
 /// discovery through the Alertmanagers of the input that its relabelings keep.
 fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Reach {
+    raw_alertmanagers_via(model, ns, entries, &|target| configs_at(model, ns, target))
+}
+
+/// `raw_alertmanagers`, with static targets resolved by `resolve` (a VMAlert's notifier file also
+/// names VMAlertmanagers, whose Services the operator makes).
+pub(super) fn raw_alertmanagers_via(
+    model: &Model<'_>,
+    ns: &str,
+    entries: &[Value],
+    resolve: &dyn Fn(&str) -> Option<Vec<AlertmanagerConfig>>,
+) -> Reach {
     let mut reach = Reach::Configs(Vec::new());
     for entry in entries {
         let Some(fields) = entry.as_object() else { return Reach::Unjudged };
         let discovery: Vec<&str> = fields.keys().map(String::as_str).filter(|k| k.ends_with("_sd_configs")).collect();
         reach = reach.and(match discovery.as_slice() {
             ["kubernetes_sd_configs"] => discovered_alertmanagers(model, ns, entry),
-            [] if !fields.contains_key("relabel_configs") => static_alertmanagers(model, ns, entry),
+            [] if !fields.contains_key("relabel_configs") => static_alertmanagers(entry, resolve),
             _ => Reach::Unjudged,
         });
     }
@@ -543,14 +554,14 @@ fn raw_alertmanagers(model: &Model<'_>, ns: &str, entries: &[Value]) -> Reach {
     }
 }
 
-fn static_alertmanagers(model: &Model<'_>, ns: &str, entry: &Value) -> Reach {
+fn static_alertmanagers(entry: &Value, resolve: &dyn Fn(&str) -> Option<Vec<AlertmanagerConfig>>) -> Reach {
     let Some(groups) = entry.get("static_configs").and_then(Value::as_array) else { return Reach::Unjudged };
     let mut reach = Reach::Configs(Vec::new());
     for group in groups {
         let Some(targets) = group.get("targets").and_then(Value::as_array) else { return Reach::Unjudged };
         for target in targets {
             let Some(target) = target.as_str() else { return Reach::Unjudged };
-            reach = reach.and(configs_at(model, ns, target).map_or(Reach::Outside, Reach::of));
+            reach = reach.and(resolve(target).map_or(Reach::Outside, Reach::of));
         }
     }
     reach

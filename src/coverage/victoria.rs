@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use super::evaluators::{
-    Notify, configs_at, missing_labels as selector_lacks, namespace_selected, notify_if_set, secret_yaml,
+    Notify, Reach, configs_at, missing_labels as selector_lacks, namespace_selected, notify_if_set,
+    raw_alertmanagers_via, secret_yaml,
 };
 use super::jobs::{self, ByLabel, Job, JobSet};
 use super::notify::{self, AlertmanagerConfig};
@@ -355,26 +356,20 @@ pub fn vmalert_notify(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
 /// outside the input.
 fn notifier_file(model: &Model<'_>, vmalert: &Object<'_>) -> Notify {
     let Some(file) = secret_yaml(model, vmalert, "notifierConfigRef") else { return Notify::Assumed };
-    let Some(fields) = file.as_object() else { return Notify::Assumed };
-    if fields.keys().any(|k| k.ends_with("_sd_configs") || k == "relabel_configs") {
+    // vmalert finds notifiers statically, through Consul or through DNS; not through Kubernetes.
+    if file.get("kubernetes_sd_configs").is_some() {
         return Notify::Assumed;
     }
-    let targets = fields.get("static_configs").and_then(|g| g.as_array()).into_iter().flatten();
-    let targets = targets.flat_map(|g| g.get("targets").and_then(|t| t.as_array()).into_iter().flatten());
-    let configs: Option<Vec<Vec<AlertmanagerConfig>>> = targets
-        .map(|t| {
-            let target = t.as_str()?;
-            let vm =
-                model.every(GROUP, "VMAlertmanager").find(|(_, o)| names_alertmanager(target, o, vmalert.namespace()));
-            match vm {
-                Some((i, am)) => alertmanager_config(model, i, am).map(|c| vec![c]),
-                None => configs_at(model, vmalert.namespace(), target),
-            }
-        })
-        .collect();
-    match configs.map(|c| c.concat()) {
-        Some(configs) if !configs.is_empty() => Notify::Config(configs),
-        _ => Notify::Assumed,
+    let ns = vmalert.namespace();
+    let resolve =
+        |target: &str| match model.every(GROUP, "VMAlertmanager").find(|(_, o)| names_alertmanager(target, o, ns)) {
+            Some((i, am)) => alertmanager_config(model, i, am).map(|c| vec![c]),
+            None => configs_at(model, ns, target),
+        };
+    // The file is one entry of a Prometheus config's `alertmanagers` list, as vmalert reads it.
+    match raw_alertmanagers_via(model, ns, std::slice::from_ref(&file), &resolve) {
+        Reach::Configs(configs) => Notify::Config(configs),
+        Reach::Outside | Reach::Unjudged => Notify::Assumed,
     }
 }
 
