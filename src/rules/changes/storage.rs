@@ -28,13 +28,13 @@ struct Figure {
 impl Figure {
     fn of(n: Option<&Node>, value: impl Fn(&str) -> Option<f64>) -> Option<Figure> {
         let n = n?;
-        let text = n.as_scalar()?.text.trim();
+        let text = n.as_scalar()?.text;
         Some(Figure { value: value(text)?, text: text.to_owned(), at: n.span() })
     }
 
-    fn of_flag(f: Option<prometheus::Flag<'_>>, value: impl Fn(&str) -> Option<f64>) -> Option<Figure> {
+    fn of_flag(f: Option<&prometheus::Flag<'_>>, value: impl Fn(&str) -> Option<f64>) -> Option<Figure> {
         let f = f?;
-        let text = f.value?;
+        let text = f.value.clone()?;
         Some(Figure { value: value(&text)?, text, at: f.node.span() })
     }
 }
@@ -81,8 +81,8 @@ fn store(ctx: &Context<'_, '_>, w: &Workload<'_>, class: &crate::classify::Class
     Some(Store {
         persistent,
         size,
-        retention_time: Figure::of_flag(rt.cloned(), duration_seconds),
-        retention_size: Figure::of_flag(rs.cloned(), prom_bytes),
+        retention_time: Figure::of_flag(rt, duration_seconds),
+        retention_size: Figure::of_flag(rs, prom_bytes),
     })
 }
 
