@@ -143,10 +143,10 @@ const TEMPLATE_HINT: &str = " (this line holds Helm template syntax: check the c
 /// token starts) holds `{{ ... }}` outside a comment. Rendered manifests hold such text only in
 /// scalars (alert annotations, Alertmanager templates), which parse.
 fn template_at(chunk: &Chunk<'_>, line: u32) -> bool {
-    let lines: Vec<&str> = chunk.text.lines().collect();
     let at = line.saturating_sub(chunk.first_line) as usize;
-    [at.checked_sub(1), Some(at)].into_iter().flatten().filter_map(|i| lines.get(i)).any(|l| {
-        let code = l.split_once(" #").map_or(*l, |(code, _)| code);
+    let from = at.saturating_sub(1);
+    chunk.text.lines().skip(from).take(at + 1 - from).any(|l| {
+        let code = l.split_once(" #").map_or(l, |(code, _)| code);
         !code.trim_start().starts_with('#') && code.contains("{{") && code.contains("}}")
     })
 }
