@@ -834,15 +834,26 @@ fn invalid_promql_is_located() {
 
 #[test]
 fn generated_alerts_give_full_coverage() {
-    for inputs in [vec!["kubecost-2.3.3-default.yaml"], vec!["kubecost-2.3.3-default.yaml", "kps-default.yaml"]] {
-        let text = inputs.iter().map(|f| corpus(f)).collect::<Vec<_>>().join("\n---\n");
+    // A Prometheus that scrapes every 10m gets ranges of four intervals.
+    let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
+    let at = stack.find("kind: Prometheus\nmetadata:\n  name: kps-kube-prometheus-stack-prometheus\n").unwrap();
+    let spec_at = at + stack[at..].find("\nspec:\n").unwrap() + "\nspec:\n".len();
+    let slow = format!("{}  scrapeInterval: 10m\n{}", &stack[..spec_at], &stack[spec_at..]);
+    for (inputs, text) in [
+        (vec!["kubecost-2.3.3-default.yaml"], corpus("kubecost-2.3.3-default.yaml")),
+        (vec!["kubecost-2.3.3-default.yaml", "kps-default.yaml"], stack),
+        (vec!["kubecost-2.3.3-default.yaml", "kps-default.yaml", "scraped every 10m"], slow),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let input = write(&dir, "input.yaml", &text);
         let out = meterguard(&["alerts", "generate", &input]);
         assert!(out.status.success());
         let generated = String::from_utf8(out.stdout).unwrap();
         assert!(generated.contains("kind: PrometheusRule"));
-        if inputs.len() == 2 {
+        if inputs.len() == 3 {
+            assert!(generated.contains("[40m]) > 0") && !generated.contains("[15m]"), "{generated}");
+        }
+        if inputs.len() >= 2 {
             assert!(generated.contains("release: \"kps\""), "labelled for the selecting Prometheus");
             assert!(generated.contains("job=\"kube-state-metrics\""));
             assert!(!generated.contains("No prometheus-operator Prometheus"));
@@ -1485,4 +1496,116 @@ fn the_vmrules_of_the_victoria_metrics_sync_job_are_known_from_its_config() {
     let v = check_text(&rule_off, &[]);
     assert!(!cov(&v, "opencost", "crashloop").contains(&"KubePodCrashLooping".to_owned()));
     assert_eq!(cov(&v, "opencost", "down"), ["KubeDeploymentReplicasMismatch", "KubePodNotReady"]);
+}
+
+#[test]
+fn a_range_too_short_for_the_scrape_interval_covers_nothing() {
+    // Kubecost's bundled Prometheus scrapes every minute (global.scrape_interval 1m); with
+    // EMIT_DEPRECATED_METRICS cost-model emits the restart counter.
+    let only = "            - name: EMIT_KSM_V1_METRICS_ONLY # ONLY emit KSM v1 metrics that do not exist in KSM 2 \
+                by default\n              value: \"false\"\n";
+    let stock = corpus("kubecost-2.3.3-default.yaml");
+    let deprecated = stock.replacen(
+        only,
+        &format!("{only}            - name: EMIT_DEPRECATED_METRICS\n              value: \"true\"\n"),
+        1,
+    );
+    assert_ne!(deprecated, stock);
+    let restarts = |name: &str, range: &str, for_: &str| {
+        format!(
+            "      - alert: {name}\n        expr: increase(kube_pod_container_status_restarts_total\
+             {{namespace=\"kubecost\"}}[{range}]) > 0\n{for_}"
+        )
+    };
+    let with = |rules: &[String]| {
+        let file =
+            format!("  alerting_rules.yml: |\n    groups:\n    - name: kubecost\n      rules:\n{}", rules.concat());
+        let text = deprecated.replacen("  alerting_rules.yml: |\n    {}\n", &file, 1);
+        assert_ne!(text, deprecated);
+        check_text(&text, &[])
+    };
+    // [1m] never holds two samples; [90s] holds them half of each minute, too short for `for: 5m`.
+    let sparse = [restarts("RestartedLastMinute", "1m", ""), restarts("RestartingSlowly", "90s", "        for: 5m\n")];
+    let v = with(&sparse);
+    assert!(cov(&v, "kubecost-cost-analyzer", "crashloop").is_empty());
+    let f = findings(&v, "alerts/crashloop-uncovered");
+    let help = f.iter().find(|f| f["object"]["name"] == "kubecost-cost-analyzer").unwrap()["help"].as_str().unwrap();
+    assert!(
+        help.starts_with(
+            "nearest: RestartedLastMinute (kubecost/kubecost-prometheus-server) reads \
+             kube_pod_container_status_restarts_total over [1m], but the scrape jobs that collect it run every \
+             1m: the range never holds the two samples its function needs (a range of four scrape intervals, \
+             [4m], is safe)"
+        ),
+        "{help}"
+    );
+    // Without `for`, the half minute fires; four intervals always do.
+    let v = with(&[sparse.concat(), restarts("RestartingNow", "90s", "")]);
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "crashloop"), ["RestartingNow"]);
+    let v = with(&[sparse.concat(), restarts("Restarting", "4m", "        for: 5m\n")]);
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "crashloop"), ["Restarting"]);
+    // The job's own interval wins over the global one.
+    let job =
+        "    - job_name: kubecost\n      honor_labels: true\n      scrape_interval: 1m\n      scrape_timeout: 60s\n";
+    let fast = job.replace("1m", "15s").replace("60s", "10s");
+    let file = format!("  alerting_rules.yml: |\n    groups:\n    - name: kubecost\n      rules:\n{}", sparse.concat());
+    let text = deprecated.replacen("  alerting_rules.yml: |\n    {}\n", &file, 1).replacen(job, &fast, 1);
+    assert!(text.contains(&fast));
+    let v = check_text(&text, &[]);
+    assert_eq!(cov(&v, "kubecost-cost-analyzer", "crashloop"), ["RestartedLastMinute", "RestartingSlowly"]);
+}
+
+#[test]
+fn a_monitors_or_the_prometheus_scrape_interval_decides_what_its_ranges_hold() {
+    let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
+    let crashloop = |text: &str| cov(&check_text(text, &[]), "kubecost-cost-analyzer", "crashloop");
+    assert!(crashloop(&stack).contains(&"KubePodCrashLooping".to_owned()));
+    // KubePodCrashLooping reads max_over_time(...[5m]) for 15m: scraped every 10m, the range is
+    // empty half of the time. KubePodNotReady reads no range.
+    let endpoint = "    - port: http\n      honorLabels: true\n---\n# Source: kube-prometheus-stack/charts/prometheus-node-exporter";
+    let slow_monitor = stack.replacen(
+        endpoint,
+        &endpoint.replacen("honorLabels: true\n", "honorLabels: true\n      interval: 10m\n", 1),
+        1,
+    );
+    assert_ne!(slow_monitor, stack);
+    let slow = crashloop(&slow_monitor);
+    assert!(
+        !slow.contains(&"KubePodCrashLooping".to_owned()) && slow.contains(&"KubePodNotReady".to_owned()),
+        "{slow:?}"
+    );
+    let spec = "kind: Prometheus\nmetadata:\n  name: kps-kube-prometheus-stack-prometheus\n";
+    let at = stack.find(spec).unwrap();
+    let spec_at = at + stack[at..].find("\nspec:\n").unwrap() + "\nspec:\n".len();
+    let slow_prometheus = format!("{}  scrapeInterval: 10m\n{}", &stack[..spec_at], &stack[spec_at..]);
+    assert!(!crashloop(&slow_prometheus).contains(&"KubePodCrashLooping".to_owned()));
+}
+
+#[test]
+fn a_vmagents_or_its_scrapes_interval_decides_what_its_ranges_hold() {
+    let vm = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics.yaml")).unwrap();
+    let agent = std::fs::read_to_string(root().join("tests/fixtures/alerts/victoria-metrics-agent.yaml")).unwrap();
+    let stack = [corpus("opencost-default.yaml"), vm, agent].join("\n---\n");
+    let crashloop = |text: &str| cov(&check_text(text, &[]), "opencost", "crashloop");
+    assert!(crashloop(&stack).contains(&"KubePodCrashLooping".to_owned()));
+    // max_over_time(...[5m]) for 15m, scraped every 10m: empty half of the time.
+    let slow_agent = stack.replacen("  scrapeInterval: 20s\n", "  scrapeInterval: 10m\n", 1);
+    assert_ne!(slow_agent, stack);
+    assert!(!crashloop(&slow_agent).contains(&"KubePodCrashLooping".to_owned()));
+    // An endpoint's `scrape_interval` wins over its `interval`, as the operator writes it.
+    let endpoint = "  - port: http\n    honorLabels: true\n    metricRelabelConfigs:\n";
+    let slow_scrape = |fields: &str| {
+        stack.replacen(
+            endpoint,
+            &endpoint.replacen("honorLabels: true\n", &format!("honorLabels: true\n{fields}"), 1),
+            1,
+        )
+    };
+    let slow = slow_scrape("    scrape_interval: 10m\n    interval: 20s\n");
+    assert_ne!(slow, stack);
+    assert!(!crashloop(&slow).contains(&"KubePodCrashLooping".to_owned()));
+    assert!(
+        crashloop(&slow_scrape("    scrape_interval: 20s\n    interval: 10m\n"))
+            .contains(&"KubePodCrashLooping".to_owned())
+    );
 }

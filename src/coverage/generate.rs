@@ -31,7 +31,16 @@ struct Alert {
     runbook: &'static str,
 }
 
-fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
+/// A range of at least `minutes`, and of four scrape intervals of the job when it scrapes more
+/// slowly (Robust Perception's advice), so that the range always holds the samples it needs.
+fn range(minutes: u64, interval: Option<f64>) -> String {
+    let floor = std::time::Duration::from_secs(minutes * 60);
+    let slow = interval.and_then(|i| std::time::Duration::try_from_secs_f64(4.0 * i).ok());
+    super::promql::display_duration(&slow.map_or(floor, |s| s.max(floor)))
+}
+
+/// `interval`: how often the job the alerts read is scraped, in seconds, when known.
+fn alerts_for(t: &Target, mode: &str, job: &str, interval: Option<f64>) -> Option<Alert> {
     let ns = &t.namespace;
     let pod = pod_regex(t);
     let camel: String = t
@@ -47,7 +56,8 @@ fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
         "crashloop" => Alert {
             name: format!("{camel}CrashLooping"),
             expr: format!(
-                r#"max_over_time(kube_pod_container_status_waiting_reason{{reason="CrashLoopBackOff", {pods}}}[5m]) >= 1"#
+                r#"max_over_time(kube_pod_container_status_waiting_reason{{reason="CrashLoopBackOff", {pods}}}[{}]) >= 1"#,
+                range(5, interval)
             ),
             reads: vec!["kube_pod_container_status_waiting_reason"],
             for_: "15m",
@@ -57,7 +67,8 @@ fn alerts_for(t: &Target, mode: &str, job: &str) -> Option<Alert> {
         "oom" => Alert {
             name: format!("{camel}OOMKilled"),
             expr: format!(
-                r#"(increase(kube_pod_container_status_restarts_total{{{pods}}}[15m]) > 0) and on (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{{reason="OOMKilled", {pods}}} == 1)"#
+                r#"(increase(kube_pod_container_status_restarts_total{{{pods}}}[{}]) > 0) and on (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{{reason="OOMKilled", {pods}}} == 1)"#,
+                range(15, interval)
             ),
             reads: vec!["kube_pod_container_status_restarts_total", "kube_pod_container_status_last_terminated_reason"],
             for_: "0m",
@@ -175,7 +186,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
             if !uncovered {
                 continue;
             }
-            let Some(al) = alerts_for(&t, mode, &job) else { continue };
+            let Some(al) = alerts_for(&t, mode, &job, ksm_job.and_then(|j| j.interval)) else { continue };
             // A series the job's targets do not emit, or its metric relabelings drop, never reaches the
             // rule: say so where it is read.
             if let Some(j) = ksm_job {

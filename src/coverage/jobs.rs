@@ -53,6 +53,9 @@ pub struct Job {
     /// Where the monitor that makes it writes its metric relabelings, for findings about what they
     /// drop (a raw scrape config's are found in its file).
     pub relabeled_at: Option<RelabeledAt>,
+    /// How often its targets are scraped, in seconds: the shortest of its endpoints', when each
+    /// one's is known.
+    pub interval: Option<f64>,
 }
 
 /// Sources whose series some endpoints of a job expose and others do not.
@@ -88,6 +91,7 @@ impl Job {
             namespace: None,
             any_name: false,
             relabeled_at: None,
+            interval: None,
         }
     }
 
@@ -145,8 +149,19 @@ impl Job {
         self.ksm_major = self.ksm_major.or(other.ksm_major);
         self.stored.merge(&other.stored);
         self.relabeled_at = self.relabeled_at.take().or(other.relabeled_at);
+        self.interval = self.interval.zip(other.interval).map(|(a, b)| a.min(b));
     }
 }
+
+/// A scrape interval as written (`30s`, `1m`): none when it is not a positive duration.
+pub(super) fn interval_of(written: Option<&str>) -> Option<f64> {
+    written.and_then(prometheus::duration_seconds).filter(|s| *s > 0.0)
+}
+
+/// prometheus-operator's default `scrapeInterval` (and VictoriaMetrics operator's), in seconds.
+pub(super) const OPERATOR_INTERVAL: f64 = 30.0;
+/// Prometheus's default `global.scrape_interval`, in seconds.
+const PROMETHEUS_INTERVAL: f64 = 60.0;
 
 /// Jobs merged by name as they come: every endpoint or monitor of one job name adds to it (a
 /// monorepo's Prometheus has thousands of monitors).
@@ -403,6 +418,7 @@ fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>, all: &OnceLock<BT
 pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>, me: usize) -> Vec<Job> {
     let spec = p.node.get("spec");
     let own = p.namespace();
+    let every = interval_of(spec.and_then(|s| s.str_at(&["scrapeInterval"]))).unwrap_or(OPERATOR_INTERVAL);
     let mut jobs = JobSet::default();
     // Built now: monitors need it. Static targets that name a Service use it too.
     let by_label = OnceLock::from(ByLabel::new(model));
@@ -429,7 +445,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
         use rayon::prelude::*;
         let per_monitor: Vec<Vec<Job>> = selected(kind, sel_key, ns_key)
             .par_iter()
-            .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, mon))
+            .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, mon, every))
             .collect();
         per_monitor.into_iter().flatten().for_each(|j| jobs.add(j));
     }
@@ -457,7 +473,11 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
                 let namespace = Some(labelled.unwrap_or(o.namespace()).to_owned());
                 Some(Job { namespace, ..Job::new(name.clone(), BTreeSet::from([PROBE]), targets) })
             };
-            jobs.add(job.unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new())));
+            let interval =
+                interval_of(o.node.str_at(&["spec", if kind == "Probe" { "interval" } else { "scrapeInterval" }]));
+            let mut job = job.unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new()));
+            job.interval = Some(interval.unwrap_or(every));
+            jobs.add(job);
         }
     }
     jobs.jobs
@@ -471,17 +491,20 @@ struct Endpoint<'a> {
     cadvisor: bool,
     /// The port it names: a Service's port, or a PodMonitor's container port.
     port: Option<&'a str>,
+    interval: f64,
 }
 
 /// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus (or
 /// VMServiceScrape or VMPodScrape its VMAgent, whose operator writes the same scrape config from
-/// differently named fields): one per job name its endpoints give its targets.
+/// differently named fields): one per job name its endpoints give its targets. `every`: the
+/// scraper's interval, for endpoints that set none.
 pub(super) fn monitor_jobs(
     model: &Model<'_>,
     classes: &[Classification],
     by_label: &ByLabel<'_, '_>,
     all_namespaces: &OnceLock<BTreeSet<String>>,
     mon: &Object<'_>,
+    every: f64,
 ) -> Vec<Job> {
     let kind = mon.id.kind.as_str();
     let service_monitor = matches!(kind, "ServiceMonitor" | "VMServiceScrape");
@@ -510,6 +533,10 @@ pub(super) fn monitor_jobs(
                 }),
                 cadvisor: e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")),
                 port: e.str_at(&["port"]),
+                // VictoriaMetrics' endpoints also take `scrape_interval`, which wins (its operator's
+                // `setScrapeIntervalToWithLimit`).
+                interval: interval_of(e.str_at(&["scrape_interval"]).or_else(|| e.str_at(&["interval"])))
+                    .unwrap_or(every),
             }
         })
         .collect();
@@ -520,6 +547,7 @@ pub(super) fn monitor_jobs(
             relabeled_at: None,
             cadvisor: false,
             port: None,
+            interval: every,
         });
     }
     // A job whose name a relabeling sets from what the input does not tell: any name.
@@ -533,6 +561,7 @@ pub(super) fn monitor_jobs(
             stored: ep.stored.clone(),
             relabeled_at: ep.relabeled_at.clone(),
             any_name,
+            interval: Some(ep.interval),
             ..Job::new(name.unwrap_or(unknown.clone()), sources, targets)
         };
         if ep.cadvisor {
@@ -602,7 +631,13 @@ pub(super) fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &V
     let scrape_configs = items(config, "scrape_configs");
     // Built only if a static target names a Service.
     let by_label = OnceLock::new();
-    scrape_configs.filter_map(|sc| raw_job(model, classes, sc, me, no_ksm, &by_label)).collect()
+    let every = |v: &Value| interval_of(v.pointer("/scrape_interval").and_then(Value::as_str));
+    let global = config.get("global").and_then(every).unwrap_or(PROMETHEUS_INTERVAL);
+    let job = |sc: &Value| {
+        let job = raw_job(model, classes, sc, me, no_ksm, &by_label)?;
+        Some(Job { interval: Some(every(sc).unwrap_or(global)), ..job })
+    };
+    scrape_configs.filter_map(job).collect()
 }
 
 /// No kube-state-metrics in the input: one outside it may be what a discovery job finds.

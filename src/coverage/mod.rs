@@ -203,22 +203,38 @@ fn job_ok(sel: &Selector, jobs: Option<&JobIndex>, source: Option<&str>, target:
 
 /// `job_ok`, for a job that also stores the selector's metric, under the `namespace` its series
 /// carry when that is the job's own (a Probe's).
-fn job_stores<'s>(sel: &'s Selector, jobs: Option<&JobIndex>, source: &str, target: Option<usize>) -> Covered<'s> {
+/// `for_s`: how long the alert must hold, for a range too short for the job's scrape interval.
+fn job_stores<'s>(
+    sel: &'s Selector,
+    jobs: Option<&JobIndex>,
+    source: &str,
+    target: Option<usize>,
+    for_s: f64,
+) -> Covered<'s> {
     let Some(jobs) = jobs else { return Ok(()) };
     let metric = sel.metric.as_deref().unwrap_or_default();
     let (mut scraped, mut partial, mut full) = (false, false, false);
+    let mut sparse: Option<f64> = None;
     for j in jobs.admitted(sel).iter().map(|&j| &jobs.jobs[j]) {
         let labelled = j.namespace.as_deref().is_none_or(|ns| sel.admits("namespace", ns));
         if j.exposes(source, metric) && target.is_none_or(|t| j.targets.contains(&t)) && labelled {
             if j.stores(source, metric) {
-                return Ok(());
+                match j.interval {
+                    Some(every) if !sel.fires_when_scraped_every(every, for_s) => {
+                        sparse = Some(sparse.map_or(every, |s| s.min(every)));
+                        continue;
+                    }
+                    _ => return Ok(()),
+                }
             }
             scraped = true;
         }
         partial |= j.sources.contains(source) && j.ksm_emits.is_some();
         full |= j.sources.contains(source) && j.ksm_emits.is_none();
     }
-    if scraped {
+    if let Some(every) = sparse {
+        Err(Some(Miss::Sparse(sel, every, for_s)))
+    } else if scraped {
         Err(Some(Miss::Dropped(sel)))
     } else if source == jobs::TARGET || source == jobs::PROBE {
         // `up{job="etcd"}` reads `up` and scrapes other targets: no near miss.
@@ -244,6 +260,9 @@ pub enum Miss<'s> {
     NotEmitted(&'s Selector),
     /// The jobs that collect it drop the metric.
     Dropped(&'s Selector),
+    /// Its range is too short for the samples its function needs at the jobs' scrape interval
+    /// (seconds), for an alert that must hold `for` (seconds).
+    Sparse(&'s Selector, f64, f64),
     /// An operand it is matched with on the workload's labels excludes the workload by its
     /// matchers on this identity label.
     Operand(&'s Selector, &'s Selector, &'static str),
@@ -255,7 +274,7 @@ impl Miss<'_> {
     fn rank(&self) -> u8 {
         match self {
             Miss::Namespace(_) => 0,
-            Miss::Operand(..) => 1,
+            Miss::Operand(..) | Miss::Sparse(..) => 1,
             Miss::Dropped(_) => 2,
             Miss::Unscraped(_) | Miss::NotEmitted(_) => 3,
         }
@@ -277,6 +296,29 @@ impl Miss<'_> {
                 format!(
                     "reads {}, but the scrape jobs that collect it drop that metric (metric relabelings)",
                     metric(s)
+                )
+            }
+            Miss::Sparse(s, every, for_s) => {
+                let range = f64::from(s.range_ms) / 1000.0;
+                let needs = if s.samples == 1 { "a sample" } else { "two samples" };
+                let held = range - f64::from(s.samples.saturating_sub(1)) * every;
+                let why = if held <= 0.0 {
+                    format!("never holds the {needs} its function needs")
+                } else {
+                    format!(
+                        "holds {needs} for only {} of every {}, less than the alert's `for` of {}",
+                        seconds(held),
+                        seconds(every),
+                        seconds(for_s)
+                    )
+                };
+                format!(
+                    "reads {} over [{}], but the scrape jobs that collect it run every {}: the range {why} (a range \
+                     of four scrape intervals, [{}], is safe)",
+                    metric(s),
+                    seconds(range),
+                    seconds(every),
+                    seconds(4.0 * every)
                 )
             }
             Miss::Operand(s, operand, label) => format!(
@@ -302,6 +344,11 @@ fn excluding_operand<'s>(hit: &'s Selector, q: &'s promql::Query, t: &Target) ->
     });
     let (i, label) = excluding.get().filter(|_| !admitted)?;
     Some(Miss::Operand(hit, &q.selectors[i], label))
+}
+
+/// A duration as Prometheus writes it (`1m30s`).
+fn seconds(s: f64) -> String {
+    std::time::Duration::try_from_secs_f64(s).map_or_else(|_| format!("{s}s"), |d| promql::display_duration(&d))
 }
 
 fn matchers_on(s: &Selector, label: &str) -> String {
@@ -337,7 +384,14 @@ fn required_namespace(sel: &Selector) -> Option<String> {
         .map(|m| m.value.to_string())
 }
 
-fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option<&JobIndex>) -> Covered<'s> {
+fn covers<'s>(
+    sel: &'s Selector,
+    mode: &str,
+    t: &Target,
+    wi: usize,
+    jobs: Option<&JobIndex>,
+    for_s: f64,
+) -> Covered<'s> {
     let Some(metric) = sel.metric.as_deref() else { return Err(None) };
     let Some(signal) = signals().get(metric) else { return Err(None) };
     let Some(values) = signal.modes.get(mode) else { return Err(None) };
@@ -360,9 +414,9 @@ fn covers<'s>(sel: &'s Selector, mode: &str, t: &Target, wi: usize, jobs: Option
     }
     match signal.source.as_str() {
         "target" if jobs.is_none() && t.scrapes_itself_only && !sel.in_absent => Err(None),
-        "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi)),
-        "probe" => job_stores(sel, jobs, jobs::PROBE, Some(wi)),
-        s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None),
+        "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi), for_s),
+        "probe" => job_stores(sel, jobs, jobs::PROBE, Some(wi), for_s),
+        s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None, for_s),
     }
 }
 
@@ -506,9 +560,10 @@ pub fn analyze(
             let near = p.by_namespace.get(&t.namespace).map(Vec::as_slice).unwrap_or_default();
             for (ri, sels) in p.anywhere.iter().chain(near).map(|&c| &p.candidates[c]) {
                 let r = &rules[*ri];
+                let for_s = r.for_.as_deref().and_then(crate::model::prometheus::duration_seconds).unwrap_or(0.0);
                 for mode in MODES {
                     let mut miss = None;
-                    let hit = sels.iter().find(|s| match covers(s, mode, &t, wi, jobs.as_ref()) {
+                    let hit = sels.iter().find(|s| match covers(s, mode, &t, wi, jobs.as_ref(), for_s) {
                         Ok(()) => true,
                         Err(m) => {
                             miss = miss.or(m);

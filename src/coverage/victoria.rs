@@ -272,6 +272,7 @@ fn agent_jobs(
         return None;
     }
     let all_namespaces = OnceLock::new();
+    let every = jobs::interval_of(spec.and_then(|s| s.str_at(&["scrapeInterval"]))).unwrap_or(jobs::OPERATOR_INTERVAL);
     let mut jobs = Vec::new();
     for o in &model.objects {
         let Some((keys, scrape)) = scrape_kind(o) else { continue };
@@ -279,8 +280,11 @@ fn agent_jobs(
             continue;
         }
         match scrape {
-            Scrape::Monitor => jobs.extend(jobs::monitor_jobs(model, classes, by_label, &all_namespaces, o)),
-            Scrape::Node => jobs.push(node_job(o)),
+            Scrape::Monitor => jobs.extend(jobs::monitor_jobs(model, classes, by_label, &all_namespaces, o, every)),
+            Scrape::Node => jobs.push(Job {
+                interval: Some(jobs::interval_of(o.node.str_at(&["spec", "interval"])).unwrap_or(every)),
+                ..node_job(o)
+            }),
             Scrape::Unread => return None,
         }
     }

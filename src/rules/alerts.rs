@@ -19,7 +19,8 @@ rule!(
      this workload has no ready replica or its target is down. The incident's Prometheus was down for three \
      days before anyone noticed. Add an alert on kube_deployment_status_replicas_available (or the StatefulSet \
      and DaemonSet equivalents), loaded by a Prometheus other than the one watched; `meterguard alerts \
-     generate` writes one. Error for profiles marked critical, warning otherwise."
+     generate` writes one. Error for profiles marked critical, warning otherwise. A range too short \
+     for the job's scrape interval covers nothing (see alerts/crashloop-uncovered)."
 );
 rule!(
     CRASHLOOP_UNCOVERED,
@@ -30,7 +31,10 @@ rule!(
      one-replica Deployment with maxUnavailable 1 keeps its Available condition True. Alert on \
      kube_pod_container_status_waiting_reason{reason=\"CrashLoopBackOff\"} (kubernetes-mixin's \
      KubePodCrashLooping) with matchers that admit this workload, on an evaluator that scrapes \
-     kube-state-metrics under the job the rule names."
+     kube-state-metrics under the job the rule names. \
+     A rule whose range is too short for the samples its function needs at the job's scrape interval \
+     (increase(...[1m]) scraped every minute never holds two; a range that holds them only part of each \
+     interval cannot last the alert's `for`) covers nothing, and the finding names it as the nearest miss."
 );
 rule!(
     OOM_UNCOVERED,
@@ -39,7 +43,8 @@ rule!(
     "no alert fires when a metering workload is OOM-killed",
     "Neither kube-prometheus-stack nor kubernetes-mixin ships an OOM alert. Alert on \
      kube_pod_container_status_last_terminated_reason{reason=\"OOMKilled\"} with restarts, \
-     container_oom_events_total, or container_memory_working_set_bytes near the limit."
+     container_oom_events_total, or container_memory_working_set_bytes near the limit. A range too short \
+     for the job's scrape interval covers nothing (see alerts/crashloop-uncovered)."
 );
 rule!(
     SELF_MONITORED,

@@ -6,6 +6,7 @@
 //! compiled only when a value is first matched against it (`pattern.rs`).
 
 use foldhash::HashMap;
+pub use promql_parser::util::display_duration;
 use std::cell::Cell;
 use std::sync::{Arc, Mutex, Once};
 
@@ -31,6 +32,11 @@ pub struct Selector {
     pub matchers: Vec<LabelMatcher>,
     /// Inside `absent()` / `absent_over_time()`: fires when the series is missing.
     pub in_absent: bool,
+    /// The samples a range function needs in its range (`rate` two, `max_over_time` one), when
+    /// the selector is that function's range: 0 when it is not (`Selector::fires_when_scraped_every`).
+    pub samples: u8,
+    /// That range, in milliseconds.
+    pub range_ms: u32,
 }
 
 /// One label matcher of a selector.
@@ -183,13 +189,29 @@ impl Reader<'_> {
                     matchers.push(m);
                 }
             }
-            Selector { metric, matchers, in_absent }
+            Selector { metric, matchers, in_absent, samples: 0, range_ms: 0 }
         };
         groups.into_iter().map(selector).collect()
     }
 }
 
 impl Selector {
+    /// Whether an alert held `for_s` seconds can fire on this selector when its series is
+    /// scraped every `interval_s` seconds. A range of `r` holds `floor(r / interval)` or one more
+    /// of the samples, so a function that needs `n` of them has them only during
+    /// `r - (n - 1) * interval` of each interval: never when that is not positive, and not long
+    /// enough for the pending alert to last its `for` when that is shorter (an evaluation that
+    /// returns nothing resets it). pint reports a `rate` range under two scrape intervals as a
+    /// bug; Robust Perception advises four.
+    pub fn fires_when_scraped_every(&self, interval_s: f64, for_s: f64) -> bool {
+        let (n, r) = (f64::from(self.samples), f64::from(self.range_ms) / 1000.0);
+        if self.samples == 0 || interval_s <= 0.0 || r >= n * interval_s {
+            return true;
+        }
+        let covered = r - (n - 1.0) * interval_s;
+        covered > 0.0 && covered > for_s
+    }
+
     /// Every matcher on `label` accepts `value` (an absent label reads as "").
     pub fn admits(&self, label: &str, value: &str) -> bool {
         self.matchers.iter().filter(|m| m.name == label).all(|m| m.is_match(value))
@@ -496,9 +518,46 @@ impl Reader<'_> {
                 Box::new(Shape::All(c.args.args.iter().map(|a| self.build(a, in_absent, out)).collect())),
                 0,
             ),
-            Expr::Call(c) => Shape::All(c.args.args.iter().map(|a| self.build(a, in_absent, out)).collect()),
+            Expr::Call(c) => Shape::All(
+                c.args
+                    .args
+                    .iter()
+                    .map(|a| {
+                        let first = out.len();
+                        let shape = self.build(a, in_absent, out);
+                        if let (Some(samples), Expr::MatrixSelector(ms)) = (samples_needed(c.func.name), a.as_ref()) {
+                            let range_ms = u32::try_from(ms.range.as_millis()).unwrap_or(u32::MAX);
+                            for s in &mut out[first..] {
+                                (s.samples, s.range_ms) = (samples, range_ms);
+                            }
+                        }
+                        shape
+                    })
+                    .collect(),
+            ),
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Shape::Always,
         }
+    }
+}
+
+/// The samples a function of a range vector needs in the range to return a value: two to take a
+/// difference or a slope (Prometheus's `extrapolatedRate`, `instantValue`, `deriv`...), one for the
+/// `_over_time` aggregations. `absent_over_time` fires on an empty range and is read apart.
+fn samples_needed(function: &str) -> Option<u8> {
+    match function {
+        "rate"
+        | "irate"
+        | "increase"
+        | "delta"
+        | "idelta"
+        | "deriv"
+        | "predict_linear"
+        | "changes"
+        | "resets"
+        | "holt_winters"
+        | "double_exponential_smoothing" => Some(2),
+        f if f.ends_with("_over_time") => Some(1),
+        _ => None,
     }
 }
 
@@ -577,6 +636,38 @@ mod tests {
         assert!(s[0].admits("reason", "CrashLoopBackOff"));
         assert!(s[0].admits("namespace", "kubecost"));
         assert!(!s[0].admits("job", "kubernetes-service-endpoints"));
+    }
+
+    #[test]
+    fn range_functions_say_how_many_samples_their_range_needs() {
+        let e = parse(
+            "increase(a[1m]) > 0 and max_over_time(b[5m]) > 0 and c > 0 and absent_over_time(d[5m]) \
+             and max_over_time(rate(f[2m])[30m:1m]) > 0 and quantile_over_time(0.9, g[90s]) > 0",
+        )
+        .unwrap();
+        let read: Vec<(&str, u8, u32)> =
+            e.selectors.iter().map(|s| (s.metric.unwrap().as_str(), s.samples, s.range_ms)).collect();
+        assert_eq!(
+            read,
+            [("a", 2, 60_000), ("b", 1, 300_000), ("c", 0, 0), ("d", 0, 0), ("f", 2, 120_000), ("g", 1, 90_000)]
+        );
+    }
+
+    #[test]
+    fn a_range_fires_when_it_holds_its_samples_long_enough() {
+        let sel = |expr: &str| parse(expr).unwrap().selectors.remove(0);
+        // pint's threshold: two scrape intervals for a rate.
+        assert!(sel("rate(x[1m])").fires_when_scraped_every(30.0, 900.0));
+        assert!(!sel("rate(x[1m])").fires_when_scraped_every(60.0, 0.0), "one sample at most");
+        // [90s] at 1m holds two samples half of the time: enough without `for`, not for 5m.
+        assert!(sel("increase(x[90s])").fires_when_scraped_every(60.0, 0.0));
+        assert!(!sel("increase(x[90s])").fires_when_scraped_every(60.0, 300.0));
+        // One sample: a range shorter than the interval is empty part of the time.
+        assert!(sel("max_over_time(x[5m])").fires_when_scraped_every(300.0, 900.0));
+        assert!(!sel("max_over_time(x[5m])").fires_when_scraped_every(600.0, 900.0));
+        assert!(sel("max_over_time(x[5m])").fires_when_scraped_every(600.0, 0.0));
+        // No range function: any interval.
+        assert!(sel("x > 0").fires_when_scraped_every(3600.0, 900.0));
     }
 
     #[test]
