@@ -24,6 +24,13 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// `text` with kube-prometheus-stack's Prometheus scraping every `interval`.
+fn scraped_every(text: &str, interval: &str) -> String {
+    let at = text.find("kind: Prometheus\nmetadata:\n  name: kps-kube-prometheus-stack-prometheus\n").unwrap();
+    let spec_at = at + text[at..].find("\nspec:\n").unwrap() + "\nspec:\n".len();
+    format!("{}  scrapeInterval: {interval}\n{}", &text[..spec_at], &text[spec_at..])
+}
+
 fn corpus(name: &str) -> String {
     std::fs::read_to_string(root().join("tests/fixtures/corpus").join(name)).unwrap()
 }
@@ -836,9 +843,7 @@ fn invalid_promql_is_located() {
 fn generated_alerts_give_full_coverage() {
     // A Prometheus that scrapes every 10m gets ranges of four intervals.
     let stack = corpus("kubecost-2.3.3-default.yaml") + "\n---\n" + &corpus("kps-default.yaml");
-    let at = stack.find("kind: Prometheus\nmetadata:\n  name: kps-kube-prometheus-stack-prometheus\n").unwrap();
-    let spec_at = at + stack[at..].find("\nspec:\n").unwrap() + "\nspec:\n".len();
-    let slow = format!("{}  scrapeInterval: 10m\n{}", &stack[..spec_at], &stack[spec_at..]);
+    let slow = scraped_every(&stack, "10m");
     for (inputs, text) in [
         (vec!["kubecost-2.3.3-default.yaml"], corpus("kubecost-2.3.3-default.yaml")),
         (vec!["kubecost-2.3.3-default.yaml", "kps-default.yaml"], stack),
@@ -1574,10 +1579,7 @@ fn a_monitors_or_the_prometheus_scrape_interval_decides_what_its_ranges_hold() {
         !slow.contains(&"KubePodCrashLooping".to_owned()) && slow.contains(&"KubePodNotReady".to_owned()),
         "{slow:?}"
     );
-    let spec = "kind: Prometheus\nmetadata:\n  name: kps-kube-prometheus-stack-prometheus\n";
-    let at = stack.find(spec).unwrap();
-    let spec_at = at + stack[at..].find("\nspec:\n").unwrap() + "\nspec:\n".len();
-    let slow_prometheus = format!("{}  scrapeInterval: 10m\n{}", &stack[..spec_at], &stack[spec_at..]);
+    let slow_prometheus = scraped_every(&stack, "10m");
     assert!(!crashloop(&slow_prometheus).contains(&"KubePodCrashLooping".to_owned()));
 }
 
