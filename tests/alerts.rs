@@ -24,13 +24,6 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// `text` with kube-prometheus-stack's Prometheus scraping every `interval`.
-fn scraped_every(text: &str, interval: &str) -> String {
-    let at = text.find("kind: Prometheus\nmetadata:\n  name: kps-kube-prometheus-stack-prometheus\n").unwrap();
-    let spec_at = at + text[at..].find("\nspec:\n").unwrap() + "\nspec:\n".len();
-    format!("{}  scrapeInterval: {interval}\n{}", &text[..spec_at], &text[spec_at..])
-}
-
 fn corpus(name: &str) -> String {
     std::fs::read_to_string(root().join("tests/fixtures/corpus").join(name)).unwrap()
 }

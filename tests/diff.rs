@@ -632,3 +632,33 @@ fn storage_changes_quote_the_sizes_and_durations_as_written() {
         ]
     );
 }
+
+#[test]
+fn a_prometheus_scraping_less_often_loses_the_coverage_of_a_range_too_short() {
+    // An OOM alert joins the restart counter's increase over 2m: scraped every 30s (the operator's
+    // default), it holds four samples; every 2m, never two.
+    let stack = std::fs::read_to_string(root().join("tests/fixtures/corpus/kubecost-2.3.3-default.yaml")).unwrap()
+        + "\n---\n"
+        + &std::fs::read_to_string(root().join("tests/fixtures/corpus/kps-default.yaml")).unwrap()
+        + "\n---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: kubecost-oom, namespace: \
+           monitoring, labels: {release: kps}}\nspec:\n  groups:\n  - name: kubecost\n    rules:\n    - alert: \
+           KubecostOOMKilled\n      expr: increase(kube_pod_container_status_restarts_total{namespace=\"kubecost\"}[2m]) \
+           > 0 and on (namespace, pod, container) kube_pod_container_status_last_terminated_reason{reason=\"OOMKilled\", \
+           namespace=\"kubecost\"} == 1\n";
+    let slower = scraped_every(&stack, "2m");
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (write(&dir, "old.yaml", &stack), write(&dir, "new.yaml", &slower));
+    let v = diff_json(&old, &new, &[]);
+    let lost: Vec<&str> =
+        findings(&v, "diff/coverage-lost").iter().map(|f| f["object"]["name"].as_str().unwrap()).collect();
+    assert_eq!(lost, ["kubecost-cost-analyzer", "kubecost-forecasting", "kubecost-prometheus-server"]);
+    assert!(findings(&v, "diff/alert-removed").is_empty());
+    let oom = findings(&v, "alerts/oom-uncovered");
+    let help = oom[0]["help"].as_str().unwrap();
+    assert!(
+        help.contains(
+            "reads kube_pod_container_status_restarts_total over [2m], but the scrape jobs that collect it run every 2m"
+        ),
+        "{help}"
+    );
+}

@@ -416,8 +416,35 @@ fn covers<'s>(
         "target" if jobs.is_none() && t.scrapes_itself_only && !sel.in_absent => Err(None),
         "target" => job_stores(sel, jobs, jobs::TARGET, Some(wi), for_s),
         "probe" => job_stores(sel, jobs, jobs::PROBE, Some(wi), for_s),
-        s => job_stores(sel, jobs, if s == "cadvisor" { jobs::CADVISOR } else { jobs::KSM }, None, for_s),
+        s => job_stores(sel, jobs, source_key(s), None, for_s),
     }
+}
+
+/// A signal's `source` in knowledge/signals.yaml as jobs name it.
+fn source_key(source: &str) -> &'static str {
+    match source {
+        "target" => jobs::TARGET,
+        "probe" => jobs::PROBE,
+        "cadvisor" => jobs::CADVISOR,
+        _ => jobs::KSM,
+    }
+}
+
+/// For a signal selector that is a range function's range, the scrape interval at which every
+/// job that may give it its series scrapes too rarely for the range (the shortest, when each is
+/// known): an operand the expression needs that returns nothing. Other selectors are not judged
+/// (a recorded series comes at its rule group's interval).
+fn too_rare(sel: &Selector, jobs: Option<&JobIndex>, for_s: f64) -> Option<f64> {
+    let jobs = jobs?;
+    let metric = sel.metric.as_deref()?;
+    let source = source_key(&signals().get(metric)?.source);
+    if sel.samples == 0 {
+        return None;
+    }
+    let admitted = jobs.admitted(sel);
+    let reading = admitted.iter().map(|&j| &jobs.jobs[j]).filter(|j| j.exposes(source, metric));
+    let every = reading.map(|j| j.interval).try_fold(f64::INFINITY, |m, i| Some(m.min(i?)))?;
+    (every.is_finite() && !sel.fires_when_scraped_every(every, for_s)).then_some(every)
 }
 
 fn alert_labels(r: &AlertRule, t: &Target) -> BTreeMap<String, String> {
@@ -571,16 +598,21 @@ pub fn analyze(
                         }
                     });
                     // Operands matched with the workload's series must hold for it, in this failure.
+                    let jobs = jobs.as_ref();
                     let about = hit.is_some()
                         && r.parsed.as_ref().is_ok_and(|q| {
                             q.about(&|i, on| {
                                 let s = &q.selectors[i];
-                                identity_admits_on(s, &t, on) && (on == 0 || state_admits(s, mode))
+                                identity_admits_on(s, &t, on)
+                                    && (on == 0 || state_admits(s, mode))
+                                    && too_rare(s, jobs, for_s).is_none()
                             })
                         });
                     if !about {
                         let operand = hit.zip(r.parsed.as_ref().ok()).and_then(|(h, q)| excluding_operand(h, q, &t));
-                        if let Some(m) = operand.or(miss)
+                        let rare = |s| too_rare(s, jobs, for_s).map(|every| Miss::Sparse(s, every, for_s));
+                        let sparse = hit.and(r.parsed.as_ref().ok()).and_then(|q| q.selectors.iter().find_map(rare));
+                        if let Some(m) = operand.or(sparse).or(miss)
                             && misses.get(mode).is_none_or(|(rank, _)| m.rank() < *rank)
                         {
                             misses.insert(mode, (m.rank(), format!("{} ({}) {}", r.alert, r.holder, m.describe())));

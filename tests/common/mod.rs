@@ -100,3 +100,10 @@ pub fn expected(path: &Path) -> Vec<(u64, String)> {
 pub fn findings<'v>(v: &'v serde_json::Value, rule: &str) -> Vec<&'v serde_json::Value> {
     v["findings"].as_array().expect("findings").iter().filter(|f| f["rule"] == rule).collect()
 }
+
+/// `text` with kube-prometheus-stack's Prometheus scraping every `interval`.
+pub fn scraped_every(text: &str, interval: &str) -> String {
+    let at = text.find("kind: Prometheus\nmetadata:\n  name: kps-kube-prometheus-stack-prometheus\n").unwrap();
+    let spec_at = at + text[at..].find("\nspec:\n").unwrap() + "\nspec:\n".len();
+    format!("{}  scrapeInterval: {interval}\n{}", &text[..spec_at], &text[spec_at..])
+}
