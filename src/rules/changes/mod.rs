@@ -63,8 +63,9 @@ rule!(
     "diff/coverage-lost",
     Error,
     "a metering workload loses all coverage of a failure mode, though no alert rule is removed",
-    "An alert's expression or matchers changed, a scrape job was renamed or drops the metric, the evaluator \
-     stopped selecting the rule, or Kubecost's in-app diagnostic alert was turned off: the workload was covered \
+    "An alert's expression or matchers changed, a scrape job was renamed or drops the metric or is scraped too \
+     rarely for the alert's range, the evaluator stopped selecting the rule, or Kubecost's in-app diagnostic \
+     alert was turned off: the workload was covered \
      for this failure in the old render and is not in the new one. `diff/alert-removed` reports the loss when a \
      removed rule causes it."
 );
