@@ -301,7 +301,7 @@ impl Miss<'_> {
             Miss::Sparse(s, every, for_s) => {
                 let range = f64::from(s.range_ms) / 1000.0;
                 let needs = if s.samples == 1 { "a sample" } else { "two samples" };
-                let held = range - f64::from(s.samples.saturating_sub(1)) * every;
+                let held = s.held_of_every(every);
                 let why = if held <= 0.0 {
                     format!("never holds the {needs} its function needs")
                 } else {

@@ -197,19 +197,24 @@ impl Reader<'_> {
 
 impl Selector {
     /// Whether an alert held `for_s` seconds can fire on this selector when its series is
-    /// scraped every `interval_s` seconds. A range of `r` holds `floor(r / interval)` or one more
-    /// of the samples, so a function that needs `n` of them has them only during
-    /// `r - (n - 1) * interval` of each interval: never when that is not positive, and not long
-    /// enough for the pending alert to last its `for` when that is shorter (an evaluation that
-    /// returns nothing resets it). pint reports a `rate` range under two scrape intervals as a
-    /// bug; Robust Perception advises four.
+    /// scraped every `interval_s` seconds: not when its range never holds the samples its function
+    /// needs, nor when it holds them for less than the `for` of each interval (an evaluation that
+    /// returns nothing resets a pending alert). pint reports a `rate` range under two scrape
+    /// intervals as a bug; Robust Perception advises four.
     pub fn fires_when_scraped_every(&self, interval_s: f64, for_s: f64) -> bool {
+        let held = self.held_of_every(interval_s);
+        held > 0.0 && held > for_s
+    }
+
+    /// How long of each scrape interval the range holds the samples its function needs (infinite:
+    /// always). A range of `r` holds `floor(r / interval)` samples or one more, so `n` of them
+    /// only during `r - (n - 1) * interval` of each interval, until `r` reaches `n` intervals.
+    pub fn held_of_every(&self, interval_s: f64) -> f64 {
         let (n, r) = (f64::from(self.samples), f64::from(self.range_ms) / 1000.0);
         if self.samples == 0 || interval_s <= 0.0 || r >= n * interval_s {
-            return true;
+            return f64::INFINITY;
         }
-        let covered = r - (n - 1.0) * interval_s;
-        covered > 0.0 && covered > for_s
+        r - (n - 1.0) * interval_s
     }
 
     /// Every matcher on `label` accepts `value` (an absent label reads as "").
