@@ -158,10 +158,11 @@ pub(super) fn interval_of(written: Option<&str>) -> Option<f64> {
     written.and_then(prometheus::duration_seconds).filter(|s| *s > 0.0)
 }
 
-/// prometheus-operator's default `scrapeInterval` (and VictoriaMetrics operator's), in seconds.
-pub(super) const OPERATOR_INTERVAL: f64 = 30.0;
-/// Prometheus's default `global.scrape_interval`, in seconds.
-const PROMETHEUS_INTERVAL: f64 = 60.0;
+/// The scrape interval written, else `default` (one of `prometheus`'s defaults), in seconds; 0,
+/// which judges no range, only if the default did not read, which its test rules out.
+pub(super) fn interval_or(written: Option<&str>, default: &str) -> f64 {
+    interval_of(written).or_else(|| interval_of(Some(default))).unwrap_or(0.0)
+}
 
 /// Jobs merged by name as they come: every endpoint or monitor of one job name adds to it (a
 /// monorepo's Prometheus has thousands of monitors).
@@ -418,7 +419,7 @@ fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>, all: &OnceLock<BT
 pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>, me: usize) -> Vec<Job> {
     let spec = p.node.get("spec");
     let own = p.namespace();
-    let every = interval_of(spec.and_then(|s| s.str_at(&["scrapeInterval"]))).unwrap_or(OPERATOR_INTERVAL);
+    let every = interval_or(spec.and_then(|s| s.str_at(&["scrapeInterval"])), prometheus::OPERATOR_SCRAPE_INTERVAL);
     let mut jobs = JobSet::default();
     // Built now: monitors need it. Static targets that name a Service use it too.
     let by_label = OnceLock::from(ByLabel::new(model));
@@ -632,7 +633,8 @@ pub(super) fn raw_jobs(model: &Model<'_>, classes: &[Classification], config: &V
     // Built only if a static target names a Service.
     let by_label = OnceLock::new();
     let every = |v: &Value| interval_of(v.pointer("/scrape_interval").and_then(Value::as_str));
-    let global = config.get("global").and_then(every).unwrap_or(PROMETHEUS_INTERVAL);
+    let global =
+        config.get("global").and_then(every).unwrap_or_else(|| interval_or(None, prometheus::DEFAULT_SCRAPE_INTERVAL));
     let job = |sc: &Value| {
         let job = raw_job(model, classes, sc, me, no_ksm, &by_label)?;
         Some(Job { interval: Some(every(sc).unwrap_or(global)), ..job })

@@ -272,7 +272,8 @@ fn agent_jobs(
         return None;
     }
     let all_namespaces = OnceLock::new();
-    let every = jobs::interval_of(spec.and_then(|s| s.str_at(&["scrapeInterval"]))).unwrap_or(jobs::OPERATOR_INTERVAL);
+    let every =
+        jobs::interval_or(spec.and_then(|s| s.str_at(&["scrapeInterval"])), prometheus::OPERATOR_SCRAPE_INTERVAL);
     let mut jobs = Vec::new();
     for o in &model.objects {
         let Some((keys, scrape)) = scrape_kind(o) else { continue };

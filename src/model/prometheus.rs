@@ -136,6 +136,12 @@ pub fn volume_file<'a>(
     Some((model.core_object(kind, ns, name)?, key))
 }
 
+/// Prometheus's `global.scrape_interval` when the config sets none.
+pub const DEFAULT_SCRAPE_INTERVAL: &str = "1m";
+/// prometheus-operator's `scrapeInterval` when the Prometheus sets none (the VictoriaMetrics
+/// operator's `defaultScrapeInterval` for a VMAgent is the same).
+pub const OPERATOR_SCRAPE_INTERVAL: &str = "30s";
+
 /// Prometheus durations: `15d`, `24h`, `1w`, `90m`, `1y`, combined (`1d12h`).
 pub fn duration_seconds(d: &str) -> Option<f64> {
     let mut total = 0.0;
@@ -173,6 +179,8 @@ mod tests {
         use super::duration_seconds as s;
         assert_eq!(s("15d"), Some(15.0 * 86400.0));
         assert_eq!(s("1d12h"), Some(129600.0));
+        assert_eq!(s(super::DEFAULT_SCRAPE_INTERVAL), Some(60.0));
+        assert_eq!(s(super::OPERATOR_SCRAPE_INTERVAL), Some(30.0));
         assert_eq!(s("24h"), Some(86400.0));
         assert_eq!(s("x"), None);
     }

@@ -120,7 +120,7 @@ pub fn check(ctx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let retention_time = time_flag.and_then(|f| f.value.clone()).unwrap_or_else(|| "15d".into());
         let interval = file.as_ref().and_then(|f| f.value.pointer("/global/scrape_interval")?.as_str());
         let at = time_flag.map_or_else(|| name_key(c), |f| f.node.span());
-        let cadence = (retention_time.as_str(), interval.unwrap_or("1m"));
+        let cadence = (retention_time.as_str(), interval.unwrap_or(prometheus::DEFAULT_SCRAPE_INTERVAL));
         disk_needed(ctx, w, Some(c), &store, cadence, at, out);
     }
 }
@@ -348,7 +348,7 @@ fn check_operator(ctx: &Context<'_, '_>, w: &Workload<'_>, out: &mut Vec<Finding
     }
     let time = spec.get("retention").filter(|r| r.as_str().is_some_and(|t| !t.is_empty()));
     let kept = time.and_then(Node::as_str).unwrap_or("24h");
-    let interval = spec.str_at(&["scrapeInterval"]).unwrap_or("30s");
+    let interval = spec.str_at(&["scrapeInterval"]).unwrap_or(prometheus::OPERATOR_SCRAPE_INTERVAL);
     disk_needed(ctx, w, None, &store, (kept, interval), time.map_or(spec_at, Node::span), out);
 }
 
