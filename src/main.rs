@@ -1,5 +1,5 @@
 // Trees of small nodes are built on all cores and kept: glibc's allocator spent a sixth of a check
-// in malloc/free and its locks; mimalloc is 25% faster at 10k objects (ARCHITECTURE.md).
+// in malloc/free and its locks; mimalloc is 25% faster at 10k objects (docs/design.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
