@@ -1603,4 +1603,14 @@ fn a_vmagents_or_its_scrapes_interval_decides_what_its_ranges_hold() {
         crashloop(&slow_scrape("    scrape_interval: 20s\n    interval: 10m\n"))
             .contains(&"KubePodCrashLooping".to_owned())
     );
+    // The VMAgent's limits bound the intervals its endpoints set, not its own.
+    let limited = |text: &str, limit: &str| {
+        let with = text.replacen("  scrapeInterval: 20s\n", &format!("  scrapeInterval: 20s\n  {limit}\n"), 1);
+        assert_ne!(with, text);
+        crashloop(&with).contains(&"KubePodCrashLooping".to_owned())
+    };
+    assert!(limited(&slow, "maxScrapeInterval: 1m"));
+    assert!(!limited(&slow, "maxScrapeInterval: 15m"));
+    assert!(!limited(&slow_scrape("    interval: 20s\n"), "minScrapeInterval: 10m"));
+    assert!(limited(&stack, "minScrapeInterval: 10m"));
 }

@@ -158,10 +158,53 @@ pub(super) fn interval_of(written: Option<&str>) -> Option<f64> {
     written.and_then(prometheus::duration_seconds).filter(|s| *s > 0.0)
 }
 
+/// An endpoint's interval as written: VictoriaMetrics' endpoints also take `scrape_interval`, which wins over
+/// `interval` (its operator's `setScrapeIntervalToWithLimit`).
+pub(super) fn endpoint_interval(e: &Node) -> Option<f64> {
+    interval_of(e.str_at(&["scrape_interval"]).or_else(|| e.str_at(&["interval"])))
+}
+
 /// The scrape interval written, else `default` (one of `prometheus`'s defaults), in seconds; 0,
 /// which judges no range, only if the default did not read, which its test rules out.
 pub(super) fn interval_or(written: Option<&str>, default: &str) -> f64 {
     interval_of(written).or_else(|| interval_of(Some(default))).unwrap_or(0.0)
+}
+
+/// The interval a scraper gives its jobs. `default`: its own, for those that set none. `min` and
+/// `max`: a VMAgent's `minScrapeInterval` and `maxScrapeInterval`, which its operator applies to
+/// the intervals endpoints set, not to its own (VictoriaMetrics/operator,
+/// `setScrapeIntervalToWithLimit`: the minimum when it is at least the interval, else the maximum
+/// when it is below it).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Every {
+    pub default: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Every {
+    /// A prometheus-operator `Prometheus`'s: its `scrapeInterval` (`spec`), else 30s.
+    pub fn unclamped(spec: Option<&Node>) -> Every {
+        let default =
+            interval_or(spec.and_then(|s| s.str_at(&["scrapeInterval"])), prometheus::OPERATOR_SCRAPE_INTERVAL);
+        Every { default, min: None, max: None }
+    }
+
+    /// A VMAgent's (`spec`): its `scrapeInterval`, else 30s, and its limits.
+    pub fn clamped(spec: Option<&Node>) -> Every {
+        let limit = |key: &str| interval_of(spec.and_then(|s| s.str_at(&[key])));
+        Every { min: limit("minScrapeInterval"), max: limit("maxScrapeInterval"), ..Every::unclamped(spec) }
+    }
+
+    /// The interval of a job that sets `written` (in seconds), or none.
+    pub fn of(&self, written: Option<f64>) -> f64 {
+        let Some(w) = written else { return self.default };
+        match (self.min, self.max) {
+            (Some(min), _) if min >= w => min,
+            (_, Some(max)) if max < w => max,
+            _ => w,
+        }
+    }
 }
 
 /// Jobs merged by name as they come: every endpoint or monitor of one job name adds to it (a
@@ -419,7 +462,7 @@ fn monitor_namespaces<'a>(model: &Model<'a>, mon: &Object<'a>, all: &OnceLock<BT
 pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &Object<'_>, me: usize) -> Vec<Job> {
     let spec = p.node.get("spec");
     let own = p.namespace();
-    let every = interval_or(spec.and_then(|s| s.str_at(&["scrapeInterval"])), prometheus::OPERATOR_SCRAPE_INTERVAL);
+    let every = Every::unclamped(spec);
     let mut jobs = JobSet::default();
     // Built now: monitors need it. Static targets that name a Service use it too.
     let by_label = OnceLock::from(ByLabel::new(model));
@@ -446,7 +489,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
         use rayon::prelude::*;
         let per_monitor: Vec<Vec<Job>> = selected(kind, sel_key, ns_key)
             .par_iter()
-            .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, mon, every))
+            .map(|mon| monitor_jobs(model, classes, indexed, &all_namespaces, mon, &every))
             .collect();
         per_monitor.into_iter().flatten().for_each(|j| jobs.add(j));
     }
@@ -477,7 +520,7 @@ pub(super) fn operator_jobs(model: &Model<'_>, classes: &[Classification], p: &O
             let interval =
                 interval_of(o.node.str_at(&["spec", if kind == "Probe" { "interval" } else { "scrapeInterval" }]));
             let mut job = job.unwrap_or_else(|| Job::new(name, BTreeSet::new(), BTreeSet::new()));
-            job.interval = Some(interval.unwrap_or(every));
+            job.interval = Some(every.of(interval));
             jobs.add(job);
         }
     }
@@ -498,14 +541,14 @@ struct Endpoint<'a> {
 /// The scrape jobs one selected ServiceMonitor or PodMonitor gives its Prometheus (or
 /// VMServiceScrape or VMPodScrape its VMAgent, whose operator writes the same scrape config from
 /// differently named fields): one per job name its endpoints give its targets. `every`: the
-/// scraper's interval, for endpoints that set none.
+/// scraper's intervals.
 pub(super) fn monitor_jobs(
     model: &Model<'_>,
     classes: &[Classification],
     by_label: &ByLabel<'_, '_>,
     all_namespaces: &OnceLock<BTreeSet<String>>,
     mon: &Object<'_>,
-    every: f64,
+    every: &Every,
 ) -> Vec<Job> {
     let kind = mon.id.kind.as_str();
     let service_monitor = matches!(kind, "ServiceMonitor" | "VMServiceScrape");
@@ -534,10 +577,7 @@ pub(super) fn monitor_jobs(
                 }),
                 cadvisor: e.str_at(&["path"]).is_some_and(|p| p.contains("cadvisor")),
                 port: e.str_at(&["port"]),
-                // VictoriaMetrics' endpoints also take `scrape_interval`, which wins (its operator's
-                // `setScrapeIntervalToWithLimit`).
-                interval: interval_of(e.str_at(&["scrape_interval"]).or_else(|| e.str_at(&["interval"])))
-                    .unwrap_or(every),
+                interval: every.of(endpoint_interval(e)),
             }
         })
         .collect();
@@ -548,7 +588,7 @@ pub(super) fn monitor_jobs(
             relabeled_at: None,
             cadvisor: false,
             port: None,
-            interval: every,
+            interval: every.default,
         });
     }
     // A job whose name a relabeling sets from what the input does not tell: any name.

@@ -272,8 +272,7 @@ fn agent_jobs(
         return None;
     }
     let all_namespaces = OnceLock::new();
-    let every =
-        jobs::interval_or(spec.and_then(|s| s.str_at(&["scrapeInterval"])), prometheus::OPERATOR_SCRAPE_INTERVAL);
+    let every = jobs::Every::clamped(spec);
     let mut jobs = Vec::new();
     for o in &model.objects {
         let Some((keys, scrape)) = scrape_kind(o) else { continue };
@@ -281,9 +280,9 @@ fn agent_jobs(
             continue;
         }
         match scrape {
-            Scrape::Monitor => jobs.extend(jobs::monitor_jobs(model, classes, by_label, &all_namespaces, o, every)),
+            Scrape::Monitor => jobs.extend(jobs::monitor_jobs(model, classes, by_label, &all_namespaces, o, &every)),
             Scrape::Node => jobs.push(Job {
-                interval: Some(jobs::interval_of(o.node.str_at(&["spec", "interval"])).unwrap_or(every)),
+                interval: Some(every.of(o.node.get("spec").and_then(jobs::endpoint_interval))),
                 ..node_job(o)
             }),
             Scrape::Unread => return None,
