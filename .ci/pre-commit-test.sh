@@ -33,11 +33,8 @@ YAML
 printf 'name: not a manifest\non: push\n' > workflow.yaml
 git add . && git commit -qm fixtures
 export PRE_COMMIT_HOME="$tools/pre-commit-cache"
-# pre-commit builds the hook with `cargo install`, a second build of the whole crate in the release
-# profile: on a slow 2-core machine that was half of CI's time. This test checks the hook's wiring,
-# not the binary's speed, so its build is unoptimised.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 \
-  CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_DEBUG=false
+# pre-commit builds the hook with `cargo install`.
+source "$repo/.ci/unoptimised.sh"
 set +e
 "$tools/venv/bin/pre-commit" try-repo "$repo" meterguard --files bad.yaml > bad.log 2>&1
 bad=$?
