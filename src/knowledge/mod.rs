@@ -12,6 +12,10 @@ const SIGNALS: &str = include_str!("../../knowledge/signals.yaml");
 const API_REMOVALS: &str = include_str!("../../knowledge/api-removals.yaml");
 const IMAGE_MAJORS: &str = include_str!("../../knowledge/image-majors.yaml");
 const SYNCED_RULES: &str = include_str!("../../knowledge/synced-rules.yaml");
+/// The fields and value types of the kinds `schema/unknown-field` and `schema/invalid-type` check,
+/// as `model::schema` walks them: generated from k8s-openapi's `schemars` implementations by that
+/// module's tests, which fail when the file no longer matches them.
+pub const KUBERNETES_SCHEMAS: &str = include_str!("../../knowledge/kubernetes-schemas.json");
 
 /// `knowledge/synced-rules.yaml` as a tree (its rule groups are read as any rule file is): the
 /// upstream rule files victoria-metrics-k8s-stack's sync job installs, by the URL they come from.

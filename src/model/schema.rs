@@ -3,12 +3,11 @@
 //! held with it; a wrong type (`value: yes`, a boolean to Kubernetes' YAML 1.1 reader) fails the apply.
 //! The schemas come from k8s-openapi's generated `schemars` implementations.
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use k8s_openapi::api::{apps, batch, core, policy};
-use k8s_openapi::schemars::generate::SchemaSettings;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use super::{ModelProblem, Object};
 use crate::input::node::{Key, Kind, Resolved};
@@ -49,59 +48,53 @@ impl Props {
 struct Compiled {
     shapes: Vec<Shape>,
     /// The root shape of each kind, by `group/Kind`.
-    roots: HashMap<&'static str, usize>,
+    roots: HashMap<String, usize>,
 }
 
-/// Compiles `schema` (and what it refers to) once; a schema reached again, recursive ones
-/// included, gets the index it already has.
-fn compile(schema: &Value, defs: &Value, shapes: &mut Vec<Shape>, seen: &mut HashMap<*const Value, usize>) -> usize {
-    let schema = resolve(schema, defs);
-    if let Some(&at) = seen.get(&std::ptr::from_ref(schema)) {
-        return at;
-    }
-    let at = shapes.len();
-    shapes.push(Shape::default());
-    seen.insert(std::ptr::from_ref(schema), at);
-    let props = schema.get("properties").and_then(Value::as_object).map(|p| {
-        let ordered: Vec<(String, usize)> =
-            p.iter().map(|(k, sub)| (k.clone(), compile(sub, defs, shapes, seen))).collect();
-        let by_name = ordered.iter().filter_map(|(k, at)| Some((ustr::Ustr::from_existing(k)?, *at))).collect();
-        Props { ordered, by_name }
-    });
-    let additional = schema.get("additionalProperties").map(|a| compile(a, defs, shapes, seen));
-    let items = schema.get("items").map(|i| compile(i, defs, shapes, seen));
-    let ty = schema.get("type").and_then(Value::as_str).map(str::to_owned);
-    shapes[at] = Shape { ty, props, additional, items };
-    at
+/// `knowledge/kubernetes-schemas.json`: the kinds' schemas with their `$ref`s resolved to indices
+/// and all but what the walk reads left out. Embedded rather than generated at each run:
+/// generating them with schemars took two thirds of a one-file check's instructions.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Data {
+    source: String,
+    roots: BTreeMap<String, usize>,
+    shapes: Vec<ShapeData>,
 }
 
-/// Compiled on first use. One generator makes all kinds' schemas, so the definitions they share
-/// (the pod spec and all it holds) are generated and compiled once: a schema per kind, each with
-/// its own definitions, took most of a one-file check's time (docs/performance.md).
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+struct ShapeData {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    ty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    properties: Option<Vec<(String, usize)>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    additional: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    items: Option<usize>,
+}
+
+/// Read on first use, after the input is parsed: only names interned by then are indexed.
 fn schemas() -> &'static Compiled {
     static CELL: OnceLock<Compiled> = OnceLock::new();
     CELL.get_or_init(|| {
-        let mut generator = SchemaSettings::draft2020_12().into_generator();
-        let roots = [
-            ("apps/Deployment", generator.subschema_for::<apps::v1::Deployment>()),
-            ("apps/StatefulSet", generator.subschema_for::<apps::v1::StatefulSet>()),
-            ("apps/DaemonSet", generator.subschema_for::<apps::v1::DaemonSet>()),
-            ("apps/ReplicaSet", generator.subschema_for::<apps::v1::ReplicaSet>()),
-            ("batch/Job", generator.subschema_for::<batch::v1::Job>()),
-            ("batch/CronJob", generator.subschema_for::<batch::v1::CronJob>()),
-            ("/Pod", generator.subschema_for::<core::v1::Pod>()),
-            ("/ReplicationController", generator.subschema_for::<core::v1::ReplicationController>()),
-            ("/Service", generator.subschema_for::<core::v1::Service>()),
-            ("/PersistentVolumeClaim", generator.subschema_for::<core::v1::PersistentVolumeClaim>()),
-            ("policy/PodDisruptionBudget", generator.subschema_for::<policy::v1::PodDisruptionBudget>()),
-            ("/ConfigMap", generator.subschema_for::<core::v1::ConfigMap>()),
-            ("/Secret", generator.subschema_for::<core::v1::Secret>()),
-        ];
-        let defs = Value::Object(generator.take_definitions(true));
-        let (mut shapes, mut seen) = (Vec::new(), HashMap::new());
-        let roots =
-            roots.iter().map(|(kind, root)| (*kind, compile(root.as_value(), &defs, &mut shapes, &mut seen))).collect();
-        Compiled { shapes, roots }
+        // The embedded file is read by `the_embedded_schemas_are_k8s_openapis` in every test run.
+        let data: Data = serde_json::from_str(crate::knowledge::KUBERNETES_SCHEMAS)
+            .expect("knowledge/kubernetes-schemas.json reads (tested)");
+        let shapes = data
+            .shapes
+            .into_iter()
+            .map(|d| Shape {
+                ty: d.ty,
+                props: d.properties.map(|ordered| {
+                    let by_name =
+                        ordered.iter().filter_map(|(k, at)| Some((ustr::Ustr::from_existing(k)?, *at))).collect();
+                    Props { ordered, by_name }
+                }),
+                additional: d.additional,
+                items: d.items,
+            })
+            .collect();
+        Compiled { shapes, roots: data.roots.into_iter().collect() }
     })
 }
 
@@ -161,19 +154,6 @@ fn container_of(path: &str) -> Option<String> {
     let open = rest.find('=')? + 1;
     let close = rest.find(']')?;
     Some(rest[open..close].to_owned())
-}
-
-fn resolve<'s>(mut schema: &'s Value, defs: &'s Value) -> &'s Value {
-    for _ in 0..8 {
-        match schema.get("$ref").and_then(Value::as_str) {
-            Some(r) => match r.rsplit('/').next().and_then(|name| defs.get(name)) {
-                Some(s) => schema = s,
-                None => break,
-            },
-            None => break,
-        }
-    }
-    schema
 }
 
 /// One step from an object's root to a node, rendered into a path (`spec.containers[name=app]`)
@@ -308,6 +288,100 @@ fn mistyped(node: &Node, expected: Option<&str>) -> Option<Mistyped> {
 mod tests {
     use super::*;
     use crate::input::node::{Pos, Style};
+    use foldhash::HashMapExt;
+    use serde_json::Value;
+
+    /// The kinds' schemas as k8s-openapi's schemars implementations give them, compiled into the
+    /// embedded form. One generator makes all kinds' schemas, so the definitions they share (the
+    /// pod spec and all it holds) are generated and compiled once.
+    fn generate() -> Data {
+        use k8s_openapi::api::{apps, batch, core, policy};
+        use k8s_openapi::schemars::generate::SchemaSettings;
+        let mut generator = SchemaSettings::draft2020_12().into_generator();
+        let roots = [
+            ("apps/Deployment", generator.subschema_for::<apps::v1::Deployment>()),
+            ("apps/StatefulSet", generator.subschema_for::<apps::v1::StatefulSet>()),
+            ("apps/DaemonSet", generator.subschema_for::<apps::v1::DaemonSet>()),
+            ("apps/ReplicaSet", generator.subschema_for::<apps::v1::ReplicaSet>()),
+            ("batch/Job", generator.subschema_for::<batch::v1::Job>()),
+            ("batch/CronJob", generator.subschema_for::<batch::v1::CronJob>()),
+            ("/Pod", generator.subschema_for::<core::v1::Pod>()),
+            ("/ReplicationController", generator.subschema_for::<core::v1::ReplicationController>()),
+            ("/Service", generator.subschema_for::<core::v1::Service>()),
+            ("/PersistentVolumeClaim", generator.subschema_for::<core::v1::PersistentVolumeClaim>()),
+            ("policy/PodDisruptionBudget", generator.subschema_for::<policy::v1::PodDisruptionBudget>()),
+            ("/ConfigMap", generator.subschema_for::<core::v1::ConfigMap>()),
+            ("/Secret", generator.subschema_for::<core::v1::Secret>()),
+        ];
+        let defs = Value::Object(generator.take_definitions(true));
+        let (mut shapes, mut seen) = (Vec::new(), HashMap::new());
+        let roots = roots
+            .iter()
+            .map(|(kind, root)| (kind.to_string(), compile(root.as_value(), &defs, &mut shapes, &mut seen)))
+            .collect();
+        let source = "k8s-openapi 0.29 (feature `latest`, Kubernetes 1.37), its schemars JsonSchema \
+                      implementations; regenerate: METERGUARD_WRITE_SCHEMAS=1 cargo test --lib schema"
+            .into();
+        Data { source, roots, shapes }
+    }
+
+    /// Compiles `schema` (and what it refers to) once; a schema reached again, recursive ones
+    /// included, gets the index it already has.
+    fn compile(
+        schema: &Value,
+        defs: &Value,
+        shapes: &mut Vec<ShapeData>,
+        seen: &mut HashMap<*const Value, usize>,
+    ) -> usize {
+        let schema = resolve(schema, defs);
+        if let Some(&at) = seen.get(&std::ptr::from_ref(schema)) {
+            return at;
+        }
+        let at = shapes.len();
+        shapes.push(ShapeData::default());
+        seen.insert(std::ptr::from_ref(schema), at);
+        let properties = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.iter().map(|(k, sub)| (k.clone(), compile(sub, defs, shapes, seen))).collect());
+        let additional = schema.get("additionalProperties").map(|a| compile(a, defs, shapes, seen));
+        let items = schema.get("items").map(|i| compile(i, defs, shapes, seen));
+        let ty = schema.get("type").and_then(Value::as_str).map(str::to_owned);
+        shapes[at] = ShapeData { ty, properties, additional, items };
+        at
+    }
+
+    fn resolve<'s>(mut schema: &'s Value, defs: &'s Value) -> &'s Value {
+        for _ in 0..8 {
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(r) => match r.rsplit('/').next().and_then(|name| defs.get(name)) {
+                    Some(s) => schema = s,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        schema
+    }
+
+    #[test]
+    fn the_embedded_schemas_are_k8s_openapis() {
+        let generated = generate();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge/kubernetes-schemas.json");
+        if std::env::var_os("METERGUARD_WRITE_SCHEMAS").is_some() {
+            // One shape a line, so that a new k8s-openapi's changes read as a diff.
+            let shapes: Vec<String> = generated.shapes.iter().map(|s| serde_json::to_string(s).unwrap()).collect();
+            let text = format!(
+                "{{\"source\":{},\n\"roots\":{},\n\"shapes\":[\n{}\n]}}\n",
+                serde_json::to_string(&generated.source).unwrap(),
+                serde_json::to_string(&generated.roots).unwrap(),
+                shapes.join(",\n")
+            );
+            std::fs::write(path, text).unwrap();
+        }
+        let embedded: Data = serde_json::from_str(crate::knowledge::KUBERNETES_SCHEMAS).unwrap();
+        assert!(embedded == generated, "knowledge/kubernetes-schemas.json is stale: {}", generated.source);
+    }
 
     #[test]
     fn every_kind_reaches_its_own_fields_through_the_shared_definitions() {
