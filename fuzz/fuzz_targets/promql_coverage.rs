@@ -1,7 +1,8 @@
 //! Arbitrary text as the expression of an alert that guards a Kubecost deployment, and of a
 //! recording rule another alert reads: PromQL parsing, selector extraction, feasibility, the
 //! identity labels kept and matched, and the coverage verdict, through the real pipeline; and the
-//! reading from the expression's skeleton (`promql/rewrite.rs`) against the parser's own.
+//! reading from the expression's skeleton (`promql/rewrite.rs`) against the parser's own. A
+//! monitored kube-state-metrics gives the expression's ranges a scrape interval to be judged against.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,10 +22,37 @@ spec:
         image: gcr.io/kubecost1/cost-model:prod-2.3.3
         resources: {requests: {memory: 1Gi, cpu: 100m}, limits: {memory: 2Gi}}
 ---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kube-state-metrics, namespace: monitoring, labels: {app: ksm}}
+spec:
+  selector: {matchLabels: {app: ksm}}
+  template:
+    metadata: {labels: {app: ksm}}
+    spec:
+      containers:
+      - name: kube-state-metrics
+        image: registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0
+        ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-state-metrics, namespace: monitoring, labels: {app: ksm}}
+spec:
+  selector: {app: ksm}
+  ports: [{name: http, port: 8080, targetPort: http}]
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: kube-state-metrics, namespace: monitoring}
+spec:
+  selector: {matchLabels: {app: ksm}}
+  endpoints: [{port: http, interval: 1m, honorLabels: true}]
+---
 apiVersion: monitoring.coreos.com/v1
 kind: Prometheus
 metadata: {name: kps, namespace: monitoring}
-spec: {ruleSelector: {}, ruleNamespaceSelector: {}, serviceMonitorSelector: {}}
+spec: {ruleSelector: {}, ruleNamespaceSelector: {}, serviceMonitorSelector: {}, scrapeInterval: 2m}
 ---
 apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
