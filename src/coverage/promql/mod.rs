@@ -425,10 +425,83 @@ thread_local! {
 }
 static QUIET_HOOK: Once = Once::new();
 
+/// Brackets nested deeper than any alert rule needs (the deepest upstream rules nest about ten):
+/// promql-parser, its tree's drop and the reading here all recurse, on threads of 2 MiB stacks.
+pub const MAX_NESTING: usize = 64;
+/// Binary operators in one expression: a chain of them is a tree as deep as it is long.
+pub const MAX_OPERATORS: usize = 400;
+
+/// Refuses an expression past the limits above before any recursion sees it (`abs(` 4,000 deep,
+/// or `up + up + ...` 6,000 terms, overflowed the stack). Brackets and operators inside strings
+/// and comments do not count.
+fn within_limits(expr: &str) -> Result<(), String> {
+    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
+    let mut in_braces = 0usize;
+    let mut chars = expr.chars().peekable();
+    let mut word = String::new();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c.to_ascii_lowercase());
+            continue;
+        }
+        if in_braces == 0 && matches!(word.as_str(), "and" | "or" | "unless" | "atan2") {
+            operators += 1;
+        }
+        word.clear();
+        match c {
+            '"' | '\'' | '`' => {
+                while let Some(d) = chars.next() {
+                    if d == '\\' && c != '`' {
+                        chars.next();
+                    } else if d == c {
+                        break;
+                    }
+                }
+            }
+            '#' => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                in_braces += usize::from(c == '{');
+            }
+            ')' | ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                in_braces = in_braces.saturating_sub(usize::from(c == '}'));
+            }
+            '+' | '-' | '*' | '/' | '%' | '^' | '>' | '<' if in_braces == 0 => operators += 1,
+            '=' | '!' if in_braces == 0 && chars.peek() == Some(&'=') => {
+                chars.next();
+                operators += 1;
+            }
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING {
+        return Err(format!(
+            "brackets nested {deepest} levels deep: meterguard reads expressions nested at most {MAX_NESTING} levels (no \
+             alert needs more); the rule was not read"
+        ));
+    }
+    if operators > MAX_OPERATORS {
+        return Err(format!(
+            "{operators} operators in one expression: meterguard reads at most {MAX_OPERATORS} (no alert needs more); \
+             the rule was not read"
+        ));
+    }
+    Ok(())
+}
+
 /// promql-parser panics on some inputs (a range of `[1111…1111m]` overflows `Duration`; found by
 /// fuzzing), and an alert expression comes from the input: such a panic becomes a parse error, and
 /// the panic hook stays silent while the parser runs (on this thread only).
 fn parse_guarded(expr: &str) -> Result<Expr, String> {
+    within_limits(expr)?;
     QUIET_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -622,6 +695,41 @@ impl Query {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The largest expressions the limits let through are read on a thread with rayon's 2 MiB
+    /// stack, in every way the coverage reads them; one past either limit is refused.
+    #[test]
+    fn expressions_at_the_limits_are_read_and_past_them_refused() {
+        let nested = format!("{}up{}", "abs(".repeat(MAX_NESTING - 1), ")".repeat(MAX_NESTING - 1)) + "[5m]";
+        let nested = format!("max_over_time(({nested}))");
+        let chain = vec!["rate(up{job=\"a\"}[5m])"; MAX_OPERATORS + 1].join(" + ");
+        let mixed = format!("{} > 0", vec!["(up or absent(up))"; MAX_OPERATORS / 2 - 1].join(" and "));
+        let run = std::thread::Builder::new().stack_size(2 << 20);
+        let handle = run
+            .spawn(move || {
+                let mut read = 0;
+                for e in [&chain, &mixed] {
+                    let all = parse_all(&[e.as_str()], &Interner::default());
+                    assert!(all[0].is_ok(), "{:?}", all[0].as_ref().err());
+                    assert!(parse_as_written(e).is_ok());
+                    read += 1;
+                }
+                // Nested as deep as allowed: refused by the parser or read, never a crash.
+                let _ = parse(&nested);
+                read
+            })
+            .unwrap();
+        assert_eq!(handle.join().unwrap(), 2);
+        let deep = format!("{}up{}", "abs(".repeat(4000), ")".repeat(4000));
+        assert!(parse(&deep).unwrap_err().contains("nested 4000 levels"));
+        let long = vec!["up"; 6000].join(" + ");
+        assert!(parse(&long).unwrap_err().contains("5999 operators"));
+        let parens = "(".repeat(50_000) + "up" + &")".repeat(50_000);
+        assert!(parse(&parens).is_err());
+        // Brackets and operators in strings and comments do not count.
+        let quoted = format!("up{{job=\"{}\"}} == 0 # {}", "(+".repeat(1000), "(".repeat(1000));
+        assert!(parse(&quoted).is_ok());
+    }
 
     #[test]
     fn distinct_texts_numbered_as_first_seen() {
