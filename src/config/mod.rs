@@ -165,11 +165,53 @@ pub fn effective_profiles(config: &Config) -> BTreeMap<String, crate::knowledge:
     out
 }
 
+/// A pattern compiled once for the run: a config's patterns are matched against every object
+/// and finding (compiled at each match, a few regexes took a large render past a minute).
+enum Compiled {
+    Regex(regex::Regex),
+    Glob(globset::GlobMatcher),
+}
+
+/// Distinct patterns kept compiled; past this many (only a hostile input has them) each is
+/// compiled where it is used.
+const MAX_COMPILED: usize = 4096;
+/// A regular expression from the input or the config compiles to at most this much: more is
+/// refused rather than let one pattern take seconds and hundreds of megabytes.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+fn compiled(pattern: &str) -> Option<std::sync::Arc<Compiled>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<foldhash::HashMap<String, Option<Arc<Compiled>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some(c) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
+        return c;
+    }
+    let made = match pattern.strip_prefix("re:") {
+        Some(re) => anchored_regex(re).map(Compiled::Regex),
+        None => globset::Glob::new(pattern).ok().map(|g| Compiled::Glob(g.compile_matcher())),
+    }
+    .map(Arc::new);
+    if let Ok(mut c) = cache.lock()
+        && c.len() < MAX_COMPILED
+    {
+        c.insert(pattern.to_owned(), made.clone());
+    }
+    made
+}
+
+/// A regular expression anchored at both ends, as Prometheus and Alertmanager anchor theirs,
+/// within the size limit.
+pub fn anchored_regex(re: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(&format!("^(?:{re})$")).size_limit(REGEX_SIZE_LIMIT).build().ok()
+}
+
 /// A glob, or a regular expression written `re:...`.
 pub fn pattern_matches(pattern: &str, value: &str) -> bool {
-    match pattern.strip_prefix("re:") {
-        Some(re) => regex::Regex::new(&format!("^(?:{re})$")).is_ok_and(|r| r.is_match(value)),
-        None => globset::Glob::new(pattern).is_ok_and(|g| g.compile_matcher().is_match(value)),
+    match compiled(pattern).as_deref() {
+        Some(Compiled::Regex(r)) => r.is_match(value),
+        Some(Compiled::Glob(g)) => g.is_match(value),
+        None => false,
     }
 }
 

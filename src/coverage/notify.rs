@@ -234,6 +234,27 @@ pub fn configmap_config(model: &Model<'_>, ns: &str) -> Option<AlertmanagerConfi
     })
 }
 
+/// A route's regular expression, compiled once per thread: a config from the input is walked
+/// for every alert of every workload.
+fn cached_regex(value: &str) -> Option<std::rc::Rc<regex::Regex>> {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    thread_local! {
+        static SEEN: RefCell<foldhash::HashMap<String, Option<Rc<regex::Regex>>>> = RefCell::default();
+    }
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if let Some(r) = seen.get(value) {
+            return r.clone();
+        }
+        let r = crate::config::anchored_regex(value).map(Rc::new);
+        if seen.len() < 4096 {
+            seen.insert(value.to_owned(), r.clone());
+        }
+        r
+    })
+}
+
 /// One `matchers:` entry: `name = "value"`, `name=~"re"`, `name!="v"`, `name!~"re"`.
 fn matcher_holds(m: &str, labels: &BTreeMap<String, String>) -> bool {
     let ops = ["=~", "!~", "!=", "="];
@@ -243,7 +264,7 @@ fn matcher_holds(m: &str, labels: &BTreeMap<String, String>) -> bool {
     let name = m[..pos].trim();
     let value = m[pos + op.len()..].trim().trim_matches('"');
     let actual = labels.get(name).map(String::as_str).unwrap_or("");
-    let re = || regex::Regex::new(&format!("^(?:{value})$")).ok();
+    let re = || cached_regex(value);
     match op {
         "=" => actual == value,
         "!=" => actual != value,
@@ -260,7 +281,7 @@ fn route_matches(route: &Value, labels: &BTreeMap<String, String>) -> bool {
         && equal.into_iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
         && regex.into_iter().all(|(k, v)| {
             let actual = labels.get(k).map(String::as_str).unwrap_or("");
-            v.as_str().and_then(|v| regex::Regex::new(&format!("^(?:{v})$")).ok()).is_some_and(|r| r.is_match(actual))
+            v.as_str().and_then(cached_regex).is_some_and(|r| r.is_match(actual))
         })
 }
 
