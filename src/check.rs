@@ -209,11 +209,62 @@ fn from_model_problem(p: ModelProblem) -> Finding {
     }
 }
 
-/// Applies suppressions, sorts, and builds the report.
+/// Findings of one rule on one object (or in one file, for findings of no object) past which the
+/// rest are counted, not listed: a hostile document can hold a finding in every two bytes.
+pub const MAX_FINDINGS_PER_RULE_AND_OBJECT: usize = 1000;
+
+/// Keeps the first `MAX_FINDINGS_PER_RULE_AND_OBJECT` findings (in report order) of each rule and
+/// object, and puts in place of the rest one finding that says how many were left out, where the
+/// first of them was.
+fn cap(findings: &mut Vec<Finding>) {
+    type Key = (&'static str, Option<Arc<ObjectId>>, Option<SourceId>, String);
+    let key = |f: &Finding| -> Key {
+        let file = if f.source.is_some() { String::new() } else { f.file.clone() };
+        (f.rule, f.object.clone(), f.source, file)
+    };
+    let mut seen: foldhash::HashMap<Key, usize> = foldhash::HashMap::default();
+    let mut left_out: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut first_of: foldhash::HashMap<Key, usize> = foldhash::HashMap::default();
+    for (i, f) in findings.iter().enumerate() {
+        let k = key(f);
+        let n = seen.entry(k.clone()).or_default();
+        *n += 1;
+        if *n > MAX_FINDINGS_PER_RULE_AND_OBJECT {
+            let at = *first_of.entry(k).or_insert(i);
+            *left_out.entry(at).or_default() += 1;
+        }
+    }
+    if left_out.is_empty() {
+        return;
+    }
+    let mut summaries = Vec::new();
+    for (&at, &n) in &left_out {
+        let f = &findings[at];
+        let mut summary = f.clone();
+        summary.message = format!(
+            "{n} more {} findings {} were left out: meterguard lists at most {MAX_FINDINGS_PER_RULE_AND_OBJECT} of one rule on one object",
+            f.rule,
+            if f.object.is_some() { "on this object" } else { "in this file" }
+        );
+        summary.help = "".into();
+        summaries.push(summary);
+    }
+    let mut counts: foldhash::HashMap<Key, usize> = foldhash::HashMap::default();
+    findings.retain(|f| {
+        let n = counts.entry(key(f)).or_default();
+        *n += 1;
+        *n <= MAX_FINDINGS_PER_RULE_AND_OBJECT
+    });
+    findings.extend(summaries);
+    findings.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
+}
+
+/// Applies suppressions, sorts, caps, and builds the report.
 pub fn finish<'a>(inputs: &'a Inputs, a: &Analysis<'_>, mut findings: Vec<Finding>, opts: &Options) -> Report<'a> {
     crate::config::suppress::apply(&mut findings, &opts.config, opts.config_source, &a.model, opts.today);
     findings.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
     findings.dedup();
+    cap(&mut findings);
     let workloads = a
         .model
         .workloads

@@ -98,11 +98,28 @@ fn schemas() -> &'static Compiled {
     })
 }
 
+/// Fields reported in one object; past it they are counted, so that a list of half a million
+/// mistyped items costs a count, not half a million messages.
+const MAX_PER_OBJECT: usize = 500;
+
 #[derive(Default)]
 struct Found {
     unknown: Vec<(Key, String, Option<String>)>,
     /// (the value's span, its path, what is wrong with it)
     mistyped: Vec<(Span, String, Mistyped)>,
+    /// Past `MAX_PER_OBJECT`: how many more, and where the first of them is.
+    left_out: Option<(usize, Span)>,
+}
+
+impl Found {
+    /// Whether there is room for one more, counting it when there is not.
+    fn room(&mut self, span: Span) -> bool {
+        if self.unknown.len() + self.mistyped.len() < MAX_PER_OBJECT {
+            return true;
+        }
+        self.left_out.get_or_insert((0, span)).0 += 1;
+        false
+    }
 }
 
 pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
@@ -113,6 +130,18 @@ pub fn check_fields(obj: &Object<'_>, problems: &mut Vec<ModelProblem>) {
     // A Secret's values never appear in a message, not even a mistyped one.
     let reveal = obj.id.kind != "Secret";
     walk(obj.node, &compiled.shapes, root, &mut Vec::new(), &mut found, 0);
+    if let Some((n, span)) = found.left_out {
+        problems.push(ModelProblem::invalid_type(
+            obj,
+            None,
+            span,
+            format!(
+                "{n} more fields of the wrong type or unknown to {} were left out: meterguard lists at most \
+                 {MAX_PER_OBJECT} in one object",
+                obj.id.kind
+            ),
+        ));
+    }
     for (span, path, what) in found.mistyped {
         let what = if reveal { what.full } else { what.bare };
         problems.push(ModelProblem::invalid_type(obj, container_of(&path), span, format!("`{path}`: {what}")));
@@ -190,7 +219,9 @@ fn walk<'n>(node: &'n Node, shapes: &[Shape], at: usize, steps: &mut Vec<Step<'n
     }
     let shape = &shapes[at];
     if let Some(what) = mistyped(node, shape.ty.as_deref()) {
-        found.mistyped.push((node.span(), path(steps), what));
+        if found.room(node.span()) {
+            found.mistyped.push((node.span(), path(steps), what));
+        }
         return;
     }
     if let (Some(entries), Some(props)) = (node.as_map(), &shape.props) {
@@ -199,6 +230,7 @@ fn walk<'n>(node: &'n Node, shapes: &[Shape], at: usize, steps: &mut Vec<Step<'n
             steps.push(Step::Field(k));
             match props.get(&e.key) {
                 Some(sub) => walk(&e.value, shapes, sub, steps, found, depth + 1),
+                None if shape.additional.is_none() && !found.room(e.key.span()) => {}
                 None if shape.additional.is_none() => {
                     let suggestion = props
                         .ordered
