@@ -3,15 +3,23 @@
 
 use std::fmt::Write;
 
+use saphyr::{Scalar, Yaml, YamlEmitter};
+
 use super::evaluators::Evaluator;
 use super::jobs::{Job, KSM};
 use super::{Analysis, MODES, Target, target};
 use crate::model::{Model, string_map};
 
-/// The pod names a workload's controller creates, as an anchored regular expression.
+/// A text inside a PromQL double-quoted string: a name from the input cannot end the string.
+fn promql_str(v: &str) -> String {
+    let escaped = serde_json::to_string(v).unwrap_or_default();
+    escaped.trim_matches('"').to_owned()
+}
+
+/// The pod names a workload's controller creates, as an anchored regular expression, written
+/// inside a PromQL string.
 fn pod_regex(t: &Target) -> String {
-    // Kubernetes names hold only [a-z0-9.-]; a dot is the one regex character, escaped for a PromQL string.
-    let n = t.name.replace('.', "\\\\.");
+    let n = promql_str(&regex::escape(&t.name));
     match t.kind.as_str() {
         "Deployment" => format!("{n}-[a-z0-9]+-[a-z0-9]+"),
         "StatefulSet" => format!("{n}-[0-9]+"),
@@ -41,7 +49,8 @@ fn range(minutes: u64, interval: Option<f64>) -> String {
 
 /// `interval`: how often the job the alerts read is scraped, in seconds, when known.
 fn alerts_for(t: &Target, mode: &str, job: &str, interval: Option<f64>) -> Option<Alert> {
-    let ns = &t.namespace;
+    let ns = &promql_str(&t.namespace);
+    let name = promql_str(&t.name);
     let pod = pod_regex(t);
     let camel: String = t
         .name
@@ -87,7 +96,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str, interval: Option<f64>) -> Optio
                         reads: vec!["kube_job_status_failed"],
                         expr: format!(
                             r#"kube_job_status_failed{{namespace="{ns}", job_name=~"{}-[0-9]+"{job}}} > 0"#,
-                            regex::escape(&t.name)
+                            promql_str(&regex::escape(&t.name))
                         ),
                         for_: "10m",
                         summary: format!("CronJob {ns}/{} has failing runs", t.name),
@@ -99,8 +108,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str, interval: Option<f64>) -> Optio
                         name: format!("{camel}Down"),
                         reads: vec!["kube_pod_status_ready"],
                         expr: format!(
-                            r#"kube_pod_status_ready{{condition="true", namespace="{ns}", pod="{}"{job}}} == 0"#,
-                            t.name
+                            r#"kube_pod_status_ready{{condition="true", namespace="{ns}", pod="{name}"{job}}} == 0"#
                         ),
                         for_: "10m",
                         summary: format!("Pod {ns}/{} is not ready", t.name),
@@ -111,7 +119,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str, interval: Option<f64>) -> Optio
             Alert {
                 name: format!("{camel}Down"),
                 reads: vec![metric],
-                expr: format!(r#"{metric}{{namespace="{ns}", {label}="{}"{job}}} {cmp}"#, t.name),
+                expr: format!(r#"{metric}{{namespace="{ns}", {label}="{name}"{job}}} {cmp}"#),
                 for_: "10m",
                 summary: format!("{} {ns}/{} has no available replica", t.kind, t.name),
                 runbook: "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubedeploymentreplicasmismatch",
@@ -144,7 +152,34 @@ fn plain_prometheus_note(model: &Model<'_>, a: &Analysis) -> String {
     note
 }
 
-/// YAML text of the PrometheusRule, or None when everything is covered.
+/// A string as the emitter writes it, tagged `!!str` where saphyr's emitter would leave it plain
+/// but a YAML 1.1 reader (Kubernetes') would take it for a boolean.
+fn text(v: &str) -> Yaml<'static> {
+    let value = Yaml::Value(Scalar::String(v.to_owned().into()));
+    if matches!(v, "y" | "Y" | "n" | "N") {
+        let tag = saphyr::Tag { handle: "!!".into(), suffix: "str".into() };
+        return Yaml::Tagged(std::borrow::Cow::Owned(tag), Box::new(value));
+    }
+    value
+}
+
+fn map(entries: Vec<(&str, Yaml<'static>)>) -> Yaml<'static> {
+    let mut m = saphyr::Mapping::new();
+    for (k, v) in entries {
+        m.insert(text(k), v);
+    }
+    Yaml::Mapping(m)
+}
+
+/// A comment line of our own about the input: whatever a name holds, it stays one comment line.
+fn comment(out: &mut String, line: &str) {
+    let safe: String = line.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let _ = writeln!(out, "# {safe}");
+}
+
+/// YAML text of the PrometheusRule, or None when everything is covered. Written by a YAML
+/// emitter, so that no name from the input can change its structure; every label name is valid
+/// under Prometheus 2.x's rules (`[a-zA-Z_][a-zA-Z0-9_]*`), which refuse a whole file otherwise.
 pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
     // Prefer an operator Prometheus that is not itself being watched: it can report the others' death.
     // Else a VMAlert, which gets a VMRule of the same groups.
@@ -168,7 +203,8 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
-            let job = ksm_job.filter(|j| !j.in_secret && !j.any_name).map(|j| format!(r#", job="{}""#, j.name));
+            let job =
+                ksm_job.filter(|j| !j.in_secret && !j.any_name).map(|j| format!(r#", job="{}""#, promql_str(&j.name)));
             (p.namespace().to_owned(), labels, job.unwrap_or_default())
         }
         None => {
@@ -177,10 +213,11 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
             (first.unwrap_or_else(|| "default".into()), Vec::new(), String::new())
         }
     };
-    let mut groups = String::new();
+    let mut notes = String::new();
+    let mut groups = Vec::new();
     for (wi, cov) in &a.per_workload {
         let t = target(model, &model.workloads[*wi]);
-        let mut rules = String::new();
+        let mut rules = Vec::new();
         for mode in MODES {
             let uncovered = cov.mode(mode).is_empty();
             if !uncovered {
@@ -196,50 +233,83 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
                     (false, false) => format!("\"{}\"", j.name),
                 };
                 for m in al.reads.iter().filter(|m| !j.exposes(KSM, m)) {
-                    let _ = writeln!(
-                        rules,
-                        "        # job {name} gets kube_* series only from cost-model, which does not emit {m}: \
-                         scrape a kube-state-metrics, or this alert cannot fire"
+                    comment(
+                        &mut notes,
+                        &format!(
+                            "{}: job {name} gets kube_* series only from cost-model, which does not emit {m}: \
+                             scrape a kube-state-metrics, or this alert cannot fire",
+                            al.name
+                        ),
                     );
                 }
                 for m in al.reads.iter().filter(|m| j.exposes(KSM, m) && !j.stores(KSM, m)) {
-                    let _ = writeln!(
-                        rules,
-                        "        # job {name} drops {m} (metric relabelings): keep it there, or this alert cannot fire"
+                    comment(
+                        &mut notes,
+                        &format!(
+                            "{}: job {name} drops {m} (metric relabelings): keep it there, or this alert cannot fire",
+                            al.name
+                        ),
                     );
                 }
             }
-            let _ = write!(
-                rules,
-                "        - alert: {}\n          expr: >-\n            {}\n          for: {}\n          labels:\n            severity: critical\n            meterguard.io/mode: {mode}\n          annotations:\n            summary: \"{}\"\n            description: \"meterguard: {} was not covered for {mode}; losing it loses metering data.\"\n            runbook_url: {}\n",
-                al.name, al.expr, al.for_, al.summary, t.name, al.runbook
-            );
+            rules.push(map(vec![
+                ("alert", text(&al.name)),
+                // A literal block, as rule files write expressions: no quote in it is escaped.
+                ("expr", text(&format!("{}\n", al.expr))),
+                ("for", text(al.for_)),
+                ("labels", map(vec![("severity", text("critical")), ("meterguard_mode", text(mode))])),
+                (
+                    "annotations",
+                    map(vec![
+                        ("summary", text(&al.summary)),
+                        (
+                            "description",
+                            text(&format!(
+                                "meterguard: {} was not covered for {mode}; losing it loses metering data.",
+                                t.name
+                            )),
+                        ),
+                        ("runbook_url", text(al.runbook)),
+                    ]),
+                ),
+            ]));
         }
         if !rules.is_empty() {
-            let _ = write!(groups, "    - name: meterguard.{}.{}\n      rules:\n{rules}", t.namespace, t.name);
+            groups.push(map(vec![
+                ("name", text(&format!("meterguard.{}.{}", t.namespace, t.name))),
+                ("rules", Yaml::Sequence(rules)),
+            ]));
         }
     }
     if groups.is_empty() {
         return None;
     }
+    let mut metadata = vec![("name", text("meterguard-metering-alerts")), ("namespace", text(&namespace))];
+    if !labels.is_empty() {
+        metadata.push(("labels", map(labels.iter().map(|(k, v)| (k.as_str(), text(v))).collect())));
+    }
+    let (api, kind) = if vm {
+        ("operator.victoriametrics.com/v1beta1", "VMRule")
+    } else {
+        ("monitoring.coreos.com/v1", "PrometheusRule")
+    };
+    let rule = map(vec![
+        ("apiVersion", text(api)),
+        ("kind", text(kind)),
+        ("metadata", map(metadata)),
+        ("spec", map(vec![("groups", Yaml::Sequence(groups))])),
+    ]);
     let mut out =
         String::from("# Generated by `meterguard alerts generate`: alerts for metering workloads no rule covered.\n");
     if evaluator.is_none() {
-        out.push_str(&plain_prometheus_note(model, a));
-    }
-    out.push_str(if vm {
-        "apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMRule\nmetadata:\n  name: meterguard-metering-alerts\n"
-    } else {
-        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: meterguard-metering-alerts\n"
-    });
-    let _ = writeln!(out, "  namespace: {namespace}");
-    if !labels.is_empty() {
-        out.push_str("  labels:\n");
-        for (k, v) in labels {
-            let _ = writeln!(out, "    {k}: \"{v}\"");
+        for line in plain_prometheus_note(model, a).lines() {
+            comment(&mut out, line.trim_start_matches("# "));
         }
     }
-    out.push_str("spec:\n  groups:\n");
-    out.push_str(&groups);
+    out.push_str(&notes);
+    let mut emitter = YamlEmitter::new(&mut out);
+    emitter.multiline(true);
+    emitter.dump(&rule).ok()?;
+    out.push('\n');
     Some(out)
 }
