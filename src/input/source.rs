@@ -27,13 +27,19 @@ impl Source {
         Source { name: name.into(), text: text.into(), line_starts: std::sync::OnceLock::new() }
     }
 
+    /// Lines end at `\n`, `\r\n` or a lone `\r`, as YAML and the parser count them: a file with
+    /// CR-only line ends is many lines, not one.
     fn line_starts(&self) -> &[u32] {
         self.line_starts.get_or_init(|| {
-            let newlines = || memchr::memchr_iter(b'\n', self.text.as_bytes());
-            let mut starts = Vec::with_capacity(newlines().count() + 1);
+            let bytes = self.text.as_bytes();
+            let ends = || {
+                memchr::memchr2_iter(b'\n', b'\r', bytes)
+                    .filter(|&i| !(bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n')))
+            };
+            let mut starts = Vec::with_capacity(ends().count() + 1);
             starts.push(0);
             // An offset past u32 only exists in a text the input limit refused; it saturates.
-            starts.extend(newlines().map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)));
+            starts.extend(ends().map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)));
             starts
         })
     }
@@ -109,6 +115,25 @@ impl Source {
     }
 }
 
+/// The lines of a text, without their ends, split as `Source::line` splits them.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match t.find(['\n', '\r']) {
+            Some(i) => {
+                let skip = if t[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&t[i + skip..]).filter(|r| !r.is_empty());
+                Some(&t[..i])
+            }
+            None => {
+                rest = None;
+                Some(t)
+            }
+        }
+    })
+}
+
 fn pos_of_byte(text: &str, at: usize) -> Pos {
     let before = &text[..at];
     let line = before.matches('\n').count() as u32 + 1;
@@ -126,6 +151,13 @@ mod tests {
         assert_eq!((s.line(2), s.line(9)), ("näme: 2", ""));
         s.release_text();
         assert_eq!((s.text.as_str(), s.line(1), s.line(2), s.line_count()), ("", "", "", 1));
+    }
+
+    #[test]
+    fn lines_end_at_lf_crlf_and_lone_cr() {
+        let s = Source::new("x", "a: 1\rb: 2\r\nc: 3\nd: 4");
+        assert_eq!((s.line_count(), s.line(1), s.line(2), s.line(3), s.line(4)), (4, "a: 1", "b: 2", "c: 3", "d: 4"));
+        assert_eq!(lines("a\rb\r\nc\n").collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! event stream and built into a [`Node`] tree here, because this is where the limits a hostile
 //! input needs live: nesting depth, alias expansion, duplicate keys and merge keys.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 
@@ -15,6 +15,15 @@ use super::node::{Entry, Key, Kind, Node, Pos, Span, Style};
 pub const MAX_DEPTH: usize = 256;
 /// Nodes that aliases may copy into one document before it is taken for an alias bomb.
 pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Nodes that anchors and aliases may copy in one input, all its documents and sources together:
+/// documents each under the limit above still multiply (600 of them, 103 KB, took 1.7 GB).
+pub const MAX_COPIED_NODES: usize = 1_000_000;
+/// Duplicate keys reported in one document; the rest are counted in one more problem.
+pub const MAX_DUPLICATES_REPORTED: usize = 100;
+/// Documents parsed at once while an input may hold aliases: the copy budget is spent in stream
+/// order, so the same input is refused at the same document whatever the number of threads, and
+/// at most this many documents' copies exist before the budget is checked.
+const ALIAS_BATCH: usize = 16;
 
 #[derive(Debug)]
 pub struct RawDocument {
@@ -36,6 +45,10 @@ pub struct Problem {
 pub struct Parsed {
     pub documents: Vec<RawDocument>,
     pub problems: Vec<Problem>,
+    /// Nodes that anchors and aliases copied, counted against the input's budget.
+    pub copied: usize,
+    /// What the documents hold that is secret, when the caller asked (`secrets.rs`).
+    pub found: super::secrets::Found,
 }
 
 /// One `---`-separated piece of a stream.
@@ -88,37 +101,64 @@ fn template_of(chunk: &str) -> Option<String> {
 
 /// Documents are independent once split, so they are parsed on all cores; the results are joined
 /// in stream order, so the output does not depend on the number of threads.
+/// Used for texts inside the input (a config file in a ConfigMap or Secret), which get a budget
+/// of their own in proportion to their size: each is parsed apart from the input's stream.
 pub fn parse_stream(text: &str) -> Parsed {
-    parse_stream_pruned(text, None)
+    parse_stream_pruned(text, None, text.len().clamp(10_000, MAX_COPIED_NODES), false)
 }
 
-/// `prune` runs on each document's tree on the thread that parsed it (see `Inputs::prune`).
-pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>) -> Parsed {
+/// `prune` runs on each document's tree on the thread that parsed it (see `Inputs::prune`), after
+/// its secrets are found if `secrets` is set (a text of the input, not one embedded in it);
+/// `budget` is how many nodes anchors and aliases may still copy (`MAX_COPIED_NODES` for a whole
+/// input): a document past it is refused, in stream order.
+pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>, budget: usize, secrets: bool) -> Parsed {
     use rayon::prelude::*;
     let chunks: Vec<Chunk<'_>> = split(text).into_iter().filter(|c| !c.text.trim().is_empty()).collect();
-    let parsed: Vec<Parsed> = chunks
-        .par_iter()
-        .map(|c| {
-            let mut p = parse_chunk(c);
-            if let Some(prune) = prune {
-                p.documents.iter_mut().for_each(|d| prune(&mut d.root));
+    // Without a `*` no alias can stand in the text: anchors need no copy and nothing is spent.
+    let aliases = text.contains('*');
+    let parse = |c: &Chunk<'_>| {
+        let mut p = parse_chunk(c, aliases);
+        if secrets {
+            let end = c.first_line + super::source::lines(c.text).count() as u32;
+            match p.documents.is_empty() {
+                true => super::secrets::unparsed(c.text, c.first_line, &mut p.found),
+                false => p.documents.iter().for_each(|d| super::secrets::collect(&d.root, end, &mut p.found)),
             }
-            p
-        })
-        .collect();
-    let mut out =
-        Parsed { documents: Vec::with_capacity(parsed.iter().map(|p| p.documents.len()).sum()), problems: Vec::new() };
-    for mut p in parsed {
-        out.problems.append(&mut p.problems);
-        out.documents.append(&mut p.documents);
+        }
+        if let Some(prune) = prune {
+            p.documents.iter_mut().for_each(|d| prune(&mut d.root));
+        }
+        p
+    };
+    let mut out = Parsed::default();
+    let batch = if aliases { ALIAS_BATCH } else { chunks.len().max(1) };
+    for group in chunks.chunks(batch) {
+        let parsed: Vec<Parsed> = group.par_iter().map(parse).collect();
+        out.documents.reserve(parsed.iter().map(|p| p.documents.len()).sum());
+        for (mut p, chunk) in parsed.into_iter().zip(group) {
+            out.found.append(&mut p.found);
+            if p.copied > 0 && out.copied + p.copied > budget {
+                out.problems.push(Problem {
+                    rule: "input/alias-bomb",
+                    pos: Pos { line: chunk.first_line, col: 1 },
+                    message: format!(
+                        "anchors and aliases in this input copy more than {budget} nodes in all; this document was not read"
+                    ),
+                });
+                continue;
+            }
+            out.copied += p.copied;
+            out.problems.append(&mut p.problems);
+            out.documents.append(&mut p.documents);
+        }
     }
     out
 }
 
-fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
+fn parse_chunk(chunk: &Chunk<'_>, aliases: bool) -> Parsed {
     let mut out = Parsed::default();
     let template: Option<std::sync::Arc<str>> = template_of(chunk.text).map(Into::into);
-    let mut builder = Builder::new(chunk.first_line);
+    let mut builder = Builder::new(chunk.first_line, aliases);
     if let Err(mut p) = builder.run(chunk.text) {
         if template_at(chunk, p.pos.line) {
             p.message.push_str(TEMPLATE_HINT);
@@ -128,6 +168,17 @@ fn parse_chunk(chunk: &Chunk<'_>) -> Parsed {
         return out;
     }
     out.problems.append(&mut builder.problems);
+    if let Some((n, pos)) = builder.unreported {
+        out.problems.push(Problem {
+            rule: "schema/duplicate-key",
+            pos,
+            message: format!(
+                "{n} more duplicate keys in this document, from here on, were left out: meterguard lists at most \
+                 {MAX_DUPLICATES_REPORTED} in one document"
+            ),
+        });
+    }
+    out.copied = builder.alias_nodes;
     for root in builder.documents {
         out.documents.push(RawDocument { start_line: chunk.first_line, template: template.clone(), root });
     }
@@ -167,22 +218,29 @@ struct Builder {
     items: Vec<Node>,
     entries: Vec<Entry>,
     anchors: HashMap<usize, Node>,
+    /// Whether the text may hold an alias: if not, anchored nodes need no copy.
+    aliases: bool,
+    /// Nodes copied for anchors and aliases: nested anchors each copy their subtree.
     alias_nodes: usize,
     documents: Vec<Node>,
     problems: Vec<Problem>,
+    /// Duplicate keys past `MAX_DUPLICATES_REPORTED`, and where the first of them is.
+    unreported: Option<(usize, Pos)>,
 }
 
 impl Builder {
-    fn new(first_line: u32) -> Builder {
+    fn new(first_line: u32, aliases: bool) -> Builder {
         Builder {
             line_offset: first_line - 1,
             stack: Vec::new(),
             items: Vec::new(),
             entries: Vec::new(),
             anchors: HashMap::new(),
+            aliases,
             alias_nodes: 0,
             documents: Vec::new(),
             problems: Vec::new(),
+            unreported: None,
         }
     }
 
@@ -274,16 +332,9 @@ impl Builder {
                 let Some(target) = self.anchors.get(&id) else {
                     return Err(self.syntax(span.start, "alias to an unknown anchor".into()));
                 };
-                self.alias_nodes += target.weight();
-                if self.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(Problem {
-                        rule: "input/alias-bomb",
-                        pos: span.start,
-                        message: format!(
-                            "aliases expand to more than {MAX_ALIAS_NODES} nodes (a \"billion laughs\" document); the document was not read"
-                        ),
-                    });
-                }
+                let weight = target.weight();
+                self.spend(weight, span.start)?;
+                let Some(target) = self.anchors.get(&id) else { return Ok(()) };
                 let copy = target.clone().moved_to(span.start);
                 self.complete(copy, 0)?;
             }
@@ -302,8 +353,24 @@ impl Builder {
         Ok(())
     }
 
+    /// Counts `nodes` copied at `at` against the document's limit.
+    fn spend(&mut self, nodes: usize, at: Pos) -> Result<(), Problem> {
+        self.alias_nodes += nodes;
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            return Err(Problem {
+                rule: "input/alias-bomb",
+                pos: at,
+                message: format!(
+                    "anchors and aliases copy more than {MAX_ALIAS_NODES} nodes (a \"billion laughs\" document); the document was not read"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Problem> {
-        if anchor != 0 {
+        if anchor != 0 && self.aliases {
+            self.spend(node.weight(), node.start())?;
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
@@ -339,18 +406,24 @@ impl Builder {
         {
             return;
         }
-        let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len());
+        // Each key's first place, so that a mapping of many duplicates is read once, not once a key.
+        let mut first: HashMap<ustr::Ustr, usize> = HashMap::with_capacity(entries.len());
         let mut dups = Vec::new();
-        for e in entries {
-            let k = e.key.scalar();
-            if !seen.insert(k.text) {
-                let first = entries.iter().find(|f| f.key.same_text(&e.key)).map(|f| f.key.start()).unwrap_or_default();
+        for (i, e) in entries.iter().enumerate() {
+            let f = *first.entry(e.key.interned()).or_insert(i);
+            if f != i && self.problems.len() + dups.len() >= MAX_DUPLICATES_REPORTED {
+                let (n, _) = self.unreported.get_or_insert((0, e.key.start()));
+                *n += 1;
+            } else if f != i {
+                let at = entries[f].key.start();
                 dups.push(Problem {
                     rule: "schema/duplicate-key",
                     pos: e.key.start(),
                     message: format!(
                         "duplicate key `{}` (first at line {}, column {}): Kubernetes rejects the object; other tools keep one value silently",
-                        k.text, first.line, first.col
+                        e.key.text(),
+                        at.line,
+                        at.col
                     ),
                 });
             }
@@ -361,6 +434,7 @@ impl Builder {
 
 /// YAML merge keys (`<<`): the mapping's own keys win, then earlier merge sources.
 fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>) {
+    let mut present: HashSet<ustr::Ustr> = entries.iter().map(|e| e.key.interned()).collect();
     for m in merges {
         let sources: Vec<Node> = match m.kind {
             Kind::Map(_) => vec![m],
@@ -370,7 +444,7 @@ fn apply_merges(entries: &mut Vec<Entry>, merges: Vec<Node>) {
         for src in sources {
             if let Kind::Map(extra) = src.kind {
                 for e in extra {
-                    if !entries.iter().any(|x| x.key.same_text(&e.key)) {
+                    if present.insert(e.key.interned()) {
                         entries.push(e);
                     }
                 }

@@ -53,6 +53,25 @@ rule!(
      Raise the limit if the input is genuine."
 );
 rule!(
+    NOT_A_FILE,
+    "input/not-a-file",
+    Error,
+    "a path names a FIFO, socket, device or system file",
+    "meterguard reads regular files only: reading a FIFO or a device can wait forever, and a file under /proc, \
+     /sys or /dev can hold the environment of the job that runs the check (its tokens). The path was not read \
+     and the other paths were still checked. Give the manifest itself, or `-` for standard input."
+);
+rule!(
+    OUTSIDE_ROOT,
+    "input/outside-root",
+    Error,
+    "a symbolic link leads out of the paths given",
+    "A directory is read without leaving it: a symbolic link inside it whose target lies outside (a pull request \
+     can add `env.yaml -> /proc/self/environ`) is reported and not read, and so is a named file that is a link \
+     out of the current directory. Links inside the directory are not followed either: their targets are read \
+     where they are. Replace the link by the file, or name the target's directory."
+);
+rule!(
     EMPTY,
     "input/empty",
     Error,
@@ -146,6 +165,8 @@ pub static RULES: &[&Rule] = &[
     &EMPTY,
     &ALIAS_BOMB,
     &TOO_DEEP,
+    &NOT_A_FILE,
+    &OUTSIDE_ROOT,
     &DUPLICATE_KEY,
     &DUPLICATE_OBJECT,
     &INVALID_TYPE,
