@@ -8,7 +8,7 @@ use crate::check::{self, Options};
 use crate::config::FailOnSetting;
 use crate::config::load::{self, Loaded};
 use crate::input::{DEFAULT_MAX_INPUT_BYTES, Inputs};
-use crate::report;
+use crate::report::{self, guard};
 use crate::rules::{self, Severity};
 
 #[derive(Parser, Debug)]
@@ -228,7 +228,7 @@ pub fn main() -> i32 {
     if let Some(common) = common
         && let Err(e) = pair_outputs(&matches, common)
     {
-        eprintln!("meterguard: {e}");
+        say(&e.to_string());
         return 2;
     }
     run(cli)
@@ -256,16 +256,24 @@ pub fn run(cli: Cli) -> i32 {
             let opts = Options { namespace, config: loaded, ..Options::default() };
             let text = check::generate_alerts(&inputs, &opts)
                 .unwrap_or_else(|| "# every metering workload is covered for every failure mode\n".into());
+            let scrub = guard::Scrub::new(&inputs.secret_values);
             match output {
-                Some(f) => match std::fs::write(&f, text) {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        eprintln!("meterguard: cannot write {f}: {e}");
-                        2
+                Some(f) => {
+                    let written = std::fs::File::create(&f).and_then(|mut file| {
+                        let mut guarded = guard::Guard::new(&mut file, &scrub, guard::Target::Text { color: false });
+                        guarded.write_all(text.as_bytes())?;
+                        guarded.finish()
+                    });
+                    match written {
+                        Ok(()) => 0,
+                        Err(e) => {
+                            say(&format!("cannot write {f}: {e}"));
+                            2
+                        }
                     }
-                },
+                }
                 None => {
-                    print(&text);
+                    print_scrubbed(&text, &scrub);
                     0
                 }
             }
@@ -277,14 +285,15 @@ pub fn run(cli: Cli) -> i32 {
                     let Some(loaded) = load_config(config.as_deref()) else { return 2 };
                     let inputs = Inputs::read_paths(&paths, DEFAULT_MAX_INPUT_BYTES);
                     let opts = Options { config: loaded, ..Options::default() };
+                    let scrub = guard::Scrub::new(&inputs.secret_values);
                     for (id, arithmetic) in check::sizing_arithmetic(&inputs, &opts) {
-                        print(&format!("\n{}:\n{}\n", id.display(), wrap(&arithmetic, 100)));
+                        print_scrubbed(&format!("\n{}:\n{}\n", id.display(), wrap(&arithmetic, 100)), &scrub);
                     }
                 }
                 0
             }
             None => {
-                eprintln!("meterguard: unknown rule `{rule}`; `meterguard rules` lists them");
+                say(&format!("unknown rule `{rule}`; `meterguard rules` lists them"));
                 2
             }
         },
@@ -327,10 +336,20 @@ fn wrap(text: &str, width: usize) -> String {
 }
 
 fn print(s: &str) {
+    print_scrubbed(s, &guard::Scrub::none());
+}
+
+/// Text to stdout through the guard, with the secrets of the input it came from.
+fn print_scrubbed(s: &str, scrub: &guard::Scrub) {
     let mut out = std::io::stdout().lock();
+    let mut guarded = guard::Guard::new(&mut out, scrub, guard::Target::Text { color: false });
     // A closed pipe (`meterguard check | head`) is not an error worth reporting.
-    let _ = out.write_all(s.as_bytes());
-    let _ = out.flush();
+    let _ = guarded.write_all(s.as_bytes()).and_then(|()| guarded.finish());
+}
+
+/// An error on standard error, its input-made parts (paths, config text) made safe to print.
+fn say(message: &str) {
+    eprintln!("meterguard: {}", guard::text(message));
 }
 
 /// Config, inputs and options shared by `check` and `diff`: the old side's paths (if any) are read first.
@@ -349,7 +368,7 @@ fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Pr
     let mut loaded = load_config(config_path.as_deref())?;
     if let Some(v) = &common.kube_version {
         if crate::knowledge::kube_minor(v).is_none() {
-            eprintln!("meterguard: --kube-version {v}: expected 1.NN");
+            say(&format!("--kube-version {v}: expected 1.NN"));
             return None;
         }
         loaded.config.kube_version = Some(v.clone());
@@ -430,8 +449,24 @@ pub fn pair_outputs(matches: &clap::ArgMatches, common: &mut Common) -> Result<(
     Ok(())
 }
 
-/// Renders each requested format to its output; false (after saying why) when one cannot be written.
-fn write_outputs(common: &Common, render: impl Fn(Format, &mut dyn Write) -> std::io::Result<()>) -> bool {
+/// How the guard treats each format's bytes.
+fn target(format: Format, common: &Common) -> guard::Target {
+    match format {
+        Format::Json | Format::Sarif => guard::Target::Json,
+        Format::Github => guard::Target::Github,
+        Format::Human => guard::Target::Text { color: style(common).color },
+        Format::Markdown => guard::Target::Text { color: false },
+    }
+}
+
+/// Renders each requested format to its output, through the guard (`report/guard.rs`) with the
+/// input's secrets; false (after saying why) when one cannot be written.
+fn write_outputs(
+    common: &Common,
+    secrets: &std::collections::BTreeSet<String>,
+    render: impl Fn(Format, &mut dyn Write) -> std::io::Result<()>,
+) -> bool {
+    let scrub = guard::Scrub::new(secrets);
     let paired = if common.paired.is_empty() {
         common.format.iter().map(|f| (*f, None)).collect()
     } else {
@@ -442,18 +477,20 @@ fn write_outputs(common: &Common, render: impl Fn(Format, &mut dyn Write) -> std
             Some(path) => {
                 let written = std::fs::File::create(&path).and_then(|f| {
                     let mut out = std::io::BufWriter::new(f);
-                    render(format, &mut out)?;
-                    out.flush()
+                    let mut guarded = guard::Guard::new(&mut out, &scrub, target(format, common));
+                    render(format, &mut guarded)?;
+                    guarded.finish()
                 });
                 if let Err(e) = written {
-                    eprintln!("meterguard: cannot write {path}: {e}");
+                    say(&format!("cannot write {path}: {e}"));
                     return false;
                 }
             }
             None => {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let mut guarded = guard::Guard::new(&mut out, &scrub, target(format, common));
                 // A closed pipe (`meterguard check | head`) is not an error worth reporting.
-                let _ = render(format, &mut out).and_then(|()| out.flush());
+                let _ = render(format, &mut guarded).and_then(|()| guarded.finish());
             }
         }
     }
@@ -489,13 +526,17 @@ fn run_check(args: CheckArgs) -> i32 {
     let Some(mut p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
     let status = if base.is_some() {
         let d = crate::diff::run(&p.inputs, p.split, &p.opts);
-        let written = write_outputs(&args.common, |format, out| render_check(&d.check, format, &args.common, out));
+        let written = write_outputs(&args.common, &d.check.inputs.secret_values, |format, out| {
+            render_check(&d.check, format, &args.common, out)
+        });
         let status = if written { exit_status(&d.check, p.fail_on) } else { 2 };
         leave(d);
         status
     } else {
         let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
-        let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
+        let written = write_outputs(&args.common, &report.inputs.secret_values, |format, out| {
+            render_check(&report, format, &args.common, out)
+        });
         let status = if written { exit_status(&report, p.fail_on) } else { 2 };
         leave((report, a));
         status
@@ -533,12 +574,14 @@ fn run_helm(args: HelmArgs) -> i32 {
             chart.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "release".into())
         });
         if let Err(e) = crate::helm::render(&mut p.inputs, chart, &release, &helm_args) {
-            eprintln!("meterguard: {e}");
+            say(&e.to_string());
             return 2;
         }
     }
     let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
-    let written = write_outputs(&args.common, |format, out| render_check(&report, format, &args.common, out));
+    let written = write_outputs(&args.common, &report.inputs.secret_values, |format, out| {
+        render_check(&report, format, &args.common, out)
+    });
     let status = if written { exit_status(&report, p.fail_on) } else { 2 };
     leave((report, a));
     status
@@ -554,7 +597,7 @@ fn run_diff(args: DiffArgs) -> i32 {
     };
     let d = crate::diff::run(&p.inputs, p.split, &p.opts);
     let settings = report::annotate::Settings { context: args.context, show_noise: args.show_noise, split: p.split };
-    let written = write_outputs(&args.common, |format, out| {
+    let written = write_outputs(&args.common, &d.check.inputs.secret_values, |format, out| {
         let text = match format {
             Format::Human => report::human::render_diff(&d, &settings, args.all, &style(&args.common)),
             Format::Json => return report::json::write_diff(&d, args.all, args.show_noise, out),
@@ -574,7 +617,7 @@ fn init(dir: &str, force: bool) -> i32 {
     let dir = std::path::Path::new(dir);
     let config = dir.join(load::FILE_NAME);
     if config.exists() && !force {
-        eprintln!("meterguard: {} exists; use --force to overwrite it", config.display());
+        say(&format!("{} exists; use --force to overwrite it", config.display()));
         return 2;
     }
     let schema = serde_json::to_string_pretty(&load::schema()).unwrap_or_default() + "\n";
@@ -586,7 +629,7 @@ fn init(dir: &str, force: bool) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("meterguard: cannot write {}: {e}", config.display());
+            say(&format!("cannot write {}: {e}", config.display()));
             2
         }
     }
@@ -598,7 +641,7 @@ fn load_config(path: Option<&str>) -> Option<Loaded> {
         None => Some(Loaded::default()),
         Some(Ok(l)) => Some(l),
         Some(Err(e)) => {
-            eprintln!("meterguard: invalid config: {e}");
+            say(&format!("invalid config: {e}"));
             None
         }
     }

@@ -25,11 +25,16 @@ fn value(n: &Node, secret: bool, path: &[String]) -> Value {
     if secret && path.first().is_some_and(|p| matches!(p.as_str(), "data" | "stringData")) {
         return mask(n, path);
     }
+    if path.last().is_some_and(|k| crate::input::secrets::secret_under(k, n)) {
+        return Value::String("***".into());
+    }
     let mut v = n.to_json();
-    // An environment variable named for a credential: `...env[name=DB_PASSWORD].value`.
+    // An environment variable named for a credential (`...env[name=DB_PASSWORD].value`), or
+    // holding an encoded blob of settings (`HELM_VALUES`).
     if let [.., item, last] = path
         && last == "value"
-        && item.strip_prefix("[name=").and_then(|i| i.strip_suffix(']')).is_some_and(is_credential_key)
+        && let Some(name) = item.strip_prefix("[name=").and_then(|i| i.strip_suffix(']'))
+        && (is_credential_key(name) || v.as_str().is_some_and(crate::input::secrets::is_blob))
         && v.is_string()
     {
         return Value::String("***".into());
@@ -44,7 +49,7 @@ fn value(n: &Node, secret: bool, path: &[String]) -> Value {
 /// the credential lines of any text (a ConfigMap's prometheus.yml or alerts.json).
 fn mask_credentials_in(key: &str, v: &mut Value) {
     match v {
-        Value::String(s) if is_credential_key(key) => *s = "***".into(),
+        Value::String(_) | Value::Number(_) if is_credential_key(key) => *v = "***".into(),
         Value::String(s) => {
             if let std::borrow::Cow::Owned(masked) = mask_credentials(s) {
                 *s = masked;
@@ -63,7 +68,8 @@ fn mask_credentials_in(key: &str, v: &mut Value) {
             }
         }
         Value::Object(entries) => {
-            let env_secret = entries.get("name").and_then(Value::as_str).is_some_and(is_credential_key);
+            let blob = entries.get("value").and_then(Value::as_str).is_some_and(crate::input::secrets::is_blob);
+            let env_secret = blob || entries.get("name").and_then(Value::as_str).is_some_and(is_credential_key);
             for (k, i) in entries.iter_mut() {
                 if env_secret && k == "value" && i.is_string() {
                     *i = "***".into();

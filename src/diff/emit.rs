@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use foldhash::HashMap;
 
 use crate::input::node::{Resolved, Style, resolve_plain};
-use crate::input::redact::{is_credential_flag, is_credential_key, mask_credential_line};
+use crate::input::redact::{is_credential_flag, mask_credential_line};
 use crate::input::{Kind, Node};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,8 +140,7 @@ impl Emitter<'_, '_> {
         prefix: Option<String>,
     ) {
         let pad = " ".repeat(indent);
-        let credential = node.as_scalar().is_some_and(|s| matches!(s.resolve(), Resolved::Str(_)))
-            && path.last().is_some_and(|k| is_credential_key(k));
+        let credential = path.last().is_some_and(|k| crate::input::secrets::secret_under(k, node));
         if (self.opts.secret && is_secret_value(path)) || credential {
             // Whatever shape a Secret's value has (a list or map is invalid, but still a value), it
             // is printed as one mask.
@@ -222,8 +221,9 @@ impl Emitter<'_, '_> {
     ) {
         let pad = " ".repeat(indent);
         let entries = node.as_map().unwrap_or_default();
-        // An environment variable named for a credential (`DB_PASSWORD`): its value is masked.
-        let env_secret = node.get("name").and_then(Node::as_str).is_some_and(is_credential_key);
+        // An environment variable named for a credential (`DB_PASSWORD`), or holding an encoded
+        // blob of settings (`HELM_VALUES`): its value is masked.
+        let env_secret = crate::input::secrets::env_secret(node);
         for (key, key_line_no, value, counterpart) in ordered_entries(entries, other, self.opts.side) {
             path.push(key.to_owned());
             let noise = is_noise(path);

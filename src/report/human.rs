@@ -68,16 +68,19 @@ pub struct Style {
     pub width: usize,
 }
 
-/// Source texts with Secret values masked, for the sources that shown findings point into and
-/// that hold a Secret.
+/// Source texts with their secrets masked (`input/secrets.rs`), for the sources that shown
+/// findings point into and that hold a secret.
 type Masked = std::collections::HashMap<usize, crate::input::Source>;
 
 fn masked_sources(report: &Report<'_>, shown: &[&Finding]) -> Masked {
     let ids: std::collections::BTreeSet<usize> = shown.iter().filter_map(|f| f.source).collect();
+    let masks = |id: usize| report.inputs.masks.get(id).map_or(&[][..], Vec::as_slice);
     ids.into_iter()
-        .map(|id| (id, &report.inputs.sources[id]))
-        .filter(|(_, s)| s.text.contains("Secret"))
-        .map(|(id, s)| (id, crate::input::Source::new(s.name.clone(), crate::input::redact::mask_secrets(&s.text))))
+        .filter(|&id| !masks(id).is_empty())
+        .map(|id| {
+            let s = &report.inputs.sources[id];
+            (id, crate::input::Source::new(s.name.clone(), crate::input::secrets::masked_text(&s.text, masks(id))))
+        })
         .collect()
 }
 

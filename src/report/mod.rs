@@ -3,6 +3,7 @@
 pub mod annotate;
 pub mod excerpt;
 pub mod github;
+pub mod guard;
 pub mod human;
 pub mod json;
 pub mod markdown;

@@ -7,6 +7,7 @@ mod common;
 mod documents;
 mod files;
 mod guarantees;
+mod untrusted;
 mod values;
 
 use std::path::Path;
