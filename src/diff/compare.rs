@@ -104,6 +104,26 @@ fn display(path: &[String]) -> String {
     s
 }
 
+/// A mapping's values by key; the first of duplicate keys wins, as `Node::get` finds it.
+pub(super) fn by_key(entries: &[crate::input::node::Entry]) -> foldhash::HashMap<&str, &Node> {
+    let mut m = foldhash::HashMap::default();
+    for e in entries {
+        m.entry(e.key.text()).or_insert(&e.value);
+    }
+    m
+}
+
+/// A named list's items by their name (`key`); the first of duplicate names wins.
+pub(super) fn by_id<'n>(items: &'n [Node], key: &str) -> foldhash::HashMap<&'n str, &'n Node> {
+    let mut m = foldhash::HashMap::default();
+    for i in items {
+        if let Some(id) = item_id(i, key) {
+            m.entry(id).or_insert(i);
+        }
+    }
+    m
+}
+
 pub fn compare(old: &Node, new: &Node, secret: bool) -> Vec<FieldChange> {
     let mut out = Vec::new();
     let mut path = Vec::new();
@@ -129,16 +149,19 @@ fn walk(old: Option<&Node>, new: Option<&Node>, secret: bool, path: &mut Vec<Str
         (Some(_), None) | (None, Some(_)) => change(out, path, old, new, secret),
         (Some(o), Some(n)) => match (&o.kind, &n.kind) {
             (Kind::Map(om), Kind::Map(nm)) => {
+                // Indexed, not searched: a map of 200,000 keys was compared in quadratic time.
+                let old_keys = by_key(om);
+                let new_keys = by_key(nm);
                 for e in nm {
-                    let k = e.key.text().to_string();
-                    path.push(k.clone());
-                    walk(o.get(&k), Some(&e.value), secret, path, out);
+                    let k = e.key.text();
+                    path.push(k.to_owned());
+                    walk(old_keys.get(k).copied(), Some(&e.value), secret, path, out);
                     path.pop();
                 }
                 for e in om {
-                    let k = e.key.text().to_string();
-                    if n.get(&k).is_none() {
-                        path.push(k);
+                    let k = e.key.text();
+                    if !new_keys.contains_key(k) {
+                        path.push(k.to_owned());
                         walk(Some(&e.value), None, secret, path, out);
                         path.pop();
                     }
@@ -150,16 +173,18 @@ fn walk(old: Option<&Node>, new: Option<&Node>, secret: bool, path: &mut Vec<Str
                 });
                 match key {
                     Some(k) => {
+                        let old_ids = by_id(os, k);
+                        let new_ids = by_id(ns, k);
                         for item in ns {
                             let id = item_id(item, k).unwrap_or_default();
                             path.push(format!("[{k}={id}]"));
-                            let counterpart = os.iter().find(|x| item_id(x, k) == Some(id));
+                            let counterpart = item_id(item, k).and_then(|id| old_ids.get(id).copied());
                             walk(counterpart, Some(item), secret, path, out);
                             path.pop();
                         }
                         for item in os {
                             let id = item_id(item, k).unwrap_or_default();
-                            if !ns.iter().any(|x| item_id(x, k) == Some(id)) {
+                            if !item_id(item, k).is_some_and(|id| new_ids.contains_key(id)) {
                                 path.push(format!("[{k}={id}]"));
                                 walk(Some(item), None, secret, path, out);
                                 path.pop();

@@ -317,13 +317,18 @@ fn ordered_entries<'n>(
     side: Side,
 ) -> Vec<Ordered<'n>> {
     let key = |e: &'n crate::input::node::Entry| e.key.text();
+    // Indexed, not searched: the other side of a map of 200,000 keys was scanned for each key.
+    let theirs = other.and_then(Node::as_map).map(super::compare::by_key).unwrap_or_default();
     let mut out: Vec<Ordered<'n>> =
-        entries.iter().map(|e| (key(e), e.key.start().line, &e.value, other.and_then(|o| o.get(key(e))))).collect();
+        entries.iter().map(|e| (key(e), e.key.start().line, &e.value, theirs.get(key(e)).copied())).collect();
     if side == Side::Old
         && let Some(o) = other.and_then(Node::as_map)
     {
-        let rank = |k: &str| o.iter().position(|e| e.key.text() == k).unwrap_or(usize::MAX);
-        out.sort_by_key(|(k, _, _, _)| rank(k));
+        let mut rank: foldhash::HashMap<&str, usize> = foldhash::HashMap::default();
+        for (i, e) in o.iter().enumerate() {
+            rank.entry(e.key.text()).or_insert(i);
+        }
+        out.sort_by_key(|(k, _, _, _)| rank.get(k).copied().unwrap_or(usize::MAX));
     }
     out
 }
@@ -334,13 +339,17 @@ fn ordered_items<'n>(items: &'n [Node], other: Option<&'n [Node]>, side: Side) -
     let key = list_key(items).filter(|k| other.is_none_or(|o| o.is_empty() || list_key(o) == Some(*k)));
     match (key, other) {
         (Some(k), Some(o)) => {
-            let mut out: Vec<(&Node, Option<&Node>)> = items
-                .iter()
-                .map(|i| (i, o.iter().find(|x| item_id(x, k).is_some() && item_id(x, k) == item_id(i, k))))
-                .collect();
+            let theirs = super::compare::by_id(o, k);
+            let mut out: Vec<(&Node, Option<&Node>)> =
+                items.iter().map(|i| (i, item_id(i, k).and_then(|id| theirs.get(id).copied()))).collect();
             if side == Side::Old {
-                let rank = |i: &Node| o.iter().position(|x| item_id(x, k) == item_id(i, k)).unwrap_or(usize::MAX);
-                out.sort_by_key(|(i, _)| rank(i));
+                // An item of no name ranks where `position` found it before: with the other side's
+                // first item of no name.
+                let mut rank: foldhash::HashMap<Option<&str>, usize> = foldhash::HashMap::default();
+                for (i, x) in o.iter().enumerate() {
+                    rank.entry(item_id(x, k)).or_insert(i);
+                }
+                out.sort_by_key(|(i, _)| rank.get(&item_id(i, k)).copied().unwrap_or(usize::MAX));
             }
             out
         }

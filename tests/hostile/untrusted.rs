@@ -489,3 +489,33 @@ fn documents_built_to_blow_up_finish_within_bounds() {
         assert!(run.stdout.len() < 64 << 20, "{name}: {} bytes of output", run.stdout.len());
     }
 }
+
+/// A map of 50,000 keys and a list of 20,000 named items, every value changed: compared and
+/// annotated in time and memory that grow with their size (both were quadratic).
+#[test]
+fn large_diffs_finish_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = |v: &str| {
+        let data: String = (0..50_000).map(|i| format!("  k{i}: v{i}{v}\n")).collect();
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata:\n{data}")
+    };
+    let env = |v: &str| {
+        let items: String = (0..20_000).map(|i| format!("        - {{name: E{i}, value: '{v}{i}'}}\n")).collect();
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec:\n  template:\n    spec:\n      \
+             containers:\n      - name: c\n        image: x\n        env:\n{items}"
+        )
+    };
+    for (name, make) in [("map", &map as &dyn Fn(&str) -> String), ("env", &env)] {
+        let old = write(dir.path(), &format!("{name}-old.yaml"), &make("a"));
+        let new = write(dir.path(), &format!("{name}-new.yaml"), &make("b"));
+        assert!(std::fs::metadata(&new).unwrap().len() < 1 << 20);
+        for format in ["human", "json", "markdown"] {
+            let run = bounded(&["diff", "--all", "--format", format, &old, &new]);
+            assert_safe(&run, name);
+            // Markdown stays under GitHub's comment limit and leaves the rows out.
+            let shown = run.stdout.contains("v19999b") || run.stdout.contains("b19999");
+            assert!(shown || format == "markdown", "{name} {format}");
+        }
+    }
+}
