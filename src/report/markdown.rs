@@ -11,8 +11,28 @@ pub const BUDGET: usize = 65_536;
 /// Room kept for the closing line.
 const RESERVE: usize = 400;
 
+/// Text in a table cell, most of it from the input: a pull request's author must not be able to
+/// end the row, write HTML (an image that tracks who reads the comment), a link, or a mention that
+/// notifies a team. Markdown's punctuation is escaped, `<`, `>` and `&` are entities, `@` is
+/// `&#64;` (GitHub reads no mention in it), and a line end is a space.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ").replace('`', "'")
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '`' => out.push('\''),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push_str("&#64;"),
+            '|' | '[' | ']' | '*' | '_' | '~' | '\\' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn summary_table(r: &Report<'_>) -> String {
@@ -125,6 +145,13 @@ pub fn render_diff(d: &DiffReport<'_>, settings: &Settings, all: bool) -> String
         r.count(Severity::Warning),
         r.count(Severity::Info)
     ));
+    let errors = annotate::input_errors(d);
+    if !errors.is_empty() {
+        body.push("\n### 🔴 Input errors: the diff below is of what could be read\n\n");
+        for e in errors {
+            body.push(&format!("- {}\n", cell(&e)));
+        }
+    }
     let shown: Vec<_> = annotate::shown(d, all).collect();
     if !shown.is_empty() {
         body.push("\n### Metering changes\n\n| object | change | findings |\n|---|---|---|\n");
@@ -140,8 +167,7 @@ pub fn render_diff(d: &DiffReport<'_>, settings: &Settings, all: bool) -> String
         body.push("\n");
     }
     for c in shown {
-        let mut block =
-            format!("<details><summary><code>{}</code></summary>\n\n", annotate::header(c).replace('<', "&lt;"));
+        let mut block = format!("<details><summary><code>{}</code></summary>\n\n", html(&annotate::header(c)));
         if let Some(n) = annotate::noise_line(c) {
             block.push_str(&format!("{n}\n\n"));
         }
@@ -170,4 +196,20 @@ pub fn render_diff(d: &DiffReport<'_>, settings: &Settings, all: bool) -> String
         body.push("\n");
     }
     body.finish("objects or rows")
+}
+
+/// Text inside the HTML of a `<summary>`, where Markdown is not read: entities only.
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('@', "&#64;").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cells_hold_no_markdown_html_link_or_mention() {
+        assert_eq!(
+            super::cell("a|b\n<img src=x> [l](http://e) @org/team `c` *d* &"),
+            "a\\|b &lt;img src=x&gt; \\[l\\](http://e) &#64;org/team 'c' \\*d\\* &amp;"
+        );
+    }
 }
