@@ -296,10 +296,40 @@ pub fn run_keeping<'a>(inputs: &'a mut Inputs, opts: &Options) -> (Report<'a>, A
     (finish(inputs, &a, f, opts), a)
 }
 
-/// For `alerts generate`: a PrometheusRule covering what nothing covers.
-pub fn generate_alerts(inputs: &Inputs, opts: &Options) -> Option<String> {
+/// What `alerts generate` found to write.
+pub enum Generated {
+    /// The input could not be read whole: the input findings, as `file:line:col: message`.
+    InputErrors(Vec<String>),
+    /// No workload of the input meters: nothing to cover.
+    NoMetering,
+    /// Every metering workload is covered for every failure mode.
+    Covered(usize),
+    /// A PrometheusRule (or VMRule) covering what nothing covers.
+    Rules(String),
+}
+
+/// For `alerts generate`: a PrometheusRule covering what nothing covers. Fails closed: an input
+/// that could not be read is no input whose workloads are all covered.
+pub fn generate_alerts(inputs: &Inputs, opts: &Options) -> Generated {
+    let errors: Vec<String> = inputs
+        .problems
+        .iter()
+        .filter(|p| p.rule.starts_with("input/"))
+        .map(|p| {
+            let file = p.source.map_or(p.file.as_str(), |s| inputs.sources[s].name.as_str());
+            format!("{file}:{}:{}: {} ({})", p.pos.line, p.pos.col, p.message, p.rule)
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Generated::InputErrors(errors);
+    }
     let a = analyze(inputs, opts, &|_| true);
-    coverage::generate::prometheus_rule(&a.model, &a.coverage)
+    let metering = a.classes.iter().filter(|c| c.metering).count();
+    match coverage::generate::prometheus_rule(&a.model, &a.coverage) {
+        Some(text) => Generated::Rules(text),
+        None if metering == 0 => Generated::NoMetering,
+        None => Generated::Covered(metering),
+    }
 }
 
 /// For `explain sizing/memory-below-floor`: the Prometheus floor arithmetic of each metering Prometheus.

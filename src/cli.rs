@@ -254,8 +254,22 @@ pub fn run(cli: Cli) -> i32 {
             let paths = if paths.is_empty() { vec!["-".to_owned()] } else { paths };
             let inputs = Inputs::read_paths(&paths, DEFAULT_MAX_INPUT_BYTES);
             let opts = Options { namespace, config: loaded, ..Options::default() };
-            let text = check::generate_alerts(&inputs, &opts)
-                .unwrap_or_else(|| "# every metering workload is covered for every failure mode\n".into());
+            let text = match check::generate_alerts(&inputs, &opts) {
+                check::Generated::Rules(text) => text,
+                check::Generated::Covered(n) => {
+                    format!("# every metering workload ({n}) is covered for every failure mode: nothing to add\n")
+                }
+                check::Generated::NoMetering => {
+                    "# no workload of the input meters usage or cost: nothing to cover (give the render that \
+                     holds the metering product, or mark a workload with meterguard.io/metering: \"true\")\n"
+                        .to_owned()
+                }
+                check::Generated::InputErrors(errors) => {
+                    errors.iter().for_each(|e| say(e));
+                    say("the input could not be read whole: no rules generated");
+                    return 2;
+                }
+            };
             let scrub = guard::Scrub::new(&inputs.secret_values);
             match output {
                 Some(f) => {

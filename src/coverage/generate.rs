@@ -16,10 +16,23 @@ fn promql_str(v: &str) -> String {
     escaped.trim_matches('"').to_owned()
 }
 
+/// A name as a regular expression that matches it alone: RE2's metacharacters escaped (not `-`,
+/// which only classes read, so that `kube-state-metrics` stays as written).
+fn regex_literal(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The pod names a workload's controller creates, as an anchored regular expression, written
 /// inside a PromQL string.
 fn pod_regex(t: &Target) -> String {
-    let n = promql_str(&regex::escape(&t.name));
+    let n = promql_str(&regex_literal(&t.name));
     match t.kind.as_str() {
         "Deployment" => format!("{n}-[a-z0-9]+-[a-z0-9]+"),
         "StatefulSet" => format!("{n}-[0-9]+"),
@@ -96,7 +109,7 @@ fn alerts_for(t: &Target, mode: &str, job: &str, interval: Option<f64>) -> Optio
                         reads: vec!["kube_job_status_failed"],
                         expr: format!(
                             r#"kube_job_status_failed{{namespace="{ns}", job_name=~"{}-[0-9]+"{job}}} > 0"#,
-                            promql_str(&regex::escape(&t.name))
+                            promql_str(&regex_literal(&t.name))
                         ),
                         for_: "10m",
                         summary: format!("CronJob {ns}/{} has failing runs", t.name),

@@ -212,6 +212,20 @@ pub fn elsewhere(d: &DiffReport<'_>, all: bool) -> Vec<String> {
         .collect()
 }
 
+/// The input's own errors (a path that could not be read, YAML that does not parse): a diff of
+/// what could be read is not the diff that was asked for, and says so before anything else.
+pub fn input_errors(d: &DiffReport<'_>) -> Vec<String> {
+    d.check
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with("input/"))
+        .map(|f| {
+            let (line, col) = super::line_col(f);
+            format!("{}:{line}:{col}: {} ({})", super::file_of(d.check.inputs, f), f.message, f.rule)
+        })
+        .collect()
+}
+
 /// Which changes a report shows: metering-relevant ones, or all with `--all`.
 pub fn shown<'c>(d: &'c DiffReport<'_>, all: bool) -> impl Iterator<Item = &'c ObjectChange> {
     d.changes.iter().filter(move |c| all || c.relevant)

@@ -204,6 +204,17 @@ pub fn render_diff(
     use owo_colors::OwoColorize;
     let paint = |s: String, f: fn(&String) -> String| if style.color { f(&s) } else { s };
     let mut out = String::new();
+    let errors = annotate::input_errors(d);
+    if !errors.is_empty() {
+        out.push_str(&paint("Input errors: the diff below is of what could be read".into(), |s| {
+            s.red().bold().to_string()
+        }));
+        out.push('\n');
+        for e in errors {
+            out.push_str(&format!("  × {}\n", printable_text(&e)));
+        }
+        out.push('\n');
+    }
     let mut shown = 0;
     for c in annotate::shown(d, all) {
         shown += 1;

@@ -149,3 +149,29 @@ fn a_library_caller_may_set_no_limit() {
     assert!(!limited.documents.is_empty());
     assert_eq!(unlimited.documents.len(), limited.documents.len());
 }
+
+/// `alerts generate` and `diff` fail closed: an input that could not be read is an error, never
+/// "everything is covered" or a diff that looks like every object was added.
+#[test]
+fn generate_and_diff_fail_closed_on_input_they_cannot_read() {
+    let incident = fixture("examples/incident/incident.yaml");
+    for out in
+        [meterguard(&["alerts", "generate", "/nonexistent.yaml"]), meterguard_stdin(&["alerts", "generate"], b"")]
+    {
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+        assert!(stderr(&out).contains("no rules generated"), "{}", stderr(&out));
+    }
+    let readme = meterguard(&["alerts", "generate", "README.md"]);
+    assert_eq!(readme.status.code(), Some(2));
+    assert!(stderr(&readme).contains("README.md:") && stderr(&readme).contains("input/yaml-syntax"));
+    let none = meterguard(&["alerts", "generate", &fixture("tests/fixtures/diff/old.yaml")]);
+    let said = String::from_utf8_lossy(&none.stdout);
+    assert!(none.status.success() && (said.contains("no workload") || said.contains("kind: PrometheusRule")), "{said}");
+    for format in ["human", "markdown"] {
+        let out = meterguard(&["diff", "--format", format, "/nonexistent", &incident]);
+        assert_eq!(out.status.code(), Some(2));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Input errors") && text.contains("/nonexistent"), "{format}: {text}");
+    }
+}
