@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 root=..
-mkdir -p corpus/read_documents corpus/diff corpus/quantity corpus/promql_coverage corpus/scrape_discovery
+mkdir -p corpus/read_documents corpus/diff corpus/quantity corpus/promql_coverage corpus/scrape_discovery corpus/masking
 # Manifests up to 64 KiB (the -max_len run.sh uses).
 find "$root/tests/fixtures" "$root/examples" -name '*.yaml' -size -64k -print0 |
   while IFS= read -r -d '' f; do
@@ -39,6 +39,12 @@ printf '%s\n' 'jobName: kubecost' 'kubernetesSDConfigs:' '- role: Pod' '  namesp
   '  selectors: [{role: Pod, label: "app=cost-analyzer,!legacy", field: metadata.namespace=kubecost}]' \
   'relabelings: [{sourceLabels: [__meta_kubernetes_pod_label_app], action: Keep, regex: cost-analyzer}]' \
   'metricRelabelings: [{sourceLabels: [__name__], action: drop, regex: kube_pod_.*}]' >corpus/scrape_discovery/operator
+# Masking: Secrets and credentials in the shapes tests/hostile writes, `@@` for the canary.
+printf 'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: l}\n  data:\n    dup: eA==\n    t: @@\n    dup: eQ==\n' >corpus/masking/list
+printf '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"j"},"stringData":{"t":"@@","t":"x"}}\n' >corpus/masking/json
+printf 'apiVersion: v1\rkind: Secret\rmetadata: {name: r}\rstringData:\r  a: x\r  t: @@\r  a: y\r' >corpus/masking/cr
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\ndata:\n  prometheus.yml: |\n    remote_write:\n    - basic_auth: {password: @@}\n      url: https://u:@@@x/?token=@@\n' >corpus/masking/config
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, annotations: {kubectl.kubernetes.io/last-applied-configuration: "{\\"data\\":{\\"a\\":\\"@@\\"}}"}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: x\n        args: [--password, @@]\n        env: [{name: DB_PASSWORD, value: @@}]\n' >corpus/masking/workload
 # Inputs that once crashed a target stay in its corpus.
 for d in regressions/*/; do
   t=$(basename "$d")

@@ -17,6 +17,39 @@ pub fn check_all_formats(inputs: &mut Inputs) {
     let _ = report::github::render(&report);
 }
 
+/// Every format of a check of `inputs` and of a diff of `both` (its first source old), each through
+/// the report guard with the secrets of what it read, as the command writes them.
+pub fn guarded_outputs(inputs: &mut Inputs, both: &Inputs) -> Vec<String> {
+    use report::guard::{Guard, Scrub, Target};
+    use std::io::Write;
+    let guarded = |text: String, secrets: &std::collections::BTreeSet<String>, target: Target| {
+        let scrub = Scrub::new(secrets);
+        let mut out = Vec::new();
+        let mut g = Guard::new(&mut out, &scrub, target);
+        let _ = g.write_all(text.as_bytes());
+        let _ = g.finish();
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let text = Target::Text { color: false };
+    let mut outs = Vec::new();
+    let secrets = inputs.secret_values.clone();
+    let (r, _) = check::run_keeping(inputs, &Options::default());
+    let style = report::human::Style { color: false, width: 100 };
+    outs.push(guarded(report::human::render(&r, &style), &secrets, text));
+    outs.push(guarded(report::json::render(&r), &secrets, Target::Json));
+    outs.push(guarded(report::markdown::render(&r), &secrets, text));
+    outs.push(guarded(report::sarif::render(&r), &secrets, Target::Json));
+    outs.push(guarded(report::github::render(&r), &secrets, Target::Github));
+    let opts = Options::default();
+    let d = meterguard::diff::run(both, 1, &opts);
+    let settings = report::annotate::Settings { context: 3, show_noise: true, split: 1 };
+    let secrets = &both.secret_values;
+    outs.push(guarded(report::human::render_diff(&d, &settings, true, &style), secrets, text));
+    outs.push(guarded(report::json::render_diff(&d, true, true), secrets, Target::Json));
+    outs.push(guarded(report::markdown::render_diff(&d, &settings, true), secrets, text));
+    outs
+}
+
 pub fn diff_all_formats(inputs: &Inputs, split: usize) {
     let opts = Options::default();
     let d = meterguard::diff::run(inputs, split, &opts);
