@@ -76,6 +76,14 @@ pub fn bounded(args: &[&str]) -> Run {
     // GNU time writes "Command exited with non-zero status N" (or "terminated by signal") first.
     assert!(!measured.contains("signal"), "{args:?} died by a signal: {measured}{stderr}");
     let peak_kib = measured.lines().last().and_then(|l| l.trim().parse().ok()).expect("time reported the peak");
+    let seconds = started.elapsed().as_secs_f64();
+    // The figures docs/hostile.md gives: `cargo test --release --test hostile untrusted -- --nocapture --test-threads=1`.
+    eprintln!(
+        "bounded: {:.2} s {} KiB {}",
+        seconds,
+        peak_kib,
+        args.join(" ").replace(std::env::temp_dir().to_str().unwrap_or("/tmp"), "")
+    );
     let run = Run { code: status.code(), stdout, stderr, peak_kib };
     assert!(run.peak_kib < MAX_RSS_KIB, "{args:?} peaked at {} KiB", run.peak_kib);
     assert!(matches!(run.code, Some(0..=2)), "{args:?} exited {:?}: {}", run.code, run.stderr);
