@@ -55,10 +55,17 @@ pub fn collect(root: &Node, end: u32, found: &mut Found) {
     Walk { found, masks: true, depth: 0 }.node(root, end);
 }
 
-/// A document that did not parse: if it may be a Secret (the word, or an escape that may spell it),
-/// each of its lines is masked after its first colon, or whole.
+/// A document that did not parse: if it may be a Secret, each of its lines is masked after its
+/// first colon, or whole. It may be one when a line that names a kind also says `secret`, or
+/// writes its kind through an alias, a tag or an escape (`kind: "Secr\x65t"`), or when the text
+/// escapes anything at all; an RBAC role that lists `secrets` among its resources is shown.
 pub fn unparsed(text: &str, first_line: u32, found: &mut Found) {
-    if !(text.to_ascii_lowercase().contains("secret") || text.contains('\\')) {
+    let kind_line = |l: &str| {
+        let l = l.to_ascii_lowercase();
+        let alone = l.trim().trim_matches(|c: char| "\"',{}[]- ".contains(c)) == "secret";
+        alone || l.contains("kind") && (l.contains("secret") || l.contains(['*', '!', '%', '&']))
+    };
+    if !(text.contains('\\') || super::source::lines(text).any(kind_line)) {
         return;
     }
     for (line, l) in (first_line..).zip(super::source::lines(text)) {
@@ -369,6 +376,20 @@ mod tests {
         let masks: Vec<(u32, u32)> = f.masks.iter().map(|m| (m.line, m.col)).collect();
         // A block scalar starts where its text does, under its `|`.
         assert_eq!(masks, [(3, 6), (5, 5), (6, 0), (7, 6)]);
+    }
+
+    #[test]
+    fn an_unparsed_document_is_masked_when_it_may_be_a_secret() {
+        for text in
+            ["kind: Secret\ndata: {a: [x\n", "{\"kind\": \"Secret\", \"data\": {\n", "kind: \"Secr\\x65t\"\nx: [\n"]
+        {
+            let mut f = Found::default();
+            unparsed(text, 1, &mut f);
+            assert!(!f.masks.is_empty(), "{text}");
+        }
+        let mut f = Found::default();
+        unparsed("kind: ClusterRole\nrules:\n- resources: [secrets]\n  verbs: [\n", 1, &mut f);
+        assert!(f.masks.is_empty());
     }
 
     #[test]
