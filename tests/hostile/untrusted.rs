@@ -238,6 +238,12 @@ fn a_secret_in_any_shape_is_never_printed() {
         // The rest of the input was still checked.
         let v = json(&meterguard(&["check", "--format", "json", &new]));
         assert!(objects(&v) >= 1, "{shape}");
+        // Piped, as `helm template . | meterguard check -` reads it.
+        for format in FORMATS {
+            let out = meterguard_stdin(&["check", "--format", format, "-"], std::fs::read(&new).unwrap().as_slice());
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(!text.contains(canary), "{shape} on stdin, {format}: {text}");
+        }
     }
 }
 
