@@ -43,7 +43,13 @@ fn promtool_agrees_on_validity() {
     let dir = tempfile::tempdir().unwrap();
     let mut disagreements = Vec::new();
     let (mut valid, mut invalid) = (0, 0);
+    let mut declined = 0;
     for (i, (r, expr)) in rules.iter().zip(&texts).enumerate() {
+        // A regex past regex's 10 MiB is declined, not judged (docs/hostile.md).
+        if r.parsed.as_ref().is_err_and(|e| e.contains("declines to judge")) {
+            declined += 1;
+            continue;
+        }
         let ours = r.parsed.is_ok();
         if ours {
             valid += 1
@@ -55,7 +61,7 @@ fn promtool_agrees_on_validity() {
         }
     }
     assert!(disagreements.is_empty(), "{disagreements:#?}");
-    assert!(invalid >= 3 && valid > 150, "{valid} valid, {invalid} invalid");
+    assert!(invalid >= 3 && valid > 150 && declined == 1, "{valid} valid, {invalid} invalid, {declined} declined");
 }
 
 /// What `alerts generate` writes for each corpus stack loads in Prometheus: promtool 2.x refuses a

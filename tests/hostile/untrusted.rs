@@ -533,3 +533,24 @@ fn large_diffs_finish_within_bounds() {
         }
     }
 }
+
+/// Three hundred distinct regular expressions, each past regex's 10 MiB (`\w{1000}`): each took
+/// over a second to compile; each is now declined before it is compiled, at its rule's line.
+#[test]
+fn oversized_regular_expressions_are_declined_uncompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules: String =
+        (0..300).map(|i| format!("    - alert: R{i}\n      expr: 'up{{job=~\"\\\\w{{1000}}{i}\"}} == 0'\n")).collect();
+    let text = format!(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {{name: r, namespace: m}}\nspec:\n  groups:\n  \
+         - name: g\n    rules:\n{rules}---\n{GOOD}"
+    );
+    let path = write(dir.path(), "regexes.yaml", &text);
+    let run = bounded(&["check", "--format", "json", &path]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let declined = findings(&v, "alerts/promql-invalid");
+    assert_eq!(declined.len(), 300, "{:#}", v["findings"]);
+    assert_eq!(declined[0]["line"], 9);
+    assert!(declined[0]["message"].as_str().unwrap().contains("declines to judge"));
+    assert_eq!(objects(&v), 2);
+}

@@ -488,6 +488,13 @@ fn within_limits(expr: &str) -> Result<(), String> {
              alert needs more); the rule was not read"
         ));
     }
+    if let Some(re) = rewrite::mark(expr).and_then(|m| m.regexes().find(|r| pattern::oversized(r)).map(str::to_owned)) {
+        let shown: String = re.chars().take(40).collect();
+        return Err(format!(
+            "the regular expression {shown:?} may compile to more than 10 MiB: promql-parser refuses it, and meterguard \
+             declines to judge it (Prometheus may load it); the rule was not read"
+        ));
+    }
     if operators > MAX_OPERATORS {
         return Err(format!(
             "{operators} operators in one expression: meterguard reads at most {MAX_OPERATORS} (no alert needs more); \

@@ -56,6 +56,13 @@ pub struct Marked {
     values: Vec<(Kind, String)>,
 }
 
+impl Marked {
+    /// The unquoted values of the regex matchers (`=~`, `!~`).
+    pub fn regexes(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().filter(|(k, _)| matches!(k, Kind::Re | Kind::NotRe)).map(|(_, v)| v.as_str())
+    }
+}
+
 /// None when the expression has no matcher with a value (or holds the marker, or does not lex, or
 /// a value does not unquote): parse it as is.
 pub fn mark(expr: &str) -> Option<Marked> {
