@@ -109,6 +109,16 @@ rule!(
      alerts run. Fix the expression; `promtool check rules` agrees."
 );
 rule!(
+    PROMQL_TOO_LARGE,
+    "input/promql-too-large",
+    Error,
+    "an alert expression too large for meterguard to read",
+    "An expression nested past 64 brackets, with more than 400 operators, or with a regular expression that may \
+     compile past 10 MiB (`\\w{300}`) is not read: each costs stack or seconds that a pull request could multiply \
+     (docs/hostile.md). Prometheus may load it, but meterguard cannot judge what it covers, so the run fails \
+     closed (exit 2); the other rules and documents are still checked. Split the expression or simplify the pattern."
+);
+rule!(
     EVALUATOR_UNKNOWN,
     "alerts/evaluator-unknown",
     Info,
@@ -119,6 +129,7 @@ rule!(
 );
 
 pub static RULES: &[&Rule] = &[
+    &PROMQL_TOO_LARGE,
     &DOWN_UNCOVERED,
     &CRASHLOOP_UNCOVERED,
     &OOM_UNCOVERED,
@@ -165,6 +176,18 @@ fn object_finding(ctx: &Context<'_, '_>, rule: &'static Rule, object: usize, mes
 
 pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
     for r in &a.rules {
+        if let Err(e) = &r.parsed
+            && coverage::promql::refused(e)
+        {
+            let message = format!("alert {}: not read: {}", r.alert, e.lines().next().unwrap_or(e));
+            out.push(rule_finding(
+                &PROMQL_TOO_LARGE,
+                r,
+                message,
+                "split the expression or simplify the pattern".into(),
+            ));
+            continue;
+        }
         // A VMRule holds MetricsQL, a superset of PromQL: what promql-parser cannot read may be
         // valid there, and is only left unjudged.
         if let Err(e) = &r.parsed

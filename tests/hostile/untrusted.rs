@@ -445,7 +445,8 @@ fn expressions_built_to_overflow_the_stack_are_located_refusals() {
         }
         let run = bounded(&["check", "--format", "json", &path]);
         let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        let invalid = findings(&v, "alerts/promql-invalid");
+        assert_eq!(run.code, Some(2), "{name}: a rule not read fails closed");
+        let invalid = findings(&v, "input/promql-too-large");
         assert_eq!(invalid.len(), 1, "{name}: {:#}", v["findings"]);
         assert_eq!(invalid[0]["line"], 9, "{name}");
         assert_eq!(objects(&v), 2, "{name}: the next document is still checked");
@@ -548,7 +549,8 @@ fn oversized_regular_expressions_are_declined_uncompiled() {
     let path = write(dir.path(), "regexes.yaml", &text);
     let run = bounded(&["check", "--format", "json", &path]);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let declined = findings(&v, "alerts/promql-invalid");
+    assert_eq!(run.code, Some(2));
+    let declined = findings(&v, "input/promql-too-large");
     assert_eq!(declined.len(), 300, "{:#}", v["findings"]);
     assert_eq!(declined[0]["line"], 9);
     assert!(declined[0]["message"].as_str().unwrap().contains("declines to judge"));

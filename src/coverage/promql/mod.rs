@@ -431,6 +431,14 @@ pub const MAX_NESTING: usize = 64;
 /// Binary operators in one expression: a chain of them is a tree as deep as it is long.
 pub const MAX_OPERATORS: usize = 400;
 
+/// How a refusal for the limits ends, so that rules report it apart from invalid PromQL.
+const NOT_READ: &str = "the rule was not read";
+
+/// Whether a parse error is a refusal for the limits (the expression may be valid).
+pub fn refused(error: &str) -> bool {
+    error.ends_with(NOT_READ)
+}
+
 /// Refuses an expression past the limits above before any recursion sees it (`abs(` 4,000 deep,
 /// or `up + up + ...` 6,000 terms, overflowed the stack). Brackets and operators inside strings
 /// and comments do not count.
@@ -485,20 +493,20 @@ fn within_limits(expr: &str) -> Result<(), String> {
     if deepest > MAX_NESTING {
         return Err(format!(
             "brackets nested {deepest} levels deep: meterguard reads expressions nested at most {MAX_NESTING} levels (no \
-             alert needs more); the rule was not read"
+             alert needs more); {NOT_READ}"
         ));
     }
     if let Some(re) = rewrite::mark(expr).and_then(|m| m.regexes().find(|r| pattern::oversized(r)).map(str::to_owned)) {
         let shown: String = re.chars().take(40).collect();
         return Err(format!(
             "the regular expression {shown:?} may compile to more than 10 MiB: promql-parser refuses it, and meterguard \
-             declines to judge it (Prometheus may load it); the rule was not read"
+             declines to judge it (Prometheus may load it); {NOT_READ}"
         ));
     }
     if operators > MAX_OPERATORS {
         return Err(format!(
             "{operators} operators in one expression: meterguard reads at most {MAX_OPERATORS} (no alert needs more); \
-             the rule was not read"
+             {NOT_READ}"
         ));
     }
     Ok(())
