@@ -496,7 +496,14 @@ fn within_limits(expr: &str) -> Result<(), String> {
              alert needs more); {NOT_READ}"
         ));
     }
-    if let Some(re) = rewrite::mark(expr).and_then(|m| m.regexes().find(|r| pattern::oversized(r)).map(str::to_owned)) {
+    // Past Go's repeat limit a pattern is invalid, as Prometheus says; else one that may compile past
+    // regex's 10 MiB is declined. Either way before promql-parser spends a compile on it.
+    let marked = rewrite::mark(expr);
+    let regexes = || marked.iter().flat_map(|m| m.regexes());
+    if let Some(re) = regexes().find(|r| !pattern::repeats_within_go_limit(r)) {
+        return Err(format!("invalid repeat count in regex {re:?}: Prometheus allows at most 1000"));
+    }
+    if let Some(re) = regexes().find(|r| pattern::oversized(r)).map(str::to_owned) {
         let shown: String = re.chars().take(40).collect();
         return Err(format!(
             "the regular expression {shown:?} may compile to more than 10 MiB: promql-parser refuses it, and meterguard \

@@ -100,7 +100,7 @@ impl std::fmt::Debug for Pattern {
 }
 
 /// Go's `repeatIsValid`, on the syntax as written.
-fn repeats_within_go_limit(pattern: &str) -> bool {
+pub fn repeats_within_go_limit(pattern: &str) -> bool {
     use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
     // On the syntax as written: the high-level form simplifies `(a{0}){5000}` away.
     fn valid(ast: &Ast, n: u32) -> bool {
