@@ -12,7 +12,9 @@ use regex::{Captures, Regex};
 /// ending, case and `_`/`-` aside (`password`, `bearer_token`, `client_secret`, `credentials`,
 /// `slack_api_url`, `routing_key`, `globalSlackWebhookUrl`...). `*_file` keys name paths, not values.
 pub fn is_credential_key(key: &str) -> bool {
-    let k: String = key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect();
+    // Read from the end, without a lowercased copy: `input/secrets.rs` asks this of every key of
+    // every document (millions in a large render).
+    let folded = || key.chars().rev().filter(|c| *c != '_' && *c != '-').flat_map(|c| c.to_lowercase().rev());
     const ENDINGS: &[&str] = &[
         "password",
         "passwd",
@@ -29,7 +31,10 @@ pub fn is_credential_key(key: &str) -> bool {
         "secretkey",
         "privatekey",
     ];
-    ENDINGS.iter().any(|e| k.ends_with(e))
+    ENDINGS.iter().any(|e| {
+        let mut k = folded();
+        e.chars().rev().all(|c| k.next() == Some(c))
+    })
 }
 
 /// The patterns credentials are found by, compiled once. Each is a literal that the tests below
