@@ -2,6 +2,7 @@
 
 pub mod de;
 mod files;
+pub mod goyaml;
 pub mod node;
 pub mod redact;
 pub mod secrets;

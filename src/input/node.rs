@@ -434,7 +434,11 @@ impl Node {
             Kind::Map(entries) => {
                 let mut m = Map::with_capacity(entries.len());
                 for e in entries {
-                    m.insert(e.key.text().to_owned(), e.value.to_json_as(schema));
+                    let key = match schema {
+                        Schema::Kubernetes => super::goyaml::json_key(e.key.scalar()).into_owned(),
+                        Schema::Core => e.key.text().to_owned(),
+                    };
+                    m.insert(key, e.value.to_json_as(schema));
                 }
                 Value::Object(m)
             }

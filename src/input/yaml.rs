@@ -57,13 +57,33 @@ struct Chunk<'a> {
     first_line: u32,
 }
 
-fn split(text: &str) -> Vec<Chunk<'_>> {
+/// The stream's `---`-separated pieces, and the lines that start like a separator but are not
+/// one: Kubernetes refuses the whole stream at such a line (`--- x`); meterguard reports it and
+/// reads on as if it were a separator, so that the other documents are still checked.
+fn split(text: &str) -> (Vec<Chunk<'_>>, Vec<Problem>) {
     let mut chunks = Vec::new();
+    let mut bad = Vec::new();
     let mut start = 0;
     let mut first_line = 1;
     let mut offset = 0;
     for (line_no, line) in (1u32..).zip(text.split_inclusive('\n')) {
-        if is_separator(line) {
+        if let Some(rest) = line.strip_prefix("---") {
+            let rest = rest.trim();
+            let bad_line = !rest.is_empty() && !rest.starts_with('#');
+            if bad_line {
+                bad.push(Problem {
+                    rule: "input/yaml-syntax",
+                    pos: Pos { line: line_no, col: 4 },
+                    message: "a document separator with content after it (`--- ...`): Kubernetes refuses the whole \
+                              stream here (\"invalid Yaml document separator\"); put the content on the next line"
+                        .to_owned(),
+                });
+            } else if start == offset {
+                // Nothing since the last separator: Kubernetes keeps this one in the document it
+                // starts (a comment after it, or a whole file joined by lone carriage returns).
+                offset += line.len();
+                continue;
+            }
             chunks.push(Chunk { text: &text[start..offset], first_line });
             start = offset + line.len();
             first_line = line_no + 1;
@@ -71,24 +91,13 @@ fn split(text: &str) -> Vec<Chunk<'_>> {
         offset += line.len();
     }
     chunks.push(Chunk { text: &text[start..], first_line });
-    chunks
-}
-
-/// `---` at the start of a line with nothing after it but blanks or a comment (k8s yaml.YAMLReader).
-fn is_separator(line: &str) -> bool {
-    match line.strip_prefix("---") {
-        Some(rest) => {
-            let rest = rest.trim();
-            rest.is_empty() || rest.starts_with('#')
-        }
-        None => false,
-    }
+    (chunks, bad)
 }
 
 fn template_of(chunk: &str) -> Option<String> {
     for line in chunk.lines() {
         let t = line.trim();
-        if t.is_empty() {
+        if t.is_empty() || t.starts_with("---") {
             continue;
         }
         let comment = t.strip_prefix('#')?;
@@ -108,17 +117,19 @@ pub fn parse_stream(text: &str) -> Parsed {
 }
 
 /// `prune` runs on each document's tree on the thread that parsed it (see `Inputs::prune`), after
-/// its secrets are found if `secrets` is set (a text of the input, not one embedded in it);
+/// its secrets are found if `input` is set (a text of the input, not one embedded in it: only such
+/// a text is also held to what Kubernetes' reader refuses, see `goyaml.rs`);
 /// `budget` is how many nodes anchors and aliases may still copy (`MAX_COPIED_NODES` for a whole
 /// input): a document past it is refused, in stream order.
-pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>, budget: usize, secrets: bool) -> Parsed {
+pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>, budget: usize, input: bool) -> Parsed {
     use rayon::prelude::*;
-    let chunks: Vec<Chunk<'_>> = split(text).into_iter().filter(|c| !c.text.trim().is_empty()).collect();
+    let (chunks, bad_separators) = split(text);
+    let chunks: Vec<Chunk<'_>> = chunks.into_iter().filter(|c| !c.text.trim().is_empty()).collect();
     // Without a `*` no alias can stand in the text: anchors need no copy and nothing is spent.
     let aliases = text.contains('*');
     let parse = |c: &Chunk<'_>| {
-        let mut p = parse_chunk(c, aliases);
-        if secrets {
+        let mut p = parse_chunk(c, aliases, input);
+        if input {
             let end = c.first_line + super::source::lines(c.text).count() as u32;
             match p.documents.is_empty() {
                 true => super::secrets::unparsed(c.text, c.first_line, &mut p.found),
@@ -131,6 +142,9 @@ pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>, budget: usi
         p
     };
     let mut out = Parsed::default();
+    if input {
+        out.problems = bad_separators;
+    }
     let batch = if aliases { ALIAS_BATCH } else { chunks.len().max(1) };
     for group in chunks.chunks(batch) {
         let parsed: Vec<Parsed> = group.par_iter().map(parse).collect();
@@ -155,17 +169,42 @@ pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>, budget: usi
     out
 }
 
-fn parse_chunk(chunk: &Chunk<'_>, aliases: bool) -> Parsed {
+fn parse_chunk(chunk: &Chunk<'_>, aliases: bool, input: bool) -> Parsed {
     let mut out = Parsed::default();
     let template: Option<std::sync::Arc<str>> = template_of(chunk.text).map(Into::into);
-    let mut builder = Builder::new(chunk.first_line, aliases);
+    if input && let Some(at) = end_marker_first(chunk) {
+        out.problems.push(Problem {
+            rule: "input/yaml-syntax",
+            pos: Pos { line: at, col: 1 },
+            message: "a document end marker (`...`) before any document: Kubernetes' reader fails on it (\"did not \
+                      find expected node content\") and refuses this piece of the stream"
+                .to_owned(),
+        });
+        return out;
+    }
+    let mut builder = Builder::new(chunk.first_line, aliases, input);
     if let Err(mut p) = builder.run(chunk.text) {
         if template_at(chunk, p.pos.line) {
             p.message.push_str(TEMPLATE_HINT);
         }
+        // saphyr checks what follows a document before it ends it; these errors come from there.
+        const AFTER_END: [&str; 3] =
+            ["after document end marker", "expected <document start>", "document end marker before directive"];
+        let ended =
+            builder.ended > 0 || (!builder.documents.is_empty() && AFTER_END.iter().any(|m| p.message.contains(m)));
+        if !(input && p.rule == "input/yaml-syntax" && ended) {
+            out.problems.push(p);
+            out.problems.append(&mut builder.problems);
+            return out;
+        }
+        // Kubernetes decodes the first document of each `---` piece and never reads past it.
+        builder.documents.truncate(1);
+        p.message = format!(
+            "after the first document of this `---` piece, which Kubernetes reads alone: the rest is ignored, and is \
+             not valid YAML ({})",
+            p.message
+        );
         out.problems.push(p);
-        out.problems.append(&mut builder.problems);
-        return out;
     }
     out.problems.append(&mut builder.problems);
     if let Some((n, pos)) = builder.unreported {
@@ -179,10 +218,33 @@ fn parse_chunk(chunk: &Chunk<'_>, aliases: bool) -> Parsed {
         });
     }
     out.copied = builder.alias_nodes;
+    if input && builder.documents.len() > 1 {
+        // Kubernetes decodes the first document of each `---` piece; a `...` does not split.
+        let ignored = builder.documents.split_off(1);
+        out.problems.push(Problem {
+            rule: "input/yaml-syntax",
+            pos: ignored[0].start(),
+            message: format!(
+                "Kubernetes reads only the first document between two `---` lines: this one and {} more after it \
+                 would be ignored; put `---` before it",
+                ignored.len() - 1
+            ),
+        });
+    }
     for root in builder.documents {
         out.documents.push(RawDocument { start_line: chunk.first_line, template: template.clone(), root });
     }
     out
+}
+
+/// The line of a `...` that comes before anything but comments in the chunk: go-yaml v2 expects a
+/// node first.
+fn end_marker_first(chunk: &Chunk<'_>) -> Option<u32> {
+    let (n, line) = (chunk.first_line..)
+        .zip(super::source::lines(chunk.text))
+        .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    let rest = line.strip_prefix("...")?;
+    (rest.is_empty() || rest.starts_with([' ', '\t'])).then_some(n)
 }
 
 /// Said of a syntax error on a line of Helm template syntax: the file is a chart's template, not
@@ -226,10 +288,14 @@ struct Builder {
     problems: Vec<Problem>,
     /// Duplicate keys past `MAX_DUPLICATES_REPORTED`, and where the first of them is.
     unreported: Option<(usize, Pos)>,
+    /// A manifest of the input: held to what Kubernetes' JSON conversion refuses.
+    input: bool,
+    /// Documents ended so far: what follows the first is never read by Kubernetes.
+    ended: usize,
 }
 
 impl Builder {
-    fn new(first_line: u32, aliases: bool) -> Builder {
+    fn new(first_line: u32, aliases: bool, input: bool) -> Builder {
         Builder {
             line_offset: first_line - 1,
             stack: Vec::new(),
@@ -241,6 +307,8 @@ impl Builder {
             documents: Vec::new(),
             problems: Vec::new(),
             unreported: None,
+            input,
+            ended: 0,
         }
     }
 
@@ -271,24 +339,45 @@ impl Builder {
     fn event(&mut self, ev: Event<'_>, ys: YSpan) -> Result<(), Problem> {
         let span = self.span(&ys);
         match ev {
-            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => {}
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::DocumentEnd => self.ended += 1,
             Event::DocumentStart(_) => self.anchors.clear(),
             Event::Scalar(text, style, anchor, tag) => {
-                let style = match style {
-                    ScalarStyle::Plain if tag.as_ref().is_some_and(|t| t.suffix == "str") => Style::Quoted,
+                let written = match style {
                     ScalarStyle::Plain => Style::Plain,
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     ScalarStyle::Literal | ScalarStyle::Folded => Style::Block,
                 };
-                let quotes = if style == Style::Quoted { 2 } else { 0 };
+                let quotes = if written == Style::Quoted { 2 } else { 0 };
                 let width = (span.end.line == span.start.line).then(|| span.end.col.saturating_sub(span.start.col));
                 let chars = if text.is_ascii() { text.len() } else { text.chars().count() };
-                let exact = width.is_some_and(|w| w as usize == chars + quotes);
+                // A tag's text before the value: the span no longer measures the value alone.
+                let exact = tag.is_none() && width.is_some_and(|w| w as usize == chars + quotes);
+                let (text, style) = match &tag {
+                    None => (text, written),
+                    Some(t) => match super::goyaml::tagged(&text, written, t) {
+                        Ok((typed, style)) => (std::borrow::Cow::Owned(typed.into_owned()), style),
+                        Err(why) => return Err(self.syntax(span.start, why)),
+                    },
+                };
+                let scalar = super::node::Scalar { text: &text, style };
                 if anchor == 0
-                    && let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut()
+                    && let Some(Frame::Map { key: None, .. }) = self.stack.last()
                 {
-                    *key = Some(Key::new(span.start, &text, style, exact));
+                    if self.input
+                        && let Some(why) = super::goyaml::refused_key(scalar)
+                    {
+                        return Err(self.syntax(span.start, why));
+                    }
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some(Key::new(span.start, &text, style, exact));
+                    }
                     return Ok(());
+                }
+                if self.input
+                    && let Some(why) = super::goyaml::refused_value(scalar)
+                {
+                    return Err(self.syntax(span.start, why));
                 }
                 // Most scalars (names, small values) fit inline: no allocation of their own.
                 let text = compact_str::CompactString::from(text.as_ref());
@@ -381,6 +470,11 @@ impl Builder {
                     let Some(s) = node.as_scalar() else {
                         return Err(self.syntax(node.start(), "a mapping key must be a scalar".into()));
                     };
+                    if self.input
+                        && let Some(why) = super::goyaml::refused_key(s)
+                    {
+                        return Err(self.syntax(node.start(), why));
+                    }
                     // An anchored or aliased key: the node's own width is kept in its span.
                     *key = Some(Key::new(node.start(), s.text, s.style, node.span().end != node.start()));
                 }
