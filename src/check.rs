@@ -68,9 +68,10 @@ impl Report<'_> {
         self.workloads.iter().filter(|w| w.class.metering).count()
     }
 
-    /// An input finding (bad YAML, unreadable file) makes the run's exit status 2.
+    /// An input finding (bad YAML, unreadable file) makes the run's exit status 2, unless the
+    /// user accepted it (the rule turned off, or an exemption): it is then still listed.
     pub fn has_input_errors(&self) -> bool {
-        self.findings.iter().any(|f| f.rule.starts_with("input/"))
+        self.findings.iter().any(|f| rules::is_input(f.rule) && f.suppressed.is_none())
     }
 
     /// The most severe unsuppressed finding.

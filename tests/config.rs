@@ -233,3 +233,28 @@ fn scale_tells_when_the_volume_fills_before_the_retention_time_has_passed() {
     std::fs::write(&p, operator("  retentionSize: 40GB\n")).unwrap();
     assert!(findings(&check("active_series: 300000", &path), rule).is_empty());
 }
+
+#[test]
+fn an_input_rule_turned_off_still_says_what_was_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "rules:\n  input/yaml-syntax: off\n");
+    let manifest = dir.path().join("m.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: [unclosed\n").unwrap();
+    let m = manifest.to_string_lossy();
+    let out = meterguard(&["check", "--format", "json", "--config", &cfg, &m]);
+    assert_eq!(out.status.code(), Some(0), "accepted by the user: {}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    let skipped = findings(&v, "input/yaml-syntax");
+    assert_eq!(skipped.len(), 1, "{v}");
+    assert!(skipped[0]["line"].as_u64() >= Some(5), "in the broken document: {v}");
+    assert!(skipped[0]["suppression"]["by"].as_str().unwrap().contains("input/yaml-syntax: off"), "{v}");
+    let human = meterguard(&["check", "--config", &cfg, &m]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("(1 suppressed)"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    // Without the setting the same input fails closed.
+    let strict = meterguard(&["check", "--format", "json", &m]);
+    assert_eq!(strict.status.code(), Some(2));
+}

@@ -105,9 +105,16 @@ pub fn apply(
     }
     findings.reserve_exact(extra.len());
     findings.extend(extra);
-    // Severities and rules turned off.
+    // Severities and rules turned off. An input rule turned off is marked, not dropped: its
+    // finding is all that says a document or file was not read.
     let settings = &loaded.config.rules;
-    findings.retain(|f| settings.get(f.rule) != Some(&RuleSetting::Off));
+    findings.retain(|f| settings.get(f.rule) != Some(&RuleSetting::Off) || rules::is_input(f.rule));
+    for f in findings.iter_mut().filter(|f| f.suppressed.is_none() && settings.get(f.rule) == Some(&RuleSetting::Off)) {
+        f.suppressed = Some(Box::new(Suppression {
+            by: format!("`{}: off` in {file}", f.rule),
+            reason: Some("what it reports was not read".to_owned()),
+        }));
+    }
     for f in findings.iter_mut() {
         match settings.get(f.rule) {
             Some(RuleSetting::Error) => f.severity = Severity::Error,

@@ -67,6 +67,12 @@ pub fn find(id: &str) -> Option<&'static Rule> {
     all().find(|r| r.id == id)
 }
 
+/// A rule about the input itself (a file or document that could not be read): its findings make
+/// the run's exit status 2.
+pub fn is_input(id: &str) -> bool {
+    id.starts_with("input/")
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suppression {
     pub by: String,
