@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 seconds=${1:-1800}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(read_documents quantity promql_coverage diff scrape_discovery masking)
+[ ${#targets[@]} -eq 0 ] && targets=(read_documents quantity promql_coverage diff scrape_discovery masking yaml_roundtrip)
 ./seed.sh
 mkdir -p logs
 for t in "${targets[@]}"; do

@@ -3,12 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 root=..
-mkdir -p corpus/read_documents corpus/diff corpus/quantity corpus/promql_coverage corpus/scrape_discovery corpus/masking
+mkdir -p corpus/read_documents corpus/diff corpus/quantity corpus/promql_coverage corpus/scrape_discovery corpus/masking \
+  corpus/yaml_roundtrip
 # Manifests up to 64 KiB (the -max_len run.sh uses).
 find "$root/tests/fixtures" "$root/examples" -name '*.yaml' -size -64k -print0 |
   while IFS= read -r -d '' f; do
     cp "$f" "corpus/read_documents/$(sha1sum <"$f" | cut -c1-16)"
+    cp "$f" "corpus/yaml_roundtrip/$(sha1sum <"$f" | cut -c1-16)"
   done
+# The shapes where meterguard and Kubernetes' reader once parted (tests/yaml_oracle.rs).
+cp regressions/yaml_roundtrip/* corpus/yaml_roundtrip/
 # Diff seeds: an old and a new fixture joined by a NUL byte.
 for old in "$root"/tests/fixtures/diff/*.yaml; do
   for new in "$root"/tests/fixtures/diff/*.yaml; do

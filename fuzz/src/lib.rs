@@ -84,3 +84,58 @@ pub fn typed_reading_agrees(node: &meterguard::input::node::Node) {
     };
     children.into_iter().for_each(typed_reading_agrees);
 }
+
+/// Reads `data` as a manifest, writes each document as JSON (the value Kubernetes would get), and
+/// reads that again: every value must come back the same, and nothing may be refused. Documents
+/// nested deeper than the scanner's flow limit (255 levels) cannot be written as JSON flow and are
+/// left out.
+pub fn json_round_trip(data: &[u8]) {
+    let mut inputs = Inputs::default();
+    inputs.add_bytes("fuzz.yaml", data);
+    let values: Vec<serde_json::Value> = inputs
+        .documents
+        .iter()
+        .filter(|d| depth(&d.root) < 250)
+        .map(|d| d.root.to_json())
+        .filter(|v| !v.is_null())
+        .collect();
+    let mut text = String::new();
+    for v in &values {
+        text.push_str("---\n");
+        text.push_str(&serde_json::to_string(v).expect("a JSON value"));
+        text.push('\n');
+    }
+    let mut again = Inputs::default();
+    again.add_bytes("again.json", text.as_bytes());
+    assert!(again.problems.is_empty(), "the JSON of what was read is refused: {:?}\n{text}", again.problems);
+    let back: Vec<serde_json::Value> = again.documents.iter().map(|d| d.root.to_json()).collect();
+    assert_eq!(back.len(), values.len(), "{text}");
+    for (a, b) in values.iter().zip(&back) {
+        assert!(same(a, b), "read {a}\nthen {b}");
+    }
+}
+
+fn depth(node: &meterguard::input::Node) -> usize {
+    use meterguard::input::Kind;
+    match &node.kind {
+        Kind::Scalar(_) => 0,
+        Kind::Seq(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Kind::Map(entries) => 1 + entries.iter().map(|e| depth(&e.value)).max().unwrap_or(0),
+    }
+}
+
+/// Same JSON, numbers by value: a float written as `1.0` is read back as the integer 1.
+pub fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
