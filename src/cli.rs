@@ -175,6 +175,8 @@ pub enum Format {
 pub enum ListFormat {
     Human,
     Json,
+    /// The rules' documentation page (docs/rules.md, which SARIF's `helpUri`s point into).
+    Markdown,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,6 +331,7 @@ fn rules_list(format: ListFormat) -> String {
                 .collect();
             serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"
         }
+        ListFormat::Markdown => rules::docs_page(),
     }
 }
 

@@ -146,3 +146,59 @@ fn several_formats_in_one_run() {
     let bad = meterguard(&["check", "examples/incident/incident.yaml", "--format", "sarif", "--format", "json"]);
     assert_eq!(bad.status.code(), Some(2), "two formats cannot share stdout");
 }
+
+#[test]
+fn a_changed_quantity_keeps_every_fingerprint() {
+    let text = std::fs::read_to_string(fixture("examples/incident/incident.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("render.yaml");
+    // The incident's Prometheus server: memory request 2Gi and limit 3Gi, then 3Gi and 5Gi.
+    let raised = text.replacen("memory: 2Gi", "memory: 3Gi", 1).replacen("memory: 3Gi\n", "memory: 5Gi\n", 1);
+    assert_ne!(raised, text);
+    let prints = |p: &std::path::Path| -> Vec<(String, String)> {
+        let v = sarif(&["check", "--format", "sarif", &p.to_string_lossy()]);
+        let mut out: Vec<(String, String)> = v["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let print = r["partialFingerprints"]["meterguardFinding/v1"].as_str().unwrap().to_owned();
+                (r["ruleId"].as_str().unwrap().to_owned(), print)
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    std::fs::write(&a, &text).unwrap();
+    let before = prints(&a);
+    std::fs::write(&a, raised).unwrap();
+    let after = prints(&a);
+    assert!(before.iter().any(|(r, _)| r == "sizing/memory-below-floor"));
+    let floor = |v: &[(String, String)]| {
+        v.iter().filter(|(r, _)| r == "sizing/memory-below-floor").cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(floor(&before), floor(&after), "the same finding, still open, with new figures");
+    // Two findings of one rule on one container stay apart.
+    let mut distinct = before.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), before.len(), "fingerprints are unique");
+}
+
+#[test]
+fn every_rule_links_to_its_documentation_and_the_page_is_current() {
+    let page = std::fs::read_to_string(fixture("docs/rules.md")).unwrap();
+    let generated = String::from_utf8(meterguard(&["rules", "--format", "markdown"]).stdout).unwrap();
+    assert_eq!(page, generated, "docs/rules.md is written by `meterguard rules --format markdown`");
+    let v = sarif(&["check", "--format", "sarif", "examples/incident/incident.yaml"]);
+    let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in rules {
+        let id = r["id"].as_str().unwrap();
+        let uri = r["helpUri"].as_str().unwrap();
+        let anchor = uri.strip_prefix("https://github.com/meterguard/meterguard/blob/main/docs/rules.md#").unwrap();
+        // GitHub's anchor of the heading `## id`: lowercase, punctuation but `-` dropped.
+        let heading = page.lines().find(|l| l.strip_prefix("## ") == Some(id)).unwrap_or_else(|| panic!("{id}"));
+        let github: String = heading[3..].chars().filter(|c| c.is_alphanumeric() || *c == '-').collect();
+        assert_eq!(anchor, github.to_lowercase(), "{id}");
+    }
+    assert_eq!(v["runs"][0]["invocations"][0]["executionSuccessful"], true);
+}

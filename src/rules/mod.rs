@@ -67,6 +67,27 @@ pub fn find(id: &str) -> Option<&'static Rule> {
     all().find(|r| r.id == id)
 }
 
+/// Where a rule's documentation is on the web: its section of docs/rules.md, which
+/// `meterguard rules --format markdown` writes (a test keeps the two the same).
+pub fn help_uri(id: &str) -> String {
+    format!("{DOCS_PAGE}#{}", id.replace('/', ""))
+}
+
+pub const DOCS_PAGE: &str = "https://github.com/meterguard/meterguard/blob/main/docs/rules.md";
+
+/// docs/rules.md: every rule, with its severity, summary and explanation, one section each (a
+/// section's GitHub anchor is its id without the slash: `help_uri`).
+pub fn docs_page() -> String {
+    let mut s = String::from(
+        "# Rules\n\nWritten by `meterguard rules --format markdown`; `meterguard explain ID` prints the same \
+         text. Severities are defaults: `.meterguard.yaml` can change them per rule.\n",
+    );
+    for r in all() {
+        s.push_str(&format!("\n## {}\n\n**{}**: {}.\n\n{}\n", r.id, r.severity.as_str(), r.summary, r.explanation));
+    }
+    s
+}
+
 /// A rule about the input itself (a file or document that could not be read): its findings make
 /// the run's exit status 2.
 pub fn is_input(id: &str) -> bool {
