@@ -53,6 +53,8 @@ pub struct Report<'a> {
     pub findings: Vec<Finding>,
     pub workloads: Vec<WorkloadVerdict>,
     pub objects: usize,
+    /// The config file in effect, as named; None when the defaults ran (every format says which).
+    pub config: Option<String>,
 }
 
 impl Report<'_> {
@@ -62,6 +64,14 @@ impl Report<'_> {
 
     pub fn suppressed(&self) -> usize {
         self.findings.iter().filter(|f| f.suppressed.is_some()).count()
+    }
+
+    /// Which config ran, in words: "config .meterguard.yaml" or "no config file".
+    pub fn config_in_effect(&self) -> String {
+        match &self.config {
+            Some(file) => format!("config {file}"),
+            None => "no config file".to_owned(),
+        }
     }
 
     pub fn metering_workloads(&self) -> usize {
@@ -278,7 +288,7 @@ pub fn finish<'a>(inputs: &'a Inputs, a: &Analysis<'_>, mut findings: Vec<Findin
             coverage: a.coverage.per_workload.get(&i).cloned(),
         })
         .collect();
-    Report { inputs, findings, workloads, objects: a.model.objects.len() }
+    Report { inputs, findings, workloads, objects: a.model.objects.len(), config: opts.config.file.clone() }
 }
 
 /// The check of the inputs as they are.

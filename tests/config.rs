@@ -87,11 +87,25 @@ fn init_writes_a_config_that_validates_against_the_schema() {
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(".meterguard.schema.json")).unwrap()).unwrap();
     assert_eq!(schema, written);
-    let parsed = meterguard::input::yaml::parse_stream(&text);
-    let instance = parsed.documents[0].root.to_json_as(meterguard::input::node::Schema::Core);
+    // As written it sets nothing; its examples, uncommented, are valid settings, as is the full
+    // example of examples/meterguard.yaml.
+    assert!(meterguard::input::yaml::parse_stream(&text).documents.is_empty(), "inert:\n{text}");
+    let uncommented: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# ").filter(|_| !l.starts_with("##")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let uncommented = uncommented.replace("yaml-language-server: $schema=.meterguard.schema.json\n", "");
+    let full = std::fs::read_to_string(root().join("examples/meterguard.yaml")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:?}");
+    for example in [&uncommented, &full] {
+        let parsed = meterguard::input::yaml::parse_stream(example);
+        assert!(parsed.problems.is_empty(), "{:?}\n{example}", parsed.problems);
+        let instance = parsed.documents[0].root.to_json_as(meterguard::input::node::Schema::Core);
+        assert!(instance.as_object().is_some_and(|o| o.len() >= 8), "every section: {instance}");
+        let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
     // And the binary accepts it.
     let cfg = dir.path().join(".meterguard.yaml").to_string_lossy().into_owned();
     assert_ne!(meterguard(&["check", "--config", &cfg, "tests/fixtures/config/billing.yaml"]).status.code(), Some(2));
@@ -257,4 +271,31 @@ fn an_input_rule_turned_off_still_says_what_was_not_read() {
     // Without the setting the same input fails closed.
     let strict = meterguard(&["check", "--format", "json", &m]);
     assert_eq!(strict.status.code(), Some(2));
+}
+
+#[test]
+fn init_changes_nothing_and_every_summary_names_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_string_lossy().into_owned();
+    assert!(meterguard(&["init", &d]).status.success());
+    let cfg = dir.path().join(".meterguard.yaml").to_string_lossy().into_owned();
+    let incident = "examples/incident/incident.yaml";
+    let without = json(&meterguard(&["check", "--format", "json", incident]));
+    let with = json(&meterguard(&["check", "--format", "json", "--config", &cfg, incident]));
+    for rule in ["sizing/memory-below-floor", "sizing/memory-headroom"] {
+        assert_eq!(findings(&with, rule).len(), 1, "{rule} after init");
+    }
+    assert_eq!(without["findings"], with["findings"], "the starter changes no finding");
+    assert_eq!(without["summary"]["config"], serde_json::Value::Null);
+    assert_eq!(with["summary"]["config"], cfg.as_str());
+    let human = String::from_utf8(meterguard(&["check", "--config", &cfg, incident]).stdout).unwrap();
+    assert!(human.trim_end().ends_with(&format!("; config {cfg}")), "{human}");
+    let plain = String::from_utf8(meterguard(&["check", incident]).stdout).unwrap();
+    assert!(plain.trim_end().ends_with("; no config file"), "{plain}");
+    let md = String::from_utf8(meterguard(&["check", "--format", "markdown", incident]).stdout).unwrap();
+    assert!(md.contains("No config file: the defaults."), "{md}");
+    let sarif = json(&meterguard(&["check", "--format", "sarif", "--config", &cfg, incident]));
+    assert_eq!(sarif["runs"][0]["properties"]["config"], cfg.as_str());
+    let diff = String::from_utf8(meterguard(&["diff", "examples/incident/fix.yaml", incident]).stdout).unwrap();
+    assert!(diff.trim_end().ends_with("; no config file"), "{diff}");
 }

@@ -213,4 +213,6 @@ pub fn exemption_pos(text: &str, i: usize) -> Pos {
         .unwrap_or(Pos { line: 1, col: 1 })
 }
 
-pub const STARTER: &str = include_str!("../../examples/meterguard.yaml");
+/// What `meterguard init` writes: every setting commented out, so that writing it changes nothing
+/// (a live example there once hid the incident's sizing errors behind a made-up cluster scale).
+pub const STARTER: &str = include_str!("starter.yaml");

@@ -174,7 +174,7 @@ pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) ->
         out.push('\n');
     }
     out.push_str(&format!(
-        "meterguard: {} error{}, {} warning{}, {} info{} ({} suppressed) in {} objects, {} metering workload{}\n",
+        "meterguard: {} error{}, {} warning{}, {} info{} ({} suppressed) in {} objects, {} metering workload{}; {}\n",
         report.count(Severity::Error),
         plural(report.count(Severity::Error)),
         report.count(Severity::Warning),
@@ -185,6 +185,7 @@ pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) ->
         report.objects,
         report.metering_workloads(),
         plural(report.metering_workloads()),
+        report.config_in_effect(),
     ));
     to.write_all(out.as_bytes())
 }
@@ -255,7 +256,7 @@ pub fn render_diff(
     let count = |k: crate::diff::Change| d.changes.iter().filter(|c| c.change == k).count();
     let r = &d.check;
     out.push_str(&format!(
-        "meterguard diff: {} added, {} removed, {} changed ({shown} shown{}); {} error{}, {} warning{}, {} info{}\n",
+        "meterguard diff: {} added, {} removed, {} changed ({shown} shown{}); {} error{}, {} warning{}, {} info{}; {}\n",
         count(crate::diff::Change::Added),
         count(crate::diff::Change::Removed),
         count(crate::diff::Change::Changed),
@@ -266,6 +267,7 @@ pub fn render_diff(
         plural(r.count(Severity::Warning)),
         r.count(Severity::Info),
         plural(r.count(Severity::Info)),
+        r.config_in_effect(),
     ));
     out
 }

@@ -56,13 +56,15 @@ pub fn render_diff(d: &crate::diff::DiffReport<'_>, all: bool, show_noise: bool)
 
 pub fn write(report: &Report<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     #[derive(Serialize)]
-    struct Summary {
+    struct Summary<'r> {
         errors: usize,
         warnings: usize,
         infos: usize,
         suppressed: usize,
         objects: usize,
         metering_workloads: usize,
+        /// The config file in effect; null when the defaults ran.
+        config: &'r Option<String>,
     }
     #[derive(Serialize)]
     struct WorkloadOut<'r> {
@@ -79,6 +81,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         suppressed: report.suppressed(),
         objects: report.objects,
         metering_workloads: report.metering_workloads(),
+        config: &report.config,
     };
     // The document {schema_version, findings, workloads, summary}, its two long arrays written
     // by `write_array`.
@@ -119,7 +122,7 @@ pub fn write_diff(
         fields: Vec<FieldOut<'r>>,
     }
     #[derive(Serialize)]
-    struct Summary {
+    struct Summary<'r> {
         added: usize,
         removed: usize,
         changed: usize,
@@ -127,6 +130,7 @@ pub fn write_diff(
         warnings: usize,
         infos: usize,
         suppressed: usize,
+        config: &'r Option<String>,
     }
     let report = &d.check;
     let count = |k: crate::diff::Change| d.changes.iter().filter(|c| c.change == k).count();
@@ -138,6 +142,7 @@ pub fn write_diff(
         warnings: report.count(Severity::Warning),
         infos: report.count(Severity::Info),
         suppressed: report.suppressed(),
+        config: &report.config,
     };
     // Written part by part as `write` does, not built as one `Value` first: that copy of the
     // findings was a sixth of a large diff's peak memory.

@@ -37,14 +37,23 @@ fn cell(s: &str) -> String {
 
 fn summary_table(r: &Report<'_>) -> String {
     format!(
-        "| errors | warnings | infos | suppressed | objects | metering workloads |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n",
+        "| errors | warnings | infos | suppressed | objects | metering workloads |\n|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} |\n\n{}\n",
         r.count(Severity::Error),
         r.count(Severity::Warning),
         r.count(Severity::Info),
         r.suppressed(),
         r.objects,
-        r.metering_workloads()
+        r.metering_workloads(),
+        config_line(r)
     )
+}
+
+/// Which config ran: a file name from the repository, shown as code.
+fn config_line(r: &Report<'_>) -> String {
+    match &r.config {
+        Some(file) => format!("Config: {}", cell(file)),
+        None => "No config file: the defaults.".to_owned(),
+    }
 }
 
 fn icon(s: Severity) -> &'static str {
@@ -145,6 +154,7 @@ pub fn render_diff(d: &DiffReport<'_>, settings: &Settings, all: bool) -> String
         r.count(Severity::Warning),
         r.count(Severity::Info)
     ));
+    body.push(&format!("\n{}\n", config_line(r)));
     let errors = annotate::input_errors(d);
     if !errors.is_empty() {
         body.push("\n### 🔴 Input errors: the diff below is of what could be read\n\n");
