@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the pre-commit hook the way users do: pre-commit (from PyPI) in a virtual environment,
 # `pre-commit try-repo` against this repository, in a throwaway git repository holding a bad and a
-# good manifest. The bad one must fail with meterguard's message; the good one must pass.
+# good manifest in directories of their own (the hook judges a changed file's whole directory),
+# and the incident render kept one object per file. The bad one must fail with meterguard's
+# message, the good one must pass, and the incident's Prometheus Deployment, the only file passed,
+# must fail with the sizing error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -16,8 +19,9 @@ cd "$work"
 git init -q
 git config user.email ci@example.com
 git config user.name ci
-cp "$repo/tests/fixtures/rules/sizing-bad.yaml" bad.yaml
-cat > good.yaml <<'YAML'
+mkdir bad good incident
+cp "$repo/tests/fixtures/rules/sizing-bad.yaml" bad/bad.yaml
+cat > good/good.yaml <<'YAML'
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -30,16 +34,22 @@ spec:
         - name: web
           image: nginx:1.27
 YAML
-printf 'name: not a manifest\non: push\n' > workflow.yaml
+printf 'name: not a manifest\non: push\n' > good/workflow.yaml
+awk -v dir=incident 'BEGIN { n = 0; f = sprintf("%s/object-%03d.yaml", dir, n) }
+  /^---$/ { n++; f = sprintf("%s/object-%03d.yaml", dir, n); next } { print > f }' \
+  "$repo/examples/incident/incident.yaml"
+prometheus=$(grep -l '^  name: kubecost-prometheus-server$' incident/*.yaml | xargs grep -l '^kind: Deployment' | head -1)
 git add . && git commit -qm fixtures
 export PRE_COMMIT_HOME="$tools/pre-commit-cache"
 # pre-commit builds the hook with `cargo install`.
 source "$repo/.ci/unoptimised.sh"
 set +e
-"$tools/venv/bin/pre-commit" try-repo "$repo" meterguard --files bad.yaml > bad.log 2>&1
+"$tools/venv/bin/pre-commit" try-repo "$repo" meterguard --files bad/bad.yaml > bad.log 2>&1
 bad=$?
-"$tools/venv/bin/pre-commit" try-repo "$repo" meterguard --files good.yaml workflow.yaml > good.log 2>&1
+"$tools/venv/bin/pre-commit" try-repo "$repo" meterguard --files good/good.yaml good/workflow.yaml > good.log 2>&1
 good=$?
+"$tools/venv/bin/pre-commit" try-repo "$repo" meterguard --files "$prometheus" > incident.log 2>&1
+incident=$?
 set -e
 if [ "$bad" -eq 0 ] || ! grep -q "sizing/memory-below-floor" bad.log; then
   echo "pre-commit: the bad manifest should fail with meterguard's finding"; cat bad.log; exit 1
@@ -47,4 +57,7 @@ fi
 if [ "$good" -ne 0 ]; then
   echo "pre-commit: the good manifest should pass"; cat good.log; exit 1
 fi
-echo "pre-commit: bad manifest failed with meterguard's message, good manifest passed"
+if [ "$incident" -eq 0 ] || ! grep -q "sizing/memory-below-floor" incident.log; then
+  echo "pre-commit: the incident's Prometheus, changed alone, should fail with the sizing error"; cat incident.log; exit 1
+fi
+echo "pre-commit: bad manifest failed with meterguard's message, good manifest passed, the incident's Prometheus failed"

@@ -2,7 +2,8 @@
 //!
 //! Components (Kubecost, OpenCost, agents) meter by themselves. Feeders (Prometheus,
 //! kube-state-metrics, node-exporter) meter only when a component depends on them: it names
-//! their Service as its Prometheus endpoint, or they run in its namespace.
+//! their Service as its Prometheus endpoint, they run in its namespace, or a metering product
+//! ships them (its registry, its chart), which holds when the feeder is checked alone.
 
 use serde::Serialize;
 
@@ -125,9 +126,30 @@ pub fn classify(model: &Model<'_>, config: &Config) -> Vec<Classification> {
         if let Some((_, o)) = neighbour {
             let why = format!("{}, in namespace {ns} beside metering {}", d.why, model.objects[o.object].id.display());
             out[i] = verdict(true, d, why);
+        } else if let Some(product) = shipped_by(cat, model, w) {
+            out[i] = verdict(true, d, format!("{}, {product}", d.why));
         }
     }
     out
+}
+
+/// The metering product that ships this feeder, when the feeder says so itself: its image comes
+/// from the product's own registry path (Kubecost's `public.ecr.aws/kubecost/prometheus`), or its
+/// Helm template is in the product's chart (`cost-analyzer/charts/prometheus/...`). Such a
+/// feeder meters even when it is checked alone: one file of a repository, or a pre-commit run.
+fn shipped_by(cat: &Catalogue, model: &Model<'_>, w: &Workload<'_>) -> Option<String> {
+    let products = || cat.components.iter().filter(|c| c.kind == ComponentKind::Component);
+    for c in w.running() {
+        let Some(image) = c.spec.image.as_deref() else { continue };
+        let candidate = globset::Candidate::new(image);
+        if let Some(p) = products().find(|p| p.image_matches(&candidate)) {
+            return Some(format!("shipped by {} (its image comes from that product's registry)", p.id));
+        }
+    }
+    let template = model.objects[w.object].template?;
+    let chart = template.split('/').next()?;
+    let p = products().find(|p| p.charts.iter().any(|prefix| prefix.trim_end_matches('-') == chart))?;
+    Some(format!("shipped by {} (its template {template} is in the {chart} chart)", p.id))
 }
 
 fn verdict(metering: bool, d: &Direct<'_>, reason: String) -> Classification {

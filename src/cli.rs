@@ -158,6 +158,11 @@ pub struct CheckArgs {
     /// The running release to compare with (repeat for several paths): adds the change findings of `diff`.
     #[arg(long)]
     pub base: Vec<String>,
+    /// Check every manifest in the directory of each file given (not in its subdirectories), not the
+    /// files alone: for hooks that pass only the files that changed, so that the verdict does not
+    /// depend on which did.
+    #[arg(long)]
+    pub with_directories: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -528,6 +533,45 @@ fn style(common: &Common) -> report::human::Style {
     report::human::Style { color: use_color(common.color), width: 100 }
 }
 
+/// Each file given with the manifests beside it (regular files named *.yaml, *.yml or *.json in
+/// the same directory, links left out), each once, sorted by directory; stdin and directories
+/// stay as given.
+fn with_siblings(paths: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut dirs = std::collections::BTreeSet::new();
+    for p in paths {
+        let path = std::path::Path::new(p);
+        if p == "-" || path.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        out.push(p.clone());
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        dirs.insert(dir.to_path_buf());
+    }
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut siblings: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json"))
+            .map(
+                |p| if dir == std::path::Path::new(".") { p.strip_prefix("./").unwrap_or(&p).to_path_buf() } else { p },
+            )
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        siblings.sort();
+        out.extend(siblings);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let plain = |p: &str| -> std::path::PathBuf {
+        std::path::Path::new(p).components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+    };
+    out.retain(|p| seen.insert(plain(p)));
+    out
+}
+
 fn run_check(args: CheckArgs) -> i32 {
     let mut paths = args.paths.clone();
     if paths.is_empty() {
@@ -538,6 +582,9 @@ fn run_check(args: CheckArgs) -> i32 {
             return 2;
         }
         paths.push("-".into());
+    }
+    if args.with_directories {
+        paths = with_siblings(&paths);
     }
     let base = (!args.base.is_empty()).then(|| args.base.clone());
     let Some(mut p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };

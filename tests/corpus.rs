@@ -215,3 +215,54 @@ fn json_and_sarif_are_written_as_serde_json_pretty_prints_them() {
     assert_eq!(doc["workloads"], serde_json::json!([]));
     assert_eq!(text, serde_json::to_string_pretty(&doc).unwrap() + "\n");
 }
+
+/// The incident render as a repository keeps it when each object is a file of its own.
+fn one_object_per_file(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let text = std::fs::read_to_string(root().join("examples/incident/incident.yaml")).unwrap();
+    let mut files = Vec::new();
+    for (i, doc) in text.split("\n---\n").enumerate() {
+        if !doc.contains("kind:") {
+            continue;
+        }
+        let path = dir.join(format!("object-{i:03}.yaml"));
+        std::fs::write(&path, format!("{doc}\n")).unwrap();
+        files.push(path);
+    }
+    files
+}
+
+#[test]
+fn the_incident_prometheus_checked_alone_is_still_metering() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = one_object_per_file(dir.path());
+    let prometheus = files
+        .iter()
+        .find(|f| {
+            let t = std::fs::read_to_string(f).unwrap();
+            t.contains("kind: Deployment") && t.contains("name: kubecost-prometheus-server")
+        })
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    // Alone, as a pre-commit hook passes the one file that changed.
+    let (code, v) = check_json(&prometheus);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&v, "sizing/memory-below-floor").len(), 1, "{v}");
+    let w = &v["workloads"][0];
+    assert_eq!(w["metering"], true);
+    assert!(w["reason"].as_str().unwrap().contains("shipped by kubecost"), "{w}");
+    // With its directory (the hook's --with-directories), it is judged as in the whole render.
+    let whole = json(&meterguard(&["check", "--format", "json", "examples/incident/incident.yaml"]));
+    let beside = json(&meterguard(&["check", "--format", "json", "--with-directories", &prometheus]));
+    let rules = |v: &serde_json::Value| -> Vec<String> {
+        let mut r: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {} {}", f["rule"], f["object"]["name"], f["message"]))
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(rules(&whole), rules(&beside), "the same verdicts as the whole render");
+}
