@@ -49,15 +49,23 @@ pub fn render(inputs: &mut Inputs, chart: &Path, release: &str, args: &[String])
     }
     let first_doc = inputs.documents.len();
     inputs.add_owned(&format!("{} (rendered)", chart.display()), out.stdout);
-    let parent = chart.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(parent) = parent {
-        for d in &mut inputs.documents[first_doc..] {
-            if let Some(t) = &d.template {
-                d.template = Some(parent.join(&**t).to_string_lossy().into());
-            }
+    for d in &mut inputs.documents[first_doc..] {
+        if let Some(t) = &d.template {
+            d.template = Some(in_repository(chart, t).into());
         }
     }
     Ok(())
+}
+
+/// Where a rendered template's file is in the repository: Helm names it from the chart's own
+/// name (`name:` in Chart.yaml), which need not be its directory's, so the first part is replaced
+/// by the chart's path (`cost-analyzer/templates/x.yaml` in `deploy/kubecost` is
+/// `deploy/kubecost/templates/x.yaml`).
+fn in_repository(chart: &Path, template: &str) -> String {
+    match template.split_once('/') {
+        Some((_, rest)) => chart.join(rest).to_string_lossy().into_owned(),
+        None => template.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -71,5 +79,15 @@ mod tests {
         let t = chart.join("templates/deploy.yaml").to_string_lossy().into_owned();
         let v = chart.join("values.yaml").to_string_lossy().into_owned();
         assert_eq!(super::chart_roots(&[t, v]), vec![chart]);
+    }
+
+    #[test]
+    fn templates_are_named_by_the_chart_directory() {
+        let chart = std::path::Path::new("deploy/kubecost");
+        assert_eq!(
+            super::in_repository(chart, "cost-analyzer/charts/prometheus/templates/server.yaml"),
+            "deploy/kubecost/charts/prometheus/templates/server.yaml"
+        );
+        assert_eq!(super::in_repository(std::path::Path::new("app"), "app/templates/d.yaml"), "app/templates/d.yaml");
     }
 }

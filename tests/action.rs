@@ -153,12 +153,112 @@ fn action_yml_runs_only_the_scripts_with_inputs_from_the_environment() {
     assert!(parsed.problems.is_empty());
     let root_node = &parsed.documents[0].root;
     assert_eq!(root_node.str_at(&["runs", "using"]), Some("composite"));
-    for input in
-        ["paths", "chart", "values", "release", "base-ref", "config", "fail-on", "sarif-file", "comment", "version"]
+    for input in [
+        "paths",
+        "chart",
+        "values",
+        "release",
+        "namespace",
+        "set",
+        "kube-version",
+        "dependency-build",
+        "base-ref",
+        "config",
+    ]
+    .into_iter()
+    .chain(["fail-on", "sarif-file", "comment", "version"])
     {
         assert!(root_node.path(&["inputs", input]).is_some(), "input {input}");
     }
     for output in ["errors", "warnings", "report"] {
         assert!(root_node.path(&["outputs", output]).is_some(), "output {output}");
     }
+}
+
+/// A git command in `dir` that must succeed.
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn action_fetches_a_base_ref_the_shallow_checkout_lacks() {
+    // The repository as the server has it: the running release, then the change.
+    let origin = tempfile::tempdir().unwrap();
+    git_in(origin.path(), &["init", "-q", "-b", "main"]);
+    std::fs::copy(root().join("examples/incident/fix.yaml"), origin.path().join("manifest.yaml")).unwrap();
+    git_in(origin.path(), &["add", "manifest.yaml"]);
+    git_in(origin.path(), &["commit", "-qm", "running release"]);
+    git_in(origin.path(), &["branch", "base"]);
+    std::fs::copy(root().join("examples/incident/incident.yaml"), origin.path().join("manifest.yaml")).unwrap();
+    git_in(origin.path(), &["commit", "-qam", "lower Prometheus memory"]);
+    // actions/checkout's default: one commit, no other branch.
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", origin.path().display());
+    git_in(work.path(), &["clone", "-q", "--depth=1", "--single-branch", "--branch", "main", &url, "co"]);
+    let checkout = work.path().join("co");
+    let gh = Gh::new("");
+    let r = run_action(&checkout, &gh, &[("MG_PATHS", "manifest.yaml"), ("MG_BASE_REF", "base")]);
+    assert_eq!(r.status, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("title=diff/memory-reduced::"), "{}", r.stdout);
+    // A base that exists nowhere: a visible error, in the log and the summary, exit 2.
+    let r = run_action(&checkout, &gh, &[("MG_PATHS", "manifest.yaml"), ("MG_BASE_REF", "no-such-branch")]);
+    assert_eq!(r.status, 2, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("::error title=meterguard::base-ref no-such-branch is not in the checkout"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.summary.contains("meterguard could not run"), "{}", r.summary);
+}
+
+#[test]
+fn a_comment_the_token_cannot_write_is_a_warning_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let gh = dir.path().join("gh");
+    std::fs::write(&gh, "#!/usr/bin/env bash\necho 'HTTP 403: Resource not accessible by integration' >&2\nexit 1\n")
+        .unwrap();
+    Command::new("chmod").arg("+x").arg(&gh).status().unwrap();
+    let fake = Gh { dir };
+    let r = run_action(
+        &root(),
+        &fake,
+        &[("MG_PATHS", "tests/fixtures/rules/sizing-good.yaml"), ("MG_COMMENT", "true"), ("MG_FAIL_ON", "never")],
+    );
+    assert_eq!(r.status, 0, "the check's own status: {}", r.stdout);
+    assert!(
+        r.stdout.contains("::warning title=meterguard::the pull-request comment could not be written"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.outputs.contains("report="), "{}", r.outputs);
+}
+
+#[test]
+fn action_passes_the_namespace_and_kube_version_and_names_files_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("web.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        \
+         - name: web\n          image: nginx:1.27\n          resources: {requests: {cpu: 100m}, limits: {cpu: 50m}}\n",
+    )
+    .unwrap();
+    let gh = Gh::new("");
+    let r = run_action(
+        dir.path(),
+        &gh,
+        &[("MG_PATHS", "web.yaml"), ("MG_NAMESPACE", "billing"), ("MG_KUBE_VERSION", "1.30")],
+    );
+    assert_eq!(r.status, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("::error file=web.yaml,"), "a path of the repository, as given: {}", r.stdout);
+    assert!(r.summary.contains("billing/web"), "objects without a namespace land in the input's: {}", r.summary);
 }
