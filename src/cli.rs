@@ -111,6 +111,10 @@ pub struct HelmArgs {
     pub set: Vec<String>,
     #[command(flatten)]
     pub common: Common,
+    /// Arguments after `--` go to `helm template` as they are (--set-string, --version,
+    /// --include-crds...): the Helm plugin passes every flag meterguard does not know this way.
+    #[arg(last = true)]
+    pub helm_args: Vec<String>,
 }
 
 /// Options that `check` and `diff` share.
@@ -633,6 +637,7 @@ fn run_helm(args: HelmArgs) -> i32 {
     for s in &args.set {
         helm_args.extend(["--set".to_owned(), s.clone()]);
     }
+    helm_args.extend(args.helm_args.iter().cloned());
     for chart in &roots {
         let release = args.release.clone().unwrap_or_else(|| {
             chart.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "release".into())

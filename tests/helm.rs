@@ -80,6 +80,31 @@ fn helm_plugin_check_and_upgrade() {
     let out = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{out}{}", String::from_utf8_lossy(&check.stderr));
     assert!(out.contains("sizing/memory-below-floor"), "{out}");
+    // meterguard's own flags, the namespace for both, helm's other flags to helm.
+    let check = helm_cmd(&[
+        "meterguard",
+        "check",
+        &chart(),
+        "-n",
+        "kubecost",
+        "--format",
+        "json",
+        "--set-string",
+        "prometheus.memoryRequest=2Gi",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stderr));
+    let v = json(&check);
+    let floor = &findings(&v, "sizing/memory-below-floor")[0];
+    assert_eq!(floor["object"]["namespace"], "kubecost", "{floor}");
+    assert!(
+        floor["template"].as_str().unwrap().ends_with("tests/fixtures/charts/metering/templates/prometheus.yaml"),
+        "the chart's own template: {floor}"
+    );
+    let help = helm_cmd(&["meterguard", "--help"]);
+    assert!(help.status.success(), "{}", String::from_utf8_lossy(&help.stderr));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("helm meterguard check CHART"));
 
     // `upgrade`: the running release comes from a fake `helm get manifest`; rendering is real helm.
     let old = work.path().join("running.yaml");
@@ -101,14 +126,14 @@ fn helm_plugin_check_and_upgrade() {
     Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
     let upgrade = Command::new("bash")
         .arg(plugin_src.join("scripts/helm-plugin.sh"))
-        .args(["upgrade", "kubecost", &chart(), "--set", "prometheus.memoryLimit=5Gi"])
+        .args(["upgrade", "kubecost", &chart(), "--set", "prometheus.memoryLimit=5Gi", "-n", "kubecost"])
         .env("PATH", &path)
         .env("HELM_BIN", &fake)
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&upgrade.stdout);
     assert!(
-        out.contains("~ StatefulSet default/kubecost-prometheus"),
+        out.contains("~ StatefulSet kubecost/kubecost-prometheus"),
         "{out}{}",
         String::from_utf8_lossy(&upgrade.stderr)
     );
