@@ -32,6 +32,7 @@ pub enum Command {
     Helm(HelmArgs),
     /// List every rule with its default severity and summary.
     Rules {
+        /// human (a table), json, or markdown (the rules' documentation page, docs/rules.md).
         #[arg(long, value_enum, default_value_t = ListFormat::Human)]
         format: ListFormat,
     },
@@ -41,6 +42,7 @@ pub enum Command {
         rule: String,
         /// Manifests: for sizing rules, show the arithmetic for the Prometheus servers they hold.
         paths: Vec<String>,
+        /// Config file (its cluster scale and profiles enter the arithmetic).
         #[arg(long)]
         config: Option<String>,
     },
@@ -53,6 +55,7 @@ pub enum Command {
     },
     /// Write a commented starter `.meterguard.yaml` (and its schema) into a directory.
     Init {
+        /// The directory to write them into.
         #[arg(default_value = ".")]
         dir: String,
         /// Overwrite an existing config.
@@ -65,9 +68,12 @@ pub enum Command {
 pub enum AlertsCommand {
     /// Write a PrometheusRule that covers every uncovered metering workload for every failure mode.
     Generate {
+        /// The render to cover: files, directories or `-` for stdin [default: stdin].
         paths: Vec<String>,
+        /// Config file (its metering selectors, profiles and external evaluators apply).
         #[arg(long)]
         config: Option<String>,
+        /// Namespace of objects that name none (Helm's release namespace).
         #[arg(long, short = 'n', default_value = "default")]
         namespace: String,
         /// Write to this file instead of standard output.
@@ -144,6 +150,8 @@ pub struct Common {
     /// Stop reading an input past this many bytes (at most 4 GiB - 1: positions are 32-bit).
     #[arg(long, default_value_t = DEFAULT_MAX_INPUT_BYTES, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub max_input_bytes: u64,
+    /// Colour in the human format: auto colours a terminal, unless NO_COLOR is set (FORCE_COLOR
+    /// colours any target).
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
     /// Treat alert rules that no Prometheus in the input evaluates as loaded, without an info finding.
@@ -214,11 +222,16 @@ pub enum Color {
     Never,
 }
 
-fn use_color(c: Color) -> bool {
+/// Colour for output to a terminal or not: `--color` decides, else NO_COLOR turns it off,
+/// FORCE_COLOR on (for standard output only: a file never gets escape codes unasked), else a
+/// terminal gets it.
+fn use_color(c: Color, terminal: bool, to_file: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
     match c {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        Color::Auto if set("NO_COLOR") => false,
+        Color::Auto => terminal || (!to_file && set("FORCE_COLOR")),
     }
 }
 
@@ -318,7 +331,15 @@ pub fn run(cli: Cli) -> i32 {
                 0
             }
             None => {
-                say(&format!("unknown rule `{rule}`; `meterguard rules` lists them"));
+                let ids: Vec<&str> = rules::all().map(|r| r.id).collect();
+                let near = ids
+                    .iter()
+                    .map(|id| (strsim::jaro_winkler(id, &rule), *id))
+                    .filter(|(score, _)| *score > 0.85)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, id)| format!(" (did you mean `{id}`?)"))
+                    .unwrap_or_default();
+                say(&format!("unknown rule `{rule}`{near}; `meterguard rules` lists them"));
                 2
             }
         },
@@ -431,11 +452,11 @@ fn prepare(common: &Common, old: Option<&[String]>, new: &[String]) -> Option<Pr
 fn render_check(
     report: &check::Report<'_>,
     format: Format,
-    common: &Common,
+    style: &report::human::Style,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let text = match format {
-        Format::Human => return report::human::write(report, &style(common), out),
+        Format::Human => return report::human::write(report, style, out),
         Format::Json => return report::json::write(report, out),
         Format::Markdown => report::markdown::render(report),
         Format::Sarif => return report::sarif::write(report, out),
@@ -476,11 +497,11 @@ pub fn pair_outputs(matches: &clap::ArgMatches, common: &mut Common) -> Result<(
 }
 
 /// How the guard treats each format's bytes.
-fn target(format: Format, common: &Common) -> guard::Target {
+fn target(format: Format, common: &Common, to_file: bool) -> guard::Target {
     match format {
         Format::Json | Format::Sarif => guard::Target::Json,
         Format::Github => guard::Target::Github,
-        Format::Human => guard::Target::Text { color: style(common).color },
+        Format::Human => guard::Target::Text { color: style(common, to_file).color },
         Format::Markdown => guard::Target::Text { color: false },
     }
 }
@@ -490,7 +511,7 @@ fn target(format: Format, common: &Common) -> guard::Target {
 fn write_outputs(
     common: &Common,
     secrets: &std::collections::BTreeSet<String>,
-    render: impl Fn(Format, &mut dyn Write) -> std::io::Result<()>,
+    render: impl Fn(Format, &report::human::Style, &mut dyn Write) -> std::io::Result<()>,
 ) -> bool {
     let scrub = guard::Scrub::new(secrets);
     let paired = if common.paired.is_empty() {
@@ -503,8 +524,8 @@ fn write_outputs(
             Some(path) => {
                 let written = std::fs::File::create(&path).and_then(|f| {
                     let mut out = std::io::BufWriter::new(f);
-                    let mut guarded = guard::Guard::new(&mut out, &scrub, target(format, common));
-                    render(format, &mut guarded)?;
+                    let mut guarded = guard::Guard::new(&mut out, &scrub, target(format, common, true));
+                    render(format, &style(common, true), &mut guarded)?;
                     guarded.finish()
                 });
                 if let Err(e) = written {
@@ -514,9 +535,9 @@ fn write_outputs(
             }
             None => {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                let mut guarded = guard::Guard::new(&mut out, &scrub, target(format, common));
+                let mut guarded = guard::Guard::new(&mut out, &scrub, target(format, common, false));
                 // A closed pipe (`meterguard check | head`) is not an error worth reporting.
-                let _ = render(format, &mut guarded).and_then(|()| guarded.finish());
+                let _ = render(format, &style(common, false), &mut guarded).and_then(|()| guarded.finish());
             }
         }
     }
@@ -533,8 +554,15 @@ fn exit_status(report: &check::Report<'_>, fail_on: FailOn) -> i32 {
     }
 }
 
-fn style(common: &Common) -> report::human::Style {
-    report::human::Style { color: use_color(common.color), width: 100 }
+/// The human format's style for one output: colour and width from where it goes (a terminal's
+/// own width; 100 columns for files and pipes, so that their text does not depend on a window).
+fn style(common: &Common, to_file: bool) -> report::human::Style {
+    let terminal = !to_file && std::io::stdout().is_terminal();
+    let width = match terminal_size::terminal_size_of(std::io::stdout()) {
+        Some((terminal_size::Width(w), _)) if terminal => usize::from(w).clamp(60, 200),
+        _ => 100,
+    };
+    report::human::Style { color: use_color(common.color, terminal, to_file), width }
 }
 
 /// Each file given with the manifests beside it (regular files named *.yaml, *.yml or *.json in
@@ -594,16 +622,16 @@ fn run_check(args: CheckArgs) -> i32 {
     let Some(mut p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
     let status = if base.is_some() {
         let d = crate::diff::run(&p.inputs, p.split, &p.opts);
-        let written = write_outputs(&args.common, &d.check.inputs.secret_values, |format, out| {
-            render_check(&d.check, format, &args.common, out)
+        let written = write_outputs(&args.common, &d.check.inputs.secret_values, |format, style, out| {
+            render_check(&d.check, format, style, out)
         });
         let status = if written { exit_status(&d.check, p.fail_on) } else { 2 };
         leave(d);
         status
     } else {
         let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
-        let written = write_outputs(&args.common, &report.inputs.secret_values, |format, out| {
-            render_check(&report, format, &args.common, out)
+        let written = write_outputs(&args.common, &report.inputs.secret_values, |format, style, out| {
+            render_check(&report, format, style, out)
         });
         let status = if written { exit_status(&report, p.fail_on) } else { 2 };
         leave((report, a));
@@ -648,8 +676,8 @@ fn run_helm(args: HelmArgs) -> i32 {
         }
     }
     let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
-    let written = write_outputs(&args.common, &report.inputs.secret_values, |format, out| {
-        render_check(&report, format, &args.common, out)
+    let written = write_outputs(&args.common, &report.inputs.secret_values, |format, style, out| {
+        render_check(&report, format, style, out)
     });
     let status = if written { exit_status(&report, p.fail_on) } else { 2 };
     leave((report, a));
@@ -666,9 +694,9 @@ fn run_diff(args: DiffArgs) -> i32 {
     };
     let d = crate::diff::run(&p.inputs, p.split, &p.opts);
     let settings = report::annotate::Settings { context: args.context, show_noise: args.show_noise, split: p.split };
-    let written = write_outputs(&args.common, &d.check.inputs.secret_values, |format, out| {
+    let written = write_outputs(&args.common, &d.check.inputs.secret_values, |format, style, out| {
         let text = match format {
-            Format::Human => report::human::render_diff(&d, &settings, args.all, &style(&args.common)),
+            Format::Human => report::human::render_diff(&d, &settings, args.all, style),
             Format::Json => return report::json::write_diff(&d, args.all, args.show_noise, out),
             Format::Markdown => report::markdown::render_diff(&d, &settings, args.all),
             Format::Sarif => return report::sarif::write(&d.check, out),

@@ -266,3 +266,54 @@ fn the_incident_prometheus_checked_alone_is_still_metering() {
     };
     assert_eq!(rules(&whole), rules(&beside), "the same verdicts as the whole render");
 }
+
+#[test]
+fn colour_follows_the_target_and_the_environment() {
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meterguard"));
+        cmd.args(["check", "examples/incident/incident.yaml"]).args(args).current_dir(root()).env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let escapes = |b: &[u8]| b.contains(&0x1b);
+    // A pipe gets none; FORCE_COLOR asks for them there; NO_COLOR wins.
+    assert!(!escapes(&run(&[], &[]).stdout));
+    assert!(escapes(&run(&[("FORCE_COLOR", "1")], &[]).stdout));
+    assert!(!escapes(&run(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")], &[]).stdout));
+    assert!(!escapes(&run(&[("FORCE_COLOR", "0")], &[]).stdout));
+    // A file never gets them unasked, whatever stdout is; --color always is asking.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.txt");
+    let f = file.to_string_lossy().into_owned();
+    run(&[("FORCE_COLOR", "1")], &["--format", "human", "--output", &f]);
+    assert!(!escapes(&std::fs::read(&file).unwrap()));
+    run(&[], &["--color", "always", "--format", "human", "--output", &f]);
+    assert!(escapes(&std::fs::read(&file).unwrap()));
+}
+
+#[test]
+fn every_option_and_argument_has_help() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&meterguard::cli::Cli::command(), "meterguard", &mut missing);
+    assert!(missing.is_empty(), "no help text: {missing:?}");
+    let out = meterguard(&["explain", "sizing/memory-below-flor"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `sizing/memory-below-floor`?"));
+}
