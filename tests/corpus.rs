@@ -317,3 +317,17 @@ fn every_option_and_argument_has_help() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `sizing/memory-below-floor`?"));
 }
+
+#[test]
+fn an_object_defined_in_two_files_names_the_first_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n";
+    let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    std::fs::write(&a, cm).unwrap();
+    std::fs::write(&b, format!("# moved down\n\n{cm}")).unwrap();
+    let out = meterguard(&["check", "--format", "json", &a.to_string_lossy(), &b.to_string_lossy()]);
+    let v = json(&out);
+    let twice = findings(&v, "schema/duplicate-object");
+    assert_eq!(twice.len(), 1, "{v}");
+    assert_eq!(twice[0]["message"], format!("ConfigMap x/a is defined twice (first in {} at line 1)", a.display()));
+}

@@ -299,7 +299,7 @@ pub fn build_from<'a>(inputs: &'a Inputs, default_namespace: &str, take: &dyn Fn
         model.problems.extend(part.problems);
     }
     model.objects.par_sort_by_key(|a| (a.source, a.node.start()));
-    duplicates(&mut model);
+    duplicates(&mut model, inputs);
     model.by_kind = model
         .objects
         .par_iter()
@@ -436,7 +436,7 @@ pub fn identity_key(id: &ObjectId) -> (&str, &str, &str, &str) {
 }
 
 /// Objects are found in pairs by a hash of their identity, on all cores, and then compared.
-fn duplicates(model: &mut Model<'_>) {
+fn duplicates(model: &mut Model<'_>, inputs: &Inputs) {
     use rayon::prelude::*;
     use std::hash::BuildHasher;
     let hasher = foldhash::fast::FixedState::default();
@@ -466,7 +466,15 @@ fn duplicates(model: &mut Model<'_>) {
             object: Some(o.id.clone()),
             container: None,
             span: o.node.path(&["metadata", "name"]).map(|n| n.span()).unwrap_or(o.node.span()),
-            message: format!("{} is defined twice (first at line {})", o.id.display(), f.node.start().line),
+            message: match f.source == o.source {
+                true => format!("{} is defined twice (first at line {})", o.id.display(), f.node.start().line),
+                false => format!(
+                    "{} is defined twice (first in {} at line {})",
+                    o.id.display(),
+                    inputs.sources[f.source].name,
+                    f.node.start().line
+                ),
+            },
             help: "the second definition replaces the first when applied (Helm refuses the release); keep one".into(),
         });
     }
