@@ -670,7 +670,14 @@ fn run_helm(args: HelmArgs) -> i32 {
         let release = args.release.clone().unwrap_or_else(|| {
             chart.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "release".into())
         });
-        if let Err(e) = crate::helm::render(&mut p.inputs, chart, &release, &helm_args) {
+        // The values files given (the hook's changed files) are layered over the configured ones.
+        let mut chart_args = helm_args.clone();
+        for v in crate::helm::changed_values(&args.charts, chart) {
+            if !args.values.contains(&v) {
+                chart_args.extend(["-f".to_owned(), v]);
+            }
+        }
+        if let Err(e) = crate::helm::render(&mut p.inputs, chart, &release, &chart_args) {
             say(&e.to_string());
             return 2;
         }

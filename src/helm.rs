@@ -25,6 +25,29 @@ pub fn chart_roots(paths: &[String]) -> Vec<PathBuf> {
     roots
 }
 
+/// The values files among `paths` that belong to `chart`: files named `values*.yaml` (or .yml)
+/// in the chart's directory or below it, outside `templates/` and the subcharts of `charts/`.
+/// When one changed, the chart is rendered with it: its defaults alone would hide the change.
+pub fn changed_values(paths: &[String], chart: &Path) -> Vec<String> {
+    let mut out: Vec<String> = paths
+        .iter()
+        .filter(|p| {
+            let path = Path::new(p);
+            let named = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("values") && (n.ends_with(".yaml") || n.ends_with(".yml")) && n != "values.schema.json"
+            });
+            let inside = path.strip_prefix(chart).ok().is_some_and(|rest| {
+                !rest.components().any(|c| c.as_os_str() == "templates" || c.as_os_str() == "charts")
+            });
+            named && inside && path.is_file()
+        })
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 pub fn helm_binary() -> String {
     std::env::var("HELM_BIN").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "helm".into())
 }

@@ -141,3 +141,28 @@ fn helm_plugin_check_and_upgrade() {
     assert!(out.contains("sizing/memory-headroom"), "the check of the new render follows: {out}");
     assert_eq!(upgrade.status.code(), Some(1));
 }
+
+#[test]
+fn a_changed_values_file_is_rendered_with() {
+    let Some(helm) = need_helm() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = chart();
+    let chart = dir.path().join("metering");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    for f in ["Chart.yaml", "values.yaml", "templates/prometheus.yaml"] {
+        std::fs::copy(format!("{source}/{f}"), chart.join(f)).unwrap();
+    }
+    std::fs::write(chart.join("values-prod.yaml"), "prometheus:\n  memoryRequest: 2Gi\n").unwrap();
+    let run = |files: &[&str]| {
+        let paths: Vec<String> = files.iter().map(|f| chart.join(f).to_string_lossy().into_owned()).collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_meterguard"))
+            .args(["helm", "--format", "json"])
+            .args(&paths)
+            .env("HELM_BIN", &helm)
+            .output()
+            .unwrap();
+        findings(&json(&out), "sizing/memory-below-floor").len()
+    };
+    assert_eq!(run(&["values-prod.yaml"]), 1, "the production values' 2Gi is what is checked");
+    assert_eq!(run(&["templates/prometheus.yaml"]), 0, "a template alone: the chart's defaults (4Gi)");
+}
