@@ -115,6 +115,10 @@ pub struct HelmArgs {
     /// Values, passed to helm as --set.
     #[arg(long)]
     pub set: Vec<String>,
+    /// The running release to compare with (a render of the base, repeat for several): adds the
+    /// change findings of `diff`.
+    #[arg(long)]
+    pub base: Vec<String>,
     #[command(flatten)]
     pub common: Common,
     /// Arguments after `--` go to `helm template` as they are (--set-string, --version,
@@ -619,10 +623,16 @@ fn run_check(args: CheckArgs) -> i32 {
         paths = with_siblings(&paths);
     }
     let base = (!args.base.is_empty()).then(|| args.base.clone());
-    let Some(mut p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
-    let status = if base.is_some() {
+    let Some(p) = prepare(&args.common, base.as_deref(), &paths) else { return 2 };
+    check_and_write(&args.common, p, base.is_some())
+}
+
+/// The check of what `p` read, with the change findings against its first `split` sources when
+/// there is a base; every requested format written; the exit status.
+fn check_and_write(common: &Common, mut p: Prepared, with_base: bool) -> i32 {
+    let status = if with_base {
         let d = crate::diff::run(&p.inputs, p.split, &p.opts);
-        let written = write_outputs(&args.common, &d.check.inputs.secret_values, |format, style, out| {
+        let written = write_outputs(common, &d.check.inputs.secret_values, |format, style, out| {
             render_check(&d.check, format, style, out)
         });
         let status = if written { exit_status(&d.check, p.fail_on) } else { 2 };
@@ -630,7 +640,7 @@ fn run_check(args: CheckArgs) -> i32 {
         status
     } else {
         let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
-        let written = write_outputs(&args.common, &report.inputs.secret_values, |format, style, out| {
+        let written = write_outputs(common, &report.inputs.secret_values, |format, style, out| {
             render_check(&report, format, style, out)
         });
         let status = if written { exit_status(&report, p.fail_on) } else { 2 };
@@ -649,7 +659,8 @@ fn leave<T>(value: T) {
 }
 
 fn run_helm(args: HelmArgs) -> i32 {
-    let Some(mut p) = prepare(&args.common, None, &[]) else { return 2 };
+    let base = (!args.base.is_empty()).then(|| args.base.clone());
+    let Some(mut p) = prepare(&args.common, base.as_deref(), &[]) else { return 2 };
     let roots = crate::helm::chart_roots(&args.charts);
     if roots.is_empty() {
         eprintln!("meterguard: no Helm chart (a directory with Chart.yaml) holds the given paths");
@@ -682,13 +693,7 @@ fn run_helm(args: HelmArgs) -> i32 {
             return 2;
         }
     }
-    let (report, a) = check::run_keeping(&mut p.inputs, &p.opts);
-    let written = write_outputs(&args.common, &report.inputs.secret_values, |format, style, out| {
-        render_check(&report, format, style, out)
-    });
-    let status = if written { exit_status(&report, p.fail_on) } else { 2 };
-    leave((report, a));
-    status
+    check_and_write(&args.common, p, base.is_some())
 }
 
 fn run_diff(args: DiffArgs) -> i32 {

@@ -72,6 +72,9 @@ pub fn render(inputs: &mut Inputs, chart: &Path, release: &str, args: &[String])
     }
     let first_doc = inputs.documents.len();
     inputs.add_owned(&format!("{} (rendered)", chart.display()), out.stdout);
+    if let Some(source) = inputs.sources.last_mut() {
+        source.rendered = true;
+    }
     for d in &mut inputs.documents[first_doc..] {
         if let Some(t) = &d.template {
             d.template = Some(in_repository(chart, t).into());

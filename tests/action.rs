@@ -262,3 +262,41 @@ fn action_passes_the_namespace_and_kube_version_and_names_files_as_given() {
     assert!(r.stdout.contains("::error file=web.yaml,"), "a path of the repository, as given: {}", r.stdout);
     assert!(r.summary.contains("billing/web"), "objects without a namespace land in the input's: {}", r.summary);
 }
+
+#[test]
+fn chart_mode_names_the_repositorys_templates_everywhere() {
+    let has_helm =
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("helm").is_file()));
+    if !has_helm {
+        assert!(std::env::var_os("CI").is_none(), "CI must install helm (see .ci/run)");
+        eprintln!("helm is not installed here: skipping (CI installs it)");
+        return;
+    }
+    let gh = Gh::new("");
+    let sarif = tempfile::NamedTempFile::new().unwrap();
+    let sarif_path = sarif.path().to_string_lossy().into_owned();
+    let r = run_action(
+        &root(),
+        &gh,
+        &[
+            ("MG_CHART", "tests/fixtures/charts/metering"),
+            ("MG_SET", "prometheus.memoryRequest=2Gi"),
+            ("MG_NAMESPACE", "kubecost"),
+            ("MG_SARIF_FILE", &sarif_path),
+        ],
+    );
+    assert_eq!(r.status, 1, "{}", r.stdout);
+    let template = "tests/fixtures/charts/metering/templates/prometheus.yaml";
+    assert!(r.stdout.contains(&format!("::error file={template},title=sizing/memory-below-floor::")), "{}", r.stdout);
+    assert!(r.summary.contains(template), "{}", r.summary);
+    assert!(!r.summary.contains("(rendered)"), "no render that is not a file: {}", r.summary);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sarif.path()).unwrap()).unwrap();
+    let floor = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "sizing/memory-below-floor")
+        .unwrap();
+    assert_eq!(floor["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], template);
+    assert!(floor["message"]["text"].as_str().unwrap().contains("rendered at line"), "{floor}");
+}

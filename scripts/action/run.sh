@@ -46,13 +46,23 @@ collect() {
   fi
 }
 
-collect "." new
-new=("${out[@]}")
-if [ ${#new[@]} -eq 0 ]; then
-  fail "set the paths input or the chart input"
+# The new side: paths are checked as given; a chart is rendered by `meterguard helm`, so that
+# findings name its templates by their path in the repository.
+if [ -n "${MG_CHART:-}" ]; then
+  if [ "${MG_DEPENDENCY_BUILD:-false}" = "true" ]; then
+    helm dependency build "$MG_CHART" >/dev/null || fail "helm dependency build $MG_CHART failed"
+  fi
+  args=(helm "$MG_CHART" --release "$release")
+  for v in "${values[@]}"; do args+=(-f "$v"); done
+  for v in "${sets[@]}"; do args+=(--set "$v"); done
+  new=()
+else
+  collect "." new
+  new=("${out[@]}")
+  [ ${#new[@]} -gt 0 ] || fail "set the paths input or the chart input"
+  args=(check)
 fi
-
-args=(check --fail-on "${MG_FAIL_ON:-error}")
+args+=(--fail-on "${MG_FAIL_ON:-error}")
 if [ -n "${MG_CONFIG:-}" ]; then args+=(--config "$MG_CONFIG"); fi
 if [ -n "$namespace" ]; then args+=(--namespace "$namespace"); fi
 if [ -n "${MG_KUBE_VERSION:-}" ]; then args+=(--kube-version "$MG_KUBE_VERSION"); fi
@@ -75,8 +85,9 @@ if [ -n "${MG_BASE_REF:-}" ]; then
 fi
 args+=(--format github --format markdown --output "$tmp/report.md" --format json --output "$tmp/report.json")
 if [ -n "${MG_SARIF_FILE:-}" ]; then args+=(--format sarif --output "$MG_SARIF_FILE"); fi
+if [ -n "${MG_CHART:-}" ] && [ -n "${MG_KUBE_VERSION:-}" ]; then new=(-- --kube-version "$MG_KUBE_VERSION"); fi
 status=0
-"$meterguard_bin" "${args[@]}" "${new[@]}" || status=$?
+"$meterguard_bin" "${args[@]}" ${new[@]+"${new[@]}"} || status=$?
 if [ -n "${MG_BASE_REF:-}" ]; then git worktree remove --force "$tmp/base" >/dev/null 2>&1 || true; fi
 
 if [ -f "$tmp/report.md" ]; then

@@ -8,6 +8,9 @@ pub type SourceId = usize;
 pub struct Source {
     /// The path as the user gave it, or `<stdin>`.
     pub name: String,
+    /// Made here (`helm template` run by `meterguard helm`), not a file of the repository: reports
+    /// that must name a repository file name the finding's Helm template instead.
+    pub rendered: bool,
     pub text: String,
     /// 32-bit: `--max-input-bytes` stops below 4 GiB, and a render has millions of lines. Found
     /// when a snippet first needs them: a serial pass over the text (50 ms at 190 MB) that a run
@@ -24,7 +27,7 @@ pub struct DecodeProblem {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source { name: name.into(), text: text.into(), line_starts: std::sync::OnceLock::new() }
+        Source { name: name.into(), text: text.into(), rendered: false, line_starts: std::sync::OnceLock::new() }
     }
 
     /// Lines end at `\n`, `\r\n` or a lone `\r`, as YAML and the parser count them: a file with

@@ -2,7 +2,7 @@
 //! past the budget, whole sections are left out, every fence is closed, and a last line says so.
 
 use super::annotate::{self, Line, Settings};
-use super::{file_of, line_col};
+use super::repository_location;
 use crate::check::Report;
 use crate::diff::{Change, DiffReport};
 use crate::rules::Severity;
@@ -124,9 +124,13 @@ pub fn render(r: &Report<'_>) -> String {
     if !findings.is_empty() {
         body.push("\n### Findings\n\n| severity | rule | where | message |\n|---|---|---|---|\n");
         for f in findings {
-            let (line, col) = line_col(f);
-            let place = format!("{}:{line}:{col}", file_of(r.inputs, f));
-            let template = f.template.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+            let (place, template) = match repository_location(r.inputs, f) {
+                (file, Some((line, col))) => (
+                    format!("{file}:{line}:{col}"),
+                    f.template.as_deref().map(|t| format!(" ({t})")).unwrap_or_default(),
+                ),
+                (template, None) => (template.to_owned(), String::new()),
+            };
             body.push(&format!(
                 "| {} | `{}` | {}{} | {} |\n",
                 icon(f.severity),

@@ -163,6 +163,17 @@ pub fn line_col(f: &Finding) -> (u32, u32) {
     (f.span.start.line.max(1), f.span.start.col.max(1))
 }
 
+/// The repository file a finding is about, for reports that link to one (SARIF, Markdown): its
+/// Helm template when its source was rendered here (`meterguard helm`), with no position there
+/// (the position is the render's); else its file and position.
+pub fn repository_location<'a>(inputs: &'a Inputs, f: &'a Finding) -> (&'a str, Option<(u32, u32)>) {
+    let rendered = f.source.is_some_and(|s| inputs.sources[s].rendered);
+    match (&f.template, rendered) {
+        (Some(t), true) => (t, None),
+        _ => (file_of(inputs, f), Some(line_col(f))),
+    }
+}
+
 /// The file a finding is reported against.
 pub fn file_of<'a>(inputs: &'a Inputs, f: &'a Finding) -> &'a str {
     match f.source {

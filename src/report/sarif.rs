@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{file_of, line_col, write_array, write_nested, write_value};
+use super::{file_of, repository_location, write_array, write_nested, write_value};
 use crate::check::Report;
 use crate::rules::{self, Finding, Severity};
 
@@ -145,15 +145,24 @@ fn kept(findings: &[Finding]) -> Vec<&Finding> {
 }
 
 fn result(report: &Report<'_>, all: &[&rules::Rule], f: &Finding) -> Value {
-    let (line, col) = line_col(f);
+    // A repository file: the template of a render made here, at its first line (the position is
+    // the render's, given in the message).
+    let (file, at) = repository_location(report.inputs, f);
+    let ((line, col), message) = match at {
+        Some(at) => (at, f.message.clone()),
+        None => {
+            let (l, c) = super::line_col(f);
+            ((1, 1), format!("{} (rendered at line {l}, column {c})", f.message))
+        }
+    };
     let mut r = json!({
         "ruleId": f.rule,
         "ruleIndex": all.iter().position(|x| x.id == f.rule).unwrap_or(0),
         "level": level(f.severity),
-        "message": {"text": if f.help.is_empty() { f.message.clone() } else { format!("{}\n{}", f.message, f.help) }},
+        "message": {"text": if f.help.is_empty() { message } else { format!("{message}\n{}", f.help) }},
         "locations": [{
             "physicalLocation": {
-                "artifactLocation": {"uri": uri(file_of(report.inputs, f))},
+                "artifactLocation": {"uri": uri(file)},
                 "region": {"startLine": line, "startColumn": col},
             },
             "logicalLocations": f.object.as_ref().map(|o| vec![json!({
