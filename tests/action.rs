@@ -14,14 +14,20 @@ struct Gh {
 impl Gh {
     /// A fake `gh` that logs its arguments and answers the comment listing with `existing`.
     fn new(existing: &str) -> Gh {
+        Gh::with(&format!(
+            "echo \"$*\" >> \"$(dirname \"$0\")/gh.log\"\nif [[ \"$*\" == *--paginate* ]]; then echo '{existing}'; fi"
+        ))
+    }
+
+    /// A `gh` whose token may not write: every call fails as GitHub answers a fork's token.
+    fn refused() -> Gh {
+        Gh::with("echo 'HTTP 403: Resource not accessible by integration' >&2\nexit 1")
+    }
+
+    fn with(body: &str) -> Gh {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("gh.log");
-        let script = format!(
-            "#!/usr/bin/env bash\necho \"$*\" >> {}\nif [[ \"$*\" == *--paginate* ]]; then echo '{existing}'; fi\n",
-            log.display()
-        );
         let gh = dir.path().join("gh");
-        std::fs::write(&gh, script).unwrap();
+        std::fs::write(&gh, format!("#!/usr/bin/env bash\n{body}\n")).unwrap();
         Command::new("chmod").arg("+x").arg(&gh).status().unwrap();
         Gh { dir }
     }
@@ -118,16 +124,7 @@ fn action_fail_on_and_clean_input() {
 fn action_diffs_against_the_base_ref() {
     let repo = tempfile::tempdir().unwrap();
     let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(args)
-            .current_dir(repo.path())
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .output()
-            .unwrap();
-        assert!(ok.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&ok.stderr));
+        git_in(repo.path(), args);
     };
     git(&["init", "-q"]);
     std::fs::copy(root().join("examples/incident/fix.yaml"), repo.path().join("manifest.yaml")).unwrap();
@@ -223,12 +220,7 @@ fn action_fetches_a_base_ref_the_shallow_checkout_lacks() {
 
 #[test]
 fn a_comment_the_token_cannot_write_is_a_warning_not_a_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let gh = dir.path().join("gh");
-    std::fs::write(&gh, "#!/usr/bin/env bash\necho 'HTTP 403: Resource not accessible by integration' >&2\nexit 1\n")
-        .unwrap();
-    Command::new("chmod").arg("+x").arg(&gh).status().unwrap();
-    let fake = Gh { dir };
+    let fake = Gh::refused();
     let r = run_action(
         &root(),
         &fake,

@@ -331,3 +331,18 @@ fn an_object_defined_in_two_files_names_the_first_file() {
     assert_eq!(twice.len(), 1, "{v}");
     assert_eq!(twice[0]["message"], format!("ConfigMap x/a is defined twice (first in {} at line 1)", a.display()));
 }
+
+#[test]
+fn human_output_shows_each_place_once_most_severe_first() {
+    let out = String::from_utf8(meterguard(&["check", "examples/incident/incident.yaml"]).stdout).unwrap();
+    let marks: Vec<char> =
+        out.lines().filter_map(|l| l.trim_start().chars().next()).filter(|c| "×⚠☞".contains(*c)).collect();
+    let first_warning = marks.iter().position(|c| *c == '⚠').unwrap();
+    assert!(marks[first_warning..].iter().all(|c| *c != '×'), "errors first: {marks:?}");
+    // The three failure modes of a workload share one snippet.
+    assert_eq!(out.matches("20029 │   name: kubecost-prometheus-server").count(), 1, "{out}");
+    assert!(out.contains("alerts/crashloop-uncovered, alerts/down-uncovered, alerts/oom-uncovered"));
+    // The sizing error the incident is about comes among the first places.
+    let floor = out.find("memory request 2Gi is below").unwrap();
+    assert!(out[..floor].matches("\n  × ").count() <= 3, "{out}");
+}

@@ -1,4 +1,6 @@
-//! `--format human`: a miette report per finding (snippet, underline, help) and a summary.
+//! `--format human`: a miette report per place (snippet, underline, help) and a summary. Findings
+//! at one place (the three failure modes of one workload) share one snippet, and places come most
+//! severe first, then in file order.
 
 use std::fmt;
 
@@ -16,6 +18,8 @@ struct Item<'a> {
     offset: usize,
     len: usize,
     help: String,
+    /// The rules of every finding at this place, for the code and the snippet's label.
+    rules: Vec<&'static str>,
 }
 
 impl fmt::Debug for Item<'_> {
@@ -34,7 +38,7 @@ impl std::error::Error for Item<'_> {}
 
 impl Diagnostic for Item<'_> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(self.f.rule))
+        Some(Box::new(self.rules.join(", ")))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
@@ -55,12 +59,38 @@ impl Diagnostic for Item<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         self.source.as_ref()?;
+        let rules = self.rules.join(", ");
         let label = match &self.f.container {
-            Some(c) => format!("{} (container {c})", self.f.rule),
-            None => self.f.rule.to_owned(),
+            Some(c) => format!("{rules} (container {c})"),
+            None => rules,
         };
         Some(Box::new(std::iter::once(LabeledSpan::new(Some(label), self.offset, self.len))))
     }
+}
+
+/// Findings at one place: same file, position, object and container, most severe first.
+fn places<'f>(shown: &[&'f Finding]) -> Vec<Vec<&'f Finding>> {
+    let mut groups: Vec<Vec<&Finding>> = Vec::new();
+    for &f in shown {
+        let same = |g: &Vec<&Finding>| {
+            let h = g[0];
+            h.source == f.source
+                && h.file == f.file
+                && h.span.start == f.span.start
+                && h.object == f.object
+                && h.container == f.container
+        };
+        match groups.last_mut() {
+            Some(g) if same(g) => g.push(f),
+            _ => groups.push(vec![f]),
+        }
+    }
+    for g in &mut groups {
+        g.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    }
+    // Stable: within a severity, file order stays.
+    groups.sort_by_key(|g| std::cmp::Reverse(g[0].severity));
+    groups
 }
 
 pub struct Style {
@@ -117,7 +147,24 @@ fn item<'a>(report: &'a Report<'_>, f: &'a Finding, masked: &Masked) -> Item<'a>
     if let Some(s) = &f.suppressed {
         help = format!("suppressed by {}{}", s.by, s.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default());
     }
-    Item { f, heading: printable_text(&heading), source, offset, len, help: printable_text(&help) }
+    Item { f, heading: printable_text(&heading), source, offset, len, help: printable_text(&help), rules: vec![f.rule] }
+}
+
+/// One place's report: its most severe finding with the snippet, labelled with every rule; the
+/// others' messages follow the first's, and each different help is given once.
+fn place<'a>(report: &'a Report<'_>, group: &[&'a Finding], masked: &Masked) -> Item<'a> {
+    let mut main = item(report, group[0], masked);
+    let mut helps = vec![main.help.clone()];
+    for &f in &group[1..] {
+        main.rules.push(f.rule);
+        main.heading.push_str(&printable_text(&format!("\n  and: {} ({})", f.message, f.rule)));
+        let help = item(report, f, masked).help;
+        if !helps.contains(&help) {
+            helps.push(help);
+        }
+    }
+    main.help = helps.into_iter().filter(|h| !h.is_empty()).collect::<Vec<_>>().join("\n");
+    main
 }
 
 pub fn render(report: &Report<'_>, style: &Style) -> String {
@@ -130,9 +177,10 @@ pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) ->
     let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
     let shown: Vec<&Finding> = report.findings.iter().filter(|f| f.suppressed.is_none()).collect();
     let masked = masked_sources(report, &shown);
-    super::write_rendered(&shown, to, |_, f, buf| {
+    let groups = places(&shown);
+    super::write_rendered(&groups, to, |_, group, buf| {
         let mut out = String::new();
-        let it = item(report, f, &masked);
+        let it = place(report, group, &masked);
         if handler.render_report(&mut out, &it).is_err() {
             out.push_str(&format!("{it}\n"));
         }
