@@ -469,8 +469,9 @@ fn render_check(
     out.write_all(text.as_bytes())
 }
 
-/// Each `--output` belongs to the `--format` before it on the command line; a format without one
-/// goes to stdout. Positions come from clap's argument indices.
+/// Each `--output` belongs to the `--format` before it on the command line, or, written before
+/// every format, to the first format after it (`-o report.sarif --format sarif`); a format without
+/// one goes to stdout. Positions come from clap's argument indices.
 pub fn pair_outputs(matches: &clap::ArgMatches, common: &mut Common) -> Result<(), String> {
     let Some((_, sub)) = matches.subcommand() else { return Ok(()) };
     let format_at: Vec<usize> = sub.indices_of("format").map(Iterator::collect).unwrap_or_default();
@@ -485,8 +486,10 @@ pub fn pair_outputs(matches: &clap::ArgMatches, common: &mut Common) -> Result<(
     }
     let mut paired: Vec<(Format, Option<String>)> = common.format.iter().map(|f| (*f, None)).collect();
     for (i, at) in output_at.iter().enumerate() {
-        let Some(owner) = format_at.iter().rposition(|f| f < at) else {
-            return Err("--output must follow the --format it is for".into());
+        let before = format_at.iter().rposition(|f| f < at);
+        let after = || (0..format_at.len()).find(|&k| format_at[k] > *at && paired[k].1.is_none());
+        let Some(owner) = before.or_else(after) else {
+            return Err("--output must stand next to the --format it is for".into());
         };
         if paired[owner].1.is_some() {
             return Err("two --output for one --format".into());

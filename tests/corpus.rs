@@ -346,3 +346,15 @@ fn human_output_shows_each_place_once_most_severe_first() {
     let floor = out.find("memory request 2Gi is below").unwrap();
     assert!(out[..floor].matches("\n  × ").count() <= 3, "{out}");
 }
+
+#[test]
+fn an_output_written_before_its_format_still_goes_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.json");
+    let f = file.to_string_lossy().into_owned();
+    let out = meterguard(&["check", "tests/fixtures/rules/sizing-bad.yaml", "-o", &f, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "nothing left for stdout");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["schema_version"], 1);
+}
