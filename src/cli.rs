@@ -749,7 +749,9 @@ fn init(dir: &str, force: bool) -> i32 {
 
 /// The config at `path`, or the defaults; None (after saying why) when it is invalid.
 fn load_config(path: Option<&str>) -> Option<Loaded> {
-    match path.map(load::load_file) {
+    let ids: Vec<&str> = rules::all().map(|r| r.id).collect();
+    let loaded = path.map(load::load_file).map(|l| l.and_then(|l| load::check_rule_ids(&l, &ids).map(|()| l)));
+    match loaded {
         None => Some(Loaded::default()),
         Some(Ok(l)) => Some(l),
         Some(Err(e)) => {

@@ -299,3 +299,30 @@ fn init_changes_nothing_and_every_summary_names_the_config() {
     let diff = String::from_utf8(meterguard(&["diff", "examples/incident/fix.yaml", incident]).stdout).unwrap();
     assert!(diff.trim_end().ends_with("; no config file"), "{diff}");
 }
+
+#[test]
+fn rule_ids_are_checked_where_the_user_writes_them() {
+    let err = config_error("rules:\n  sizing/memroy-below-floor: off\n");
+    assert!(
+        err.contains(":2:3: rules: `sizing/memroy-below-floor` is no rule (did you mean `sizing/memory-below-floor`?)"),
+        "{err}"
+    );
+    let err = config_error("exemptions:\n  - rules: [\"probes/*\", \"prob/x\"]\n    reason: accepted\n");
+    assert!(err.contains(":2:25: exemption rules: `prob/x` matches no rule"), "{err}");
+    // On an object: a warning where the annotation stands; the ids that match still apply.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("m.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    \
+         meterguard.io/ignore: \"sizing/cpu-request-mising, sizing/memory-*\"\n    meterguard.io/ignore-reason: test\n\
+         spec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n",
+    )
+    .unwrap();
+    let v = json(&meterguard(&["check", "--format", "json", &manifest.to_string_lossy()]));
+    let unknown = findings(&v, "config/unknown-rule");
+    assert_eq!(unknown.len(), 1, "{v}");
+    assert_eq!(unknown[0]["line"], 7);
+    assert!(unknown[0]["message"].as_str().unwrap().contains("`sizing/cpu-request-mising`"));
+    assert!(findings(&v, "sizing/memory-request-missing").iter().all(|f| f["suppressed"] == true));
+}

@@ -191,6 +191,39 @@ fn check_patterns(config: &Config, root: &Node) -> Result<(), (Pos, String)> {
     Ok(())
 }
 
+/// Every rule id the config names must be one: a setting under `rules:` an exact id, an
+/// exemption's `rules` entry a pattern that matches at least one. A misspelled id would otherwise
+/// do nothing and say nothing (`sizing/memroy-below-floor: off`). `known` is every rule's id (the
+/// registry sits after config in the pipeline, so the caller gives it).
+pub fn check_rule_ids(loaded: &Loaded, known: &[&str]) -> Result<(), ConfigError> {
+    let file = loaded.file.clone().unwrap_or_else(|| FILE_NAME.into());
+    let parsed = yaml::parse_stream(&loaded.text);
+    let Some(root) = parsed.documents.first().map(|d| &d.root) else { return Ok(()) };
+    let suggest = |id: &str| {
+        known
+            .iter()
+            .map(|k| (strsim::jaro_winkler(k, id), *k))
+            .filter(|(score, _)| *score > 0.85)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default()
+    };
+    let err = |pos: Pos, message: String| ConfigError { file: file.clone(), pos, message };
+    if let Some(id) = loaded.config.rules.keys().find(|id| !known.contains(&id.as_str())) {
+        let at = root.get("rules").and_then(|r| r.entry(id)).map_or(Pos { line: 1, col: 1 }, |e| e.key.start());
+        return Err(err(at, format!("rules: `{id}` is no rule{}; `meterguard rules` lists them", suggest(id))));
+    }
+    let unmatched = loaded.config.exemptions.iter().enumerate().find_map(|(i, e)| {
+        e.rules.iter().find(|p| !known.iter().any(|k| super::pattern_matches(p, k))).map(|p| (i, p))
+    });
+    if let Some((i, pattern)) = unmatched {
+        let node = locate(root, &["exemptions".into(), i.to_string(), "rules".into()]);
+        let at = find_scalar(node, pattern).unwrap_or(node.start());
+        return Err(err(at, format!("exemption rules: `{pattern}` matches no rule{}", suggest(pattern))));
+    }
+    Ok(())
+}
+
 fn find_scalar(node: &Node, text: &str) -> Option<Pos> {
     if node.as_scalar().is_some_and(|s| s.text == text) {
         return Some(node.start());

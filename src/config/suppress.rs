@@ -33,6 +33,35 @@ pub fn apply(
             .map(|(i, o)| (&*o.id, i))
             .collect()
     };
+    // Each annotation's ids must name rules: a misspelled one silences nothing, silently.
+    for &(_, i) in &annotated {
+        let obj = &model.objects[i];
+        let Some(list) = obj.annotations().get(IGNORE).copied() else { continue };
+        for id in list.split(',').map(str::trim).filter(|id| !id.is_empty()) {
+            if rules::all().any(|r| pattern_matches(id, r.id)) {
+                continue;
+            }
+            let at = obj
+                .node
+                .path(&["metadata", "annotations"])
+                .and_then(|a| a.get(IGNORE))
+                .map(|v| v.span())
+                .unwrap_or(obj.node.span());
+            extra.push(Finding {
+                rule: rules::config::UNKNOWN_RULE.id,
+                severity: rules::config::UNKNOWN_RULE.severity,
+                message: format!("{IGNORE} on {} names `{id}`, which matches no rule", obj.id.display()),
+                help: "`meterguard rules` lists the rule ids".into(),
+                object: Some(obj.id.clone()),
+                container: None,
+                source: Some(obj.source),
+                file: String::new(),
+                span: at,
+                template: obj.template.cloned(),
+                suppressed: None,
+            });
+        }
+    }
     let by_object: HashMap<&ObjectId, usize> = annotated.into_iter().collect();
     let mut warned = foldhash::HashSet::default();
     for f in findings.iter_mut() {

@@ -19,4 +19,15 @@ rule!(
      warning points at the exemption. Fix the findings, or renew the exemption with a new date and reason."
 );
 
-pub static RULES: &[&Rule] = &[&SUPPRESSION_WITHOUT_REASON, &EXEMPTION_EXPIRED];
+rule!(
+    UNKNOWN_RULE,
+    "config/unknown-rule",
+    Warning,
+    "a suppression annotation names no rule",
+    "`meterguard.io/ignore` lists rule ids or patterns (`probes/*`). One that matches no rule silences nothing: a \
+     misspelled id (`sizing/memroy-below-floor`) leaves the finding it meant to accept in place, or hides that the \
+     rule was renamed. Fix the id (`meterguard rules` lists them). The config's own `rules:` and exemptions are \
+     checked when it is loaded."
+);
+
+pub static RULES: &[&Rule] = &[&SUPPRESSION_WITHOUT_REASON, &EXEMPTION_EXPIRED, &UNKNOWN_RULE];
