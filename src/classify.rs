@@ -202,6 +202,13 @@ fn first_verdict(
         let p = sel.profile.clone().or(profile).unwrap_or_else(|| "generic".into());
         return mk(true, Some(p), format!("config selector {}", sel.describe()));
     }
+    // A Helm hook runs at install or upgrade (certificates, migrations, checks): its image may be
+    // the vendor's, but it collects nothing.
+    if obj.id.is_batch()
+        && let Some(hook) = obj.annotations().get("helm.sh/hook")
+    {
+        return mk(false, profile, format!("a Helm hook ({hook}): it runs at install or upgrade and meters nothing"));
+    }
     if let Some(d) = d {
         if d.component.kind == ComponentKind::Component {
             return mk(true, profile, format!("{} (catalogue component {})", d.why, d.component.id));

@@ -1619,3 +1619,32 @@ fn a_vmagents_or_its_scrapes_interval_decides_what_its_ranges_hold() {
     assert!(!limited(&slow_scrape("    interval: 20s\n"), "minScrapeInterval: 10m"));
     assert!(limited(&stack, "minScrapeInterval: 10m"));
 }
+
+#[test]
+fn a_job_is_never_down_or_crash_looping_and_a_helm_hook_meters_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = |name: &str, hook: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  namespace: cz\n{hook}spec:\n  template:\n    spec:\n      \
+             restartPolicy: Never\n      containers:\n        - name: run\n          image: ghcr.io/cloudzero/cloudzero-agent/cloudzero-agent:1.2.9\n          \
+             resources: {{requests: {{cpu: 10m, memory: 64Mi}}, limits: {{memory: 128Mi}}}}\n"
+        )
+    };
+    let text = format!(
+        "{}---\n{}",
+        job("backfill", ""),
+        job("migrate", "  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n")
+    );
+    let path = dir.path().join("jobs.yaml");
+    std::fs::write(&path, text).unwrap();
+    let (_, v) = check_json(&path.to_string_lossy());
+    let about = |rule: &str, name: &str| findings(&v, rule).iter().filter(|f| f["object"]["name"] == name).count();
+    assert_eq!(about("alerts/down-uncovered", "backfill"), 0, "{v}");
+    assert_eq!(about("alerts/crashloop-uncovered", "backfill"), 0, "{v}");
+    assert_eq!(about("alerts/oom-uncovered", "backfill"), 1, "an OOM kill fails the run: {v}");
+    let hook = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "migrate").unwrap();
+    assert_eq!(hook["metering"], false, "{hook}");
+    assert!(hook["reason"].as_str().unwrap().contains("Helm hook"));
+    let human = String::from_utf8(meterguard(&["check", &path.to_string_lossy()]).stdout).unwrap();
+    assert!(human.contains("down       n/a (runs to completion)"), "{human}");
+}

@@ -7,7 +7,7 @@ use saphyr::{Scalar, Yaml, YamlEmitter};
 
 use super::evaluators::Evaluator;
 use super::jobs::{Job, KSM};
-use super::{Analysis, MODES, Target, target};
+use super::{Analysis, Target, target};
 use crate::model::{Model, string_map};
 
 /// A text inside a PromQL double-quoted string: a name from the input cannot end the string.
@@ -231,7 +231,7 @@ pub fn prometheus_rule(model: &Model<'_>, a: &Analysis) -> Option<String> {
     for (wi, cov) in &a.per_workload {
         let t = target(model, &model.workloads[*wi]);
         let mut rules = Vec::new();
-        for mode in MODES {
+        for &mode in super::modes_of(model, &model.workloads[*wi]) {
             let uncovered = cov.mode(mode).is_empty();
             if !uncovered {
                 continue;

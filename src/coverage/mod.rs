@@ -32,6 +32,17 @@ use rules::{AlertRule, Record, Recorded};
 
 pub const MODES: [&str; 3] = ["down", "crashloop", "oom"];
 
+/// The failure modes that apply to a workload. A Job or CronJob runs to completion: it is never
+/// "down" (no ready replica) and never crash-loops (its pods are not restarted forever); only an
+/// OOM kill, which fails the run, applies among these three.
+pub fn modes_of(model: &Model<'_>, w: &crate::model::Workload<'_>) -> &'static [&'static str] {
+    modes_of_kind(&model.objects[w.object].id)
+}
+
+pub fn modes_of_kind(id: &crate::model::ObjectId) -> &'static [&'static str] {
+    if id.is_batch() { &MODES[2..] } else { &MODES }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Item {
     pub alert: String,
@@ -733,10 +744,10 @@ fn signal_selectors(s: &Selector, recorded: &Recorded, depth: usize, budget: &mu
 }
 
 /// Workloads whose every covering alert, for some mode, reaches no one: by evaluator.
-pub fn unrouted(a: &Analysis) -> BTreeMap<String, BTreeSet<(usize, &'static str)>> {
+pub fn unrouted(model: &Model<'_>, a: &Analysis) -> BTreeMap<String, BTreeSet<(usize, &'static str)>> {
     let mut out: BTreeMap<String, BTreeSet<(usize, &'static str)>> = BTreeMap::new();
     for (&wi, cov) in &a.per_workload {
-        for m in MODES {
+        for &m in modes_of(model, &model.workloads[wi]) {
             let items = cov.mode(m);
             if !items.is_empty() && items.iter().all(|i| !i.reaches) {
                 for i in items {

@@ -43,6 +43,11 @@ impl ObjectId {
         self.kind == kind && self.group() == group
     }
 
+    /// A kind that runs to completion (batch/v1 Job or CronJob): never down, never crash-looping.
+    pub fn is_batch(&self) -> bool {
+        self.is("batch", "Job") || self.is("batch", "CronJob")
+    }
+
     pub fn display(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{} {}/{}", self.kind, ns, self.name),

@@ -207,8 +207,11 @@ pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) ->
         for w in covered {
             let Some(c) = &w.coverage else { continue };
             out.push_str(&format!("  {}\n", w.object.display()));
+            let applies = crate::coverage::modes_of_kind(&w.object);
             for (mode, items) in [("down", &c.down), ("crashloop", &c.crashloop), ("oom", &c.oom)] {
-                let cell = if items.is_empty() {
+                let cell = if !applies.contains(&mode) {
+                    "n/a (runs to completion)".to_owned()
+                } else if items.is_empty() {
                     "✗ none".to_owned()
                 } else {
                     let mut names: Vec<&str> = items.iter().map(|i| i.alert.as_str()).collect();

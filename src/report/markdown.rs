@@ -93,7 +93,11 @@ fn coverage_table(r: &Report<'_>) -> String {
         .iter()
         .filter_map(|w| {
             let c = w.coverage.as_ref()?;
-            let cell_of = |items: &Vec<crate::coverage::Item>| {
+            let applies = crate::coverage::modes_of_kind(&w.object);
+            let cell_of = |mode: &str, items: &Vec<crate::coverage::Item>| {
+                if !applies.contains(&mode) {
+                    return "n/a (runs to completion)".to_owned();
+                }
                 if items.is_empty() {
                     return "❌ none".to_owned();
                 }
@@ -105,9 +109,9 @@ fn coverage_table(r: &Report<'_>) -> String {
             Some(format!(
                 "| {} | {} | {} | {} |\n",
                 cell(&w.object.display()),
-                cell(&cell_of(&c.down)),
-                cell(&cell_of(&c.crashloop)),
-                cell(&cell_of(&c.oom))
+                cell(&cell_of("down", &c.down)),
+                cell(&cell_of("crashloop", &c.crashloop)),
+                cell(&cell_of("oom", &c.oom))
             ))
         })
         .collect();

@@ -231,12 +231,13 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
                 "load alerts for it on another Prometheus, or route a Watchdog alert to a dead man's switch".into(),
             ));
         }
+        let applies = coverage::modes_of(ctx.model, w);
         for (mode, rule, what) in [
             ("down", &DOWN_UNCOVERED, "is down (no ready replica)"),
             ("crashloop", &CRASHLOOP_UNCOVERED, "crash-loops"),
             ("oom", &OOM_UNCOVERED, "is OOM-killed"),
         ] {
-            if !cov.mode(mode).is_empty() || own.is_some_and(|o| o.contains_key(mode)) {
+            if !applies.contains(&mode) || !cov.mode(mode).is_empty() || own.is_some_and(|o| o.contains_key(mode)) {
                 continue;
             }
             let generate = "`meterguard alerts generate` writes a PrometheusRule that covers it; load it on a Prometheus \
@@ -278,7 +279,7 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             format!("add the labels ({lacks}) so {whose} picks it up"),
         ));
     }
-    for (eval_id, affected) in coverage::unrouted(a) {
+    for (eval_id, affected) in coverage::unrouted(ctx.model, a) {
         let Some(e) = a.evaluators.iter().find(|e| e.id == eval_id) else { continue };
         // One entry per workload, with its failure modes: `opencost (crashloop, down)`.
         let affected: Vec<(usize, &str)> = affected.into_iter().collect();
