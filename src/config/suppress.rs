@@ -12,6 +12,29 @@ use crate::rules::{self, Finding, Severity, Suppression};
 pub const IGNORE: &str = "meterguard.io/ignore";
 pub const IGNORE_REASON: &str = "meterguard.io/ignore-reason";
 
+/// A finding about an object's suppression annotation, at `at` (else the object).
+fn on_annotation(
+    obj: &crate::model::Object<'_>,
+    rule: &rules::Rule,
+    at: Option<Span>,
+    message: String,
+    help: std::sync::Arc<str>,
+) -> Finding {
+    Finding {
+        rule: rule.id,
+        severity: rule.severity,
+        message,
+        help,
+        object: Some(obj.id.clone()),
+        container: None,
+        source: Some(obj.source),
+        file: String::new(),
+        span: at.unwrap_or(obj.node.span()),
+        template: obj.template.cloned(),
+        suppressed: None,
+    }
+}
+
 pub fn apply(
     findings: &mut Vec<Finding>,
     loaded: &Loaded,
@@ -41,25 +64,14 @@ pub fn apply(
             if rules::all().any(|r| pattern_matches(id, r.id)) {
                 continue;
             }
-            let at = obj
-                .node
-                .path(&["metadata", "annotations"])
-                .and_then(|a| a.get(IGNORE))
-                .map(|v| v.span())
-                .unwrap_or(obj.node.span());
-            extra.push(Finding {
-                rule: rules::config::UNKNOWN_RULE.id,
-                severity: rules::config::UNKNOWN_RULE.severity,
-                message: format!("{IGNORE} on {} names `{id}`, which matches no rule", obj.id.display()),
-                help: "`meterguard rules` lists the rule ids".into(),
-                object: Some(obj.id.clone()),
-                container: None,
-                source: Some(obj.source),
-                file: String::new(),
-                span: at,
-                template: obj.template.cloned(),
-                suppressed: None,
-            });
+            let at = obj.node.path(&["metadata", "annotations"]).and_then(|a| a.get(IGNORE)).map(|v| v.span());
+            extra.push(on_annotation(
+                obj,
+                &rules::config::UNKNOWN_RULE,
+                at,
+                format!("{IGNORE} on {} names `{id}`, which matches no rule", obj.id.display()),
+                "`meterguard rules` lists the rule ids".into(),
+            ));
         }
     }
     let by_object: HashMap<&ObjectId, usize> = annotated.into_iter().collect();
@@ -75,25 +87,14 @@ pub fn apply(
         }
         let reason = ann.get(IGNORE_REASON).map(|r| r.to_string());
         if reason.is_none() && warned.insert(obj.id.clone()) {
-            let at = obj
-                .node
-                .path(&["metadata", "annotations"])
-                .and_then(|a| a.entry(IGNORE))
-                .map(|e| e.key.span())
-                .unwrap_or(obj.node.span());
-            extra.push(Finding {
-                rule: rules::config::SUPPRESSION_WITHOUT_REASON.id,
-                severity: rules::config::SUPPRESSION_WITHOUT_REASON.severity,
-                message: format!("{IGNORE} on {} has no {IGNORE_REASON}", obj.id.display()),
-                help: format!("add the annotation {IGNORE_REASON}: \"why this is accepted\"").into(),
-                object: Some(obj.id.clone()),
-                container: None,
-                source: Some(obj.source),
-                file: String::new(),
-                span: at,
-                template: obj.template.cloned(),
-                suppressed: None,
-            });
+            let at = obj.node.path(&["metadata", "annotations"]).and_then(|a| a.entry(IGNORE)).map(|e| e.key.span());
+            extra.push(on_annotation(
+                obj,
+                &rules::config::SUPPRESSION_WITHOUT_REASON,
+                at,
+                format!("{IGNORE} on {} has no {IGNORE_REASON}", obj.id.display()),
+                format!("add the annotation {IGNORE_REASON}: \"why this is accepted\"").into(),
+            ));
         }
         f.suppressed = Some(Box::new(Suppression { by: format!("annotation {IGNORE}"), reason }));
     }
