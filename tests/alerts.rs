@@ -1637,7 +1637,11 @@ fn a_job_is_never_down_or_crash_looping_and_a_helm_hook_meters_nothing() {
     );
     let path = dir.path().join("jobs.yaml");
     std::fs::write(&path, text).unwrap();
-    let (_, v) = check_json(&path.to_string_lossy());
+    // An evaluator declared outside the input, so that coverage is judged.
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(&cfg, "alerting:\n  external:\n    - name: central\n      jobs: [kube-state-metrics]\n").unwrap();
+    let cfg = cfg.to_string_lossy().into_owned();
+    let v = json(&meterguard(&["check", "--format", "json", "--config", &cfg, &path.to_string_lossy()]));
     let about = |rule: &str, name: &str| findings(&v, rule).iter().filter(|f| f["object"]["name"] == name).count();
     assert_eq!(about("alerts/down-uncovered", "backfill"), 0, "{v}");
     assert_eq!(about("alerts/crashloop-uncovered", "backfill"), 0, "{v}");
@@ -1645,6 +1649,29 @@ fn a_job_is_never_down_or_crash_looping_and_a_helm_hook_meters_nothing() {
     let hook = v["workloads"].as_array().unwrap().iter().find(|w| w["object"]["name"] == "migrate").unwrap();
     assert_eq!(hook["metering"], false, "{hook}");
     assert!(hook["reason"].as_str().unwrap().contains("Helm hook"));
-    let human = String::from_utf8(meterguard(&["check", &path.to_string_lossy()]).stdout).unwrap();
+    let human = String::from_utf8(meterguard(&["check", "--config", &cfg, &path.to_string_lossy()]).stdout).unwrap();
     assert!(human.contains("down       n/a (runs to completion)"), "{human}");
+}
+
+#[test]
+fn a_vendor_chart_checked_alone_gets_one_finding_for_its_unknown_coverage() {
+    for render in [
+        "Cloudzero_cloudzero-charts@1.2.9--cloudzero-agent",
+        "getlago_lago-helm-charts--lago",
+        "kubecost_kubecost--kubecost",
+        "openmeterio_openmeter--openmeter",
+        "vantage-sh_helm-charts--vantage-kubernetes-agent",
+    ] {
+        let (_, v) = check_json(&format!("tests/fixtures/renders/{render}.yaml"));
+        let none = findings(&v, "alerts/no-evaluator");
+        assert_eq!(none.len(), 1, "{render}");
+        let metering = v["summary"]["metering_workloads"].as_u64().unwrap();
+        assert!(
+            none[0]["message"].as_str().unwrap().contains(&format!("the {metering} metering workload")),
+            "{render}"
+        );
+        for mode in ["down", "crashloop", "oom"] {
+            assert!(findings(&v, &format!("alerts/{mode}-uncovered")).is_empty(), "{render}: {mode}");
+        }
+    }
 }

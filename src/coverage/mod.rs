@@ -58,6 +58,10 @@ pub struct WorkloadCoverage {
     pub down: Vec<Item>,
     pub crashloop: Vec<Item>,
     pub oom: Vec<Item>,
+    /// No evaluator is in the input or declared: whether an alert fires cannot be judged, which
+    /// is not the same as none firing (written only when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
 }
 
 impl WorkloadCoverage {
@@ -668,6 +672,9 @@ pub fn analyze(
             self_monitored.insert(wi, own);
         }
         per_workload.insert(wi, cov);
+    }
+    if found.evaluators.is_empty() {
+        per_workload.values_mut().for_each(|c: &mut WorkloadCoverage| c.unknown = true);
     }
     Analysis {
         rules,

@@ -211,6 +211,8 @@ pub fn write(report: &Report<'_>, style: &Style, to: &mut dyn std::io::Write) ->
             for (mode, items) in [("down", &c.down), ("crashloop", &c.crashloop), ("oom", &c.oom)] {
                 let cell = if !applies.contains(&mode) {
                     "n/a (runs to completion)".to_owned()
+                } else if c.unknown {
+                    "? unknown (no alert evaluator in the input)".to_owned()
                 } else if items.is_empty() {
                     "✗ none".to_owned()
                 } else {

@@ -98,6 +98,9 @@ fn coverage_table(r: &Report<'_>) -> String {
                 if !applies.contains(&mode) {
                     return "n/a (runs to completion)".to_owned();
                 }
+                if c.unknown {
+                    return "❔ unknown (no evaluator in the input)".to_owned();
+                }
                 if items.is_empty() {
                     return "❌ none".to_owned();
                 }

@@ -128,7 +128,21 @@ rule!(
      jobs checked, or pass --assume-rules-loaded to silence this."
 );
 
+rule!(
+    NO_EVALUATOR,
+    "alerts/no-evaluator",
+    Error,
+    "no alert evaluator in the input, so no metering workload's alert coverage can be judged",
+    "Coverage asks whether an alert would fire, and reach someone, when a metering workload dies, crash-loops or \
+     is OOM-killed. That needs the Prometheus (or ThanosRuler, or VMAlert) that evaluates the alert rules. A \
+     vendor's chart checked alone has none: rather than one error per workload and failure mode, this one \
+     finding lists the workloads whose coverage is unknown. Check the monitoring stack's render together with \
+     this one (`meterguard check app.yaml monitoring.yaml`), or declare the evaluator under `alerting.external` \
+     in .meterguard.yaml; set this rule's severity there if an unknown coverage is acceptable."
+);
+
 pub static RULES: &[&Rule] = &[
+    &NO_EVALUATOR,
     &PROMQL_TOO_LARGE,
     &DOWN_UNCOVERED,
     &CRASHLOOP_UNCOVERED,
@@ -201,7 +215,36 @@ pub fn check(ctx: &Context<'_, '_>, a: &Analysis, out: &mut Vec<Finding>) {
             ));
         }
     }
+    if a.evaluators.is_empty()
+        && let Some((&first, _)) = a.per_workload.iter().next()
+    {
+        let names: Vec<String> =
+            a.per_workload.keys().map(|&wi| ctx.model.objects[ctx.model.workloads[wi].object].id.display()).collect();
+        let shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        let more = if names.len() > 5 { format!(" and {} more", names.len() - 5) } else { String::new() };
+        let w = &ctx.model.workloads[first];
+        out.push(
+            ctx.finding(
+                &NO_EVALUATOR,
+                w,
+                None,
+                coverage::workload_span(ctx.model, w),
+                format!(
+                    "no Prometheus, ThanosRuler or VMAlert in the input, and none declared: whether an alert fires for \
+                 the {} metering workload{} ({shown}{more}) cannot be judged",
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" }
+                ),
+                "check the monitoring stack's render together with this one, or declare its Prometheus under \
+             alerting.external in .meterguard.yaml"
+                    .into(),
+            ),
+        );
+    }
     for (wi, cov) in &a.per_workload {
+        if cov.unknown {
+            continue;
+        }
         let w = &ctx.model.workloads[*wi];
         let profile = ctx.classes[*wi].profile.as_deref().and_then(|p| ctx.profiles.get(p));
         let severity = if profile.is_some_and(|p| p.critical) { Severity::Error } else { Severity::Warning };
