@@ -172,6 +172,18 @@ pub fn parse_stream_pruned(text: &str, prune: Option<fn(&mut Node)>, budget: usi
 fn parse_chunk(chunk: &Chunk<'_>, aliases: bool, input: bool) -> Parsed {
     let mut out = Parsed::default();
     let template: Option<std::sync::Arc<str>> = template_of(chunk.text).map(Into::into);
+    if input && let Some((pos, c)) = unprintable(chunk) {
+        out.problems.push(Problem {
+            rule: "input/yaml-syntax",
+            pos,
+            message: format!(
+                "the control character U+{:04X}: YAML allows none but tab and line breaks, and Kubernetes refuses the \
+                 document (\"control characters are not allowed\")",
+                c as u32
+            ),
+        });
+        return out;
+    }
     if input && let Some(at) = end_marker_first(chunk) {
         out.problems.push(Problem {
             rule: "input/yaml-syntax",
@@ -235,6 +247,25 @@ fn parse_chunk(chunk: &Chunk<'_>, aliases: bool, input: bool) -> Parsed {
         out.documents.push(RawDocument { start_line: chunk.first_line, template: template.clone(), root });
     }
     out
+}
+
+/// The first character YAML 1.1 does not allow in a stream (go-yaml's reader checks every one:
+/// C0 controls but tab and line breaks, DEL, C1 controls but NEL, surrogates, U+FFFE and U+FFFF),
+/// and where it stands.
+fn unprintable(chunk: &Chunk<'_>) -> Option<(Pos, char)> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+            || c >= '\u{10000}'
+    };
+    let at = chunk.text.find(|c: char| !allowed(c))?;
+    let c = chunk.text[at..].chars().next()?;
+    let before = &chunk.text[..at];
+    let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let b = before.as_bytes();
+    let breaks =
+        (0..b.len()).filter(|&i| b[i] == b'\n' || (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n'))).count() as u32;
+    let col = before[line_start..].chars().count() as u32 + 1;
+    Some((Pos { line: chunk.first_line + breaks, col }, c))
 }
 
 /// The line of a `...` that comes before anything but comments in the chunk: go-yaml v2 expects a

@@ -71,7 +71,7 @@ fn nul_bytes_are_located_and_never_printed() {
     let text = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: n\0ul\n{GOOD}");
     let (code, v) = check_text(dir.path(), "nul.yaml", text.as_bytes());
     assert_eq!(code, 2);
-    assert_at(&v, "input/yaml-syntax", 4, 10, "unprintable character");
+    assert_at(&v, "input/yaml-syntax", 4, 10, "the control character U+0000");
     assert_eq!(objects(&v), 1);
     let out = meterguard(&["check", &dir.path().join("nul.yaml").to_string_lossy()]);
     assert!(!out.stdout.contains(&0), "a NUL byte reached the terminal");
