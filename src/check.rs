@@ -325,7 +325,7 @@ pub fn generate_alerts(inputs: &Inputs, opts: &Options) -> Generated {
     let errors: Vec<String> = inputs
         .problems
         .iter()
-        .filter(|p| p.rule.starts_with("input/"))
+        .filter(|p| rules::is_input(p.rule))
         .map(|p| {
             let file = p.source.map_or(p.file.as_str(), |s| inputs.sources[s].name.as_str());
             format!("{file}:{}:{}: {} ({})", p.pos.line, p.pos.col, p.message, p.rule)

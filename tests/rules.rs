@@ -362,3 +362,31 @@ fn a_cadvisor_endpoint_dropping_the_working_set_fires_though_the_kubelet_job_has
         "{message}"
     );
 }
+
+/// Every rule id a finding carries is declared (an undeclared one would reach SARIF as rule 0
+/// and fail as an error by default): over every fixture, the renders, and a diff.
+#[test]
+fn every_emitted_rule_is_declared() {
+    let declared: std::collections::BTreeSet<String> = json(&meterguard(&["rules", "--format", "json"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let runs = [
+        vec!["check", "--format", "json", "tests/fixtures/rules", "tests/fixtures/alerts", "tests/fixtures/corpus"],
+        vec!["check", "--format", "json", "tests/fixtures/renders"],
+        vec!["check", "--format", "json", "--base", "examples/incident/fix.yaml", "examples/incident/incident.yaml"],
+        vec!["diff", "--format", "json", "tests/fixtures/diff/old.yaml", "tests/fixtures/diff/new.yaml"],
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for args in runs {
+        let v = json(&meterguard(&args));
+        for f in v["findings"].as_array().unwrap() {
+            seen.insert(f["rule"].as_str().unwrap().to_owned());
+        }
+    }
+    let undeclared: Vec<&String> = seen.difference(&declared).collect();
+    assert!(undeclared.is_empty(), "emitted but not declared: {undeclared:?}");
+    assert!(seen.len() > 30, "the runs reach most rules: {seen:?}");
+}

@@ -218,7 +218,7 @@ pub fn input_errors(d: &DiffReport<'_>) -> Vec<String> {
     d.check
         .findings
         .iter()
-        .filter(|f| f.rule.starts_with("input/"))
+        .filter(|f| crate::rules::is_input(f.rule))
         .map(|f| {
             let (line, col) = super::line_col(f);
             format!("{}:{line}:{col}: {} ({})", super::file_of(d.check.inputs, f), f.message, f.rule)
