@@ -87,6 +87,37 @@ fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> 
     None
 }
 
+/// The role of a product's part that does not meter (its UI, automation, setup), from the
+/// catalogue, by a running container's image or name; none for a pod that also runs a metering
+/// component (Kubecost 2.x's cost-analyzer pod holds the cost model and the UI).
+fn not_metering_role(cat: &Catalogue, w: &Workload<'_>) -> Option<String> {
+    let meters = w.running().any(|c| {
+        let candidate = globset::Candidate::new(c.spec.image.as_deref().unwrap_or_default());
+        let has_role = cat.not_metering.iter().any(|r| r.image_matches(&candidate) || r.containers.contains(&c.name));
+        !has_role
+            && cat.components.iter().any(|comp| comp.kind == ComponentKind::Component && comp.image_matches(&candidate))
+    });
+    if meters {
+        return None;
+    }
+    for c in w.running() {
+        let image = c.spec.image.as_deref().unwrap_or_default();
+        let candidate = globset::Candidate::new(image);
+        for r in &cat.not_metering {
+            if r.image_matches(&candidate) {
+                return Some(format!(
+                    "{}: container {} runs image {image} (catalogue {}); not metering",
+                    r.role, c.name, r.id
+                ));
+            }
+            if r.containers.contains(&c.name) {
+                return Some(format!("{}: container {} (catalogue {}); not metering", r.role, c.name, r.id));
+            }
+        }
+    }
+    None
+}
+
 fn annotation<'a>(model: &Model<'a>, w: &Workload<'a>) -> Option<&'a str> {
     let obj = &model.objects[w.object];
     obj.annotations().get(ANNOTATION).copied().or_else(|| w.pod_annotations.get(ANNOTATION))
@@ -201,6 +232,9 @@ fn first_verdict(
     if let Some(sel) = config.metering.include.iter().find(|s| s.matches(obj, w)) {
         let p = sel.profile.clone().or(profile).unwrap_or_else(|| "generic".into());
         return mk(true, Some(p), format!("config selector {}", sel.describe()));
+    }
+    if let Some(why) = not_metering_role(cat, w) {
+        return mk(false, profile, why);
     }
     // A Helm hook runs at install or upgrade (certificates, migrations, checks): its image may be
     // the vendor's, but it collects nothing.

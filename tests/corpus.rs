@@ -357,3 +357,74 @@ fn an_output_written_before_its_format_still_goes_with_it() {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(v["schema_version"], 1);
 }
+
+/// The metering workloads of the vendors' default renders, judged by hand: a vendor's image makes a
+/// component metering only in a metering role; its UI, automation and setup Jobs are not.
+#[test]
+fn vendor_renders_meter_where_an_sre_would_say_they_do() {
+    let expected: [(&str, &[&str]); 4] = [
+        (
+            "kubecost_kubecost--kubecost",
+            &[
+                "kubecost-aggregator",
+                "kubecost-cloud-cost",
+                "kubecost-finopsagent",
+                "kubecost-forecasting",
+                "kubecost-local-store",
+                "kubecost-network-costs",
+            ],
+        ),
+        (
+            "getlago_lago-helm-charts--lago",
+            &[
+                "lago-api",
+                "lago-billing-worker",
+                "lago-clock",
+                "lago-clock-worker",
+                "lago-events-worker",
+                "lago-payment-worker",
+                "lago-pdf-worker",
+                "lago-webhook-worker",
+                "lago-worker",
+            ],
+        ),
+        (
+            "openmeterio_openmeter--openmeter",
+            &[
+                "openmeter-api",
+                "openmeter-balance-worker",
+                "openmeter-billing-advance-invoices",
+                "openmeter-billing-collect-invoices",
+                "openmeter-billing-worker",
+                "openmeter-notification-service",
+                "openmeter-sink-worker",
+                "openmeter-subscription-sync",
+            ],
+        ),
+        (
+            "Cloudzero_cloudzero-charts@1.2.9--cloudzero-agent",
+            &[
+                "cloudzero-agent-backfill",
+                "cloudzero-agent-cz-aggregator",
+                "cloudzero-agent-cz-ksm",
+                "cloudzero-agent-cz-server",
+                "cloudzero-agent-cz-webhook",
+            ],
+        ),
+    ];
+    for (render, names) in expected {
+        let (_, v) = check_json(&format!("tests/fixtures/renders/{render}.yaml"));
+        let mut found: Vec<String> = v["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["metering"] == true)
+            .map(|w| w["object"]["name"].as_str().unwrap().to_owned())
+            // CloudZero's backfill Job is named by a hash of its config.
+            .map(|n| if n.starts_with("cloudzero-agent-backfill-") { "cloudzero-agent-backfill".to_owned() } else { n })
+            .collect();
+        found.sort();
+        found.dedup();
+        assert_eq!(found, names, "{render}");
+    }
+}

@@ -231,6 +231,26 @@ pub struct Component {
     pub image_set: Option<GlobSet>,
 }
 
+/// A part of a metering product that does not meter, known by its image or container name.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub role: String,
+    #[serde(default)]
+    pub images: Vec<String>,
+    #[serde(default)]
+    pub containers: Vec<String>,
+    pub source: String,
+    #[serde(skip)]
+    pub image_set: Option<GlobSet>,
+}
+
+impl Role {
+    pub fn image_matches(&self, image: &globset::Candidate<'_>) -> bool {
+        self.image_set.as_ref().is_some_and(|s| s.is_match_candidate(image))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Names {
     pub names: Vec<String>,
@@ -250,6 +270,9 @@ pub struct Catalogue {
     pub sizing_model: SizingModel,
     pub profiles: BTreeMap<String, Profile>,
     pub components: Vec<Component>,
+    /// Parts of metering products that do not meter (a UI, automation, setup), with their role.
+    #[serde(default)]
+    pub not_metering: Vec<Role>,
     pub metering_namespaces: Names,
     pub prometheus_references: PrometheusReferences,
 }
@@ -282,6 +305,9 @@ pub fn parse_embedded<T: serde::de::DeserializeOwned>(name: &str, text: &str) ->
 
 fn load() -> Result<Catalogue, String> {
     let mut c: Catalogue = parse_embedded("catalogue.yaml", CATALOGUE)?;
+    for role in &mut c.not_metering {
+        role.image_set = Some(glob_set(&role.images).map_err(|e| format!("catalogue.yaml: {}: {e}", role.id))?);
+    }
     for comp in &mut c.components {
         comp.image_set = Some(glob_set(&comp.images).map_err(|e| format!("catalogue.yaml: {}: {e}", comp.id))?);
         if !c.profiles.contains_key(&comp.profile) {
