@@ -274,6 +274,9 @@ fn chart_mode_names_the_repositorys_templates_everywhere() {
             ("MG_CHART", "tests/fixtures/charts/metering"),
             ("MG_SET", "prometheus.memoryRequest=2Gi"),
             ("MG_NAMESPACE", "kubecost"),
+            ("MG_KUBE_VERSION", "1.31.0"),
+            // The fixture chart has no dependencies: the build is run, and changes nothing.
+            ("MG_DEPENDENCY_BUILD", "true"),
             ("MG_SARIF_FILE", &sarif_path),
         ],
     );
