@@ -66,7 +66,15 @@ fn split(text: &str) -> (Vec<Chunk<'_>>, Vec<Problem>) {
     let mut start = 0;
     let mut first_line = 1;
     let mut offset = 0;
-    for (line_no, line) in (1u32..).zip(text.split_inclusive('\n')) {
+    // Lines as the parser and the source count them: a lone carriage return ends one too, so a
+    // piece after one starts a line further down than its line feeds say.
+    let mut line_no = 1u32;
+    for line in text.split_inclusive('\n') {
+        let here = line_no;
+        let b = line.as_bytes();
+        let lone_crs = (0..b.len()).filter(|&i| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n')).count() as u32;
+        line_no += 1 + lone_crs;
+        let line_no = here;
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim();
             let bad_line = !rest.is_empty() && !rest.starts_with('#');
@@ -86,7 +94,7 @@ fn split(text: &str) -> (Vec<Chunk<'_>>, Vec<Problem>) {
             }
             chunks.push(Chunk { text: &text[start..offset], first_line });
             start = offset + line.len();
-            first_line = line_no + 1;
+            first_line = line_no + 1 + lone_crs;
         }
         offset += line.len();
     }
@@ -593,6 +601,14 @@ mod tests {
         assert_eq!(c.start(), Pos { line: 8, col: 6 });
         let a = p.documents[0].root.get("a").unwrap();
         assert_eq!(a.span(), Span { start: Pos { line: 3, col: 4 }, end: Pos { line: 3, col: 5 } });
+    }
+
+    #[test]
+    fn a_lone_carriage_return_counts_as_a_line_in_later_documents() {
+        // Found by the oracle over the fuzzer's inputs: positions after a lone CR were one short.
+        let p = parse_stream("a: 1\rb: 2\n---\nc: 3\n");
+        assert_eq!(p.documents.len(), 2);
+        assert_eq!(p.documents[1].root.get("c").unwrap().start(), Pos { line: 4, col: 4 });
     }
 
     #[test]
