@@ -91,31 +91,27 @@ fn direct_match<'c>(cat: &'c Catalogue, model: &Model<'_>, w: &Workload<'_>) -> 
 /// catalogue, by a running container's image or name; none for a pod that also runs a metering
 /// component (Kubecost 2.x's cost-analyzer pod holds the cost model and the UI).
 fn not_metering_role(cat: &Catalogue, w: &Workload<'_>) -> Option<String> {
-    let meters = w.running().any(|c| {
-        let candidate = globset::Candidate::new(c.spec.image.as_deref().unwrap_or_default());
-        let has_role = cat.not_metering.iter().any(|r| r.image_matches(&candidate) || r.containers.contains(&c.name));
-        !has_role
-            && cat.components.iter().any(|comp| comp.kind == ComponentKind::Component && comp.image_matches(&candidate))
-    });
-    if meters {
-        return None;
-    }
+    let mut role = None;
     for c in w.running() {
         let image = c.spec.image.as_deref().unwrap_or_default();
         let candidate = globset::Candidate::new(image);
-        for r in &cat.not_metering {
-            if r.image_matches(&candidate) {
-                return Some(format!(
-                    "{}: container {} runs image {image} (catalogue {}); not metering",
-                    r.role, c.name, r.id
-                ));
+        match cat.not_metering.iter().find(|r| r.image_matches(&candidate) || r.containers.contains(&c.name)) {
+            Some(r) if role.is_none() => {
+                let how = if r.image_matches(&candidate) { format!(" runs image {image}") } else { String::new() };
+                role = Some(format!("{}: container {}{how} (catalogue {}); not metering", r.role, c.name, r.id));
             }
-            if r.containers.contains(&c.name) {
-                return Some(format!("{}: container {} (catalogue {}); not metering", r.role, c.name, r.id));
+            Some(_) => {}
+            None if cat
+                .components
+                .iter()
+                .any(|p| p.kind == ComponentKind::Component && p.image_matches(&candidate)) =>
+            {
+                return None;
             }
+            None => {}
         }
     }
-    None
+    role
 }
 
 fn annotation<'a>(model: &Model<'a>, w: &Workload<'a>) -> Option<&'a str> {

@@ -33,9 +33,10 @@ pub fn changed_values(paths: &[String], chart: &Path) -> Vec<String> {
         .iter()
         .filter(|p| {
             let path = Path::new(p);
-            let named = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.starts_with("values") && (n.ends_with(".yaml") || n.ends_with(".yml")) && n != "values.schema.json"
-            });
+            let named = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("values") && (n.ends_with(".yaml") || n.ends_with(".yml")));
             let inside = path.strip_prefix(chart).ok().is_some_and(|rest| {
                 !rest.components().any(|c| c.as_os_str() == "templates" || c.as_os_str() == "charts")
             });

@@ -40,8 +40,10 @@ pub fn modes_of(model: &Model<'_>, w: &crate::model::Workload<'_>) -> &'static [
 }
 
 pub fn modes_of_kind(id: &crate::model::ObjectId) -> &'static [&'static str] {
-    if id.is_batch() { &MODES[2..] } else { &MODES }
+    if id.is_batch() { &BATCH_MODES } else { &MODES }
 }
+
+const BATCH_MODES: [&str; 1] = ["oom"];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Item {

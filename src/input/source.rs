@@ -137,11 +137,18 @@ pub fn lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn pos_of_byte(text: &str, at: usize) -> Pos {
+/// The line breaks of a text as `lines` counts them: a line feed, or a carriage return that no
+/// line feed follows.
+pub fn line_breaks(text: &str) -> usize {
+    let b = text.as_bytes();
+    memchr::memchr2_iter(b'\n', b'\r', b).filter(|&i| b[i] == b'\n' || b.get(i + 1) != Some(&b'\n')).count()
+}
+
+/// The line and column of byte `at` of a text, lines counted as `lines` counts them.
+pub fn pos_of_byte(text: &str, at: usize) -> Pos {
     let before = &text[..at];
-    let line = before.matches('\n').count() as u32 + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    Pos { line, col: before[line_start..].chars().count() as u32 + 1 }
+    let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    Pos { line: line_breaks(before) as u32 + 1, col: before[line_start..].chars().count() as u32 + 1 }
 }
 
 #[cfg(test)]
@@ -161,6 +168,8 @@ mod tests {
         let s = Source::new("x", "a: 1\rb: 2\r\nc: 3\nd: 4");
         assert_eq!((s.line_count(), s.line(1), s.line(2), s.line(3), s.line(4)), (4, "a: 1", "b: 2", "c: 3", "d: 4"));
         assert_eq!(lines("a\rb\r\nc\n").collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(line_breaks("a\rb\r\nc\n"), 3);
+        assert_eq!(pos_of_byte("a\rb\r\ncd", 6), Pos { line: 3, col: 2 });
     }
 
     #[test]

@@ -68,13 +68,10 @@ fn split(text: &str) -> (Vec<Chunk<'_>>, Vec<Problem>) {
     let mut offset = 0;
     // Lines as the parser and the source count them: a lone carriage return ends one too, so a
     // piece after one starts a line further down than its line feeds say.
-    let mut line_no = 1u32;
+    let mut next_line = 1u32;
     for line in text.split_inclusive('\n') {
-        let here = line_no;
-        let b = line.as_bytes();
-        let lone_crs = (0..b.len()).filter(|&i| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n')).count() as u32;
-        line_no += 1 + lone_crs;
-        let line_no = here;
+        let line_no = next_line;
+        next_line += super::source::line_breaks(line) as u32;
         if let Some(rest) = line.strip_prefix("---") {
             let rest = rest.trim();
             let bad_line = !rest.is_empty() && !rest.starts_with('#');
@@ -94,7 +91,7 @@ fn split(text: &str) -> (Vec<Chunk<'_>>, Vec<Problem>) {
             }
             chunks.push(Chunk { text: &text[start..offset], first_line });
             start = offset + line.len();
-            first_line = line_no + 1 + lone_crs;
+            first_line = next_line;
         }
         offset += line.len();
     }
@@ -267,13 +264,8 @@ fn unprintable(chunk: &Chunk<'_>) -> Option<(Pos, char)> {
     };
     let at = chunk.text.find(|c: char| !allowed(c))?;
     let c = chunk.text[at..].chars().next()?;
-    let before = &chunk.text[..at];
-    let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
-    let b = before.as_bytes();
-    let breaks =
-        (0..b.len()).filter(|&i| b[i] == b'\n' || (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n'))).count() as u32;
-    let col = before[line_start..].chars().count() as u32 + 1;
-    Some((Pos { line: chunk.first_line + breaks, col }, c))
+    let pos = super::source::pos_of_byte(chunk.text, at);
+    Some((Pos { line: chunk.first_line + pos.line - 1, col: pos.col }, c))
 }
 
 /// The line of a `...` that comes before anything but comments in the chunk: go-yaml v2 expects a
